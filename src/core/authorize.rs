@@ -1,0 +1,231 @@
+//! The authorization request (OIDC Core 3.1.2.1 with PKCE) and the pending sign-in it leaves behind.
+
+use crate::core::config::{sanitize_return_to, Config};
+use crate::core::discovery::Provider;
+use crate::core::error::Error;
+use crate::core::pkce::{b64url, Entropy};
+use crate::core::secret::PkceVerifier;
+use crate::core::url::{form_encode, with_query};
+use serde::{Deserialize, Serialize};
+
+/// How long a pending sign-in stays usable, in seconds.
+pub const PENDING_LIFETIME: u64 = 3600;
+
+/// Parameters the library owns; `extraParams` may not set them.
+const RESERVED: &[&str] = &[
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "prompt",
+    "login_hint",
+    "max_age",
+    "ui_locales",
+    "request",
+    "request_uri",
+    "response_mode",
+];
+
+/// Options of one sign-in (the JS `signIn(options)` object).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SignInOptions {
+    /// Same-origin location to restore after the callback.
+    pub return_to: Option<String>,
+    /// `prompt` (`login`, `consent`, `select_account`, `none`).
+    pub prompt: Option<String>,
+    /// `login_hint`.
+    pub login_hint: Option<String>,
+    /// `max_age` in seconds; then `auth_time` is checked.
+    pub max_age: Option<u64>,
+    /// `ui_locales`.
+    pub ui_locales: Option<String>,
+    /// Scopes for this sign-in instead of the configured ones (`openid` is kept).
+    pub scopes: Option<Vec<String>>,
+    /// Further parameters, e.g. `kc_idp_hint`.
+    pub extra_params: Option<Vec<(String, String)>>,
+}
+
+/// What the callback needs to finish a sign-in. Kept in session storage under its `state`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingSignIn {
+    /// The `state` sent.
+    pub state: String,
+    /// The `nonce` sent.
+    pub nonce: String,
+    /// The PKCE verifier.
+    pub verifier: PkceVerifier,
+    /// The redirect URI sent (sent again in the token request).
+    pub redirect_uri: String,
+    /// Same-origin path to restore.
+    pub return_to: Option<String>,
+    /// `max_age` sent, if any.
+    pub max_age: Option<u64>,
+    /// When the sign-in began (seconds since the epoch).
+    pub created_at: u64,
+}
+
+impl PendingSignIn {
+    /// True when the pending sign-in is too old to finish.
+    pub fn is_expired(&self, now: u64) -> bool {
+        now.saturating_sub(self.created_at) > PENDING_LIFETIME || self.created_at > now + PENDING_LIFETIME
+    }
+}
+
+/// Builds the authorization URL and the pending sign-in to store before navigating.
+pub fn authorization_request(
+    config: &Config,
+    provider: &Provider,
+    options: &SignInOptions,
+    entropy: &Entropy,
+    now: u64,
+) -> Result<(String, PendingSignIn), Error> {
+    let return_to = options.return_to.as_deref().map(|r| sanitize_return_to(r, &config.app_origin)).transpose()?;
+    let verifier = PkceVerifier::from_entropy(&entropy.verifier);
+    let state = b64url(&entropy.state);
+    let nonce = b64url(&entropy.nonce);
+    let challenge = verifier.challenge();
+
+    let mut scopes = config.scopes.clone();
+    if let Some(s) = &options.scopes {
+        scopes = vec!["openid".into()];
+        scopes.extend(s.iter().filter(|s| *s != "openid").cloned());
+    }
+    let scope = scopes.join(" ");
+    let max_age = options.max_age.map(|m| m.to_string());
+
+    let mut pairs: Vec<(&str, &str)> = vec![
+        ("response_type", "code"),
+        ("client_id", &config.client_id),
+        ("redirect_uri", &config.redirect_uri),
+        ("scope", &scope),
+        ("state", &state),
+        ("nonce", &nonce),
+        ("code_challenge", &challenge),
+        ("code_challenge_method", "S256"),
+    ];
+    let optional = [
+        ("prompt", options.prompt.as_deref()),
+        ("login_hint", options.login_hint.as_deref()),
+        ("max_age", max_age.as_deref()),
+        ("ui_locales", options.ui_locales.as_deref()),
+    ];
+    pairs.extend(optional.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))));
+    for (k, v) in options.extra_params.iter().flatten() {
+        if k.is_empty() || RESERVED.contains(&k.as_str()) {
+            return Err(Error::ConfigInvalid { field: "extraParams", reason: "may not set a protocol parameter" });
+        }
+        pairs.push((k, v));
+    }
+    let url = with_query(provider.authorization_endpoint(), &form_encode(pairs));
+    let pending = PendingSignIn {
+        state,
+        nonce,
+        verifier,
+        redirect_uri: config.redirect_uri.clone(),
+        return_to,
+        max_age: options.max_age,
+        created_at: now,
+    };
+    Ok((url, pending))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::discovery::tests::{config, provider};
+    use crate::core::url::parse_query;
+
+    fn entropy() -> Entropy {
+        let mut b = [0u8; 96];
+        b.iter_mut().enumerate().for_each(|(i, x)| *x = i as u8);
+        Entropy::from_bytes(b)
+    }
+
+    fn query_of(url: &str) -> Vec<(String, String)> {
+        parse_query(url.split_once('?').unwrap().1)
+    }
+
+    fn get<'a>(q: &'a [(String, String)], k: &str) -> Option<&'a str> {
+        q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn builds_a_code_pkce_request() {
+        let opts = SignInOptions {
+            return_to: Some("/orders?id=7".into()),
+            prompt: Some("login".into()),
+            login_hint: Some("a@b.example".into()),
+            max_age: Some(600),
+            ui_locales: Some("fr de".into()),
+            scopes: Some(vec!["email".into(), "offline_access".into()]),
+            extra_params: Some(vec![("kc_idp_hint".into(), "github".into())]),
+        };
+        let (url, pending) = authorization_request(&config(), &provider(), &opts, &entropy(), 1000).unwrap();
+        assert!(url.starts_with("https://op.example/auth?"));
+        let q = query_of(&url);
+        assert_eq!(get(&q, "response_type"), Some("code"));
+        assert_eq!(get(&q, "client_id"), Some("app"));
+        assert_eq!(get(&q, "redirect_uri"), Some("https://app.example/"));
+        assert_eq!(get(&q, "scope"), Some("openid email offline_access"));
+        assert_eq!(get(&q, "code_challenge_method"), Some("S256"));
+        assert_eq!(get(&q, "code_challenge"), Some(pending.verifier.challenge().as_str()));
+        assert_eq!(get(&q, "state"), Some(pending.state.as_str()));
+        assert_eq!(get(&q, "nonce"), Some(pending.nonce.as_str()));
+        assert_eq!(get(&q, "prompt"), Some("login"));
+        assert_eq!(get(&q, "login_hint"), Some("a@b.example"));
+        assert_eq!(get(&q, "max_age"), Some("600"));
+        assert_eq!(get(&q, "ui_locales"), Some("fr de"));
+        assert_eq!(get(&q, "kc_idp_hint"), Some("github"));
+        assert!(!url.contains(pending.verifier.secret()), "the verifier never leaves the browser");
+        assert_eq!(pending.verifier.secret().len(), 43);
+        assert_ne!(pending.state, pending.nonce);
+        assert_eq!(pending.return_to.as_deref(), Some("/orders?id=7"));
+        assert_eq!(pending.max_age, Some(600));
+    }
+
+    #[test]
+    fn default_scopes_and_no_optional_parameters() {
+        let (url, _) = authorization_request(&config(), &provider(), &SignInOptions::default(), &entropy(), 0).unwrap();
+        let q = query_of(&url);
+        assert_eq!(get(&q, "scope"), Some("openid profile email"));
+        for k in ["prompt", "login_hint", "max_age", "ui_locales"] {
+            assert_eq!(get(&q, k), None, "{k}");
+        }
+    }
+
+    #[test]
+    fn extra_params_cannot_override_protocol_parameters() {
+        for k in ["state", "nonce", "code_challenge", "redirect_uri", "response_type", "client_id", "scope", ""] {
+            let opts = SignInOptions { extra_params: Some(vec![(k.into(), "x".into())]), ..Default::default() };
+            let r = authorization_request(&config(), &provider(), &opts, &entropy(), 0);
+            assert!(matches!(r, Err(Error::ConfigInvalid { field: "extraParams", .. })), "{k}");
+        }
+    }
+
+    #[test]
+    fn hostile_return_to_is_refused_before_anything_is_built() {
+        let opts = SignInOptions { return_to: Some("//evil.example".into()), ..Default::default() };
+        let r = authorization_request(&config(), &provider(), &opts, &entropy(), 0);
+        assert!(matches!(r, Err(Error::ReturnToInvalid)));
+    }
+
+    #[test]
+    fn authorization_endpoint_with_a_query_keeps_it() {
+        let mut p = provider();
+        p.metadata.authorization_endpoint = Some("https://op.example/auth?tenant=x".into());
+        let (url, _) = authorization_request(&config(), &p, &SignInOptions::default(), &entropy(), 0).unwrap();
+        assert!(url.starts_with("https://op.example/auth?tenant=x&response_type=code&"));
+    }
+
+    #[test]
+    fn pending_sign_ins_expire() {
+        let (_, p) = authorization_request(&config(), &provider(), &SignInOptions::default(), &entropy(), 1000).unwrap();
+        assert!(!p.is_expired(1000 + PENDING_LIFETIME));
+        assert!(p.is_expired(1001 + PENDING_LIFETIME));
+    }
+}

@@ -1,0 +1,232 @@
+//! The validated client configuration.
+
+use crate::core::error::Error;
+use crate::core::url::HttpUrl;
+use serde::Deserialize;
+
+/// Where tokens are kept between page loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    /// In memory only: a reload signs the user out (the safest default).
+    #[default]
+    Memory,
+    /// `sessionStorage`: survives reloads in this tab.
+    Session,
+    /// `localStorage`: survives restarts and is shared by tabs.
+    Local,
+}
+
+/// The configuration as an application writes it (the JS object, camelCase).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConfigInput {
+    /// The issuer URL, exactly as the provider spells it.
+    pub issuer: String,
+    /// The public client id.
+    pub client_id: String,
+    /// The redirect URI registered at the provider; must be of the app's origin.
+    pub redirect_uri: String,
+    /// Where the provider returns after sign-out; must be registered and of the app's origin.
+    pub post_logout_redirect_uri: Option<String>,
+    /// Scopes; `openid` is added when missing.
+    pub scopes: Option<Vec<String>>,
+    /// Token storage.
+    pub storage: Option<StorageKind>,
+    /// Allowed clock difference with the provider, in seconds (default 60, at most 300).
+    pub clock_skew_seconds: Option<u32>,
+    /// Audiences besides our client id that an ID token may name (default none).
+    pub trusted_audiences: Option<Vec<String>>,
+}
+
+/// A configuration that has been checked: every field is usable.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Exactly as configured; compared byte for byte.
+    pub issuer: String,
+    /// The client id.
+    pub client_id: String,
+    /// The redirect URI.
+    pub redirect_uri: String,
+    /// The post-logout redirect URI, if any.
+    pub post_logout_redirect_uri: Option<String>,
+    /// Scopes, `openid` first.
+    pub scopes: Vec<String>,
+    /// Token storage.
+    pub storage: StorageKind,
+    /// Clock skew in seconds.
+    pub clock_skew: u64,
+    /// Extra trusted audiences.
+    pub trusted_audiences: Vec<String>,
+    /// The app's origin (`location.origin`).
+    pub app_origin: String,
+}
+
+const fn bad(field: &'static str, reason: &'static str) -> Error {
+    Error::ConfigInvalid { field, reason }
+}
+
+impl Config {
+    /// Checks `input` for an app served from `app_origin`.
+    pub fn new(input: ConfigInput, app_origin: &str) -> Result<Self, Error> {
+        let issuer = input.issuer.trim().to_owned();
+        if issuer.is_empty() {
+            return Err(bad("issuer", "is required (the provider's issuer URL)"));
+        }
+        let iss = HttpUrl::parse(&issuer).ok_or(bad("issuer", "must be an absolute http(s) URL"))?;
+        if !iss.is_secure_enough() {
+            return Err(bad("issuer", "must use https (plain http is allowed only for loopback hosts)"));
+        }
+        if iss.has_query_or_fragment() {
+            return Err(bad("issuer", "must not contain a query or fragment"));
+        }
+        let client_id = input.client_id.trim().to_owned();
+        if client_id.is_empty() {
+            return Err(bad("clientId", "is required"));
+        }
+        let redirect_uri = same_origin_uri(&input.redirect_uri, app_origin, "redirectUri")?;
+        let post_logout_redirect_uri = input
+            .post_logout_redirect_uri
+            .map(|u| same_origin_uri(&u, app_origin, "postLogoutRedirectUri"))
+            .transpose()?;
+        let mut scopes = vec!["openid".to_owned()];
+        for s in input.scopes.unwrap_or_else(|| vec!["profile".into(), "email".into()]) {
+            if s.is_empty() || s.bytes().any(|b| b <= b' ' || b == b'"' || b == b'\\') {
+                return Err(bad("scopes", "must be non-empty scope tokens without spaces or quotes"));
+            }
+            if !scopes.contains(&s) {
+                scopes.push(s);
+            }
+        }
+        let clock_skew = u64::from(input.clock_skew_seconds.unwrap_or(60));
+        if clock_skew > 300 {
+            return Err(bad("clockSkewSeconds", "must be at most 300"));
+        }
+        Ok(Self {
+            issuer,
+            client_id,
+            redirect_uri,
+            post_logout_redirect_uri,
+            scopes,
+            storage: input.storage.unwrap_or_default(),
+            clock_skew,
+            trusted_audiences: input.trusted_audiences.unwrap_or_default(),
+            app_origin: app_origin.to_owned(),
+        })
+    }
+
+    /// A storage-key prefix unique to this issuer and client.
+    pub fn key_prefix(&self) -> String {
+        format!("oidc-session:{}:{}", self.issuer, self.client_id)
+    }
+}
+
+fn same_origin_uri(uri: &str, app_origin: &str, field: &'static str) -> Result<String, Error> {
+    let u = HttpUrl::parse(uri.trim()).ok_or(bad(field, "must be an absolute http(s) URL"))?;
+    if u.origin() != app_origin {
+        return Err(bad(field, "must be a URL of this app's origin"));
+    }
+    if u.rest.contains('#') {
+        return Err(bad(field, "must not contain a fragment"));
+    }
+    Ok(uri.trim().to_owned())
+}
+
+/// Validates a `returnTo` and returns it as a same-origin path (`/path?query#fragment`).
+///
+/// Accepted: a path that starts with exactly one `/`, or an absolute URL of `app_origin`.
+/// Refused: other origins, scheme-relative `//host`, `/\host` (browsers read it as `//host`),
+/// `javascript:` and every other scheme, whitespace and control characters.
+pub fn sanitize_return_to(return_to: &str, app_origin: &str) -> Result<String, Error> {
+    let s = return_to;
+    if s.is_empty() || s.bytes().any(|b| b <= b' ' || b == b'\\' || b == 0x7f) {
+        return Err(Error::ReturnToInvalid);
+    }
+    if s.starts_with('/') {
+        return if s.starts_with("//") { Err(Error::ReturnToInvalid) } else { Ok(s.to_owned()) };
+    }
+    let u = HttpUrl::parse(s).ok_or(Error::ReturnToInvalid)?;
+    if u.origin() != app_origin {
+        return Err(Error::ReturnToInvalid);
+    }
+    Ok(if u.rest.starts_with('/') { u.rest } else { format!("/{}", u.rest) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const APP: &str = "http://127.0.0.1:8080";
+
+    fn input() -> ConfigInput {
+        ConfigInput {
+            issuer: "https://op.example".into(),
+            client_id: "app".into(),
+            redirect_uri: "http://127.0.0.1:8080/cb".into(),
+            ..Default::default()
+        }
+    }
+
+    fn field_of(r: Result<Config, Error>) -> &'static str {
+        match r {
+            Err(Error::ConfigInvalid { field, .. }) => field,
+            other => panic!("expected config_invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn accepts_a_good_config_and_adds_openid() {
+        let c = Config::new(ConfigInput { scopes: Some(vec!["email".into()]), ..input() }, APP).unwrap();
+        assert_eq!(c.scopes, ["openid", "email"]);
+        assert_eq!(c.storage, StorageKind::Memory);
+        assert_eq!(c.clock_skew, 60);
+    }
+
+    #[test]
+    fn refuses_bad_configs_naming_the_field() {
+        assert_eq!(field_of(Config::new(ConfigInput { issuer: String::new(), ..input() }, APP)), "issuer");
+        assert_eq!(field_of(Config::new(ConfigInput { issuer: "http://op.example".into(), ..input() }, APP)), "issuer");
+        assert_eq!(field_of(Config::new(ConfigInput { issuer: "https://op.example/?x=1".into(), ..input() }, APP)), "issuer");
+        assert_eq!(field_of(Config::new(ConfigInput { client_id: " ".into(), ..input() }, APP)), "clientId");
+        assert_eq!(
+            field_of(Config::new(ConfigInput { redirect_uri: "https://evil.example/cb".into(), ..input() }, APP)),
+            "redirectUri"
+        );
+        assert_eq!(
+            field_of(Config::new(
+                ConfigInput { post_logout_redirect_uri: Some("http://127.0.0.1:9999/".into()), ..input() },
+                APP
+            )),
+            "postLogoutRedirectUri"
+        );
+        assert_eq!(field_of(Config::new(ConfigInput { scopes: Some(vec!["a b".into()]), ..input() }, APP)), "scopes");
+        assert_eq!(field_of(Config::new(ConfigInput { clock_skew_seconds: Some(301), ..input() }, APP)), "clockSkewSeconds");
+        assert!(Config::new(ConfigInput { issuer: "http://127.0.0.1:9090".into(), ..input() }, APP).is_ok());
+    }
+
+    #[test]
+    fn return_to_accepts_same_origin_only() {
+        assert_eq!(sanitize_return_to("/a?b=1#c", APP).unwrap(), "/a?b=1#c");
+        assert_eq!(sanitize_return_to("http://127.0.0.1:8080/x?y", APP).unwrap(), "/x?y");
+        assert_eq!(sanitize_return_to("http://127.0.0.1:8080", APP).unwrap(), "/");
+        for hostile in [
+            "//evil.example",
+            "//evil.example/path",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "https://evil.example/",
+            "http://127.0.0.1:8081/",
+            "https://127.0.0.1:8080/",
+            "javascript:alert(1)",
+            "JAVASCRIPT:alert(1)",
+            "data:text/html,hi",
+            "http://127.0.0.1:8080@evil.example/",
+            "/\t/evil.example",
+            " //evil.example",
+            "",
+            "relative/path",
+        ] {
+            assert_eq!(sanitize_return_to(hostile, APP), Err(Error::ReturnToInvalid), "{hostile:?}");
+        }
+    }
+}

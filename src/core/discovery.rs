@@ -1,0 +1,200 @@
+//! OpenID Provider metadata (OpenID Connect Discovery 1.0), checked per section 4.3.
+
+use crate::core::config::Config;
+use crate::core::error::{Error, IssuerSource};
+use crate::core::jwt::Alg;
+use crate::core::url::HttpUrl;
+use serde::{Deserialize, Serialize};
+
+/// The discovery document, as the provider publishes it. Unknown members are ignored.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct ProviderMetadata {
+    /// Must equal the configured issuer exactly.
+    pub issuer: String,
+    /// REQUIRED.
+    pub authorization_endpoint: Option<String>,
+    /// Required for the code flow.
+    pub token_endpoint: Option<String>,
+    /// RECOMMENDED.
+    pub userinfo_endpoint: Option<String>,
+    /// REQUIRED.
+    pub jwks_uri: Option<String>,
+    /// RP-Initiated Logout.
+    pub end_session_endpoint: Option<String>,
+    /// RFC 7009.
+    pub revocation_endpoint: Option<String>,
+    /// REQUIRED; must contain `code`.
+    #[serde(default)]
+    pub response_types_supported: Vec<String>,
+    /// REQUIRED.
+    pub subject_types_supported: Option<Vec<String>>,
+    /// REQUIRED; intersected with what we implement.
+    #[serde(default)]
+    pub id_token_signing_alg_values_supported: Vec<String>,
+    /// When present, must contain `S256`.
+    pub code_challenge_methods_supported: Option<Vec<String>>,
+    /// RFC 9207: when true, the authorization response must carry `iss`.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
+}
+
+/// The discovery URL for an issuer (Discovery 4.1: `/.well-known/openid-configuration` appended
+/// after removing a trailing `/`).
+pub fn discovery_url(issuer: &str) -> String {
+    format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'))
+}
+
+/// Metadata that passed every check, with the signing algorithms we will accept.
+#[derive(Debug, Clone)]
+pub struct Provider {
+    /// The checked document.
+    pub metadata: ProviderMetadata,
+    /// The provider's advertised algorithms that we implement, in the provider's order.
+    pub allowed_algs: Vec<Alg>,
+}
+
+impl Provider {
+    /// The authorization endpoint (checked to exist).
+    pub fn authorization_endpoint(&self) -> &str {
+        self.metadata.authorization_endpoint.as_deref().unwrap_or_default()
+    }
+    /// The token endpoint (checked to exist).
+    pub fn token_endpoint(&self) -> &str {
+        self.metadata.token_endpoint.as_deref().unwrap_or_default()
+    }
+    /// The JWKS URI (checked to exist).
+    pub fn jwks_uri(&self) -> &str {
+        self.metadata.jwks_uri.as_deref().unwrap_or_default()
+    }
+}
+
+fn endpoint(url: &Option<String>, required: bool, reason: &'static str) -> Result<(), Error> {
+    match url {
+        None if required => Err(Error::DiscoveryInvalid { reason }),
+        None => Ok(()),
+        Some(u) => match HttpUrl::parse(u) {
+            Some(p) if p.is_secure_enough() => Ok(()),
+            _ => Err(Error::DiscoveryInvalid { reason }),
+        },
+    }
+}
+
+/// Checks a discovery document against the configuration (Discovery 4.3 and the code flow's needs).
+pub fn validate_metadata(metadata: ProviderMetadata, config: &Config) -> Result<Provider, Error> {
+    if metadata.issuer != config.issuer {
+        return Err(Error::IssMismatch { source: IssuerSource::Discovery, found: metadata.issuer });
+    }
+    endpoint(&metadata.authorization_endpoint, true, "authorization_endpoint is missing or not https")?;
+    endpoint(&metadata.token_endpoint, true, "token_endpoint is missing or not https")?;
+    endpoint(&metadata.jwks_uri, true, "jwks_uri is missing or not https")?;
+    endpoint(&metadata.userinfo_endpoint, false, "userinfo_endpoint is not https")?;
+    endpoint(&metadata.end_session_endpoint, false, "end_session_endpoint is not https")?;
+    endpoint(&metadata.revocation_endpoint, false, "revocation_endpoint is not https")?;
+    if !metadata.response_types_supported.iter().any(|t| t == "code") {
+        return Err(Error::DiscoveryInvalid { reason: "response_types_supported does not include `code`" });
+    }
+    if metadata.subject_types_supported.is_none() {
+        return Err(Error::DiscoveryInvalid { reason: "subject_types_supported is missing" });
+    }
+    if let Some(methods) = &metadata.code_challenge_methods_supported {
+        if !methods.iter().any(|m| m == "S256") {
+            return Err(Error::DiscoveryInvalid { reason: "the provider does not support PKCE S256" });
+        }
+    }
+    let allowed_algs: Vec<Alg> =
+        metadata.id_token_signing_alg_values_supported.iter().filter_map(|a| Alg::from_name(a)).collect();
+    if allowed_algs.is_empty() {
+        return Err(Error::DiscoveryInvalid {
+            reason: "id_token_signing_alg_values_supported has none of RS256, PS256, ES256",
+        });
+    }
+    Ok(Provider { metadata, allowed_algs })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::core::config::ConfigInput;
+
+    pub(crate) const ISSUER: &str = "https://op.example";
+
+    pub(crate) fn config() -> Config {
+        Config::new(
+            ConfigInput {
+                issuer: ISSUER.into(),
+                client_id: "app".into(),
+                redirect_uri: "https://app.example/".into(),
+                post_logout_redirect_uri: Some("https://app.example/".into()),
+                ..Default::default()
+            },
+            "https://app.example",
+        )
+        .unwrap()
+    }
+
+    pub(crate) fn metadata_json() -> serde_json::Value {
+        serde_json::json!({
+            "issuer": ISSUER,
+            "authorization_endpoint": "https://op.example/auth",
+            "token_endpoint": "https://op.example/token",
+            "userinfo_endpoint": "https://op.example/me",
+            "jwks_uri": "https://op.example/jwks",
+            "end_session_endpoint": "https://op.example/session/end",
+            "revocation_endpoint": "https://op.example/token/revocation",
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["HS256", "ES256", "RS256", "none"],
+            "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": true,
+            "something_new": {"ignored": true}
+        })
+    }
+
+    pub(crate) fn provider() -> Provider {
+        validate_metadata(serde_json::from_value(metadata_json()).unwrap(), &config()).unwrap()
+    }
+
+    fn with(f: impl FnOnce(&mut serde_json::Value)) -> Result<Provider, Error> {
+        let mut v = metadata_json();
+        f(&mut v);
+        validate_metadata(serde_json::from_value(v).unwrap(), &config())
+    }
+
+    #[test]
+    fn discovery_url_appends_well_known() {
+        assert_eq!(discovery_url("https://op.example"), "https://op.example/.well-known/openid-configuration");
+        assert_eq!(discovery_url("https://op.example/t/1/"), "https://op.example/t/1/.well-known/openid-configuration");
+    }
+
+    #[test]
+    fn keeps_only_algorithms_we_implement() {
+        assert_eq!(provider().allowed_algs, [Alg::ES256, Alg::RS256]);
+    }
+
+    #[test]
+    fn issuer_must_match_exactly() {
+        for found in ["https://op.example/", "https://OP.example", "https://evil.example"] {
+            let r = with(|v| v["issuer"] = found.into());
+            assert!(matches!(r, Err(Error::IssMismatch { source: IssuerSource::Discovery, .. })), "{found}");
+        }
+    }
+
+    #[test]
+    fn refuses_incomplete_or_insecure_documents() {
+        let cases: Vec<Box<dyn Fn(&mut serde_json::Value)>> = vec![
+            Box::new(|v| v.as_object_mut().unwrap().remove("authorization_endpoint").map(drop).unwrap()),
+            Box::new(|v| v.as_object_mut().unwrap().remove("token_endpoint").map(drop).unwrap()),
+            Box::new(|v| v.as_object_mut().unwrap().remove("jwks_uri").map(drop).unwrap()),
+            Box::new(|v| v.as_object_mut().unwrap().remove("subject_types_supported").map(drop).unwrap()),
+            Box::new(|v| v["token_endpoint"] = "http://op.example/token".into()),
+            Box::new(|v| v["userinfo_endpoint"] = "javascript:alert(1)".into()),
+            Box::new(|v| v["response_types_supported"] = serde_json::json!(["id_token"])),
+            Box::new(|v| v["code_challenge_methods_supported"] = serde_json::json!(["plain"])),
+            Box::new(|v| v["id_token_signing_alg_values_supported"] = serde_json::json!(["HS256", "none"])),
+        ];
+        for (i, f) in cases.iter().enumerate() {
+            let r = with(|v| f(v));
+            assert!(matches!(r, Err(Error::DiscoveryInvalid { .. })), "case {i}: {r:?}");
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! One error type for every layer, each variant mapped to one stable `code` string.
+
+use core::fmt;
+
+/// Which party's issuer value disagreed with the configured issuer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssuerSource {
+    /// The `issuer` member of the discovery document (Discovery 4.3).
+    Discovery,
+    /// The `iss` parameter of the authorization response (RFC 9207).
+    AuthorizationResponse,
+    /// The `iss` claim of an ID token (OIDC Core 3.1.3.7 step 2).
+    IdToken,
+}
+
+/// Why an ID token (or a JWT-shaped value) was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenProblem {
+    /// Not three base64url parts, or a part that is not valid base64url/JSON.
+    Malformed,
+    /// A JWE (five parts): encrypted ID tokens are not supported.
+    Encrypted,
+    /// The header's `alg` is not in the allowlist (`none`, HMAC, or one the provider does not advertise).
+    AlgNotAllowed(String),
+    /// The header carries `crit` extensions we do not understand (RFC 7515 4.1.11).
+    CriticalHeader,
+    /// No key in the JWKS matches `kid` (after one refetch).
+    UnknownKey,
+    /// No `kid` in the header and the JWKS has several candidate keys.
+    AmbiguousKey,
+    /// The key material is unusable for the algorithm (wrong `kty`, `crv`, `use`, missing members).
+    KeyUnusable,
+    /// The signature does not verify.
+    BadSignature,
+    /// `aud` does not contain our client id.
+    AudienceMismatch,
+    /// `aud` lists an audience we do not trust.
+    UntrustedAudience,
+    /// Several audiences and no `azp` (Core 3.1.3.7 step 4).
+    AzpMissing,
+    /// `azp` is present and is not our client id (step 5).
+    AzpMismatch,
+    /// A required claim is missing (`sub`, `exp`, `iat`).
+    MissingClaim(&'static str),
+    /// `iat` lies in the future beyond the allowed clock skew.
+    IssuedInFuture,
+    /// `max_age` was requested and `auth_time` is missing or too old (step 13).
+    AuthTimeTooOld,
+    /// `at_hash` does not match the access token.
+    AtHashMismatch,
+    /// A refreshed ID token names another subject than the session's (Core 12.2).
+    SubjectChanged,
+    /// The UserInfo response's `sub` differs from the ID token's (Core 5.3.2).
+    UserinfoSubjectMismatch,
+    /// The token response's `token_type` is not `Bearer`.
+    UnsupportedTokenType(String),
+}
+
+impl fmt::Display for TokenProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Malformed => f.write_str("the token is not a well-formed JWS"),
+            Self::Encrypted => f.write_str("encrypted (JWE) ID tokens are not supported"),
+            Self::AlgNotAllowed(a) => write!(f, "signature algorithm `{}` is not allowed", clip(a, 16)),
+            Self::CriticalHeader => f.write_str("the token header has critical extensions we do not understand"),
+            Self::UnknownKey => f.write_str("no key in the provider's JWKS matches the token's `kid`"),
+            Self::AmbiguousKey => f.write_str("the token has no `kid` and the provider publishes several keys"),
+            Self::KeyUnusable => f.write_str("the provider's key cannot be used with the token's algorithm"),
+            Self::BadSignature => f.write_str("the token signature does not verify"),
+            Self::AudienceMismatch => f.write_str("the token's `aud` does not contain this client id"),
+            Self::UntrustedAudience => f.write_str("the token's `aud` contains an untrusted audience"),
+            Self::AzpMissing => f.write_str("the token has several audiences and no `azp`"),
+            Self::AzpMismatch => f.write_str("the token's `azp` is not this client id"),
+            Self::MissingClaim(c) => write!(f, "the token has no `{c}` claim"),
+            Self::IssuedInFuture => f.write_str("the token's `iat` lies in the future"),
+            Self::AuthTimeTooOld => f.write_str("`auth_time` is missing or older than the requested max_age"),
+            Self::AtHashMismatch => f.write_str("`at_hash` does not match the access token"),
+            Self::SubjectChanged => f.write_str("the refreshed ID token names another subject"),
+            Self::UserinfoSubjectMismatch => f.write_str("the UserInfo `sub` differs from the ID token's"),
+            Self::UnsupportedTokenType(t) => write!(f, "token_type `{}` is not supported", clip(t, 16)),
+        }
+    }
+}
+
+/// Every failure oidc-session reports. Each variant maps to one stable [`Error::code`].
+///
+/// Messages never contain tokens, codes, verifiers or other secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration cannot work; `field` names what to fix.
+    ConfigInvalid { field: &'static str, reason: &'static str },
+    /// The request never got an HTTP answer (offline, DNS, CORS, aborted).
+    Network { detail: String },
+    /// An HTML page came back where JSON was expected (a proxy, a 429 page, a wrong base URL).
+    HtmlResponse { status: u16, snippet: String },
+    /// A non-success status without an OAuth error body.
+    HttpError { status: u16 },
+    /// HTTP 429; `retry_after` in seconds when the server said.
+    RateLimited { retry_after: Option<u64> },
+    /// A success status with a body that is not the JSON we need.
+    InvalidResponse { what: &'static str, reason: String },
+    /// A required discovery member is missing or unusable.
+    DiscoveryInvalid { reason: &'static str },
+    /// The callback's `state` matches no pending sign-in (tampered, replayed, or another tab's).
+    StateMismatch,
+    /// The pending sign-in for this callback is older than its lifetime.
+    SignInExpired,
+    /// An issuer value differs from the configured issuer.
+    IssMismatch { source: IssuerSource, found: String },
+    /// The provider advertises RFC 9207 but the authorization response has no `iss`.
+    IssMissing,
+    /// The ID token's `nonce` is not the one this sign-in sent.
+    NonceMismatch,
+    /// The ID token or token response was refused.
+    TokenInvalid(TokenProblem),
+    /// The ID token's `exp` has passed (beyond the clock skew).
+    TokenExpired,
+    /// An OAuth/OIDC error from the provider (`access_denied`, `invalid_grant`, …).
+    Provider { error: String, description: Option<String> },
+    /// `returnTo` is not a same-origin location.
+    ReturnToInvalid,
+    /// No session: sign in first.
+    NotSignedIn,
+    /// The operation is not available in this mode or browser.
+    Unsupported { what: &'static str },
+    /// Web Storage refused a read or write (quota, privacy mode).
+    Storage { detail: String },
+    /// WebCrypto failed (not a secure context, unsupported key).
+    Crypto { detail: String },
+}
+
+impl Error {
+    /// The stable, machine-readable code of this error.
+    pub fn code(&self) -> &str {
+        match self {
+            Self::ConfigInvalid { .. } => "config_invalid",
+            Self::Network { .. } => "network",
+            Self::HtmlResponse { .. } => "html_response",
+            Self::HttpError { .. } => "http_error",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::InvalidResponse { .. } => "invalid_response",
+            Self::DiscoveryInvalid { .. } => "discovery_invalid",
+            Self::StateMismatch => "state_mismatch",
+            Self::SignInExpired => "sign_in_expired",
+            Self::IssMismatch { .. } => "iss_mismatch",
+            Self::IssMissing => "iss_missing",
+            Self::NonceMismatch => "nonce_mismatch",
+            Self::TokenInvalid(_) => "token_invalid",
+            Self::TokenExpired => "token_expired",
+            Self::Provider { error, .. } => {
+                if is_oauth_code(error) {
+                    error
+                } else {
+                    "provider_error"
+                }
+            }
+            Self::ReturnToInvalid => "return_to_invalid",
+            Self::NotSignedIn => "not_signed_in",
+            Self::Unsupported { .. } => "unsupported",
+            Self::Storage { .. } => "storage",
+            Self::Crypto { .. } => "crypto",
+        }
+    }
+
+    /// Shorthand for a refused token.
+    pub fn token(problem: TokenProblem) -> Self {
+        Self::TokenInvalid(problem)
+    }
+}
+
+/// OAuth error codes are `1*( %x20-21 / %x23-5B / %x5D-7E )`; we only pass through
+/// conventional snake_case codes so a hostile provider cannot inject arbitrary text as a code.
+fn is_oauth_code(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// At most `max` characters of provider-controlled text, with control characters removed.
+pub(crate) fn clip(s: &str, max: usize) -> String {
+    s.chars().filter(|c| !c.is_control()).take(max).collect()
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ConfigInvalid { field, reason } => write!(f, "invalid configuration: `{field}` {reason}"),
+            Self::Network { detail } => write!(f, "network error: {detail}"),
+            Self::HtmlResponse { status, snippet } => {
+                write!(f, "expected JSON but got an HTML page (HTTP {status}): {snippet}")
+            }
+            Self::HttpError { status } => write!(f, "unexpected HTTP status {status}"),
+            Self::RateLimited { retry_after: Some(s) } => write!(f, "rate limited; retry after {s} s"),
+            Self::RateLimited { retry_after: None } => f.write_str("rate limited"),
+            Self::InvalidResponse { what, reason } => write!(f, "invalid {what}: {reason}"),
+            Self::DiscoveryInvalid { reason } => write!(f, "invalid discovery document: {reason}"),
+            Self::StateMismatch => f.write_str(
+                "the callback's state matches no pending sign-in (tampered, already used, or started elsewhere); sign in again",
+            ),
+            Self::SignInExpired => f.write_str("the pending sign-in expired; sign in again"),
+            Self::IssMismatch { source, found } => {
+                let what = match source {
+                    IssuerSource::Discovery => "discovery document's issuer",
+                    IssuerSource::AuthorizationResponse => "authorization response's iss",
+                    IssuerSource::IdToken => "ID token's iss",
+                };
+                write!(f, "the {what} `{}` is not the configured issuer", clip(found, 120))
+            }
+            Self::IssMissing => f.write_str(
+                "the authorization response has no iss although the provider advertises RFC 9207 support",
+            ),
+            Self::NonceMismatch => f.write_str("the ID token's nonce is not the one this sign-in sent"),
+            Self::TokenInvalid(p) => write!(f, "token refused: {p}"),
+            Self::TokenExpired => f.write_str("the token has expired"),
+            Self::Provider { error, description } => {
+                write!(f, "the provider answered `{}`", clip(error, 64))?;
+                if let Some(d) = description {
+                    write!(f, ": {}", clip(d, 200))?;
+                }
+                Ok(())
+            }
+            Self::ReturnToInvalid => f.write_str("returnTo must be a path or a URL of this origin"),
+            Self::NotSignedIn => f.write_str("not signed in"),
+            Self::Unsupported { what } => write!(f, "unsupported: {what}"),
+            Self::Storage { detail } => write!(f, "storage error: {detail}"),
+            Self::Crypto { detail } => write!(f, "WebCrypto error: {detail}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_codes_pass_through_only_when_conventional() {
+        let e = Error::Provider { error: "access_denied".into(), description: None };
+        assert_eq!(e.code(), "access_denied");
+        let e = Error::Provider { error: "<script>".into(), description: None };
+        assert_eq!(e.code(), "provider_error");
+        let e = Error::Provider { error: "TOKEN_REVOKED".into(), description: None };
+        assert_eq!(e.code(), "provider_error");
+    }
+
+    #[test]
+    fn provider_text_is_clipped_and_stripped_of_control_characters() {
+        let e = Error::Provider { error: "x".into(), description: Some(format!("a\nb{}", "c".repeat(500))) };
+        let m = e.to_string();
+        assert!(!m.contains('\n'));
+        assert!(m.len() < 260, "{}", m.len());
+    }
+}

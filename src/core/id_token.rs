@@ -1,0 +1,264 @@
+//! ID token claim checks (OIDC Core 3.1.3.7, 3.1.3.8 and 12.2) and the UserInfo subject check.
+
+use crate::core::config::Config;
+use crate::core::error::{Error, IssuerSource, TokenProblem};
+use crate::core::pkce::b64url;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+/// `aud` is a string or an array of strings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    /// One audience.
+    One(String),
+    /// Several.
+    Many(Vec<String>),
+}
+
+impl Audience {
+    fn as_slice(&self) -> &[String] {
+        match self {
+            Self::One(a) => core::slice::from_ref(a),
+            Self::Many(v) => v,
+        }
+    }
+}
+
+/// The claims the checks need. Numbers are `f64` because JSON numbers are.
+#[derive(Debug, Clone, Deserialize)]
+pub struct IdTokenClaims {
+    /// Issuer.
+    pub iss: String,
+    /// Subject.
+    pub sub: Option<String>,
+    /// Audience.
+    pub aud: Audience,
+    /// Expiry (seconds since the epoch).
+    pub exp: Option<f64>,
+    /// Issued at.
+    pub iat: Option<f64>,
+    /// Nonce.
+    pub nonce: Option<String>,
+    /// Authorized party.
+    pub azp: Option<String>,
+    /// Time of authentication.
+    pub auth_time: Option<f64>,
+    /// Access-token hash.
+    pub at_hash: Option<String>,
+}
+
+/// What a particular ID token must satisfy.
+#[derive(Debug, Clone, Copy)]
+pub struct Expectations<'a> {
+    /// The nonce sent (None for a refresh, where the provider may omit it).
+    pub nonce: Option<&'a str>,
+    /// `max_age` sent, if any.
+    pub max_age: Option<u64>,
+    /// The access token issued with it, for `at_hash`.
+    pub access_token: Option<&'a str>,
+    /// The session's subject, when this ID token comes from a refresh.
+    pub previous_sub: Option<&'a str>,
+    /// Now, in seconds since the epoch.
+    pub now: u64,
+}
+
+/// Runs every claim check; the signature is checked separately (before this).
+pub fn validate_claims(claims: &IdTokenClaims, config: &Config, want: &Expectations<'_>) -> Result<(), Error> {
+    let bad = |p| Err(Error::token(p));
+    // Step 2: the issuer, exactly.
+    if claims.iss != config.issuer {
+        return Err(Error::IssMismatch { source: IssuerSource::IdToken, found: claims.iss.clone() });
+    }
+    let Some(sub) = claims.sub.as_deref().filter(|s| !s.is_empty()) else {
+        return bad(TokenProblem::MissingClaim("sub"));
+    };
+    // Step 3: our client id is an audience, and every other audience is trusted.
+    let aud = claims.aud.as_slice();
+    if !aud.iter().any(|a| *a == config.client_id) {
+        return bad(TokenProblem::AudienceMismatch);
+    }
+    if aud.iter().any(|a| *a != config.client_id && !config.trusted_audiences.contains(a)) {
+        return bad(TokenProblem::UntrustedAudience);
+    }
+    // Steps 4-5: azp.
+    match claims.azp.as_deref() {
+        None if aud.len() > 1 => return bad(TokenProblem::AzpMissing),
+        Some(azp) if azp != config.client_id => return bad(TokenProblem::AzpMismatch),
+        _ => {}
+    }
+    // Step 9: expiry, with skew.
+    let now = want.now as f64;
+    let skew = config.clock_skew as f64;
+    let Some(exp) = claims.exp else { return bad(TokenProblem::MissingClaim("exp")) };
+    if !exp.is_finite() || now >= exp + skew {
+        return Err(Error::TokenExpired);
+    }
+    // Step 10: iat is required and not in the future.
+    let Some(iat) = claims.iat else { return bad(TokenProblem::MissingClaim("iat")) };
+    if !iat.is_finite() || iat > now + skew {
+        return bad(TokenProblem::IssuedInFuture);
+    }
+    // Step 11: nonce.
+    if let Some(nonce) = want.nonce {
+        if claims.nonce.as_deref() != Some(nonce) {
+            return Err(Error::NonceMismatch);
+        }
+    }
+    // Step 13: auth_time when max_age was requested.
+    if let Some(max_age) = want.max_age {
+        match claims.auth_time {
+            Some(t) if t.is_finite() && now <= t + max_age as f64 + skew => {}
+            _ => return bad(TokenProblem::AuthTimeTooOld),
+        }
+    }
+    // Core 3.1.3.8: at_hash, when present, must match (all our algorithms hash with SHA-256).
+    if let (Some(at_hash), Some(token)) = (&claims.at_hash, want.access_token) {
+        let digest = Sha256::digest(token.as_bytes());
+        if *at_hash != b64url(&digest[..16]) {
+            return bad(TokenProblem::AtHashMismatch);
+        }
+    }
+    // Core 12.2: a refreshed ID token is about the same person.
+    if let Some(prev) = want.previous_sub {
+        if prev != sub {
+            return bad(TokenProblem::SubjectChanged);
+        }
+    }
+    Ok(())
+}
+
+/// Core 5.3.2: the UserInfo `sub` must equal the ID token's, or the response is discarded.
+pub fn check_userinfo_sub(id_token_sub: &str, userinfo_sub: Option<&str>) -> Result<(), Error> {
+    if userinfo_sub == Some(id_token_sub) {
+        Ok(())
+    } else {
+        Err(Error::token(TokenProblem::UserinfoSubjectMismatch))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::discovery::tests::{config, ISSUER};
+    use serde_json::json;
+
+    const NOW: u64 = 1_700_000_000;
+
+    fn claims() -> serde_json::Value {
+        json!({ "iss": ISSUER, "sub": "alice", "aud": "app", "exp": NOW + 300, "iat": NOW - 5, "nonce": "n1" })
+    }
+
+    fn want() -> Expectations<'static> {
+        Expectations { nonce: Some("n1"), max_age: None, access_token: None, previous_sub: None, now: NOW }
+    }
+
+    fn check_with(v: serde_json::Value, w: Expectations<'_>) -> Result<(), Error> {
+        validate_claims(&serde_json::from_value(v).unwrap(), &config(), &w)
+    }
+
+    fn check(f: impl FnOnce(&mut serde_json::Value)) -> Result<(), Error> {
+        let mut v = claims();
+        f(&mut v);
+        check_with(v, want())
+    }
+
+    fn problem(r: Result<(), Error>) -> TokenProblem {
+        match r {
+            Err(Error::TokenInvalid(p)) => p,
+            other => panic!("expected token_invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn accepts_a_good_token() {
+        check(|_| {}).unwrap();
+        check(|v| v["aud"] = json!(["app"])).unwrap();
+        check(|v| v["exp"] = json!(1.7e9 + 300.5)).unwrap();
+    }
+
+    #[test]
+    fn issuer_must_be_exact() {
+        for iss in ["https://op.example/", "https://evil.example", ""] {
+            assert!(matches!(check(|v| v["iss"] = iss.into()), Err(Error::IssMismatch { source: IssuerSource::IdToken, .. })));
+        }
+    }
+
+    #[test]
+    fn audience_and_azp_rules() {
+        assert_eq!(problem(check(|v| v["aud"] = "other".into())), TokenProblem::AudienceMismatch);
+        assert_eq!(problem(check(|v| v["aud"] = json!(["other", "x"]))), TokenProblem::AudienceMismatch);
+        assert_eq!(problem(check(|v| v["aud"] = json!(["app", "other"]))), TokenProblem::UntrustedAudience);
+        let mut cfg = config();
+        cfg.trusted_audiences = vec!["api".into()];
+        let multi = |azp: Option<&str>| {
+            let mut v = claims();
+            v["aud"] = json!(["app", "api"]);
+            if let Some(a) = azp {
+                v["azp"] = a.into();
+            }
+            validate_claims(&serde_json::from_value(v).unwrap(), &cfg, &want())
+        };
+        assert_eq!(problem(multi(None)), TokenProblem::AzpMissing);
+        assert_eq!(problem(multi(Some("api"))), TokenProblem::AzpMismatch);
+        multi(Some("app")).unwrap();
+        assert_eq!(problem(check(|v| v["azp"] = "other".into())), TokenProblem::AzpMismatch);
+    }
+
+    #[test]
+    fn time_checks_with_skew() {
+        // config() has 60 s of skew.
+        assert_eq!(check(|v| v["exp"] = json!(NOW - 61)), Err(Error::TokenExpired));
+        check(|v| v["exp"] = json!(NOW - 59)).unwrap();
+        assert_eq!(problem(check(|v| v["iat"] = json!(NOW + 61))), TokenProblem::IssuedInFuture);
+        check(|v| v["iat"] = json!(NOW + 59)).unwrap();
+        assert_eq!(problem(check(|v| drop(v.as_object_mut().unwrap().remove("exp")))), TokenProblem::MissingClaim("exp"));
+        assert_eq!(problem(check(|v| drop(v.as_object_mut().unwrap().remove("iat")))), TokenProblem::MissingClaim("iat"));
+        assert_eq!(problem(check(|v| drop(v.as_object_mut().unwrap().remove("sub")))), TokenProblem::MissingClaim("sub"));
+        assert_eq!(problem(check(|v| v["sub"] = "".into())), TokenProblem::MissingClaim("sub"));
+    }
+
+    #[test]
+    fn nonce_must_match() {
+        assert_eq!(check(|v| v["nonce"] = "n2".into()), Err(Error::NonceMismatch));
+        assert_eq!(check(|v| drop(v.as_object_mut().unwrap().remove("nonce"))), Err(Error::NonceMismatch));
+    }
+
+    #[test]
+    fn auth_time_when_max_age_was_requested() {
+        let w = Expectations { max_age: Some(600), ..want() };
+        assert_eq!(problem(check_with(claims(), w)), TokenProblem::AuthTimeTooOld);
+        let mut v = claims();
+        v["auth_time"] = json!(NOW - 600 - 61);
+        assert_eq!(problem(check_with(v.clone(), w)), TokenProblem::AuthTimeTooOld);
+        v["auth_time"] = json!(NOW - 600);
+        check_with(v, w).unwrap();
+    }
+
+    #[test]
+    fn at_hash_matches_the_access_token() {
+        // OIDC Core A.3 example: access token and its at_hash.
+        let token = "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y";
+        let w = Expectations { access_token: Some(token), ..want() };
+        let mut v = claims();
+        v["at_hash"] = "77QmUPtjPfzWtF2AnpK9RQ".into();
+        check_with(v.clone(), w).unwrap();
+        v["at_hash"] = "AAAAAAAAAAAAAAAAAAAAAA".into();
+        assert_eq!(problem(check_with(v, w)), TokenProblem::AtHashMismatch);
+    }
+
+    #[test]
+    fn refreshed_tokens_keep_the_subject() {
+        let w = Expectations { nonce: None, previous_sub: Some("bob"), ..want() };
+        assert_eq!(problem(check_with(claims(), w)), TokenProblem::SubjectChanged);
+        let w = Expectations { nonce: None, previous_sub: Some("alice"), ..want() };
+        check_with(claims(), w).unwrap();
+    }
+
+    #[test]
+    fn userinfo_subject_must_match() {
+        check_userinfo_sub("alice", Some("alice")).unwrap();
+        assert!(check_userinfo_sub("alice", Some("mallory")).is_err());
+        assert!(check_userinfo_sub("alice", None).is_err());
+    }
+}

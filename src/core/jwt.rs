@@ -1,0 +1,273 @@
+//! JWS compact serialisation, the algorithm allowlist and JWK selection. Signature verification
+//! itself is the browser adapter's (WebCrypto); this module decides *which* key and algorithm.
+
+use crate::core::error::{Error, TokenProblem};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+/// The signature algorithms we implement. `none` and HMAC are not representable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    RS256,
+    /// RSASSA-PSS with SHA-256 (salt length 32).
+    PS256,
+    /// ECDSA P-256 with SHA-256 (signature is raw `r || s`).
+    ES256,
+}
+
+impl Alg {
+    /// Parses a JOSE `alg` name we implement.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "RS256" => Some(Self::RS256),
+            "PS256" => Some(Self::PS256),
+            "ES256" => Some(Self::ES256),
+            _ => None,
+        }
+    }
+    /// The JOSE name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::RS256 => "RS256",
+            Self::PS256 => "PS256",
+            Self::ES256 => "ES256",
+        }
+    }
+}
+
+/// A JWS split into its parts, with header and payload decoded from base64url.
+#[derive(Debug)]
+pub struct Jws<'a> {
+    /// `base64url(header) . base64url(payload)`: the bytes that were signed.
+    pub signing_input: &'a str,
+    /// Header JSON bytes.
+    pub header: Vec<u8>,
+    /// Payload JSON bytes.
+    pub payload: Vec<u8>,
+    /// Signature bytes.
+    pub signature: Vec<u8>,
+}
+
+/// Splits a compact JWS. Five parts (JWE) and anything not strictly base64url are refused.
+pub fn split(token: &str) -> Result<Jws<'_>, Error> {
+    let malformed = || Error::token(TokenProblem::Malformed);
+    let parts: Vec<&str> = token.split('.').collect();
+    match parts.len() {
+        3 => {}
+        5 => return Err(Error::token(TokenProblem::Encrypted)),
+        _ => return Err(malformed()),
+    }
+    let dec = |s: &str| URL_SAFE_NO_PAD.decode(s).map_err(|_| malformed());
+    let header = dec(parts[0])?;
+    let payload = dec(parts[1])?;
+    let signature = dec(parts[2])?;
+    if header.is_empty() || payload.is_empty() {
+        return Err(malformed());
+    }
+    let signing_input = &token[..parts[0].len() + 1 + parts[1].len()];
+    Ok(Jws { signing_input, header, payload, signature })
+}
+
+/// The JOSE header members we look at. Embedded keys (`jwk`, `jku`, `x5u`, `x5c`) are never used.
+#[derive(Debug, Clone, Deserialize)]
+pub struct JoseHeader {
+    /// The algorithm the token claims; checked against the allowlist, never trusted alone.
+    pub alg: String,
+    /// Key id.
+    pub kid: Option<String>,
+    /// Critical extensions: any makes the token unacceptable to us.
+    pub crit: Option<Vec<String>>,
+}
+
+/// Checks the header against the allowlist (discovery's algorithms ∩ ours) and returns the algorithm.
+pub fn check_header(header: &JoseHeader, allowed: &[Alg]) -> Result<Alg, Error> {
+    if header.crit.is_some() {
+        return Err(Error::token(TokenProblem::CriticalHeader));
+    }
+    match Alg::from_name(&header.alg) {
+        Some(a) if allowed.contains(&a) => Ok(a),
+        _ => Err(Error::token(TokenProblem::AlgNotAllowed(header.alg.clone()))),
+    }
+}
+
+/// One JSON Web Key (RFC 7517), public members only.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct Jwk {
+    /// `RSA` or `EC`.
+    pub kty: String,
+    /// Key id.
+    pub kid: Option<String>,
+    /// `sig` or `enc`.
+    #[serde(rename = "use")]
+    pub use_: Option<String>,
+    /// Algorithm the key is meant for.
+    pub alg: Option<String>,
+    /// Permitted operations.
+    pub key_ops: Option<Vec<String>>,
+    /// RSA modulus.
+    pub n: Option<String>,
+    /// RSA exponent.
+    pub e: Option<String>,
+    /// EC curve.
+    pub crv: Option<String>,
+    /// EC x.
+    pub x: Option<String>,
+    /// EC y.
+    pub y: Option<String>,
+}
+
+impl Jwk {
+    /// True when this key can verify signatures made with `alg`.
+    pub fn fits(&self, alg: Alg) -> bool {
+        let kind_ok = match alg {
+            Alg::RS256 | Alg::PS256 => self.kty == "RSA" && self.n.is_some() && self.e.is_some(),
+            Alg::ES256 => {
+                self.kty == "EC" && self.crv.as_deref() == Some("P-256") && self.x.is_some() && self.y.is_some()
+            }
+        };
+        kind_ok
+            && self.use_.as_deref().is_none_or(|u| u == "sig")
+            && self.alg.as_deref().is_none_or(|a| a == alg.name())
+            && self.key_ops.as_ref().is_none_or(|ops| ops.iter().any(|o| o == "verify"))
+    }
+}
+
+/// A JWK Set.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct JwkSet {
+    /// The keys.
+    pub keys: Vec<Jwk>,
+}
+
+/// Picks the verification key. `UnknownKey` tells the caller to refetch the JWKS once.
+pub fn select_key<'a>(jwks: &'a JwkSet, kid: Option<&str>, alg: Alg) -> Result<&'a Jwk, Error> {
+    match kid {
+        Some(kid) => {
+            let mut same_kid = jwks.keys.iter().filter(|k| k.kid.as_deref() == Some(kid)).peekable();
+            if same_kid.peek().is_none() {
+                return Err(Error::token(TokenProblem::UnknownKey));
+            }
+            same_kid.find(|k| k.fits(alg)).ok_or(Error::token(TokenProblem::KeyUnusable))
+        }
+        None => {
+            let mut fitting = jwks.keys.iter().filter(|k| k.fits(alg));
+            match (fitting.next(), fitting.next()) {
+                (Some(k), None) => Ok(k),
+                (None, _) => Err(Error::token(TokenProblem::UnknownKey)),
+                (Some(_), Some(_)) => Err(Error::token(TokenProblem::AmbiguousKey)),
+            }
+        }
+    }
+}
+
+/// Checks the raw signature length for the algorithm and key (WebCrypto would fail less clearly).
+pub fn check_signature_shape(signature: &[u8], alg: Alg, key: &Jwk) -> Result<(), Error> {
+    let ok = match alg {
+        Alg::ES256 => signature.len() == 64,
+        Alg::RS256 | Alg::PS256 => {
+            let modulus = key.n.as_deref().and_then(|n| URL_SAFE_NO_PAD.decode(n).ok()).unwrap_or_default();
+            let bytes = modulus.iter().skip_while(|b| **b == 0).count();
+            bytes >= 256 && signature.len() == bytes
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::token(TokenProblem::BadSignature))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(s: &str) -> String {
+        URL_SAFE_NO_PAD.encode(s)
+    }
+
+    fn rsa(kid: Option<&str>) -> Jwk {
+        Jwk { kty: "RSA".into(), kid: kid.map(Into::into), n: Some(b64(&"n".repeat(256))), e: Some("AQAB".into()), ..Default::default() }
+    }
+
+    fn ec(kid: Option<&str>) -> Jwk {
+        Jwk {
+            kty: "EC".into(),
+            kid: kid.map(Into::into),
+            crv: Some("P-256".into()),
+            x: Some("x".into()),
+            y: Some("y".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn splits_a_jws_and_refuses_other_shapes() {
+        let t = format!("{}.{}.{}", b64(r#"{"alg":"RS256"}"#), b64(r#"{"sub":"a"}"#), b64("sig"));
+        let j = split(&t).unwrap();
+        assert_eq!(j.header, br#"{"alg":"RS256"}"#);
+        assert_eq!(j.signature, b"sig");
+        assert_eq!(j.signing_input, &t[..t.rfind('.').unwrap()]);
+        assert_eq!(split("a.b").unwrap_err(), Error::token(TokenProblem::Malformed));
+        assert_eq!(split("a.b.c.d.e").unwrap_err(), Error::token(TokenProblem::Encrypted));
+        assert_eq!(split(&format!("{}=.{}.x", b64("{}"), b64("{}"))).unwrap_err(), Error::token(TokenProblem::Malformed));
+        assert_eq!(split(&format!("{}..x", b64("{}"))).unwrap_err(), Error::token(TokenProblem::Malformed));
+        assert_eq!(split("e30.e30.a+b").unwrap_err(), Error::token(TokenProblem::Malformed));
+    }
+
+    #[test]
+    fn alg_comes_from_the_allowlist_never_from_the_header_alone() {
+        let allowed = [Alg::RS256, Alg::ES256];
+        let h = |alg: &str| JoseHeader { alg: alg.into(), kid: None, crit: None };
+        assert_eq!(check_header(&h("RS256"), &allowed).unwrap(), Alg::RS256);
+        for bad in ["none", "None", "HS256", "HS384", "HS512", "PS256", "RS512", ""] {
+            assert!(
+                matches!(check_header(&h(bad), &allowed), Err(Error::TokenInvalid(TokenProblem::AlgNotAllowed(_)))),
+                "{bad}"
+            );
+        }
+        let crit = JoseHeader { alg: "RS256".into(), kid: None, crit: Some(vec!["b64".into()]) };
+        assert_eq!(check_header(&crit, &allowed).unwrap_err(), Error::token(TokenProblem::CriticalHeader));
+    }
+
+    #[test]
+    fn selects_keys_by_kid_and_type() {
+        let set = JwkSet { keys: vec![rsa(Some("r1")), ec(Some("e1")), rsa(Some("r2"))] };
+        assert_eq!(select_key(&set, Some("r2"), Alg::RS256).unwrap().kid.as_deref(), Some("r2"));
+        assert_eq!(select_key(&set, Some("e1"), Alg::ES256).unwrap().kid.as_deref(), Some("e1"));
+        assert_eq!(select_key(&set, Some("nope"), Alg::RS256).unwrap_err(), Error::token(TokenProblem::UnknownKey));
+        // A header that names an EC key but claims RS256: the key does not fit.
+        assert_eq!(select_key(&set, Some("e1"), Alg::RS256).unwrap_err(), Error::token(TokenProblem::KeyUnusable));
+        // No kid: a single fitting key is used, several are ambiguous.
+        assert_eq!(select_key(&set, None, Alg::ES256).unwrap().kid.as_deref(), Some("e1"));
+        assert_eq!(select_key(&set, None, Alg::RS256).unwrap_err(), Error::token(TokenProblem::AmbiguousKey));
+        assert_eq!(select_key(&JwkSet::default(), None, Alg::RS256).unwrap_err(), Error::token(TokenProblem::UnknownKey));
+    }
+
+    #[test]
+    fn keys_for_encryption_or_other_algorithms_do_not_fit() {
+        let mut k = rsa(Some("r"));
+        k.use_ = Some("enc".into());
+        assert!(!k.fits(Alg::RS256));
+        let mut k = rsa(Some("r"));
+        k.alg = Some("PS256".into());
+        assert!(!k.fits(Alg::RS256) && k.fits(Alg::PS256));
+        let mut k = rsa(None);
+        k.key_ops = Some(vec!["encrypt".into()]);
+        assert!(!k.fits(Alg::RS256));
+        let mut k = ec(None);
+        k.crv = Some("P-384".into());
+        assert!(!k.fits(Alg::ES256));
+    }
+
+    #[test]
+    fn signature_length_must_fit_the_key() {
+        assert!(check_signature_shape(&[0; 64], Alg::ES256, &ec(None)).is_ok());
+        assert!(check_signature_shape(&[0; 72], Alg::ES256, &ec(None)).is_err());
+        assert!(check_signature_shape(&[0; 256], Alg::RS256, &rsa(None)).is_ok());
+        assert!(check_signature_shape(&[0; 255], Alg::RS256, &rsa(None)).is_err());
+        let small = Jwk { n: Some(b64(&"n".repeat(128))), ..rsa(None) };
+        assert!(check_signature_shape(&[0; 128], Alg::RS256, &small).is_err(), "RSA keys under 2048 bits are refused");
+    }
+}

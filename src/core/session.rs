@@ -1,0 +1,106 @@
+//! The stored session and the state an application observes.
+
+use crate::core::error::Error;
+use crate::core::secret::{AccessToken, IdToken, RefreshToken};
+use serde::{Deserialize, Serialize};
+
+/// What is kept between page loads (in the configured storage).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredSession {
+    /// Access token.
+    pub access_token: AccessToken,
+    /// Refresh token, if issued.
+    pub refresh_token: Option<RefreshToken>,
+    /// The validated ID token.
+    pub id_token: IdToken,
+    /// Access-token expiry (seconds since the epoch).
+    pub expires_at: Option<u64>,
+    /// Granted scope.
+    pub scope: Option<String>,
+    /// The UserInfo response (JSON text), after its `sub` was checked.
+    pub userinfo: Option<String>,
+    /// The ID token's subject.
+    pub sub: String,
+}
+
+impl StoredSession {
+    /// True while the access token is usable for at least `margin` more seconds.
+    pub fn access_token_fresh(&self, now: u64, margin: u64) -> bool {
+        self.expires_at.is_none_or(|at| now + margin < at)
+    }
+}
+
+/// The session's status, as the application sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Bootstrapping: nothing is known yet.
+    Loading,
+    /// A validated session exists.
+    SignedIn,
+    /// No session.
+    SignedOut,
+    /// Bootstrapping or the callback failed; `error` says why.
+    Failed,
+}
+
+impl Status {
+    /// The JS name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Loading => "loading",
+            Self::SignedIn => "signedIn",
+            Self::SignedOut => "signedOut",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// What the state machine settles on after a callback failed.
+///
+/// A callback whose `state` matches nothing while a session is stored is a replay (the callback
+/// URL reloaded or revisited): the session stands. Every other failure is reported, and nothing
+/// stored is touched.
+pub fn status_after_callback_error(error: &Error, has_session: bool) -> Status {
+    if has_session && *error == Error::StateMismatch {
+        Status::SignedIn
+    } else {
+        Status::Failed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(expires_at: Option<u64>) -> StoredSession {
+        StoredSession {
+            access_token: AccessToken::new("a".into()),
+            refresh_token: None,
+            id_token: IdToken::new("i".into()),
+            expires_at,
+            scope: None,
+            userinfo: None,
+            sub: "alice".into(),
+        }
+    }
+
+    #[test]
+    fn freshness_honours_the_margin() {
+        assert!(session(Some(100)).access_token_fresh(69, 30));
+        assert!(!session(Some(100)).access_token_fresh(70, 30));
+        assert!(session(None).access_token_fresh(u64::MAX / 2, 30));
+    }
+
+    #[test]
+    fn replayed_callbacks_keep_the_session() {
+        assert_eq!(status_after_callback_error(&Error::StateMismatch, true), Status::SignedIn);
+        assert_eq!(status_after_callback_error(&Error::StateMismatch, false), Status::Failed);
+        assert_eq!(status_after_callback_error(&Error::IssMissing, true), Status::Failed);
+    }
+
+    #[test]
+    fn stored_sessions_do_not_print_secrets() {
+        let s = format!("{:?}", session(None));
+        assert!(s.contains("AccessToken([redacted])") && s.contains("IdToken([redacted])"));
+    }
+}

@@ -1,0 +1,165 @@
+//! Token endpoint requests and responses (RFC 6749 4.1.3-4.1.4, 6; OIDC Core 3.1.3.3), and the
+//! classification of any HTTP answer that should have been JSON.
+
+use crate::core::error::{clip, Error, TokenProblem};
+use crate::core::secret::{AccessToken, AuthorizationCode, IdToken, PkceVerifier, RefreshToken};
+use crate::core::url::form_encode;
+use serde::Deserialize;
+
+/// The form body of the authorization-code exchange (public client: `client_id`, no secret).
+pub fn code_exchange_body(code: &AuthorizationCode, verifier: &PkceVerifier, redirect_uri: &str, client_id: &str) -> String {
+    form_encode([
+        ("grant_type", "authorization_code"),
+        ("code", code.secret()),
+        ("redirect_uri", redirect_uri),
+        ("client_id", client_id),
+        ("code_verifier", verifier.secret()),
+    ])
+}
+
+/// The form body of a refresh (RFC 6749 6).
+pub fn refresh_body(refresh_token: &RefreshToken, client_id: &str) -> String {
+    form_encode([("grant_type", "refresh_token"), ("refresh_token", refresh_token.secret()), ("client_id", client_id)])
+}
+
+/// Decides whether an HTTP answer may be parsed as JSON, before any parser sees it.
+///
+/// `body_start` is the first bytes of the body. HTML (by content type or by a leading `<`) is
+/// refused with a short snippet; 429 becomes `rate_limited`; other statuses pass, so OAuth error
+/// bodies (400/401 with JSON) can be read by the caller.
+pub fn check_json_response(status: u16, content_type: Option<&str>, body_start: &str, retry_after: Option<&str>) -> Result<(), Error> {
+    let trimmed = body_start.trim_start();
+    let html = content_type.is_some_and(|c| c.to_ascii_lowercase().contains("html")) || trimmed.starts_with('<');
+    if status == 429 {
+        return Err(Error::RateLimited { retry_after: retry_after.and_then(|r| r.trim().parse().ok()) });
+    }
+    if html {
+        return Err(Error::HtmlResponse { status, snippet: clip(trimmed, 80) });
+    }
+    if !(trimmed.starts_with('{') || trimmed.starts_with('[')) {
+        return Err(if (200..300).contains(&status) {
+            Error::InvalidResponse { what: "response", reason: "the body is not JSON".into() }
+        } else {
+            Error::HttpError { status }
+        });
+    }
+    Ok(())
+}
+
+/// A token endpoint answer (success or error members; both optional so one type reads either).
+#[derive(Debug, Deserialize, Default)]
+pub struct TokenResponse {
+    /// Access token.
+    pub access_token: Option<String>,
+    /// `Bearer`.
+    pub token_type: Option<String>,
+    /// Lifetime in seconds.
+    pub expires_in: Option<f64>,
+    /// Refresh token.
+    pub refresh_token: Option<String>,
+    /// ID token.
+    pub id_token: Option<String>,
+    /// Granted scope.
+    pub scope: Option<String>,
+    /// OAuth error code.
+    pub error: Option<String>,
+    /// Human description.
+    pub error_description: Option<String>,
+}
+
+/// Tokens from a successful response.
+#[derive(Debug)]
+pub struct TokenSet {
+    /// Access token.
+    pub access_token: AccessToken,
+    /// Refresh token, when issued.
+    pub refresh_token: Option<RefreshToken>,
+    /// ID token, when issued.
+    pub id_token: Option<IdToken>,
+    /// Absolute expiry (seconds since the epoch), when `expires_in` was given.
+    pub expires_at: Option<u64>,
+    /// Granted scope.
+    pub scope: Option<String>,
+}
+
+/// Turns a parsed token response (with its HTTP status) into tokens or a typed error.
+pub fn token_result(status: u16, r: TokenResponse, now: u64) -> Result<TokenSet, Error> {
+    if let Some(error) = r.error {
+        return Err(Error::Provider { error, description: r.error_description });
+    }
+    if !(200..300).contains(&status) {
+        return Err(Error::HttpError { status });
+    }
+    let Some(access_token) = r.access_token.filter(|t| !t.is_empty()) else {
+        return Err(Error::InvalidResponse { what: "token response", reason: "no access_token".into() });
+    };
+    match r.token_type.as_deref() {
+        Some(t) if t.eq_ignore_ascii_case("bearer") => {}
+        other => return Err(Error::token(TokenProblem::UnsupportedTokenType(other.unwrap_or_default().into()))),
+    }
+    let expires_at = r.expires_in.filter(|e| e.is_finite() && *e >= 0.0).map(|e| now + e as u64);
+    Ok(TokenSet {
+        access_token: AccessToken::new(access_token),
+        refresh_token: r.refresh_token.filter(|t| !t.is_empty()).map(RefreshToken::new),
+        id_token: r.id_token.filter(|t| !t.is_empty()).map(IdToken::new),
+        expires_at,
+        scope: r.scope,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::url::parse_query;
+    use serde_json::json;
+
+    fn parse(v: serde_json::Value) -> TokenResponse {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn code_exchange_carries_the_verifier_and_client_id() {
+        let body = code_exchange_body(
+            &AuthorizationCode::new("c/1".into()),
+            &PkceVerifier::new("v".repeat(43)),
+            "https://app.example/",
+            "app",
+        );
+        let q = parse_query(&body);
+        assert_eq!(q[0], ("grant_type".into(), "authorization_code".into()));
+        assert_eq!(q[1], ("code".into(), "c/1".into()));
+        assert_eq!(q[2], ("redirect_uri".into(), "https://app.example/".into()));
+        assert_eq!(q[3], ("client_id".into(), "app".into()));
+        assert_eq!(q[4], ("code_verifier".into(), "v".repeat(43)));
+        assert!(refresh_body(&RefreshToken::new("r t".into()), "app").contains("refresh_token=r%20t"));
+    }
+
+    #[test]
+    fn html_where_json_was_expected_is_refused_with_a_snippet() {
+        let e = check_json_response(200, Some("text/html; charset=utf-8"), "<!doctype html><title>Oops</title>", None).unwrap_err();
+        assert_eq!(e.code(), "html_response");
+        assert!(matches!(&e, Error::HtmlResponse { status: 200, snippet } if snippet.starts_with("<!doctype")));
+        let e = check_json_response(502, Some("application/json"), "\n <html>Bad gateway", None).unwrap_err();
+        assert!(matches!(e, Error::HtmlResponse { status: 502, .. }));
+        let e = check_json_response(429, Some("text/html"), "<html>slow down", Some("7")).unwrap_err();
+        assert_eq!(e, Error::RateLimited { retry_after: Some(7) });
+        assert_eq!(check_json_response(503, Some("text/plain"), "down", None).unwrap_err(), Error::HttpError { status: 503 });
+        assert_eq!(check_json_response(200, None, "ok", None).unwrap_err().code(), "invalid_response");
+        check_json_response(400, Some("application/json"), r#"{"error":"invalid_grant"}"#, None).unwrap();
+        check_json_response(200, Some("application/json;charset=utf-8"), " {}", None).unwrap();
+    }
+
+    #[test]
+    fn token_results() {
+        let ok = token_result(200, parse(json!({"access_token":"at","token_type":"bearer","expires_in":300,"refresh_token":"rt","id_token":"a.b.c","scope":"openid"})), 1000).unwrap();
+        assert_eq!(ok.access_token.secret(), "at");
+        assert_eq!(ok.expires_at, Some(1300));
+        assert_eq!(ok.refresh_token.unwrap().secret(), "rt");
+        let e = token_result(400, parse(json!({"error":"invalid_grant","error_description":"grant request is invalid"})), 0).unwrap_err();
+        assert_eq!(e.code(), "invalid_grant");
+        assert_eq!(token_result(500, parse(json!({})), 0).unwrap_err(), Error::HttpError { status: 500 });
+        assert_eq!(token_result(200, parse(json!({"token_type":"Bearer"})), 0).unwrap_err().code(), "invalid_response");
+        assert_eq!(token_result(200, parse(json!({"access_token":"a","token_type":"mac"})), 0).unwrap_err().code(), "token_invalid");
+        assert_eq!(token_result(200, parse(json!({"access_token":"a"})), 0).unwrap_err().code(), "token_invalid");
+    }
+}

@@ -1,0 +1,2 @@
+//! oidc-session
+pub mod core;
