@@ -47,7 +47,7 @@ pub struct SignInOptions {
     /// Scopes for this sign-in instead of the configured ones (`openid` is kept).
     pub scopes: Option<Vec<String>>,
     /// Further parameters, e.g. `kc_idp_hint`.
-    pub extra_params: Option<Vec<(String, String)>>,
+    pub extra_params: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// What the callback needs to finish a sign-in. Kept in session storage under its `state`.
@@ -163,7 +163,7 @@ mod tests {
             max_age: Some(600),
             ui_locales: Some("fr de".into()),
             scopes: Some(vec!["email".into(), "offline_access".into()]),
-            extra_params: Some(vec![("kc_idp_hint".into(), "github".into())]),
+            extra_params: Some([("kc_idp_hint".into(), "github".into())].into()),
         };
         let (url, pending) = authorization_request(&config(), &provider(), &opts, &entropy(), 1000).unwrap();
         assert!(url.starts_with("https://op.example/auth?"));
@@ -201,7 +201,7 @@ mod tests {
     #[test]
     fn extra_params_cannot_override_protocol_parameters() {
         for k in ["state", "nonce", "code_challenge", "redirect_uri", "response_type", "client_id", "scope", ""] {
-            let opts = SignInOptions { extra_params: Some(vec![(k.into(), "x".into())]), ..Default::default() };
+            let opts = SignInOptions { extra_params: Some([(k.into(), "x".into())].into()), ..Default::default() };
             let r = authorization_request(&config(), &provider(), &opts, &entropy(), 0);
             assert!(matches!(r, Err(Error::ConfigInvalid { field: "extraParams", .. })), "{k}");
         }

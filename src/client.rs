@@ -1,0 +1,575 @@
+//! The session client: drives the core's decisions with the browser adapters. One per
+//! configuration; cheap to clone (`Rc`). Used by the JS facade and the Leptos components.
+
+use crate::browser::crypto::{random_bytes, verify};
+use crate::browser::http::{get_json, post_form, post_form_no_content};
+use crate::browser::storage::Area;
+use crate::browser::{from_json, nav, now, to_json};
+use crate::core::authorize::{authorization_request, PendingSignIn, SignInOptions};
+use crate::core::callback::{check_response, classify_location, AuthorizationResponse, Landing};
+use crate::core::config::{sanitize_return_to, Config, ConfigInput};
+use crate::core::discovery::{discovery_url, validate_metadata, Provider, ProviderMetadata};
+use crate::core::error::{Error, TokenProblem};
+use crate::core::id_token::{check_userinfo_sub, validate_claims, Expectations, IdTokenClaims};
+use crate::core::jwt::{check_header, check_signature_shape, select_key, split, JoseHeader, JwkSet};
+use crate::core::logout::{end_session_url, revocation_body};
+use crate::core::pkce::{b64url, Entropy};
+use crate::core::secret::{AccessToken, IdToken};
+use crate::core::session::{status_after_callback_error, Status, StoredSession};
+use crate::core::token::{code_exchange_body, refresh_body, token_result, TokenResponse};
+use crate::core::url::{parse_query, HttpUrl};
+use serde::{Deserialize, Serialize};
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+
+/// How long a cached discovery document is used before it is fetched again, in seconds.
+const DISCOVERY_TTL: u64 = 3600;
+/// An access token this close to expiry is refreshed first, in seconds.
+const EXPIRY_MARGIN: u64 = 30;
+
+/// The signed-in user: the ID token's claims, merged with UserInfo when that was needed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    /// Subject.
+    pub sub: String,
+    /// The ID token's claims (JSON text).
+    pub claims_json: String,
+    /// The UserInfo response (JSON text), when fetched.
+    pub userinfo_json: Option<String>,
+}
+
+/// What an application observes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct View {
+    /// Loading, signed in, signed out or failed.
+    pub status: Status,
+    /// Present when signed in.
+    pub user: Option<User>,
+    /// Present when failed.
+    pub error: Option<Error>,
+}
+
+/// Options of `sign_out`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SignOutOptions {
+    /// Same-origin location to show after sign-out.
+    pub return_to: Option<String>,
+    /// Clear the local session only; do not end the provider's session.
+    pub local_only: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PendingSignOut {
+    state: String,
+    return_to: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ProfileHints {
+    sub: Option<String>,
+    email: Option<String>,
+    name: Option<String>,
+}
+
+type Listener = Rc<dyn Fn(&View)>;
+
+struct Inner {
+    config: Config,
+    provider: RefCell<Option<Rc<Provider>>>,
+    jwks: RefCell<Option<Rc<JwkSet>>>,
+    session: RefCell<Option<StoredSession>>,
+    view: RefCell<View>,
+    listeners: RefCell<Vec<(u32, Listener)>>,
+    next_listener: Cell<u32>,
+    refresh: RefCell<Option<js_sys::Promise>>,
+    refresh_error: RefCell<Option<Error>>,
+}
+
+/// A browser session for one provider and client.
+#[derive(Clone)]
+pub struct Client {
+    inner: Rc<Inner>,
+}
+
+/// Keeps a listener registered; dropping it unsubscribes.
+#[must_use = "dropping the subscription unsubscribes at once"]
+pub struct Subscription {
+    inner: Weak<Inner>,
+    id: u32,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.upgrade() {
+            inner.listeners.borrow_mut().retain(|(id, _)| *id != self.id);
+        }
+    }
+}
+
+impl Client {
+    /// Validates the configuration for this page's origin. Nothing is fetched or read yet.
+    pub fn new(input: ConfigInput) -> Result<Self, Error> {
+        let config = Config::new(input, &nav::origin()?)?;
+        Ok(Self {
+            inner: Rc::new(Inner {
+                config,
+                provider: RefCell::default(),
+                jwks: RefCell::default(),
+                session: RefCell::default(),
+                view: RefCell::new(View { status: Status::Loading, user: None, error: None }),
+                listeners: RefCell::default(),
+                next_listener: Cell::new(0),
+                refresh: RefCell::default(),
+                refresh_error: RefCell::default(),
+            }),
+        })
+    }
+
+    /// The validated configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The current view.
+    pub fn view(&self) -> View {
+        self.inner.view.borrow().clone()
+    }
+
+    /// Calls `f` on every change of the view until the returned guard is dropped.
+    pub fn subscribe(&self, f: impl Fn(&View) + 'static) -> Subscription {
+        let id = self.inner.next_listener.get();
+        self.inner.next_listener.set(id.wrapping_add(1));
+        self.inner.listeners.borrow_mut().push((id, Rc::new(f)));
+        Subscription { inner: Rc::downgrade(&self.inner), id }
+    }
+
+    fn set_view(&self, status: Status, user: Option<User>, error: Option<Error>) {
+        let next = View { status, user, error };
+        if *self.inner.view.borrow() == next {
+            return;
+        }
+        *self.inner.view.borrow_mut() = next.clone();
+        let listeners: Vec<Listener> = self.inner.listeners.borrow().iter().map(|(_, l)| l.clone()).collect();
+        for l in listeners {
+            l(&next);
+        }
+    }
+
+    fn key(&self, what: &str) -> String {
+        let mut k = self.inner.config.key_prefix();
+        k.push(':');
+        k.push_str(what);
+        k
+    }
+
+    fn token_area(&self) -> Option<Area> {
+        Area::for_tokens(self.inner.config.storage)
+    }
+
+    // ---- provider metadata and keys -------------------------------------------------------
+
+    /// The provider's checked metadata: from memory, from the session cache, or fetched.
+    pub async fn provider(&self) -> Result<Rc<Provider>, Error> {
+        if let Some(p) = self.inner.provider.borrow().clone() {
+            return Ok(p);
+        }
+        let key = self.key("discovery");
+        let cached = Area::Session.get(&key).and_then(|c| {
+            let (at, json) = c.split_once('\n')?;
+            let at: u64 = at.parse().ok()?;
+            (now().saturating_sub(at) < DISCOVERY_TTL).then(|| json.to_owned())
+        });
+        let provider = match cached.and_then(|json| self.check_metadata(&json).ok()) {
+            Some(p) => p,
+            None => {
+                let reply = get_json(&discovery_url(&self.inner.config.issuer), None).await?;
+                if reply.status != 200 {
+                    return Err(Error::HttpError { status: reply.status });
+                }
+                let p = self.check_metadata(&reply.body)?;
+                let _ = Area::Session.set(&key, &format!("{}\n{}", now(), reply.body));
+                p
+            }
+        };
+        let p = Rc::new(provider);
+        *self.inner.provider.borrow_mut() = Some(p.clone());
+        Ok(p)
+    }
+
+    fn check_metadata(&self, json: &str) -> Result<Provider, Error> {
+        let m: ProviderMetadata = from_json(json, "discovery document")?;
+        validate_metadata(m, &self.inner.config)
+    }
+
+    async fn jwks(&self, provider: &Provider, refetch: bool) -> Result<Rc<JwkSet>, Error> {
+        if !refetch {
+            if let Some(j) = self.inner.jwks.borrow().clone() {
+                return Ok(j);
+            }
+        }
+        let reply = get_json(provider.jwks_uri(), None).await?;
+        if reply.status != 200 {
+            return Err(Error::HttpError { status: reply.status });
+        }
+        let set = Rc::new(from_json::<JwkSet>(&reply.body, "JWKS")?);
+        *self.inner.jwks.borrow_mut() = Some(set.clone());
+        Ok(set)
+    }
+
+    /// Verifies an ID token's signature and claims; returns the claims and the payload JSON.
+    pub async fn verify_id_token(&self, token: &IdToken, want: &Expectations<'_>) -> Result<(IdTokenClaims, String), Error> {
+        let provider = self.provider().await?;
+        let malformed = |_| Error::token(TokenProblem::Malformed);
+        let jws = split(token.secret())?;
+        let header: JoseHeader = from_json(&utf8(&jws.header)?, "ID token header").map_err(malformed)?;
+        let alg = check_header(&header, &provider.allowed_algs)?;
+        let kid = header.kid.as_deref();
+        let mut jwks = self.jwks(&provider, false).await?;
+        let key = match select_key(&jwks, kid, alg) {
+            Err(Error::TokenInvalid(TokenProblem::UnknownKey)) => {
+                // The provider may have rotated its keys: fetch the JWKS once more.
+                jwks = self.jwks(&provider, true).await?;
+                select_key(&jwks, kid, alg)?
+            }
+            other => other?,
+        };
+        check_signature_shape(&jws.signature, alg, key)?;
+        if !verify(alg, key, jws.signing_input.as_bytes(), &jws.signature).await? {
+            return Err(Error::token(TokenProblem::BadSignature));
+        }
+        let payload = utf8(&jws.payload)?;
+        let claims: IdTokenClaims = from_json(&payload, "ID token claims").map_err(malformed)?;
+        validate_claims(&claims, &self.inner.config, want)?;
+        Ok((claims, payload))
+    }
+
+    // ---- bootstrap ------------------------------------------------------------------------
+
+    /// Finishes a pending callback when this page is one, otherwise restores the stored session.
+    /// Never fails: the outcome is the returned (and observable) view.
+    pub async fn bootstrap(&self) -> View {
+        let href = match nav::href() {
+            Ok(h) => h,
+            Err(e) => {
+                self.set_view(Status::Failed, None, Some(e));
+                return self.view();
+            }
+        };
+        let clean = self.callback_clean_path();
+        match classify_location(&href, &self.inner.config.redirect_uri) {
+            Err(e) => {
+                nav::replace_url(&clean);
+                self.restore();
+                self.fail_callback(e);
+            }
+            Ok(Landing::Callback(response)) => {
+                self.restore();
+                match self.finish_callback(response).await {
+                    Ok(return_to) => nav::replace_url(return_to.as_deref().unwrap_or(&clean)),
+                    Err(e) => {
+                        nav::replace_url(&clean);
+                        self.fail_callback(e);
+                    }
+                }
+            }
+            Ok(Landing::Normal) => {
+                self.finish_sign_out_return(&href);
+                self.restore();
+            }
+        }
+        self.view()
+    }
+
+    fn fail_callback(&self, e: Error) {
+        let has_session = self.inner.session.borrow().is_some();
+        match status_after_callback_error(&e, has_session) {
+            Status::SignedIn => {}
+            status => self.set_view(status, None, Some(e)),
+        }
+    }
+
+    /// The redirect URI's path and query: where the URL goes after a callback is handled.
+    fn callback_clean_path(&self) -> String {
+        HttpUrl::parse(&self.inner.config.redirect_uri)
+            .map(|u| u.rest.split('#').next().unwrap_or("/").to_owned())
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| "/".into())
+    }
+
+    /// Loads the stored session into memory and the view. Unusable entries are dropped.
+    fn restore(&self) {
+        if self.inner.session.borrow().is_none() {
+            if let Some(area) = self.token_area() {
+                let key = self.key("session");
+                match area.get(&key).map(|t| from_json::<StoredSession>(&t, "stored session")) {
+                    Some(Ok(s)) if s.access_token_fresh(now(), 0) || s.refresh_token.is_some() => {
+                        *self.inner.session.borrow_mut() = Some(s);
+                    }
+                    Some(_) => area.remove(&key),
+                    None => {}
+                }
+            }
+        }
+        let user = self.inner.session.borrow().as_ref().and_then(user_of);
+        match user {
+            Some(u) => self.set_view(Status::SignedIn, Some(u), None),
+            None => self.set_view(Status::SignedOut, None, None),
+        }
+    }
+
+    async fn finish_callback(&self, response: AuthorizationResponse) -> Result<Option<String>, Error> {
+        let provider = self.provider().await?;
+        let state = response.state.clone().ok_or(Error::StateMismatch)?;
+        let key = self.key(&format!("pending:{state}"));
+        let pending: PendingSignIn =
+            Area::Session.get(&key).and_then(|t| from_json(&t, "pending sign-in").ok()).ok_or(Error::StateMismatch)?;
+        let code = check_response(response, &pending, &provider, now())?;
+        // Consumed exactly once, before anything is awaited: a second run finds nothing.
+        Area::Session.remove(&key);
+
+        let body = code_exchange_body(&code, &pending.verifier, &pending.redirect_uri, &self.inner.config.client_id);
+        let reply = post_form(provider.token_endpoint(), body).await?;
+        let tokens = token_result(reply.status, from_json::<TokenResponse>(&reply.body, "token response")?, now())?;
+        let id_token = tokens
+            .id_token
+            .ok_or(Error::InvalidResponse { what: "token response", reason: "no id_token".into() })?;
+        let want = Expectations {
+            nonce: Some(&pending.nonce),
+            max_age: pending.max_age,
+            access_token: Some(tokens.access_token.secret()),
+            previous_sub: None,
+            now: now(),
+        };
+        let (claims, payload) = self.verify_id_token(&id_token, &want).await?;
+        let sub = claims.sub.unwrap_or_default();
+        let userinfo = self.userinfo(&provider, &tokens.access_token, &sub, &payload).await?;
+        self.save_session(StoredSession {
+            access_token: tokens.access_token,
+            refresh_token: tokens.refresh_token,
+            id_token,
+            expires_at: tokens.expires_at,
+            scope: tokens.scope,
+            userinfo,
+            sub,
+        })?;
+        Ok(pending.return_to)
+    }
+
+    /// UserInfo, when the ID token lacks profile claims. A `sub` mismatch is fatal (Core 5.3.2);
+    /// an unreachable endpoint is not (the ID token already identifies the user).
+    async fn userinfo(&self, provider: &Provider, token: &AccessToken, sub: &str, payload: &str) -> Result<Option<String>, Error> {
+        let Some(endpoint) = provider.metadata.userinfo_endpoint.as_deref() else { return Ok(None) };
+        let hints: ProfileHints = from_json(payload, "ID token claims")?;
+        let wants_profile = self.inner.config.scopes.iter().any(|s| s == "profile" || s == "email");
+        if hints.email.is_some() || hints.name.is_some() || !wants_profile {
+            return Ok(None);
+        }
+        let Ok(reply) = get_json(endpoint, Some(token.secret())).await else { return Ok(None) };
+        if reply.status != 200 {
+            return Ok(None);
+        }
+        let info: ProfileHints = from_json(&reply.body, "UserInfo response")?;
+        check_userinfo_sub(sub, info.sub.as_deref())?;
+        Ok(Some(reply.body))
+    }
+
+    fn save_session(&self, session: StoredSession) -> Result<(), Error> {
+        if let Some(area) = self.token_area() {
+            area.set(&self.key("session"), &to_json(&session)?)?;
+        }
+        let user = user_of(&session);
+        *self.inner.session.borrow_mut() = Some(session);
+        self.set_view(Status::SignedIn, user, None);
+        Ok(())
+    }
+
+    fn drop_session(&self) {
+        self.inner.session.borrow_mut().take();
+        if let Some(area) = self.token_area() {
+            area.remove(&self.key("session"));
+        }
+        self.set_view(Status::SignedOut, None, None);
+    }
+
+    // ---- commands -------------------------------------------------------------------------
+
+    /// Stores a pending sign-in and navigates to the provider.
+    pub async fn sign_in(&self, options: SignInOptions) -> Result<(), Error> {
+        // Refuse a hostile returnTo before any request.
+        if let Some(r) = &options.return_to {
+            sanitize_return_to(r, &self.inner.config.app_origin)?;
+        }
+        let provider = self.provider().await?;
+        let entropy = Entropy::from_bytes(random_bytes::<96>()?);
+        let t = now();
+        let (url, pending) = authorization_request(&self.inner.config, &provider, &options, &entropy, t)?;
+        self.prune_pending(t);
+        Area::Session.set(&self.key(&format!("pending:{}", pending.state)), &to_json(&pending)?)?;
+        nav::assign(&url)
+    }
+
+    /// Drops pending sign-ins that can no longer finish, so abandoned attempts do not pile up.
+    fn prune_pending(&self, t: u64) {
+        for k in Area::Session.keys_with_prefix(&self.key("pending:")) {
+            let stale = Area::Session.get(&k).and_then(|v| from_json::<PendingSignIn>(&v, "pending sign-in").ok());
+            if stale.is_none_or(|p| p.is_expired(t)) {
+                Area::Session.remove(&k);
+            }
+        }
+    }
+
+    /// A valid access token: the stored one while fresh, else a refresh (one request per tab,
+    /// however many callers wait).
+    pub async fn access_token(&self) -> Result<String, Error> {
+        {
+            let s = self.inner.session.borrow();
+            let s = s.as_ref().ok_or(Error::NotSignedIn)?;
+            if s.access_token_fresh(now(), EXPIRY_MARGIN) {
+                return Ok(s.access_token.secret().to_owned());
+            }
+            if s.refresh_token.is_none() {
+                return Err(Error::TokenExpired);
+            }
+        }
+        let shared = self.inner.refresh.borrow().clone();
+        let promise = match shared {
+            Some(p) => p,
+            None => {
+                let me = self.clone();
+                let p = wasm_bindgen_futures::future_to_promise(async move {
+                    let r = me.refresh_now().await;
+                    me.inner.refresh.borrow_mut().take();
+                    match r {
+                        Ok(()) => Ok(wasm_bindgen::JsValue::UNDEFINED),
+                        Err(e) => {
+                            *me.inner.refresh_error.borrow_mut() = Some(e);
+                            Err(wasm_bindgen::JsValue::NULL)
+                        }
+                    }
+                });
+                *self.inner.refresh.borrow_mut() = Some(p.clone());
+                p
+            }
+        };
+        match wasm_bindgen_futures::JsFuture::from(promise).await {
+            Ok(_) => self
+                .inner
+                .session
+                .borrow()
+                .as_ref()
+                .map(|s| s.access_token.secret().to_owned())
+                .ok_or(Error::NotSignedIn),
+            Err(_) => Err(self.inner.refresh_error.borrow().clone().unwrap_or(Error::NotSignedIn)),
+        }
+    }
+
+    async fn refresh_now(&self) -> Result<(), Error> {
+        let Some(current) = self.inner.session.borrow().clone() else { return Err(Error::NotSignedIn) };
+        let Some(rt) = current.refresh_token.clone() else { return Err(Error::TokenExpired) };
+        let provider = self.provider().await?;
+        let reply = post_form(provider.token_endpoint(), refresh_body(&rt, &self.inner.config.client_id)).await?;
+        let parsed = from_json::<TokenResponse>(&reply.body, "token response")?;
+        let tokens = match token_result(reply.status, parsed, now()) {
+            Ok(t) => t,
+            Err(e @ Error::Provider { .. }) if e.code() == "invalid_grant" => {
+                // The grant is gone: the session cannot continue.
+                self.drop_session();
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
+        let id_token = match tokens.id_token {
+            Some(t) => {
+                let want = Expectations {
+                    nonce: None,
+                    max_age: None,
+                    access_token: Some(tokens.access_token.secret()),
+                    previous_sub: Some(&current.sub),
+                    now: now(),
+                };
+                self.verify_id_token(&t, &want).await?;
+                t
+            }
+            None => current.id_token.clone(),
+        };
+        self.save_session(StoredSession {
+            access_token: tokens.access_token,
+            refresh_token: tokens.refresh_token.or(current.refresh_token),
+            id_token,
+            expires_at: tokens.expires_at,
+            scope: tokens.scope.or(current.scope),
+            userinfo: current.userinfo,
+            sub: current.sub,
+        })
+    }
+
+    /// Revokes the refresh token, clears the session, and (unless `local_only`) ends the
+    /// provider's session through RP-Initiated Logout.
+    pub async fn sign_out(&self, options: SignOutOptions) -> Result<(), Error> {
+        let origin = &self.inner.config.app_origin;
+        let return_to = options.return_to.as_deref().map(|r| sanitize_return_to(r, origin)).transpose()?;
+        let session = self.inner.session.borrow().clone();
+        let provider = self.provider().await.ok();
+        if let (Some(s), Some(p)) = (&session, &provider) {
+            if let (Some(rt), Some(ep)) = (&s.refresh_token, &p.metadata.revocation_endpoint) {
+                // RFC 7009 answers 200 even for unknown tokens; a failure must not keep the user signed in.
+                let _ = post_form_no_content(ep, revocation_body(rt, &self.inner.config.client_id)).await;
+            }
+        }
+        self.drop_session();
+        let end = match (&provider, options.local_only) {
+            (Some(p), false) => {
+                let state = b64url(&random_bytes::<16>()?);
+                let url = end_session_url(
+                    p,
+                    &self.inner.config.client_id,
+                    session.as_ref().map(|s| &s.id_token),
+                    self.inner.config.post_logout_redirect_uri.as_deref(),
+                    &state,
+                );
+                url.map(|u| (u, state))
+            }
+            _ => None,
+        };
+        match end {
+            Some((url, state)) => {
+                Area::Session.set(&self.key("signout"), &to_json(&PendingSignOut { state, return_to })?)?;
+                nav::assign(&url)
+            }
+            None => {
+                if let Some(r) = return_to {
+                    nav::replace_url(&r);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// On the return from the provider's logout, checks its `state` and restores `returnTo`.
+    fn finish_sign_out_return(&self, href: &str) {
+        let key = self.key("signout");
+        let Some(pending) = Area::Session.get(&key).and_then(|t| from_json::<PendingSignOut>(&t, "sign-out").ok()) else {
+            return;
+        };
+        let query = href.split_once('?').map(|(_, q)| q.split('#').next().unwrap_or_default()).unwrap_or_default();
+        let state = parse_query(query).into_iter().find(|(k, _)| k == "state").map(|(_, v)| v);
+        if state.as_deref() == Some(pending.state.as_str()) {
+            Area::Session.remove(&key);
+            let clean = self.inner.config.post_logout_redirect_uri.as_deref().and_then(HttpUrl::parse).map(|u| u.path().to_owned());
+            if let Some(to) = pending.return_to.or(clean) {
+                nav::replace_url(&to);
+            }
+        }
+    }
+}
+
+fn utf8(b: &[u8]) -> Result<String, Error> {
+    String::from_utf8(b.to_vec()).map_err(|_| Error::token(TokenProblem::Malformed))
+}
+
+/// The user of a stored session: the ID token's payload (verified before it was stored).
+fn user_of(s: &StoredSession) -> Option<User> {
+    let jws = split(s.id_token.secret()).ok()?;
+    Some(User { sub: s.sub.clone(), claims_json: utf8(&jws.payload).ok()?, userinfo_json: s.userinfo.clone() })
+}

@@ -1,0 +1,293 @@
+//! The JS facade (`js` feature): `SessionManager`, the npm package's one export besides `init`.
+//!
+//! Each async method clones the `Rc`-based client and returns `future_to_promise(async move …)`,
+//! so concurrent JS calls never hit wasm-bindgen's "recursive use of an object" borrow error.
+//! Errors cross the boundary as `Error` objects with a stable `code` and a `message`.
+
+use crate::client::{Client, SignOutOptions, Subscription, User, View};
+use crate::core::authorize::SignInOptions;
+use crate::core::config::ConfigInput;
+use crate::core::error::Error;
+use js_sys::{Function, Object, Promise, Reflect, JSON};
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** Stable error codes. Provider OAuth error codes (`access_denied`, `login_required`, `invalid_grant`, …) pass through as they are. */
+export type ErrorCode =
+  | "config_invalid" | "network" | "html_response" | "http_error" | "rate_limited" | "invalid_response"
+  | "discovery_invalid" | "state_mismatch" | "sign_in_expired" | "iss_mismatch" | "iss_missing"
+  | "nonce_mismatch" | "token_invalid" | "token_expired" | "return_to_invalid" | "not_signed_in"
+  | "unsupported" | "storage" | "crypto" | "provider_error"
+  | "access_denied" | "login_required" | "consent_required" | "interaction_required"
+  | "account_selection_required" | "invalid_grant" | "invalid_request" | "server_error"
+  | (string & {});
+
+/** How `new SessionManager(config)` is configured. */
+export interface SessionConfig {
+  /** The provider's issuer URL, exactly as its discovery document spells it. https, or http on loopback. */
+  issuer: string;
+  /** The public client id registered at the provider. */
+  clientId: string;
+  /** The registered redirect URI; must be of this page's origin. */
+  redirectUri: string;
+  /** The registered post-logout redirect URI (same origin). Without it, the provider decides where sign-out ends. */
+  postLogoutRedirectUri?: string;
+  /** Scopes to request; `openid` is always included. Default `["openid", "profile", "email"]`. */
+  scopes?: string[];
+  /** Where tokens live between page loads. Default `"memory"` (a reload signs out). */
+  storage?: "memory" | "session" | "local";
+  /** Allowed clock difference with the provider, in seconds. Default 60, at most 300. */
+  clockSkewSeconds?: number;
+  /** Audiences besides `clientId` that an ID token may list. Default none. */
+  trustedAudiences?: string[];
+}
+
+/** Options of `signIn`. */
+export interface SignInOptions {
+  /** A path or URL of this origin to restore after the callback. Other origins are refused (`return_to_invalid`). */
+  returnTo?: string;
+  prompt?: "none" | "login" | "consent" | "select_account" | (string & {});
+  loginHint?: string;
+  /** Maximum authentication age in seconds; `auth_time` is then checked. */
+  maxAge?: number;
+  uiLocales?: string;
+  /** Scopes for this sign-in instead of the configured ones. */
+  scopes?: string[];
+  /** Extra authorization parameters, e.g. `{ kc_idp_hint: "github" }`. Protocol parameters cannot be overridden. */
+  extraParams?: Record<string, string>;
+}
+
+/** Options of `signOut`. */
+export interface SignOutOptions {
+  /** A path or URL of this origin to show after sign-out. */
+  returnTo?: string;
+  /** Clear the local session only; keep the provider's session. */
+  localOnly?: boolean;
+}
+
+/** The signed-in user: ID-token claims merged with UserInfo; protocol claims stay in `claims`. */
+export interface User {
+  sub: string;
+  email?: string;
+  name?: string;
+  picture?: string;
+  [claim: string]: unknown;
+  /** Every claim of the ID token. */
+  claims: Record<string, unknown>;
+}
+
+/** An error as it appears in `state.error`; rejections are `Error` objects with the same members. */
+export interface SessionError {
+  code: ErrorCode;
+  message: string;
+  /** HTTP status, for `html_response` and `http_error`. */
+  status?: number;
+  /** The start of the HTML page, for `html_response`. */
+  snippet?: string;
+  /** Seconds, for `rate_limited` when the server said. */
+  retryAfter?: number;
+  /** The provider's `error_description`. */
+  description?: string;
+}
+
+export type SessionStatus = "loading" | "signedIn" | "signedOut" | "failed";
+
+/** A frozen snapshot; the same object is returned until the state changes. */
+export interface SessionState {
+  readonly status: SessionStatus;
+  readonly user?: User;
+  readonly error?: SessionError;
+}
+"#;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(typescript_type = "SessionConfig")]
+    pub type JsSessionConfig;
+    #[wasm_bindgen(typescript_type = "SignInOptions")]
+    pub type JsSignInOptions;
+    #[wasm_bindgen(typescript_type = "SignOutOptions")]
+    pub type JsSignOutOptions;
+    #[wasm_bindgen(typescript_type = "SessionState")]
+    pub type JsSessionState;
+    #[wasm_bindgen(typescript_type = "Promise<SessionState>")]
+    pub type PromiseSessionState;
+    #[wasm_bindgen(typescript_type = "Promise<string>")]
+    pub type PromiseString;
+    #[wasm_bindgen(typescript_type = "Promise<void>")]
+    pub type PromiseVoid;
+    #[wasm_bindgen(typescript_type = "(state: SessionState) => void")]
+    pub type JsListener;
+    #[wasm_bindgen(typescript_type = "() => void")]
+    pub type JsUnsubscribe;
+}
+
+/// Manages one sign-in session in the browser.
+#[wasm_bindgen]
+pub struct SessionManager {
+    client: Client,
+    snapshot: Rc<RefCell<Option<(View, JsValue)>>>,
+    bootstrap: RefCell<Option<Promise>>,
+}
+
+fn set(o: &Object, k: &str, v: &JsValue) {
+    let _ = Reflect::set(o, &JsValue::from_str(k), v);
+}
+
+fn error_members(o: &Object, e: &Error) {
+    set(o, "code", &e.code().into());
+    match e {
+        Error::HtmlResponse { status, snippet } => {
+            set(o, "status", &(*status).into());
+            set(o, "snippet", &snippet.as_str().into());
+        }
+        Error::HttpError { status } => set(o, "status", &(*status).into()),
+        Error::RateLimited { retry_after: Some(s) } => set(o, "retryAfter", &(*s as f64).into()),
+        Error::Provider { description: Some(d), .. } => set(o, "description", &d.as_str().into()),
+        _ => {}
+    }
+}
+
+/// An `Error` with `name = "OidcSessionError"`, a stable `code` and a message without secrets.
+fn js_error(e: &Error) -> JsValue {
+    let err = js_sys::Error::new(&e.to_string());
+    err.set_name("OidcSessionError");
+    error_members(&err, e);
+    err.into()
+}
+
+const PROTOCOL_CLAIMS: &[&str] =
+    &["iss", "aud", "exp", "iat", "nbf", "nonce", "azp", "at_hash", "c_hash", "s_hash", "auth_time", "sid", "acr", "amr", "jti"];
+
+fn user_object(u: &User) -> JsValue {
+    let claims = JSON::parse(&u.claims_json).unwrap_or_else(|_| Object::new().into());
+    let user = Object::assign(&Object::new(), claims.unchecked_ref::<Object>());
+    for c in PROTOCOL_CLAIMS {
+        let _ = Reflect::delete_property(&user, &JsValue::from_str(c));
+    }
+    if let Some(info) = u.userinfo_json.as_deref().and_then(|j| JSON::parse(j).ok()) {
+        Object::assign(&user, info.unchecked_ref::<Object>());
+    }
+    set(&user, "sub", &u.sub.as_str().into());
+    set(&user, "claims", &Object::freeze(claims.unchecked_ref::<Object>()));
+    Object::freeze(&user).into()
+}
+
+fn state_object(v: &View) -> JsValue {
+    let o = Object::new();
+    set(&o, "status", &v.status.as_str().into());
+    if let Some(u) = &v.user {
+        set(&o, "user", &user_object(u));
+    }
+    if let Some(e) = &v.error {
+        let err = Object::new();
+        error_members(&err, e);
+        set(&err, "message", &e.to_string().into());
+        set(&o, "error", &Object::freeze(&err));
+    }
+    Object::freeze(&o).into()
+}
+
+/// The state object for `view`, reusing the last one while the view is unchanged.
+fn snapshot_of(cache: &RefCell<Option<(View, JsValue)>>, view: &View) -> JsValue {
+    if let Some((v, js)) = &*cache.borrow() {
+        if v == view {
+            return js.clone();
+        }
+    }
+    let js = state_object(view);
+    *cache.borrow_mut() = Some((view.clone(), js.clone()));
+    js
+}
+
+fn decode<T: serde::de::DeserializeOwned + Default>(v: JsValue, what: &'static str) -> Result<T, JsValue> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(T::default());
+    }
+    serde_wasm_bindgen::from_value(v)
+        .map_err(|_| js_error(&Error::ConfigInvalid { field: what, reason: "has a member of the wrong type" }))
+}
+
+#[wasm_bindgen]
+impl SessionManager {
+    /// Validates the configuration. Throws `{ code: "config_invalid" }` naming the field to fix.
+    #[wasm_bindgen(constructor)]
+    pub fn new(config: JsSessionConfig) -> Result<SessionManager, JsValue> {
+        let input: ConfigInput = decode(config.into(), "config")?;
+        let client = Client::new(input).map_err(|e| js_error(&e))?;
+        Ok(Self { client, snapshot: Rc::default(), bootstrap: RefCell::default() })
+    }
+
+    /// Finishes a pending callback when this page is the redirect URI with `code`/`error`,
+    /// otherwise restores the stored session. Idempotent: later calls return the same promise.
+    pub fn bootstrap(&self) -> PromiseSessionState {
+        if let Some(p) = &*self.bootstrap.borrow() {
+            return p.clone().unchecked_into();
+        }
+        let client = self.client.clone();
+        let cache = self.snapshot.clone();
+        let p = future_to_promise(async move {
+            let view = client.bootstrap().await;
+            Ok(snapshot_of(&cache, &view))
+        });
+        *self.bootstrap.borrow_mut() = Some(p.clone());
+        p.unchecked_into()
+    }
+
+    /// The current state (a frozen object, identical until the state changes).
+    #[wasm_bindgen(getter)]
+    pub fn state(&self) -> JsSessionState {
+        snapshot_of(&self.snapshot, &self.client.view()).unchecked_into()
+    }
+
+    /// Calls `listener` with the new state on every change. Returns the function that unsubscribes.
+    pub fn subscribe(&self, listener: JsListener) -> JsUnsubscribe {
+        let f: Function = listener.unchecked_into();
+        let cache = self.snapshot.clone();
+        let sub = self.client.subscribe(move |view| {
+            // A throwing listener must not stop the others.
+            let _ = f.call1(&JsValue::NULL, &snapshot_of(&cache, view));
+        });
+        let slot: RefCell<Option<Subscription>> = RefCell::new(Some(sub));
+        let off = Closure::<dyn FnMut()>::new(move || drop(slot.borrow_mut().take()));
+        off.into_js_value().unchecked_into()
+    }
+
+    /// Navigates to the provider's sign-in. Rejects (without navigating) on a bad `returnTo`.
+    #[wasm_bindgen(js_name = signIn)]
+    pub fn sign_in(&self, options: Option<JsSignInOptions>) -> PromiseVoid {
+        let client = self.client.clone();
+        let options = options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
+        future_to_promise(async move {
+            let opts: SignInOptions = decode(options, "signIn options")?;
+            client.sign_in(opts).await.map_err(|e| js_error(&e))?;
+            Ok(JsValue::UNDEFINED)
+        })
+        .unchecked_into()
+    }
+
+    /// A valid access token; refreshes when it is about to expire.
+    #[wasm_bindgen(js_name = getAccessToken)]
+    pub fn get_access_token(&self) -> PromiseString {
+        let client = self.client.clone();
+        future_to_promise(async move { client.access_token().await.map(JsValue::from).map_err(|e| js_error(&e)) })
+            .unchecked_into()
+    }
+
+    /// Revokes the refresh token, clears the session and ends the provider session (unless `localOnly`).
+    #[wasm_bindgen(js_name = signOut)]
+    pub fn sign_out(&self, options: Option<JsSignOutOptions>) -> PromiseVoid {
+        let client = self.client.clone();
+        let options = options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
+        future_to_promise(async move {
+            let opts: SignOutOptions = decode(options, "signOut options")?;
+            client.sign_out(opts).await.map_err(|e| js_error(&e))?;
+            Ok(JsValue::UNDEFINED)
+        })
+        .unchecked_into()
+    }
+}
