@@ -1,9 +1,12 @@
-//! HTTP through `fetch` (gloo-net). Every answer is vetted by the core before a JSON parser sees it,
-//! so an HTML error page becomes `html_response`, never "Unexpected token <".
+//! HTTP through the browser's `fetch`. Every answer is vetted by the core before a JSON parser
+//! sees it, so an HTML error page becomes `html_response`, never "Unexpected token <".
 
+use crate::browser::describe;
 use crate::core::error::Error;
 use crate::core::token::check_json_response;
-use gloo_net::http::{Request, RequestBuilder, Response};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Request, RequestInit, Response};
 
 /// A vetted answer: its status and JSON text.
 pub struct JsonReply {
@@ -13,20 +16,34 @@ pub struct JsonReply {
     pub body: String,
 }
 
-async fn send(req: Result<Request, gloo_net::Error>) -> Result<JsonReply, Error> {
-    let req = req.map_err(network)?;
-    let resp: Response = req.send().await.map_err(network)?;
-    let status = resp.status();
-    let headers = resp.headers();
-    let content_type = headers.get("content-type");
-    let retry_after = headers.get("retry-after");
-    let body = resp.text().await.map_err(network)?;
-    check_json_response(status, content_type.as_deref(), &body[..floor(&body, 256)], retry_after.as_deref())?;
-    Ok(JsonReply { status, body })
+fn network(e: JsValue) -> Error {
+    Error::Network { detail: describe(&e) }
 }
 
-fn network(e: gloo_net::Error) -> Error {
-    Error::Network { detail: e.to_string() }
+async fn fetch(method: &str, url: &str, headers: &[(&str, &str)], body: Option<String>) -> Result<Response, Error> {
+    let init = RequestInit::new();
+    init.set_method(method);
+    if let Some(b) = body {
+        init.set_body(&JsValue::from(b));
+    }
+    let req = Request::new_with_str_and_init(url, &init).map_err(network)?;
+    for (k, v) in headers {
+        req.headers().set(k, v).map_err(network)?;
+    }
+    let w = web_sys::window().ok_or(Error::Unsupported { what: "no window" })?;
+    let resp = JsFuture::from(w.fetch_with_request(&req)).await.map_err(network)?;
+    Ok(resp.unchecked_into())
+}
+
+async fn json_reply(resp: Response) -> Result<JsonReply, Error> {
+    let status = resp.status();
+    let headers = resp.headers();
+    let content_type = headers.get("content-type").ok().flatten();
+    let retry_after = headers.get("retry-after").ok().flatten();
+    let text = JsFuture::from(resp.text().map_err(network)?).await.map_err(network)?;
+    let body = text.as_string().unwrap_or_default();
+    check_json_response(status, content_type.as_deref(), &body[..floor(&body, 256)], retry_after.as_deref())?;
+    Ok(JsonReply { status, body })
 }
 
 /// The largest char boundary at or below `max`.
@@ -38,34 +55,27 @@ fn floor(s: &str, max: usize) -> usize {
     i
 }
 
+const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
+const ACCEPT_JSON: (&str, &str) = ("Accept", "application/json");
+
 /// `GET url` expecting JSON, optionally with a bearer token.
 pub async fn get_json(url: &str, bearer: Option<&str>) -> Result<JsonReply, Error> {
-    let mut b: RequestBuilder = Request::get(url).header("Accept", "application/json");
-    if let Some(t) = bearer {
-        let mut auth = String::from("Bearer ");
-        auth.push_str(t);
-        b = b.header("Authorization", &auth);
+    let auth = bearer.map(|t| ["Bearer ", t].concat());
+    let mut headers = vec![ACCEPT_JSON];
+    if let Some(a) = &auth {
+        headers.push(("Authorization", a));
     }
-    send(b.build()).await
+    json_reply(fetch("GET", url, &headers, None).await?).await
 }
 
-/// `POST url` with a form body, expecting JSON (token, revocation endpoints).
+/// `POST url` with a form body, expecting JSON (the token endpoint).
 pub async fn post_form(url: &str, body: String) -> Result<JsonReply, Error> {
-    let req = Request::post(url)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .header("Accept", "application/json")
-        .body(body);
-    send(req).await
+    json_reply(fetch("POST", url, &[FORM, ACCEPT_JSON], Some(body)).await?).await
 }
 
 /// `POST url` with a form body where any 2xx is success and the body does not matter (RFC 7009).
 pub async fn post_form_no_content(url: &str, body: String) -> Result<u16, Error> {
-    let req = Request::post(url)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(body)
-        .map_err(network)?;
-    let resp = req.send().await.map_err(network)?;
-    match resp.status() {
+    match fetch("POST", url, &[FORM], Some(body)).await?.status() {
         s @ 200..=299 => Ok(s),
         s => Err(Error::HttpError { status: s }),
     }
