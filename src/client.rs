@@ -4,10 +4,11 @@
 use crate::browser::crypto::{random_bytes, verify};
 use crate::browser::http::{get_json, post_form, post_form_no_content};
 use crate::browser::storage::Area;
-use crate::browser::{from_json, nav, now, to_json};
+use crate::browser::{nav, now};
 use crate::core::authorize::{authorization_request, PendingSignIn, SignInOptions};
 use crate::core::callback::{check_response, classify_location, AuthorizationResponse, Landing};
 use crate::core::config::{sanitize_return_to, Config, ConfigInput};
+use crate::core::json::{decode as from_json, Field, FromJson, Fields, Writer};
 use crate::core::discovery::{discovery_url, validate_metadata, Provider, ProviderMetadata};
 use crate::core::error::{Error, TokenProblem};
 use crate::core::id_token::{check_userinfo_sub, validate_claims, Expectations, IdTokenClaims};
@@ -18,7 +19,6 @@ use crate::core::secret::{AccessToken, IdToken};
 use crate::core::session::{status_after_callback_error, Status, StoredSession};
 use crate::core::token::{code_exchange_body, refresh_body, token_result, TokenResponse};
 use crate::core::url::{parse_query, HttpUrl};
-use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
@@ -50,8 +50,7 @@ pub struct View {
 }
 
 /// Options of `sign_out`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone, Default)]
 pub struct SignOutOptions {
     /// Same-origin location to show after sign-out.
     pub return_to: Option<String>,
@@ -59,17 +58,45 @@ pub struct SignOutOptions {
     pub local_only: bool,
 }
 
-#[derive(Serialize, Deserialize)]
+impl SignOutOptions {
+    /// Reads the JS options object (as JSON text).
+    pub fn from_json(text: &str) -> Result<Self, Error> {
+        let v = crate::core::json::parse(text).unwrap_or(crate::core::json::Json::Null);
+        let Some(f) = Fields::of(&v) else { return Ok(Self::default()) };
+        let read = || -> Field<Self> {
+            Ok(Self { return_to: f.str("returnTo")?, local_only: f.bool("localOnly")?.unwrap_or(false) })
+        };
+        read().map_err(|field| Error::ConfigInvalid { field, reason: "has the wrong type (see the SignOutOptions type)" })
+    }
+}
+
 struct PendingSignOut {
     state: String,
     return_to: Option<String>,
 }
 
-#[derive(Deserialize)]
+impl FromJson for PendingSignOut {
+    fn read(f: &Fields<'_>) -> Field<Self> {
+        Ok(Self { state: f.req_str("state")?, return_to: f.str("return_to")? })
+    }
+}
+
+impl PendingSignOut {
+    fn to_json(&self) -> String {
+        Writer::default().str("state", &self.state).opt_str("return_to", self.return_to.as_deref()).finish()
+    }
+}
+
 struct ProfileHints {
     sub: Option<String>,
     email: Option<String>,
     name: Option<String>,
+}
+
+impl FromJson for ProfileHints {
+    fn read(f: &Fields<'_>) -> Field<Self> {
+        Ok(Self { sub: f.str("sub")?, email: f.str("email")?, name: f.str("name")? })
+    }
 }
 
 type Listener = Rc<dyn Fn(&View)>;
@@ -376,7 +403,7 @@ impl Client {
 
     fn save_session(&self, session: StoredSession) -> Result<(), Error> {
         if let Some(area) = self.token_area() {
-            area.set(&self.key("session"), &to_json(&session)?)?;
+            area.set(&self.key("session"), &session.to_json())?;
         }
         let user = user_of(&session);
         *self.inner.session.borrow_mut() = Some(session);
@@ -405,7 +432,7 @@ impl Client {
         let t = now();
         let (url, pending) = authorization_request(&self.inner.config, &provider, &options, &entropy, t)?;
         self.prune_pending(t);
-        Area::Session.set(&self.key(&format!("pending:{}", pending.state)), &to_json(&pending)?)?;
+        Area::Session.set(&self.key(&format!("pending:{}", pending.state)), &pending.to_json())?;
         nav::assign(&url)
     }
 
@@ -534,7 +561,7 @@ impl Client {
         };
         match end {
             Some((url, state)) => {
-                Area::Session.set(&self.key("signout"), &to_json(&PendingSignOut { state, return_to })?)?;
+                Area::Session.set(&self.key("signout"), &PendingSignOut { state, return_to }.to_json())?;
                 nav::assign(&url)
             }
             None => {

@@ -5,7 +5,8 @@
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use oidc_session::browser::crypto::{random_bytes, verify};
 use oidc_session::browser::storage::Area;
-use oidc_session::browser::{from_json, to_json};
+use oidc_session::browser::stringify;
+use oidc_session::core::json::decode as from_json;
 use oidc_session::core::discovery::ProviderMetadata;
 use oidc_session::core::error::{Error, TokenProblem};
 use oidc_session::core::jwt::{check_header, check_signature_shape, select_key, split, Alg, JoseHeader, Jwk, JwkSet};
@@ -57,7 +58,7 @@ async fn key_pair(alg: Alg) -> (JsValue, Jwk, Object) {
     let public: web_sys::CryptoKey = Reflect::get(&pair, &"publicKey".into()).unwrap().unchecked_into();
     let private = Reflect::get(&pair, &"privateKey".into()).unwrap();
     let jwk = JsFuture::from(subtle().export_key("jwk", &public).unwrap()).await.unwrap();
-    let mut jwk: Jwk = serde_wasm_bindgen::from_value(jwk).unwrap();
+    let mut jwk: Jwk = from_json(&stringify(&jwk).unwrap(), "exported JWK").unwrap();
     jwk.kid = Some(format!("{}-1", alg.name()));
     (private, jwk, sign)
 }
@@ -164,7 +165,7 @@ fn stored_sessions_round_trip_through_browser_json() {
         userinfo: Some(r#"{"sub":"alice","email":"a@x"}"#.into()),
         sub: "alice".into(),
     };
-    let text = to_json(&s).unwrap();
+    let text = s.to_json();
     Area::Session.set("oidc-session-test:session", &text).unwrap();
     let back: StoredSession = from_json(&Area::Session.get("oidc-session-test:session").unwrap(), "stored").unwrap();
     Area::Session.remove("oidc-session-test:session");

@@ -6,7 +6,7 @@ use crate::core::error::Error;
 use crate::core::pkce::{b64url, Entropy};
 use crate::core::secret::PkceVerifier;
 use crate::core::url::{form_encode, with_query};
-use serde::{Deserialize, Serialize};
+use crate::core::json::{self, Field, FromJson, Fields, Writer};
 
 /// How long a pending sign-in stays usable, in seconds.
 pub const PENDING_LIFETIME: u64 = 3600;
@@ -31,8 +31,7 @@ const RESERVED: &[&str] = &[
 ];
 
 /// Options of one sign-in (the JS `signIn(options)` object).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone, Default)]
 pub struct SignInOptions {
     /// Same-origin location to restore after the callback.
     pub return_to: Option<String>,
@@ -47,11 +46,11 @@ pub struct SignInOptions {
     /// Scopes for this sign-in instead of the configured ones (`openid` is kept).
     pub scopes: Option<Vec<String>>,
     /// Further parameters, e.g. `kc_idp_hint`.
-    pub extra_params: Option<std::collections::BTreeMap<String, String>>,
+    pub extra_params: Option<Vec<(String, String)>>,
 }
 
 /// What the callback needs to finish a sign-in. Kept in session storage under its `state`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct PendingSignIn {
     /// The `state` sent.
     pub state: String,
@@ -69,7 +68,54 @@ pub struct PendingSignIn {
     pub created_at: u64,
 }
 
+impl SignInOptions {
+    /// Reads the JS options object (as JSON text).
+    pub fn from_json(text: &str) -> Result<Self, Error> {
+        let v = json::parse(text).unwrap_or(json::Json::Null);
+        let Some(f) = Fields::of(&v) else { return Ok(Self::default()) };
+        let read = || -> Field<Self> {
+            Ok(Self {
+                return_to: f.str("returnTo")?,
+                prompt: f.str("prompt")?,
+                login_hint: f.str("loginHint")?,
+                max_age: f.uint("maxAge")?,
+                ui_locales: f.str("uiLocales")?,
+                scopes: f.strs("scopes", false)?,
+                extra_params: f.str_map("extraParams")?,
+            })
+        };
+        read().map_err(|field| Error::ConfigInvalid { field, reason: "has the wrong type (see the SignInOptions type)" })
+    }
+}
+
+impl FromJson for PendingSignIn {
+    fn read(f: &Fields<'_>) -> Field<Self> {
+        Ok(Self {
+            state: f.req_str("state")?,
+            nonce: f.req_str("nonce")?,
+            verifier: PkceVerifier::parse(&f.req_str("verifier")?).ok_or("verifier")?,
+            redirect_uri: f.req_str("redirect_uri")?,
+            return_to: f.str("return_to")?,
+            max_age: f.uint("max_age")?,
+            created_at: f.uint("created_at")?.ok_or("created_at")?,
+        })
+    }
+}
+
 impl PendingSignIn {
+    /// JSON text for session storage.
+    pub fn to_json(&self) -> String {
+        Writer::default()
+            .str("state", &self.state)
+            .str("nonce", &self.nonce)
+            .str("verifier", self.verifier.secret())
+            .str("redirect_uri", &self.redirect_uri)
+            .opt_str("return_to", self.return_to.as_deref())
+            .opt_uint("max_age", self.max_age)
+            .opt_uint("created_at", Some(self.created_at))
+            .finish()
+    }
+
     /// True when the pending sign-in is too old to finish.
     pub fn is_expired(&self, now: u64) -> bool {
         now.saturating_sub(self.created_at) > PENDING_LIFETIME || self.created_at > now + PENDING_LIFETIME
@@ -163,7 +209,7 @@ mod tests {
             max_age: Some(600),
             ui_locales: Some("fr de".into()),
             scopes: Some(vec!["email".into(), "offline_access".into()]),
-            extra_params: Some([("kc_idp_hint".into(), "github".into())].into()),
+            extra_params: Some(vec![("kc_idp_hint".into(), "github".into())]),
         };
         let (url, pending) = authorization_request(&config(), &provider(), &opts, &entropy(), 1000).unwrap();
         assert!(url.starts_with("https://op.example/auth?"));
@@ -201,7 +247,7 @@ mod tests {
     #[test]
     fn extra_params_cannot_override_protocol_parameters() {
         for k in ["state", "nonce", "code_challenge", "redirect_uri", "response_type", "client_id", "scope", ""] {
-            let opts = SignInOptions { extra_params: Some([(k.into(), "x".into())].into()), ..Default::default() };
+            let opts = SignInOptions { extra_params: Some(vec![(k.into(), "x".into())]), ..Default::default() };
             let r = authorization_request(&config(), &provider(), &opts, &entropy(), 0);
             assert!(matches!(r, Err(Error::ConfigInvalid { field: "extraParams", .. })), "{k}");
         }
@@ -220,6 +266,27 @@ mod tests {
         p.metadata.authorization_endpoint = Some("https://op.example/auth?tenant=x".into());
         let (url, _) = authorization_request(&config(), &p, &SignInOptions::default(), &entropy(), 0).unwrap();
         assert!(url.starts_with("https://op.example/auth?tenant=x&response_type=code&"));
+    }
+
+    #[test]
+    fn pending_sign_ins_round_trip_and_refuse_a_weak_verifier() {
+        let (_, p) = authorization_request(&config(), &provider(), &SignInOptions::default(), &entropy(), 7).unwrap();
+        let back: PendingSignIn = json::decode(&p.to_json(), "pending").unwrap();
+        assert_eq!((back.state, back.nonce, back.created_at), (p.state, p.nonce, 7));
+        assert_eq!(back.verifier.secret(), p.verifier.secret());
+        let weak = r#"{"state":"s","nonce":"n","verifier":"short","redirect_uri":"r","created_at":1}"#;
+        assert!(json::decode::<PendingSignIn>(weak, "pending").is_err());
+    }
+
+    #[test]
+    fn sign_in_options_from_js_json() {
+        let o = SignInOptions::from_json(r#"{"returnTo":"/x","maxAge":60,"extraParams":{"kc_idp_hint":"github"}}"#).unwrap();
+        assert_eq!(o.return_to.as_deref(), Some("/x"));
+        assert_eq!(o.max_age, Some(60));
+        assert_eq!(o.extra_params.unwrap(), [("kc_idp_hint".to_owned(), "github".to_owned())]);
+        assert!(SignInOptions::from_json("").unwrap().return_to.is_none());
+        let e = SignInOptions::from_json(r#"{"maxAge":"soon"}"#).unwrap_err();
+        assert_eq!(e, Error::ConfigInvalid { field: "maxAge", reason: "has the wrong type (see the SignInOptions type)" });
     }
 
     #[test]

@@ -2,11 +2,10 @@
 
 use crate::core::error::Error;
 use crate::core::url::HttpUrl;
-use serde::Deserialize;
+use crate::core::json::{self, Field, Fields};
 
 /// Where tokens are kept between page loads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StorageKind {
     /// In memory only: a reload signs the user out (the safest default).
     #[default]
@@ -18,8 +17,7 @@ pub enum StorageKind {
 }
 
 /// The configuration as an application writes it (the JS object, camelCase).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone, Default)]
 pub struct ConfigInput {
     /// The issuer URL, exactly as the provider spells it.
     pub issuer: String,
@@ -60,6 +58,36 @@ pub struct Config {
     pub trusted_audiences: Vec<String>,
     /// The app's origin (`location.origin`).
     pub app_origin: String,
+}
+
+impl ConfigInput {
+    fn read(f: &Fields<'_>) -> Field<Self> {
+        let storage = match f.str("storage")?.as_deref() {
+            None => None,
+            Some("memory") => Some(StorageKind::Memory),
+            Some("session") => Some(StorageKind::Session),
+            Some("local") => Some(StorageKind::Local),
+            Some(_) => return Err("storage"),
+        };
+        let skew = f.uint("clockSkewSeconds")?;
+        Ok(Self {
+            issuer: f.str("issuer")?.unwrap_or_default(),
+            client_id: f.str("clientId")?.unwrap_or_default(),
+            redirect_uri: f.str("redirectUri")?.unwrap_or_default(),
+            post_logout_redirect_uri: f.str("postLogoutRedirectUri")?,
+            scopes: f.strs("scopes", false)?,
+            storage,
+            clock_skew_seconds: skew.map(|s| u32::try_from(s).unwrap_or(u32::MAX)),
+            trusted_audiences: f.strs("trustedAudiences", false)?,
+        })
+    }
+
+    /// Reads the configuration object as JSON text (the JS object, camelCase members).
+    pub fn from_json(text: &str) -> Result<Self, Error> {
+        let v = json::parse(text).ok_or(bad("config", "must be a plain object"))?;
+        let f = Fields::of(&v).ok_or(bad("config", "must be a plain object"))?;
+        Self::read(&f).map_err(|field| bad(field, "has the wrong type (see the SessionConfig type)"))
+    }
 }
 
 const fn bad(field: &'static str, reason: &'static str) -> Error {
@@ -202,6 +230,17 @@ mod tests {
         assert_eq!(field_of(Config::new(ConfigInput { scopes: Some(vec!["a b".into()]), ..input() }, APP)), "scopes");
         assert_eq!(field_of(Config::new(ConfigInput { clock_skew_seconds: Some(301), ..input() }, APP)), "clockSkewSeconds");
         assert!(Config::new(ConfigInput { issuer: "http://127.0.0.1:9090".into(), ..input() }, APP).is_ok());
+    }
+
+    #[test]
+    fn reads_the_js_object_and_names_mistyped_fields() {
+        let i = ConfigInput::from_json(r#"{"issuer":"https://op.example","clientId":"app","redirectUri":"http://127.0.0.1:8080/","storage":"session","clockSkewSeconds":30,"scopes":["email"],"onRefresh":{}}"#).unwrap();
+        assert_eq!(i.storage, Some(StorageKind::Session));
+        assert_eq!(i.clock_skew_seconds, Some(30));
+        assert!(Config::new(i, APP).is_ok());
+        assert_eq!(field_of(ConfigInput::from_json(r#"{"storage":"cookie"}"#).and_then(|i| Config::new(i, APP))), "storage");
+        assert_eq!(field_of(ConfigInput::from_json(r#"{"clientId":7}"#).and_then(|i| Config::new(i, APP))), "clientId");
+        assert_eq!(field_of(ConfigInput::from_json("[]").and_then(|i| Config::new(i, APP))), "config");
     }
 
     #[test]

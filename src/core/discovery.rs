@@ -4,10 +4,10 @@ use crate::core::config::Config;
 use crate::core::error::{Error, IssuerSource};
 use crate::core::jwt::Alg;
 use crate::core::url::HttpUrl;
-use serde::{Deserialize, Serialize};
+use crate::core::json::{Field, FromJson, Fields};
 
 /// The discovery document, as the provider publishes it. Unknown members are ignored.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct ProviderMetadata {
     /// Must equal the configured issuer exactly.
     pub issuer: String,
@@ -24,18 +24,38 @@ pub struct ProviderMetadata {
     /// RFC 7009.
     pub revocation_endpoint: Option<String>,
     /// REQUIRED; must contain `code`.
-    #[serde(default)]
     pub response_types_supported: Vec<String>,
     /// REQUIRED.
     pub subject_types_supported: Option<Vec<String>>,
     /// REQUIRED; intersected with what we implement.
-    #[serde(default)]
     pub id_token_signing_alg_values_supported: Vec<String>,
     /// When present, must contain `S256`.
     pub code_challenge_methods_supported: Option<Vec<String>>,
     /// RFC 9207: when true, the authorization response must carry `iss`.
-    #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
+}
+
+impl FromJson for ProviderMetadata {
+    fn read(f: &Fields<'_>) -> Field<Self> {
+        Ok(Self {
+            issuer: f.req_str("issuer")?,
+            authorization_endpoint: f.str("authorization_endpoint")?,
+            token_endpoint: f.str("token_endpoint")?,
+            userinfo_endpoint: f.str("userinfo_endpoint")?,
+            jwks_uri: f.str("jwks_uri")?,
+            end_session_endpoint: f.str("end_session_endpoint")?,
+            revocation_endpoint: f.str("revocation_endpoint")?,
+            response_types_supported: f.strs("response_types_supported", false)?.unwrap_or_default(),
+            subject_types_supported: f.strs("subject_types_supported", false)?,
+            id_token_signing_alg_values_supported: f
+                .strs("id_token_signing_alg_values_supported", false)?
+                .unwrap_or_default(),
+            code_challenge_methods_supported: f.strs("code_challenge_methods_supported", false)?,
+            authorization_response_iss_parameter_supported: f
+                .bool("authorization_response_iss_parameter_supported")?
+                .unwrap_or(false),
+        })
+    }
 }
 
 /// The discovery URL for an issuer (Discovery 4.1: `/.well-known/openid-configuration` appended
@@ -150,14 +170,18 @@ pub(crate) mod tests {
         })
     }
 
+    pub(crate) fn from_value<T: FromJson>(v: serde_json::Value) -> T {
+        crate::core::json::decode(&v.to_string(), "fixture").unwrap()
+    }
+
     pub(crate) fn provider() -> Provider {
-        validate_metadata(serde_json::from_value(metadata_json()).unwrap(), &config()).unwrap()
+        validate_metadata(from_value(metadata_json()), &config()).unwrap()
     }
 
     fn with(f: impl FnOnce(&mut serde_json::Value)) -> Result<Provider, Error> {
         let mut v = metadata_json();
         f(&mut v);
-        validate_metadata(serde_json::from_value(v).unwrap(), &config())
+        validate_metadata(from_value(v), &config())
     }
 
     #[test]

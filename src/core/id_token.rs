@@ -3,37 +3,18 @@
 use crate::core::config::Config;
 use crate::core::error::{Error, IssuerSource, TokenProblem};
 use crate::core::pkce::b64url;
-use serde::Deserialize;
+use crate::core::json::{Field, FromJson, Fields};
 use sha2::{Digest, Sha256};
 
-/// `aud` is a string or an array of strings.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum Audience {
-    /// One audience.
-    One(String),
-    /// Several.
-    Many(Vec<String>),
-}
-
-impl Audience {
-    fn as_slice(&self) -> &[String] {
-        match self {
-            Self::One(a) => core::slice::from_ref(a),
-            Self::Many(v) => v,
-        }
-    }
-}
-
 /// The claims the checks need. Numbers are `f64` because JSON numbers are.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct IdTokenClaims {
     /// Issuer.
     pub iss: String,
     /// Subject.
     pub sub: Option<String>,
-    /// Audience.
-    pub aud: Audience,
+    /// Audience (a single string reads as one element).
+    pub aud: Vec<String>,
     /// Expiry (seconds since the epoch).
     pub exp: Option<f64>,
     /// Issued at.
@@ -46,6 +27,22 @@ pub struct IdTokenClaims {
     pub auth_time: Option<f64>,
     /// Access-token hash.
     pub at_hash: Option<String>,
+}
+
+impl FromJson for IdTokenClaims {
+    fn read(f: &Fields<'_>) -> Field<Self> {
+        Ok(Self {
+            iss: f.req_str("iss")?,
+            sub: f.str("sub")?,
+            aud: f.strs("aud", true)?.ok_or("aud")?,
+            exp: f.num("exp")?,
+            iat: f.num("iat")?,
+            nonce: f.str("nonce")?,
+            azp: f.str("azp")?,
+            auth_time: f.num("auth_time")?,
+            at_hash: f.str("at_hash")?,
+        })
+    }
 }
 
 /// What a particular ID token must satisfy.
@@ -74,7 +71,7 @@ pub fn validate_claims(claims: &IdTokenClaims, config: &Config, want: &Expectati
         return bad(TokenProblem::MissingClaim("sub"));
     };
     // Step 3: our client id is an audience, and every other audience is trusted.
-    let aud = claims.aud.as_slice();
+    let aud = &claims.aud;
     if !aud.iter().any(|a| *a == config.client_id) {
         return bad(TokenProblem::AudienceMismatch);
     }
@@ -140,7 +137,7 @@ pub fn check_userinfo_sub(id_token_sub: &str, userinfo_sub: Option<&str>) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::discovery::tests::{config, ISSUER};
+    use crate::core::discovery::tests::{config, from_value, ISSUER};
     use serde_json::json;
 
     const NOW: u64 = 1_700_000_000;
@@ -154,7 +151,7 @@ mod tests {
     }
 
     fn check_with(v: serde_json::Value, w: Expectations<'_>) -> Result<(), Error> {
-        validate_claims(&serde_json::from_value(v).unwrap(), &config(), &w)
+        validate_claims(&from_value(v), &config(), &w)
     }
 
     fn check(f: impl FnOnce(&mut serde_json::Value)) -> Result<(), Error> {
@@ -197,7 +194,7 @@ mod tests {
             if let Some(a) = azp {
                 v["azp"] = a.into();
             }
-            validate_claims(&serde_json::from_value(v).unwrap(), &cfg, &want())
+            validate_claims(&from_value(v), &cfg, &want())
         };
         assert_eq!(problem(multi(None)), TokenProblem::AzpMissing);
         assert_eq!(problem(multi(Some("api"))), TokenProblem::AzpMismatch);

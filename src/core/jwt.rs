@@ -4,7 +4,7 @@
 use crate::core::error::{Error, TokenProblem};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use serde::{Deserialize, Serialize};
+use crate::core::json::{Field, FromJson, Fields, Json};
 
 /// The signature algorithms we implement. `none` and HMAC are not representable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +71,7 @@ pub fn split(token: &str) -> Result<Jws<'_>, Error> {
 }
 
 /// The JOSE header members we look at. Embedded keys (`jwk`, `jku`, `x5u`, `x5c`) are never used.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct JoseHeader {
     /// The algorithm the token claims; checked against the allowlist, never trusted alone.
     pub alg: String,
@@ -93,14 +93,13 @@ pub fn check_header(header: &JoseHeader, allowed: &[Alg]) -> Result<Alg, Error> 
 }
 
 /// One JSON Web Key (RFC 7517), public members only.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct Jwk {
     /// `RSA` or `EC`.
     pub kty: String,
     /// Key id.
     pub kid: Option<String>,
     /// `sig` or `enc`.
-    #[serde(rename = "use")]
     pub use_: Option<String>,
     /// Algorithm the key is meant for.
     pub alg: Option<String>,
@@ -135,10 +134,43 @@ impl Jwk {
 }
 
 /// A JWK Set.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct JwkSet {
     /// The keys.
     pub keys: Vec<Jwk>,
+}
+
+impl FromJson for JoseHeader {
+    fn read(f: &Fields<'_>) -> Field<Self> {
+        Ok(Self { alg: f.req_str("alg")?, kid: f.str("kid")?, crit: f.strs("crit", false)? })
+    }
+}
+
+impl FromJson for Jwk {
+    fn read(f: &Fields<'_>) -> Field<Self> {
+        Ok(Self {
+            kty: f.req_str("kty")?,
+            kid: f.str("kid")?,
+            use_: f.str("use")?,
+            alg: f.str("alg")?,
+            key_ops: f.strs("key_ops", false)?,
+            n: f.str("n")?,
+            e: f.str("e")?,
+            crv: f.str("crv")?,
+            x: f.str("x")?,
+            y: f.str("y")?,
+        })
+    }
+}
+
+impl FromJson for JwkSet {
+    /// Keys that are not objects or have mistyped members are skipped, not fatal: a provider may
+    /// publish key types we do not use next to the ones we do.
+    fn read(f: &Fields<'_>) -> Field<Self> {
+        let Some(Json::Arr(items)) = f.get("keys") else { return Err("keys") };
+        let keys = items.iter().filter_map(|k| Fields::of(k).and_then(|kf| Jwk::read(&kf).ok())).collect();
+        Ok(Self { keys })
+    }
 }
 
 /// Picks the verification key. `UnknownKey` tells the caller to refetch the JWKS once.

@@ -7,6 +7,7 @@ pub mod config;
 pub mod discovery;
 pub mod error;
 pub mod id_token;
+pub mod json;
 pub mod jwt;
 pub mod logout;
 pub mod pkce;

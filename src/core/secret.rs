@@ -1,12 +1,9 @@
 //! Secret values: redacted in `Debug`, no `Display`, no `PartialEq`, read through `.secret()`.
 
-use serde::{Deserialize, Serialize};
-
 macro_rules! secret_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Serialize, Deserialize)]
-        #[serde(transparent)]
+        #[derive(Clone)]
         pub struct $name(String);
 
         impl $name {

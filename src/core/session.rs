@@ -2,10 +2,10 @@
 
 use crate::core::error::Error;
 use crate::core::secret::{AccessToken, IdToken, RefreshToken};
-use serde::{Deserialize, Serialize};
+use crate::core::json::{Field, FromJson, Fields, Writer};
 
 /// What is kept between page loads (in the configured storage).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct StoredSession {
     /// Access token.
     pub access_token: AccessToken,
@@ -23,7 +23,34 @@ pub struct StoredSession {
     pub sub: String,
 }
 
+impl FromJson for StoredSession {
+    fn read(f: &Fields<'_>) -> Field<Self> {
+        Ok(Self {
+            access_token: AccessToken::new(f.req_str("access_token")?),
+            refresh_token: f.str("refresh_token")?.map(RefreshToken::new),
+            id_token: IdToken::new(f.req_str("id_token")?),
+            expires_at: f.uint("expires_at")?,
+            scope: f.str("scope")?,
+            userinfo: f.str("userinfo")?,
+            sub: f.req_str("sub")?,
+        })
+    }
+}
+
 impl StoredSession {
+    /// JSON text for the token storage area.
+    pub fn to_json(&self) -> String {
+        Writer::default()
+            .str("access_token", self.access_token.secret())
+            .opt_str("refresh_token", self.refresh_token.as_ref().map(RefreshToken::secret))
+            .str("id_token", self.id_token.secret())
+            .opt_uint("expires_at", self.expires_at)
+            .opt_str("scope", self.scope.as_deref())
+            .opt_str("userinfo", self.userinfo.as_deref())
+            .str("sub", &self.sub)
+            .finish()
+    }
+
     /// True while the access token is usable for at least `margin` more seconds.
     pub fn access_token_fresh(&self, now: u64, margin: u64) -> bool {
         self.expires_at.is_none_or(|at| now + margin < at)
@@ -96,6 +123,17 @@ mod tests {
         assert_eq!(status_after_callback_error(&Error::StateMismatch, true), Status::SignedIn);
         assert_eq!(status_after_callback_error(&Error::StateMismatch, false), Status::Failed);
         assert_eq!(status_after_callback_error(&Error::IssMissing, true), Status::Failed);
+    }
+
+    #[test]
+    fn stored_sessions_round_trip() {
+        let mut s = session(Some(5));
+        s.refresh_token = Some(RefreshToken::new("r\"t".into()));
+        s.userinfo = Some(r#"{"sub":"alice"}"#.into());
+        let back: StoredSession = crate::core::json::decode(&s.to_json(), "stored session").unwrap();
+        assert_eq!(back.refresh_token.unwrap().secret(), "r\"t");
+        assert_eq!(back.userinfo, s.userinfo);
+        assert_eq!((back.expires_at, back.sub), (Some(5), s.sub));
     }
 
     #[test]

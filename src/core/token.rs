@@ -4,7 +4,7 @@
 use crate::core::error::{clip, Error, TokenProblem};
 use crate::core::secret::{AccessToken, AuthorizationCode, IdToken, PkceVerifier, RefreshToken};
 use crate::core::url::form_encode;
-use serde::Deserialize;
+use crate::core::json::{Field, FromJson, Fields};
 
 /// The form body of the authorization-code exchange (public client: `client_id`, no secret).
 pub fn code_exchange_body(code: &AuthorizationCode, verifier: &PkceVerifier, redirect_uri: &str, client_id: &str) -> String {
@@ -47,7 +47,7 @@ pub fn check_json_response(status: u16, content_type: Option<&str>, body_start: 
 }
 
 /// A token endpoint answer (success or error members; both optional so one type reads either).
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Default)]
 pub struct TokenResponse {
     /// Access token.
     pub access_token: Option<String>,
@@ -65,6 +65,21 @@ pub struct TokenResponse {
     pub error: Option<String>,
     /// Human description.
     pub error_description: Option<String>,
+}
+
+impl FromJson for TokenResponse {
+    fn read(f: &Fields<'_>) -> Field<Self> {
+        Ok(Self {
+            access_token: f.str("access_token")?,
+            token_type: f.str("token_type")?,
+            expires_in: f.num("expires_in")?,
+            refresh_token: f.str("refresh_token")?,
+            id_token: f.str("id_token")?,
+            scope: f.str("scope")?,
+            error: f.str("error")?,
+            error_description: f.str("error_description")?,
+        })
+    }
 }
 
 /// Tokens from a successful response.
@@ -114,7 +129,7 @@ mod tests {
     use serde_json::json;
 
     fn parse(v: serde_json::Value) -> TokenResponse {
-        serde_json::from_value(v).unwrap()
+        crate::core::discovery::tests::from_value(v)
     }
 
     #[test]

@@ -204,12 +204,12 @@ fn snapshot_of(cache: &RefCell<Option<(View, JsValue)>>, view: &View) -> JsValue
     js
 }
 
-fn decode<T: serde::de::DeserializeOwned + Default>(v: JsValue, what: &'static str) -> Result<T, JsValue> {
+/// A JS options object as JSON text (`""` for `undefined`/`null`, which read as defaults).
+fn json_text(v: &JsValue) -> String {
     if v.is_undefined() || v.is_null() {
-        return Ok(T::default());
+        return String::new();
     }
-    serde_wasm_bindgen::from_value(v)
-        .map_err(|_| js_error(&Error::ConfigInvalid { field: what, reason: "has a member of the wrong type" }))
+    crate::browser::stringify(v).unwrap_or_default()
 }
 
 #[wasm_bindgen]
@@ -217,7 +217,7 @@ impl SessionManager {
     /// Validates the configuration. Throws `{ code: "config_invalid" }` naming the field to fix.
     #[wasm_bindgen(constructor)]
     pub fn new(config: JsSessionConfig) -> Result<SessionManager, JsValue> {
-        let input: ConfigInput = decode(config.into(), "config")?;
+        let input = ConfigInput::from_json(&json_text(&config.into())).map_err(|e| js_error(&e))?;
         let client = Client::new(input).map_err(|e| js_error(&e))?;
         Ok(Self { client, snapshot: Rc::default(), bootstrap: RefCell::default() })
     }
@@ -261,9 +261,9 @@ impl SessionManager {
     #[wasm_bindgen(js_name = signIn)]
     pub fn sign_in(&self, options: Option<JsSignInOptions>) -> PromiseVoid {
         let client = self.client.clone();
-        let options = options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
+        let options = json_text(&options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED));
         future_to_promise(async move {
-            let opts: SignInOptions = decode(options, "signIn options")?;
+            let opts = SignInOptions::from_json(&options).map_err(|e| js_error(&e))?;
             client.sign_in(opts).await.map_err(|e| js_error(&e))?;
             Ok(JsValue::UNDEFINED)
         })
@@ -282,9 +282,9 @@ impl SessionManager {
     #[wasm_bindgen(js_name = signOut)]
     pub fn sign_out(&self, options: Option<JsSignOutOptions>) -> PromiseVoid {
         let client = self.client.clone();
-        let options = options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
+        let options = json_text(&options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED));
         future_to_promise(async move {
-            let opts: SignOutOptions = decode(options, "signOut options")?;
+            let opts = SignOutOptions::from_json(&options).map_err(|e| js_error(&e))?;
             client.sign_out(opts).await.map_err(|e| js_error(&e))?;
             Ok(JsValue::UNDEFINED)
         })
