@@ -2,8 +2,7 @@
 //! itself is the browser adapter's (WebCrypto); this module decides *which* key and algorithm.
 
 use crate::core::error::{Error, TokenProblem};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
+use crate::core::b64;
 use crate::core::json::{Field, FromJson, Fields, Json};
 
 /// The signature algorithms we implement. `none` and HMAC are not representable.
@@ -59,7 +58,7 @@ pub fn split(token: &str) -> Result<Jws<'_>, Error> {
         5 => return Err(Error::token(TokenProblem::Encrypted)),
         _ => return Err(malformed()),
     }
-    let dec = |s: &str| URL_SAFE_NO_PAD.decode(s).map_err(|_| malformed());
+    let dec = |s: &str| b64::decode(s).ok_or_else(malformed);
     let header = dec(parts[0])?;
     let payload = dec(parts[1])?;
     let signature = dec(parts[2])?;
@@ -199,7 +198,7 @@ pub fn check_signature_shape(signature: &[u8], alg: Alg, key: &Jwk) -> Result<()
     let ok = match alg {
         Alg::ES256 => signature.len() == 64,
         Alg::RS256 | Alg::PS256 => {
-            let modulus = key.n.as_deref().and_then(|n| URL_SAFE_NO_PAD.decode(n).ok()).unwrap_or_default();
+            let modulus = key.n.as_deref().and_then(b64::decode).unwrap_or_default();
             let bytes = modulus.iter().skip_while(|b| **b == 0).count();
             bytes >= 256 && signature.len() == bytes
         }
@@ -216,7 +215,7 @@ mod tests {
     use super::*;
 
     fn b64(s: &str) -> String {
-        URL_SAFE_NO_PAD.encode(s)
+        b64::encode(s.as_bytes())
     }
 
     fn rsa(kid: Option<&str>) -> Jwk {

@@ -2,6 +2,7 @@
 //! browser APIs. Time (`now`, seconds since the epoch) and randomness come in as arguments.
 
 pub mod authorize;
+pub mod b64;
 pub mod callback;
 pub mod config;
 pub mod discovery;

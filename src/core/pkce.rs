@@ -1,13 +1,11 @@
 //! PKCE (RFC 7636) with S256 only, and the random values of a sign-in.
 
 use crate::core::secret::PkceVerifier;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use sha2::{Digest, Sha256};
 
 /// base64url without padding.
 pub fn b64url(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
+    crate::core::b64::encode(bytes)
 }
 
 /// `BASE64URL(SHA-256(input))`.
