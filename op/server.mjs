@@ -1,0 +1,189 @@
+// A real, local OpenID Provider for the demo and the end-to-end tests (node-oidc-provider 9.x).
+//
+//   OP_PORT           port on 127.0.0.1 (default 9090); the issuer is http://127.0.0.1:${OP_PORT}
+//   APP_ORIGIN        origin of the demo app (default http://127.0.0.1:8080); redirect URIs and CORS
+//   ACCESS_TOKEN_TTL  access-token lifetime in seconds (default 300)
+//
+// Test hooks (not part of any standard):
+//   GET  /__test/counters  -> { token: { authorization_code, refresh_token }, userinfo, revocation,
+//                               discovery, jwks, end_session }
+//   POST /__test/reset     -> zeroes the counters
+//
+// Development only: in-memory storage, devInteractions login/consent forms, fixed keys.
+
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import Provider from 'oidc-provider';
+
+const OP_PORT = Number.parseInt(process.env.OP_PORT ?? '9090', 10);
+const APP_ORIGIN = (process.env.APP_ORIGIN ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+const ACCESS_TOKEN_TTL = Number.parseInt(process.env.ACCESS_TOKEN_TTL ?? '300', 10);
+const ISSUER = `http://127.0.0.1:${OP_PORT}`;
+
+if (!Number.isInteger(OP_PORT) || OP_PORT <= 0 || OP_PORT > 65535) {
+  throw new Error(`OP_PORT must be a port number, got ${process.env.OP_PORT}`);
+}
+if (!Number.isInteger(ACCESS_TOKEN_TTL) || ACCESS_TOKEN_TTL <= 0) {
+  throw new Error(`ACCESS_TOKEN_TTL must be a positive integer, got ${process.env.ACCESS_TOKEN_TTL}`);
+}
+
+const jwks = JSON.parse(readFileSync(fileURLToPath(new URL('./jwks.json', import.meta.url)), 'utf8'));
+
+const APP_URL = `${APP_ORIGIN}/`;
+const publicClient = (clientId, alg) => ({
+  client_id: clientId,
+  client_name: `oidc-session demo (${alg})`,
+  application_type: 'web',
+  token_endpoint_auth_method: 'none',
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+  redirect_uris: [APP_URL],
+  post_logout_redirect_uris: [APP_URL],
+  id_token_signed_response_alg: alg,
+});
+
+function capitalise(name) {
+  return name ? name[0].toUpperCase() + name.slice(1) : name;
+}
+
+const configuration = {
+  clients: [
+    publicClient('demo', 'RS256'),
+    publicClient('demo-ps256', 'PS256'),
+    publicClient('demo-es256', 'ES256'),
+  ],
+  jwks,
+  cookies: {
+    // Fixed keys: development only.
+    keys: ['oidc-session-dev-cookie-key-1', 'oidc-session-dev-cookie-key-0'],
+  },
+  responseTypes: ['code'],
+  pkce: {
+    // node-oidc-provider 9 only implements S256.
+    required: () => true,
+  },
+  scopes: ['openid', 'offline_access', 'email', 'profile'],
+  claims: {
+    openid: ['sub'],
+    email: ['email', 'email_verified'],
+    profile: ['name', 'picture'],
+  },
+  async findAccount(_ctx, id) {
+    return {
+      accountId: id,
+      async claims() {
+        return {
+          sub: id,
+          email: `${id}@example.test`,
+          email_verified: true,
+          name: `${capitalise(id)} Example`,
+          picture: `${APP_ORIGIN}/avatar.svg`,
+        };
+      },
+    };
+  },
+  features: {
+    devInteractions: { enabled: true },
+    revocation: { enabled: true },
+    rpInitiatedLogout: { enabled: true },
+    userinfo: { enabled: true },
+    introspection: { enabled: false },
+  },
+  enabledJWA: {
+    idTokenSigningAlgValues: ['RS256', 'PS256', 'ES256'],
+  },
+  clientBasedCORS(_ctx, origin, _client) {
+    return origin === APP_ORIGIN;
+  },
+  // Refresh tokens for every client allowed the refresh_token grant, not only when offline_access was consented.
+  async issueRefreshToken(_ctx, client) {
+    return client.grantTypeAllowed('refresh_token');
+  },
+  // Single use: reusing a rotated-out refresh token answers invalid_grant and revokes the grant.
+  rotateRefreshToken: true,
+  ttl: {
+    AccessToken: ACCESS_TOKEN_TTL,
+    AuthorizationCode: 60,
+    IdToken: 3600,
+    RefreshToken: 24 * 60 * 60,
+    Interaction: 60 * 60,
+    Session: 24 * 60 * 60,
+    Grant: 24 * 60 * 60,
+  },
+};
+
+const provider = new Provider(ISSUER, configuration);
+
+// ---- test counters ---------------------------------------------------------------------------
+
+function zeroCounters() {
+  return {
+    token: { authorization_code: 0, refresh_token: 0 },
+    userinfo: 0,
+    revocation: 0,
+    discovery: 0,
+    jwks: 0,
+    end_session: 0,
+  };
+}
+let counters = zeroCounters();
+
+provider.use(async (ctx, next) => {
+  if (ctx.path === '/__test/counters' && ctx.method === 'GET') {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = counters;
+    return;
+  }
+  if (ctx.path === '/__test/reset' && ctx.method === 'POST') {
+    counters = zeroCounters();
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = counters;
+    return;
+  }
+
+  try {
+    await next();
+  } finally {
+    // Runs after the route handled the request, so the route is resolved and the body is parsed.
+    // CORS preflights (OPTIONS) are not counted.
+    const route = ctx.oidc?.route;
+    if (ctx.method !== 'OPTIONS' && route) {
+      switch (route) {
+        case 'token': {
+          const grantType = ctx.oidc.params?.grant_type ?? ctx.oidc.body?.grant_type;
+          if (grantType in counters.token) counters.token[grantType] += 1;
+          break;
+        }
+        case 'userinfo': counters.userinfo += 1; break;
+        case 'revocation': counters.revocation += 1; break;
+        case 'discovery': counters.discovery += 1; break;
+        case 'jwks': counters.jwks += 1; break;
+        case 'end_session':
+        case 'end_session_confirm':
+        case 'end_session_success':
+          // One count per RP-initiated logout request (not the confirm POST or success page).
+          if (route === 'end_session') counters.end_session += 1;
+          break;
+        default: break;
+      }
+    }
+  }
+});
+
+// ---- listen / stop -----------------------------------------------------------------------------
+
+const server = provider.listen(OP_PORT, '127.0.0.1', () => {
+  console.log(`op ready ${ISSUER}`);
+});
+
+let stopping = false;
+function stop(signal) {
+  if (stopping) return;
+  stopping = true;
+  console.log(`op stopping (${signal})`);
+  server.close(() => process.exit(0));
+  server.closeAllConnections?.();
+  setTimeout(() => process.exit(0), 2000).unref();
+}
+process.on('SIGTERM', () => stop('SIGTERM'));
+process.on('SIGINT', () => stop('SIGINT'));
