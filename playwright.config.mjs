@@ -1,0 +1,67 @@
+// End-to-end tests: the demo page (www/) with the wasm build (pkg/) against a real local OpenID Provider (op/).
+// Chromium is Debian's /usr/bin/chromium (no browser downloads here). Ports 9190/8180 leave a running demo
+// (9090/8080) alone. Run with `npx playwright test` after `cargo xtask build`.
+
+import { defineConfig } from '@playwright/test';
+import { OP_PORT, APP_PORT, OP_ISSUER, APP_ORIGIN } from './tests/e2e/env.mjs';
+
+export default defineConfig({
+  testDir: './tests/e2e',
+  testMatch: '**/*.spec.mjs',
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  forbidOnly: !!process.env.CI,
+  reporter: 'list',
+  timeout: 30_000,
+  globalTimeout: 10 * 60_000,
+  expect: { timeout: 10_000 },
+  outputDir: './test-results',
+  use: {
+    baseURL: APP_ORIGIN,
+    browserName: 'chromium',
+    headless: true,
+    actionTimeout: 10_000,
+    navigationTimeout: 15_000,
+    trace: 'retain-on-failure',
+    screenshot: 'only-on-failure',
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--disable-dev-shm-usage',
+      ],
+    },
+  },
+  webServer: [
+    {
+      name: 'op',
+      command: 'node op/server.mjs',
+      env: { OP_PORT: String(OP_PORT), APP_ORIGIN, ACCESS_TOKEN_TTL: '300' },
+      url: `${OP_ISSUER}/.well-known/openid-configuration`,
+      reuseExistingServer: false,
+      timeout: 30_000,
+      stdout: 'ignore',
+      stderr: 'pipe',
+      gracefulShutdown: { signal: 'SIGTERM', timeout: 2_000 },
+    },
+    {
+      name: 'app',
+      command: 'node www/serve.mjs',
+      env: { APP_PORT: String(APP_PORT), OP_ISSUER },
+      url: `${APP_ORIGIN}/config.js`,
+      reuseExistingServer: false,
+      timeout: 30_000,
+      stdout: 'ignore',
+      stderr: 'pipe',
+      gracefulShutdown: { signal: 'SIGTERM', timeout: 2_000 },
+    },
+  ],
+});
