@@ -1,0 +1,82 @@
+//! `cargo xtask bench size`: what the npm package costs a web page.
+
+use crate::build::{self, NAME, PKG};
+use crate::setup;
+use crate::util::{run, stdout_of, Result};
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// Budget for the wasm and the JS glue together, gzip -9.
+const BUDGET_GZIP: u64 = 50_000;
+
+pub fn size() -> Result {
+    build::run()?;
+
+    println!("\nbench size: {PKG}/");
+    println!("  {:<24} {:>10} {:>12}", "file", "raw B", "gzip -9 B");
+    let (mut raw_total, mut gzip_total) = (0, 0);
+    for file in [format!("{NAME}_bg.wasm"), format!("{NAME}.js")] {
+        let path = Path::new(PKG).join(&file);
+        let raw = std::fs::metadata(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .len();
+        let gzip = gzip_size(&path)?;
+        println!("  {file:<24} {raw:>10} {gzip:>12}");
+        raw_total += raw;
+        gzip_total += gzip;
+    }
+    println!("  {:<24} {raw_total:>10} {gzip_total:>12}", "total");
+    let verdict = if gzip_total < BUDGET_GZIP {
+        "pass"
+    } else {
+        "OVER"
+    };
+    println!("budget: total gzip < {BUDGET_GZIP} B: {verdict} ({gzip_total} B)");
+
+    println!("\nbench size: top 10 contributors (twiggy, wasm-bindgen output before wasm-opt)");
+    match twiggy() {
+        Ok(()) => {}
+        Err(e) => println!("bench size: twiggy unavailable, skipping the breakdown: {e}"),
+    }
+    Ok(())
+}
+
+/// Bytes of `gzip -9 -c path`.
+fn gzip_size(path: &Path) -> Result<u64> {
+    let mut child = Command::new("gzip")
+        .args(["-9", "-c"])
+        .arg(path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("could not start gzip: {e}"))?;
+    let mut bytes = 0u64;
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut buf = [0u8; 65536];
+    loop {
+        match stdout.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => bytes += n as u64,
+            Err(e) => return Err(format!("reading gzip output: {e}")),
+        }
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    if !status.success() {
+        return Err(format!("gzip -9 -c {} failed ({status})", path.display()));
+    }
+    Ok(bytes)
+}
+
+fn twiggy() -> Result {
+    if stdout_of(Command::new("twiggy").arg("--version")).is_none() {
+        println!("bench size: installing twiggy (~2 min, once)");
+        setup::cargo_install("twiggy", None)?;
+    }
+    run(Command::new("twiggy")
+        .args(["top", "-n", "10"])
+        .arg(build::unoptimized_wasm()))?;
+    println!(
+        "(the \"function names\" subsection is debug data that wasm-opt drops: it is not in pkg/)"
+    );
+    Ok(())
+}

@@ -1,0 +1,257 @@
+//! `cargo xtask build`: the npm package in `pkg/`.
+//!
+//! cargo (release, wasm32, feature `js`) -> wasm-bindgen `--target web` -> wasm-opt -Oz
+//! (npm binaryen) -> `pkg/package.json` + README.
+
+use crate::setup;
+use crate::util::{self, Result};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub const PKG: &str = "pkg";
+pub const NAME: &str = "oidc_session";
+
+/// rustc's default wasm32 features (Rust 1.95 / LLVM 21), spelled for binaryen 132.
+/// wasm-opt also reads them from the module's `target_features` section, but
+/// without that section it rejects the module (`memory.copy ... requires bulk memory`),
+/// so they are passed explicitly.
+pub const WASM_FEATURES: &[&str] = &[
+    "--enable-bulk-memory",
+    "--enable-bulk-memory-opt",
+    "--enable-call-indirect-overlong",
+    "--enable-mutable-globals",
+    "--enable-multivalue",
+    "--enable-nontrapping-float-to-int",
+    "--enable-reference-types",
+    "--enable-sign-ext",
+];
+
+pub fn run() -> Result {
+    setup::toolchain()?;
+    build()
+}
+
+/// The wasm-bindgen output before wasm-opt, kept for `bench size` (twiggy).
+pub fn unoptimized_wasm() -> PathBuf {
+    util::target_dir()
+        .join("xtask")
+        .join(format!("{NAME}_bg.unoptimized.wasm"))
+}
+
+/// Rust embeds source paths in panic locations; remap them so the published bundle names no
+/// directory of the machine that built it (`$CARGO_HOME/registry/src/…`, the checkout).
+fn remap_flags() -> String {
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .unwrap_or_default();
+    let flags = [
+        format!("--remap-path-prefix={}=cargo", cargo_home.display()),
+        format!("--remap-path-prefix={}=oidc-session", crate::root().display()),
+    ];
+    flags.join("\x1f")
+}
+
+/// Builds `pkg/`, assuming the tools are installed (see `setup::toolchain`).
+pub fn build() -> Result {
+    let pkg = crate::root().join(PKG);
+    if pkg.exists() {
+        fs::remove_dir_all(&pkg).map_err(|e| format!("removing stale {}: {e}", pkg.display()))?;
+    }
+
+    println!("build: cargo (release, {}, feature js)", setup::WASM_TARGET);
+    util::run(
+        util::cargo()
+            .args([
+                "build",
+                "--lib",
+                "--release",
+                "--target",
+                setup::WASM_TARGET,
+            ])
+            .args(["--features", "js"])
+            .env("CARGO_ENCODED_RUSTFLAGS", remap_flags()),
+    )?;
+
+    println!("build: wasm-bindgen --target web");
+    let wasm = util::target_dir()
+        .join(setup::WASM_TARGET)
+        .join("release")
+        .join(format!("{NAME}.wasm"));
+    util::run(
+        Command::new("wasm-bindgen")
+            .args(["--target", "web", "--out-dir", PKG, "--out-name", NAME])
+            .arg(&wasm),
+    )?;
+
+    let bg = pkg.join(format!("{NAME}_bg.wasm"));
+    let keep = unoptimized_wasm();
+    fs::create_dir_all(keep.parent().unwrap())
+        .map_err(|e| format!("creating {}: {e}", keep.display()))?;
+    fs::copy(&bg, &keep)
+        .map_err(|e| format!("copying {} to {}: {e}", bg.display(), keep.display()))?;
+
+    println!("build: wasm-opt -Oz");
+    let tmp = bg.with_extension("opt.wasm");
+    util::run(
+        Command::new(setup::wasm_opt()?)
+            .arg("-Oz")
+            .args(WASM_FEATURES)
+            .arg(&bg)
+            .arg("-o")
+            .arg(&tmp),
+    )?;
+    fs::rename(&tmp, &bg)
+        .map_err(|e| format!("moving {} to {}: {e}", tmp.display(), bg.display()))?;
+
+    for extra in ["README.md", "LICENSE-MIT", "LICENSE-APACHE", "LICENSE"] {
+        let from = crate::root().join(extra);
+        if from.exists() {
+            fs::copy(&from, pkg.join(extra)).map_err(|e| format!("copying {extra}: {e}"))?;
+        }
+    }
+    write_package_json(&pkg)?;
+
+    let size = |p: &Path| fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "build: {PKG}/ ready ({NAME}_bg.wasm {} B, {NAME}.js {} B)",
+        size(&bg),
+        size(&pkg.join(format!("{NAME}.js")))
+    );
+    Ok(())
+}
+
+/// `pkg/package.json`, from the root Cargo.toml's `[package]` fields.
+fn write_package_json(pkg: &Path) -> Result {
+    let manifest_path = crate::root().join("Cargo.toml");
+    let manifest = fs::read_to_string(&manifest_path)
+        .map_err(|e| format!("reading {}: {e}", manifest_path.display()))?;
+    let field = |key: &str| package_field(&manifest, key);
+    let version = field("version").ok_or("root Cargo.toml has no [package] version")?;
+
+    let mut files: Vec<String> = fs::read_dir(pkg)
+        .map_err(|e| format!("listing {}: {e}", pkg.display()))?
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if e.path().is_dir() {
+                format!("{name}/")
+            } else {
+                name
+            }
+        })
+        .filter(|n| n != "package.json" && n != ".gitignore")
+        .collect();
+    files.sort();
+
+    let mut json = vec![
+        format!("  \"name\": {}", quote("oidc-session")),
+        format!("  \"version\": {}", quote(&version)),
+    ];
+    if let Some(d) = field("description") {
+        json.push(format!("  \"description\": {}", quote(&d)));
+    }
+    if let Some(l) = field("license") {
+        json.push(format!("  \"license\": {}", quote(&l)));
+    }
+    if let Some(r) = field("repository") {
+        json.push(format!(
+            "  \"repository\": {{ \"type\": \"git\", \"url\": {} }}",
+            quote(&r)
+        ));
+    }
+    if let Some(k) = field("keywords") {
+        json.push(format!("  \"keywords\": [{}]", list(&split_array(&k))));
+    }
+    json.extend([
+        "  \"type\": \"module\"".to_string(),
+        format!("  \"main\": {}", quote(&format!("{NAME}.js"))),
+        format!("  \"module\": {}", quote(&format!("{NAME}.js"))),
+        format!("  \"types\": {}", quote(&format!("{NAME}.d.ts"))),
+        format!("  \"files\": [{}]", list(&files)),
+        "  \"sideEffects\": false".to_string(),
+    ]);
+    let text = format!("{{\n{}\n}}\n", json.join(",\n"));
+    fs::write(pkg.join("package.json"), text)
+        .map_err(|e| format!("writing {PKG}/package.json: {e}"))
+}
+
+/// A `key = value` line of Cargo.toml's `[package]` table (one-line values only),
+/// with the quotes of a string value removed.
+fn package_field(manifest: &str, key: &str) -> Option<String> {
+    let mut in_package = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_package = line == "[package]";
+        } else if in_package {
+            if let Some((k, v)) = line.split_once('=') {
+                if k.trim() == key {
+                    let v = v.trim();
+                    return Some(
+                        v.strip_prefix('"')
+                            .and_then(|v| v.strip_suffix('"'))
+                            .unwrap_or(v)
+                            .to_string(),
+                    );
+                }
+            }
+        }
+    }
+    None
+}
+
+/// `["a", "b"]` -> `a`, `b`.
+fn split_array(value: &str) -> Vec<String> {
+    value
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
+}
+
+fn list(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|s| quote(s))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A JSON string literal.
+fn quote(s: &str) -> String {
+    let mut out = String::from('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_package_fields() {
+        let manifest = "[package]\nname = \"oidc-session\"\nversion = \"0.1.0\"\n\
+                        keywords = [\"oidc\", \"wasm\"]\n\n[dependencies]\nversion = \"9\"\n";
+        assert_eq!(package_field(manifest, "version").as_deref(), Some("0.1.0"));
+        assert_eq!(
+            split_array(&package_field(manifest, "keywords").unwrap()),
+            ["oidc", "wasm"]
+        );
+        assert_eq!(package_field(manifest, "license"), None);
+    }
+
+    #[test]
+    fn quotes_json() {
+        assert_eq!(quote("a \"b\" \\ c\n"), r#""a \"b\" \\ c\u000a""#);
+    }
+}

@@ -1,0 +1,89 @@
+//! `cargo xtask`: setup, build, test, demo and size benchmark for oidc-session.
+//!
+//! One module per command; `util` holds the process helpers they share.
+//! Std only, so that `cargo xtask` builds in seconds on a fresh machine.
+
+mod bench;
+mod build;
+mod demo;
+mod setup;
+mod test;
+mod util;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  setup               install what the build needs (wasm target, wasm-bindgen CLI,
+                      Chromium + chromedriver, node_modules); fast when present
+  build               build the npm package into pkg/ (cargo, wasm-bindgen, wasm-opt)
+  test [STAGE]        run native, browser, build and e2e stages, or one STAGE:
+                      native | browser | build | e2e
+  demo                run the local OpenID Provider and the demo app until Ctrl-C
+  bench size          build, then print the package's sizes and the biggest functions";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    if let Err(e) = prepare_env() {
+        eprintln!("xtask: error: {e}");
+        return ExitCode::FAILURE;
+    }
+    let result = match args.as_slice() {
+        ["setup"] => setup::all(),
+        ["build"] => build::run(),
+        ["test", stage @ ..] => test::run(stage),
+        ["demo"] => demo::run(),
+        ["bench", "size"] => bench::size(),
+        [] | ["help" | "-h" | "--help"] => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        _ => {
+            eprintln!("xtask: unknown command `{}`\n\n{USAGE}", args.join(" "));
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The repository root (the parent of `xtask/`).
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in a subdirectory of the repository")
+}
+
+/// Where `cargo install` puts binaries: `$CARGO_HOME/bin`, default `~/.cargo/bin`.
+pub fn cargo_bin_dir() -> Option<PathBuf> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))?;
+    Some(home.join("bin"))
+}
+
+/// Runs everything from the repository root, with freshly `cargo install`ed tools on PATH.
+fn prepare_env() -> util::Result {
+    std::env::set_current_dir(root())
+        .map_err(|e| format!("cannot enter {}: {e}", root().display()))?;
+    if let Some(bin) = cargo_bin_dir() {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+        if !dirs.contains(&bin) {
+            dirs.insert(0, bin);
+            let joined = std::env::join_paths(dirs).map_err(|e| format!("bad PATH: {e}"))?;
+            // Single-threaded at this point, so changing the environment is sound.
+            std::env::set_var("PATH", joined);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,243 @@
+//! `cargo xtask test [native|browser|build|e2e]`: every test stage, timed and counted.
+//!
+//! Ends with one line `N passed, M failed` summing the counts of all stages, parsed
+//! from cargo's `test result:` lines and Playwright's `N passed` / `N failed` lines.
+
+use crate::util::{self, run_tee, strip_ansi, timed, Result};
+use crate::{build, setup};
+use std::io::IsTerminal;
+use std::process::Command;
+use std::time::Duration;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Stage {
+    Native,
+    Browser,
+    Build,
+    E2e,
+}
+
+impl Stage {
+    fn name(self) -> &'static str {
+        match self {
+            Stage::Native => "native",
+            Stage::Browser => "browser",
+            Stage::Build => "build",
+            Stage::E2e => "e2e",
+        }
+    }
+}
+
+/// How one stage went.
+struct Outcome {
+    stage: Stage,
+    time: Duration,
+    counts: Counts,
+    ok: bool,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Counts {
+    passed: u64,
+    failed: u64,
+}
+
+pub fn run(args: &[&str]) -> Result {
+    use Stage::*;
+    let stages = match args {
+        [] => vec![Native, Browser, Build, E2e],
+        ["native"] => vec![Native],
+        ["browser"] => vec![Browser],
+        ["build"] => vec![Build],
+        // The e2e tests load pkg/: never test a stale one.
+        ["e2e"] => vec![Build, E2e],
+        _ => {
+            return Err(format!(
+                "unknown test stage `{}`: use native, browser, build or e2e",
+                args.join(" ")
+            ))
+        }
+    };
+    if stages != [Native] {
+        setup::all()?;
+    }
+
+    let mut outcomes = Vec::new();
+    for stage in stages {
+        println!(
+            "\n==================== test: {} ====================",
+            stage.name()
+        );
+        let (result, time) = timed(|| run_stage(stage));
+        let (ok, counts, error) = match result {
+            Ok((ok, counts)) => (ok, counts, None),
+            Err(e) => (false, Counts::default(), Some(e)),
+        };
+        let verdict = if ok { "ok" } else { "FAILED" };
+        println!(
+            "---- {}: {verdict} in {:.1} s",
+            stage.name(),
+            time.as_secs_f64()
+        );
+        outcomes.push(Outcome {
+            stage,
+            time,
+            counts,
+            ok,
+        });
+        if !ok {
+            summary(&outcomes);
+            return Err(error.unwrap_or_else(|| format!("test stage `{}` failed", stage.name())));
+        }
+    }
+    summary(&outcomes);
+    Ok(())
+}
+
+/// Runs one stage: whether it passed, and the test counts it printed.
+fn run_stage(stage: Stage) -> Result<(bool, Counts)> {
+    let mut cmd = match stage {
+        Stage::Native => {
+            let mut cmd = util::cargo();
+            cmd.args(["test", "--workspace"]);
+            cmd
+        }
+        Stage::Browser => {
+            let mut cmd = util::cargo();
+            cmd.args([
+                "test",
+                "--lib",
+                "--tests",
+                "--target",
+                setup::WASM_TARGET,
+                "--features",
+                "js",
+            ])
+            .env(
+                "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+                "wasm-bindgen-test-runner",
+            )
+            .env("CHROMEDRIVER", setup::CHROMEDRIVER);
+            // The runner reads extra WebDriver capabilities from this file and adds
+            // `headless`, `no-sandbox` and `disable-dev-shm-usage` to Chrome's args itself.
+            let caps = crate::root().join("webdriver.json");
+            if caps.exists() {
+                cmd.env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", caps);
+            }
+            cmd
+        }
+        Stage::Build => return build::build().map(|()| (true, Counts::default())),
+        Stage::E2e => {
+            // node_modules/.bin directly: what `npx playwright test` runs, with no chance of
+            // npx fetching a package. playwright.config.mjs starts the OP and the static server.
+            let mut cmd = Command::new(crate::root().join("node_modules/.bin/playwright"));
+            cmd.arg("test").env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1");
+            cmd
+        }
+    };
+    if std::io::stdout().is_terminal() {
+        // Output goes through a pipe; keep the colours the terminal would have had.
+        cmd.env("CARGO_TERM_COLOR", "always")
+            .env("FORCE_COLOR", "1");
+    }
+    let (status, output) = run_tee(&mut cmd)?;
+    let output = strip_ansi(&output);
+    let counts = match stage {
+        Stage::E2e => playwright_counts(&output),
+        _ => cargo_counts(&output),
+    };
+    Ok((status.success(), counts))
+}
+
+/// Sums `test result: ok. 12 passed; 0 failed; ...` lines (cargo and wasm-bindgen-test-runner).
+fn cargo_counts(output: &str) -> Counts {
+    let mut counts = Counts::default();
+    for line in output.lines() {
+        if let Some((_, rest)) = line.split_once("test result:") {
+            counts.passed += number_before(rest, " passed");
+            counts.failed += number_before(rest, " failed");
+        }
+    }
+    counts
+}
+
+/// Playwright's closing lines: `  5 passed (12.3s)`, `  1 failed`, `  1 flaky`
+/// (flaky tests passed on a retry, so they count as passed).
+fn playwright_counts(output: &str) -> Counts {
+    let mut counts = Counts::default();
+    for line in output.lines().map(str::trim) {
+        let Some((n, rest)) = line.split_once(' ') else {
+            continue;
+        };
+        let Ok(n) = n.parse::<u64>() else { continue };
+        let word = rest.split_whitespace().next().unwrap_or("");
+        match word {
+            "passed" | "flaky" => counts.passed += n,
+            "failed" => counts.failed += n,
+            _ => {}
+        }
+    }
+    counts
+}
+
+/// The number just before `word` in `text` (`"3 passed"` -> 3), 0 if none.
+fn number_before(text: &str, word: &str) -> u64 {
+    let Some(end) = text.find(word) else { return 0 };
+    let digits = text[..end].trim_end();
+    let start = digits
+        .rfind(|c: char| !c.is_ascii_digit())
+        .map_or(0, |i| i + 1);
+    digits[start..].parse().unwrap_or(0)
+}
+
+fn summary(outcomes: &[Outcome]) {
+    println!("\n==================== test summary ====================");
+    let mut total = Counts::default();
+    let mut time = Duration::ZERO;
+    for o in outcomes {
+        let counts = if o.stage == Stage::Build {
+            String::new()
+        } else {
+            format!("{:>4} passed, {} failed", o.counts.passed, o.counts.failed)
+        };
+        let verdict = if o.ok { "ok" } else { "FAILED" };
+        let row = format!(
+            "  {:<8} {:>7.1} s  {verdict:<6}  {counts}",
+            o.stage.name(),
+            o.time.as_secs_f64()
+        );
+        println!("{}", row.trim_end());
+        total.passed += o.counts.passed;
+        total.failed += o.counts.failed;
+        time += o.time;
+    }
+    println!("  {:<8} {:>7.1} s", "total", time.as_secs_f64());
+    println!("{} passed, {} failed", total.passed, total.failed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_cargo_and_runner_lines() {
+        let out = "test result: ok. 12 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s\n\
+                   noise 99 passed\n\
+                   test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 filtered out; finished in 1.2s\n";
+        let c = cargo_counts(out);
+        assert_eq!((c.passed, c.failed), (15, 2));
+    }
+
+    #[test]
+    fn counts_playwright_lines() {
+        let out = "Running 7 tests using 1 worker\n  ✓  1 [chromium] › a.spec.mjs:3:1 › signs in (2.1s)\n\n  \
+                   1 failed\n    [chromium] › b.spec.mjs:9:1 › refresh\n  1 flaky\n  5 passed (14.2s)\n";
+        let c = playwright_counts(out);
+        assert_eq!((c.passed, c.failed), (6, 1));
+    }
+
+    #[test]
+    fn strips_colours() {
+        assert_eq!(strip_ansi("\x1b[32m5 passed\x1b[39m (1s)"), "5 passed (1s)");
+    }
+}
