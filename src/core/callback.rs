@@ -23,7 +23,12 @@ pub enum Outcome {
     /// `code=…`
     Code(AuthorizationCode),
     /// `error=…&error_description=…`
-    Error { error: String, description: Option<String> },
+    Error {
+        /// The OAuth error code.
+        error: String,
+        /// `error_description`.
+        description: Option<String>,
+    },
 }
 
 /// What a page load is, as far as sign-in is concerned.

@@ -90,25 +90,57 @@ impl fmt::Display for TokenProblem {
 #[non_exhaustive]
 pub enum Error {
     /// The configuration cannot work; `field` names what to fix.
-    ConfigInvalid { field: &'static str, reason: &'static str },
+    ConfigInvalid {
+        /// The configuration member, as the app spells it (`clientId`).
+        field: &'static str,
+        /// What is wrong and how to fix it.
+        reason: &'static str,
+    },
     /// The request never got an HTTP answer (offline, DNS, CORS, aborted).
-    Network { detail: String },
+    Network {
+        /// The platform's description.
+        detail: String,
+    },
     /// An HTML page came back where JSON was expected (a proxy, a 429 page, a wrong base URL).
-    HtmlResponse { status: u16, snippet: String },
+    HtmlResponse {
+        /// HTTP status.
+        status: u16,
+        /// The first characters of the page.
+        snippet: String,
+    },
     /// A non-success status without an OAuth error body.
-    HttpError { status: u16 },
+    HttpError {
+        /// HTTP status.
+        status: u16,
+    },
     /// HTTP 429; `retry_after` in seconds when the server said.
-    RateLimited { retry_after: Option<u64> },
+    RateLimited {
+        /// `Retry-After` in seconds.
+        retry_after: Option<u64>,
+    },
     /// A success status with a body that is not the JSON we need.
-    InvalidResponse { what: &'static str, reason: String },
+    InvalidResponse {
+        /// Which document.
+        what: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A required discovery member is missing or unusable.
-    DiscoveryInvalid { reason: &'static str },
+    DiscoveryInvalid {
+        /// What is missing or unusable.
+        reason: &'static str,
+    },
     /// The callback's `state` matches no pending sign-in (tampered, replayed, or another tab's).
     StateMismatch,
     /// The pending sign-in for this callback is older than its lifetime.
     SignInExpired,
     /// An issuer value differs from the configured issuer.
-    IssMismatch { source: IssuerSource, found: String },
+    IssMismatch {
+        /// Where the value came from.
+        source: IssuerSource,
+        /// The value found (not a secret).
+        found: String,
+    },
     /// The provider advertises RFC 9207 but the authorization response has no `iss`.
     IssMissing,
     /// The ID token's `nonce` is not the one this sign-in sent.
@@ -118,17 +150,31 @@ pub enum Error {
     /// The ID token's `exp` has passed (beyond the clock skew).
     TokenExpired,
     /// An OAuth/OIDC error from the provider (`access_denied`, `invalid_grant`, …).
-    Provider { error: String, description: Option<String> },
+    Provider {
+        /// The OAuth error code.
+        error: String,
+        /// `error_description`.
+        description: Option<String>,
+    },
     /// `returnTo` is not a same-origin location.
     ReturnToInvalid,
     /// No session: sign in first.
     NotSignedIn,
     /// The operation is not available in this mode or browser.
-    Unsupported { what: &'static str },
+    Unsupported {
+        /// What is missing.
+        what: &'static str,
+    },
     /// Web Storage refused a read or write (quota, privacy mode).
-    Storage { detail: String },
+    Storage {
+        /// The platform's description.
+        detail: String,
+    },
     /// WebCrypto failed (not a secure context, unsupported key).
-    Crypto { detail: String },
+    Crypto {
+        /// The platform's description.
+        detail: String,
+    },
 }
 
 impl Error {
