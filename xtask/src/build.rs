@@ -48,7 +48,10 @@ fn remap_flags() -> String {
         .unwrap_or_default();
     let flags = [
         format!("--remap-path-prefix={}=cargo", cargo_home.display()),
-        format!("--remap-path-prefix={}=oidc-session", crate::root().display()),
+        format!(
+            "--remap-path-prefix={}=oidc-session",
+            crate::root().display()
+        ),
     ];
     flags.join("\x1f")
 }

@@ -135,11 +135,7 @@ pub fn chromium() -> Result {
         println!("setup: installing chromium and chromium-driver with apt-get (~1 min)");
         let root = stdout_of(Command::new("id").arg("-u")).as_deref() == Some("0");
         let apt = |args: &[&str]| {
-            let mut cmd = if root {
-                Command::new("apt-get")
-            } else {
-                Command::new("sudo")
-            };
+            let mut cmd = Command::new(if root { "apt-get" } else { "sudo" });
             if !root {
                 cmd.arg("apt-get");
             }
