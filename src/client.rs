@@ -1,7 +1,9 @@
 //! The session client: drives the core's decisions with the browser adapters. One per
 //! configuration; cheap to clone (`Rc`). Used by the JS facade and the Leptos components.
 
+use crate::browser::channel::Channel;
 use crate::browser::crypto::{random_bytes, verify};
+use crate::browser::lock::with_lock;
 use crate::browser::http::{get_json, post_form, post_form_no_content};
 use crate::browser::storage::Area;
 use crate::browser::{nav, now};
@@ -15,6 +17,7 @@ use crate::core::id_token::{check_userinfo_sub, validate_claims, Expectations, I
 use crate::core::jwt::{check_header, check_signature_shape, select_key, split, JoseHeader, JwkSet};
 use crate::core::logout::{end_session_url, revocation_body};
 use crate::core::pkce::{b64url, Entropy};
+use crate::core::refresh::{classify, needs_refresh, Verdict};
 use crate::core::secret::{AccessToken, IdToken};
 use crate::core::session::{status_after_callback_error, Status, StoredSession};
 use crate::core::token::{code_exchange_body, refresh_body, token_result, TokenResponse};
@@ -24,8 +27,12 @@ use std::rc::{Rc, Weak};
 
 /// How long a cached discovery document is used before it is fetched again, in seconds.
 const DISCOVERY_TTL: u64 = 3600;
-/// An access token this close to expiry is refreshed first, in seconds.
+/// An access token this close to expiry is refreshed first, in seconds (at most a quarter of
+/// its lifetime: see `core::refresh::effective_margin`).
 const EXPIRY_MARGIN: u64 = 30;
+/// Cross-tab messages. They carry no token: the receiving tab re-reads storage.
+const MSG_SESSION: &str = "session";
+const MSG_SIGNED_OUT: &str = "signedOut";
 
 /// The signed-in user: the ID token's claims, merged with UserInfo when that was needed.
 #[derive(Debug, Clone, PartialEq)]
@@ -111,6 +118,8 @@ struct Inner {
     next_listener: Cell<u32>,
     refresh: RefCell<Option<js_sys::Promise>>,
     refresh_error: RefCell<Option<Error>>,
+    /// Open while tokens live in localStorage, which every tab shares.
+    channel: RefCell<Option<Channel>>,
 }
 
 /// A browser session for one provider and client.
@@ -149,8 +158,56 @@ impl Client {
                 next_listener: Cell::new(0),
                 refresh: RefCell::default(),
                 refresh_error: RefCell::default(),
+                channel: RefCell::default(),
             }),
         })
+    }
+
+    /// Listens to the other tabs (shared localStorage only): a `session` message means the stored
+    /// session changed (a refresh or a sign-in elsewhere), `signedOut` that it ended.
+    fn open_channel(&self) {
+        if self.token_area() != Some(Area::Local) || self.inner.channel.borrow().is_some() {
+            return;
+        }
+        let weak = Rc::downgrade(&self.inner);
+        let channel = Channel::open(&self.key("events"), move |msg| {
+            let Some(inner) = weak.upgrade() else { return };
+            let me = Client { inner };
+            match msg {
+                MSG_SESSION => {
+                    if let Some(s) = me.read_stored() {
+                        me.adopt(s);
+                    }
+                }
+                MSG_SIGNED_OUT => {
+                    me.inner.session.borrow_mut().take();
+                    me.set_view(Status::SignedOut, None, None);
+                }
+                _ => {}
+            }
+        });
+        *self.inner.channel.borrow_mut() = channel;
+    }
+
+    fn broadcast(&self, msg: &str) {
+        if let Some(c) = &*self.inner.channel.borrow() {
+            c.post(msg);
+        }
+    }
+
+    /// The stored session, if the configured area holds a readable one.
+    fn read_stored(&self) -> Option<StoredSession> {
+        let area = self.token_area()?;
+        area.get(&self.key("session")).and_then(|t| from_json(&t, "stored session").ok())
+    }
+
+    /// Takes `s` (written by this or another tab) as the session, without writing it back.
+    fn adopt(&self, s: StoredSession) {
+        let user = user_of(&s);
+        *self.inner.session.borrow_mut() = Some(s);
+        if let Some(u) = user {
+            self.set_view(Status::SignedIn, Some(u), None);
+        }
     }
 
     /// The validated configuration.
@@ -276,6 +333,7 @@ impl Client {
     /// Finishes a pending callback when this page is one, otherwise restores the stored session.
     /// Never fails: the outcome is the returned (and observable) view.
     pub async fn bootstrap(&self) -> View {
+        self.open_channel();
         let href = match nav::href() {
             Ok(h) => h,
             Err(e) => {
@@ -376,6 +434,7 @@ impl Client {
             refresh_token: tokens.refresh_token,
             id_token,
             expires_at: tokens.expires_at,
+            issued_at: Some(now()),
             scope: tokens.scope,
             userinfo,
             sub,
@@ -408,6 +467,7 @@ impl Client {
         let user = user_of(&session);
         *self.inner.session.borrow_mut() = Some(session);
         self.set_view(Status::SignedIn, user, None);
+        self.broadcast(MSG_SESSION);
         Ok(())
     }
 
@@ -417,6 +477,7 @@ impl Client {
             area.remove(&self.key("session"));
         }
         self.set_view(Status::SignedOut, None, None);
+        self.broadcast(MSG_SIGNED_OUT);
     }
 
     // ---- commands -------------------------------------------------------------------------
@@ -452,7 +513,7 @@ impl Client {
         {
             let s = self.inner.session.borrow();
             let s = s.as_ref().ok_or(Error::NotSignedIn)?;
-            if s.access_token_fresh(now(), EXPIRY_MARGIN) {
+            if !needs_refresh(s.expires_at, s.issued_at, now(), EXPIRY_MARGIN) {
                 return Ok(s.access_token.secret().to_owned());
             }
             if s.refresh_token.is_none() {
@@ -491,21 +552,56 @@ impl Client {
         }
     }
 
+    /// One refresh for every tab: under the cross-tab lock, re-read storage first (another tab
+    /// may have refreshed while we waited), and treat `invalid_grant` as a possible race.
     async fn refresh_now(&self) -> Result<(), Error> {
+        let me = self.clone();
+        with_lock(&self.key("refresh"), async move { me.refresh_locked().await }).await
+    }
+
+    async fn refresh_locked(&self) -> Result<(), Error> {
+        if let Some(stored) = self.read_stored() {
+            if !needs_refresh(stored.expires_at, stored.issued_at, now(), EXPIRY_MARGIN) {
+                self.adopt(stored);
+                return Ok(());
+            }
+        }
         let Some(current) = self.inner.session.borrow().clone() else { return Err(Error::NotSignedIn) };
+        let mut result = self.refresh_with(&current).await;
+        if let Err(e) = &result {
+            if classify(e) == Verdict::RecheckStorage {
+                // Another tab (or a lost response) may have rotated the token: use what is stored
+                // if it is not the token that was just refused.
+                let used = current.refresh_token.as_ref().map(|t| t.secret().to_owned());
+                result = match self.read_stored() {
+                    Some(s) if s.refresh_token.as_ref().map(|t| t.secret()) != used.as_deref() => {
+                        if needs_refresh(s.expires_at, s.issued_at, now(), EXPIRY_MARGIN) {
+                            self.adopt(s.clone());
+                            self.refresh_with(&s).await
+                        } else {
+                            self.adopt(s);
+                            Ok(())
+                        }
+                    }
+                    _ => result,
+                };
+            }
+        }
+        if let Err(e) = &result {
+            // After the re-check an `invalid_grant` is final.
+            if classify(e) != Verdict::Transient {
+                self.drop_session();
+            }
+        }
+        result
+    }
+
+    async fn refresh_with(&self, current: &StoredSession) -> Result<(), Error> {
         let Some(rt) = current.refresh_token.clone() else { return Err(Error::TokenExpired) };
         let provider = self.provider().await?;
         let reply = post_form(provider.token_endpoint(), refresh_body(&rt, &self.inner.config.client_id)).await?;
         let parsed = from_json::<TokenResponse>(&reply.body, "token response")?;
-        let tokens = match token_result(reply.status, parsed, now()) {
-            Ok(t) => t,
-            Err(e @ Error::Provider { .. }) if e.code() == "invalid_grant" => {
-                // The grant is gone: the session cannot continue.
-                self.drop_session();
-                return Err(e);
-            }
-            Err(e) => return Err(e),
-        };
+        let tokens = token_result(reply.status, parsed, now())?;
         let id_token = match tokens.id_token {
             Some(t) => {
                 let want = Expectations {
@@ -522,12 +618,13 @@ impl Client {
         };
         self.save_session(StoredSession {
             access_token: tokens.access_token,
-            refresh_token: tokens.refresh_token.or(current.refresh_token),
+            refresh_token: tokens.refresh_token.or_else(|| current.refresh_token.clone()),
             id_token,
             expires_at: tokens.expires_at,
-            scope: tokens.scope.or(current.scope),
-            userinfo: current.userinfo,
-            sub: current.sub,
+            issued_at: Some(now()),
+            scope: tokens.scope.or_else(|| current.scope.clone()),
+            userinfo: current.userinfo.clone(),
+            sub: current.sub.clone(),
         })
     }
 

@@ -161,6 +161,7 @@ fn stored_sessions_round_trip_through_browser_json() {
         refresh_token: Some(RefreshToken::new("rt-456".into())),
         id_token: IdToken::new("h.p.s".into()),
         expires_at: Some(1_700_000_300),
+        issued_at: Some(1_700_000_000),
         scope: Some("openid email".into()),
         userinfo: Some(r#"{"sub":"alice","email":"a@x"}"#.into()),
         sub: "alice".into(),
@@ -186,4 +187,147 @@ fn html_and_wrong_shapes_are_typed_errors_not_exceptions() {
     assert_eq!(e.code(), "invalid_response");
     let e = from_json::<JwkSet>(r#"{"keys": "nope"}"#, "JWKS").unwrap_err();
     assert_eq!(e.code(), "invalid_response");
+}
+
+mod refresh {
+    use super::*;
+    use oidc_session::browser::lock::{sleep, with_lock, Lease};
+    use oidc_session::{Client, ConfigInput, StorageKind};
+    use std::cell::Cell;
+    use std::rc::Rc;
+    use wasm_bindgen_futures::{future_to_promise, spawn_local};
+
+    #[wasm_bindgen_test]
+    async fn a_storage_lease_excludes_others_until_dropped() {
+        let first = Lease::acquire("oidc-session-test:l1").await;
+        let second_got_it = Rc::new(Cell::new(false));
+        let flag = second_got_it.clone();
+        spawn_local(async move {
+            let l = Lease::acquire("oidc-session-test:l1").await;
+            flag.set(true);
+            drop(l);
+        });
+        sleep(200).await;
+        assert!(!second_got_it.get(), "the lease is exclusive");
+        drop(first);
+        sleep(300).await;
+        assert!(second_got_it.get(), "released on drop");
+        assert_eq!(Area::Local.get("oidc-session-test:l1:lease"), None);
+    }
+
+    #[wasm_bindgen_test]
+    async fn an_abandoned_lease_is_taken_over_when_it_expires() {
+        let until = js_sys::Date::now() as u64 + 150;
+        Area::Local.set("oidc-session-test:l2:lease", &format!("closed-tab {until}")).unwrap();
+        let t0 = js_sys::Date::now();
+        let l = Lease::acquire("oidc-session-test:l2").await;
+        let waited = js_sys::Date::now() - t0;
+        assert!(waited >= 100.0, "waited for the other holder ({waited} ms)");
+        assert!(waited < 2000.0, "but not longer than its lease ({waited} ms)");
+        drop(l);
+    }
+
+    #[wasm_bindgen_test]
+    async fn web_locks_run_tasks_one_at_a_time() {
+        let inside = Rc::new(Cell::new(0u32));
+        let max = Rc::new(Cell::new(0u32));
+        let tasks: Vec<_> = (0..5)
+            .map(|_| {
+                let (inside, max) = (inside.clone(), max.clone());
+                future_to_promise(async move {
+                    with_lock("oidc-session-test:wl", async move {
+                        inside.set(inside.get() + 1);
+                        max.set(max.get().max(inside.get()));
+                        sleep(20).await;
+                        inside.set(inside.get() - 1);
+                        Ok(())
+                    })
+                    .await
+                    .unwrap();
+                    Ok(JsValue::UNDEFINED)
+                })
+            })
+            .collect();
+        let all = js_sys::Promise::all(&tasks.into_iter().collect::<Array>());
+        JsFuture::from(all).await.unwrap();
+        assert_eq!(max.get(), 1);
+    }
+
+    /// Replaces `window.fetch` with a fake provider that counts refresh requests.
+    fn install_fake_provider(issuer: &str) -> js_sys::Function {
+        let original: js_sys::Function = Reflect::get(&js_sys::global(), &"fetch".into()).unwrap().unchecked_into();
+        let fake = js_sys::Function::new_with_args(
+            "issuer",
+            r#"
+            window.__refreshes = 0;
+            window.fetch = async (req) => {
+              const url = typeof req === 'string' ? req : req.url;
+              const json = (body) => new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } });
+              if (url.endsWith('/.well-known/openid-configuration')) {
+                return json({ issuer, authorization_endpoint: issuer + '/auth', token_endpoint: issuer + '/token',
+                  jwks_uri: issuer + '/jwks', response_types_supported: ['code'], subject_types_supported: ['public'],
+                  id_token_signing_alg_values_supported: ['RS256'] });
+              }
+              if (url === issuer + '/token') {
+                window.__refreshes += 1;
+                await new Promise((r) => setTimeout(r, 30));
+                return json({ access_token: 'at-' + window.__refreshes, token_type: 'Bearer', expires_in: 300, refresh_token: 'rt-' + window.__refreshes });
+              }
+              return new Response('not found', { status: 404 });
+            };
+            "#,
+        );
+        fake.call1(&JsValue::NULL, &JsValue::from_str(issuer)).unwrap();
+        original
+    }
+
+    #[wasm_bindgen_test]
+    async fn fifty_concurrent_callers_with_an_expired_token_cause_one_refresh() {
+        let issuer = "https://op.example";
+        let origin = web_sys::window().unwrap().location().origin().unwrap();
+        let id_token = format!("{}.{}.{}", b64(br#"{"alg":"RS256"}"#), b64(br#"{"sub":"alice","iss":"https://op.example"}"#), b64(b"sig"));
+        let expired = StoredSession {
+            access_token: AccessToken::new("at-old".into()),
+            refresh_token: Some(RefreshToken::new("rt-0".into())),
+            id_token: IdToken::new(id_token),
+            expires_at: Some(1),
+            issued_at: Some(0),
+            scope: None,
+            userinfo: None,
+            sub: "alice".into(),
+        };
+        let key = format!("oidc-session:{issuer}:app:session");
+        Area::Local.set(&key, &expired.to_json()).unwrap();
+        let original = install_fake_provider(issuer);
+
+        let client = Client::new(ConfigInput {
+            issuer: issuer.into(),
+            client_id: "app".into(),
+            redirect_uri: format!("{origin}/callback"),
+            storage: Some(StorageKind::Local),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(client.bootstrap().await.status, oidc_session::Status::SignedIn);
+
+        let calls: Array = (0..50)
+            .map(|_| {
+                let c = client.clone();
+                JsValue::from(future_to_promise(async move {
+                    c.access_token().await.map(JsValue::from).map_err(|e| JsValue::from_str(e.code()))
+                }))
+            })
+            .collect();
+        let results = JsFuture::from(js_sys::Promise::all(&calls)).await.unwrap();
+        let results: Vec<String> = Array::from(&results).iter().map(|v| v.as_string().unwrap()).collect();
+        let refreshes = Reflect::get(&js_sys::global(), &"__refreshes".into()).unwrap().as_f64().unwrap();
+
+        Reflect::set(&js_sys::global(), &"fetch".into(), &original).unwrap();
+        let stored: StoredSession = from_json(&Area::Local.get(&key).unwrap(), "stored").unwrap();
+        Area::Local.remove(&key);
+
+        assert_eq!(refreshes, 1.0, "one token request for 50 callers");
+        assert!(results.iter().all(|t| t == "at-1"), "every caller got the refreshed token");
+        assert_eq!(stored.refresh_token.unwrap().secret(), "rt-1", "the rotated refresh token is stored");
+    }
 }

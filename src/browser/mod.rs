@@ -1,8 +1,10 @@
 //! Browser adapters: thin wrappers over fetch, Web Storage, WebCrypto and navigation. Each turns
 //! platform failures into [`crate::Error`] and holds no protocol logic: decisions live in the core.
 
+pub mod channel;
 pub mod crypto;
 pub mod http;
+pub mod lock;
 pub mod nav;
 pub mod storage;
 

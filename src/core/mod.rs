@@ -12,6 +12,7 @@ pub mod json;
 pub mod jwt;
 pub mod logout;
 pub mod pkce;
+pub mod refresh;
 pub mod secret;
 pub mod session;
 pub mod token;

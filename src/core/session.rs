@@ -15,6 +15,8 @@ pub struct StoredSession {
     pub id_token: IdToken,
     /// Access-token expiry (seconds since the epoch).
     pub expires_at: Option<u64>,
+    /// When the access token was received (for its lifetime).
+    pub issued_at: Option<u64>,
     /// Granted scope.
     pub scope: Option<String>,
     /// The UserInfo response (JSON text), after its `sub` was checked.
@@ -30,6 +32,7 @@ impl FromJson for StoredSession {
             refresh_token: f.str("refresh_token")?.map(RefreshToken::new),
             id_token: IdToken::new(f.req_str("id_token")?),
             expires_at: f.uint("expires_at")?,
+            issued_at: f.uint("issued_at")?,
             scope: f.str("scope")?,
             userinfo: f.str("userinfo")?,
             sub: f.req_str("sub")?,
@@ -45,6 +48,7 @@ impl StoredSession {
             .opt_str("refresh_token", self.refresh_token.as_ref().map(RefreshToken::secret))
             .str("id_token", self.id_token.secret())
             .opt_uint("expires_at", self.expires_at)
+            .opt_uint("issued_at", self.issued_at)
             .opt_str("scope", self.scope.as_deref())
             .opt_str("userinfo", self.userinfo.as_deref())
             .str("sub", &self.sub)
@@ -105,6 +109,7 @@ mod tests {
             refresh_token: None,
             id_token: IdToken::new("i".into()),
             expires_at,
+            issued_at: None,
             scope: None,
             userinfo: None,
             sub: "alice".into(),
