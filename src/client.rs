@@ -4,6 +4,7 @@
 use crate::browser::channel::Channel;
 use crate::browser::crypto::{random_bytes, verify};
 use crate::browser::lock::with_lock;
+use crate::browser::timer::{Listener, Timeout};
 use crate::browser::http::{get_json, post_form, post_form_no_content};
 use crate::browser::storage::Area;
 use crate::browser::{nav, now};
@@ -17,7 +18,7 @@ use crate::core::id_token::{check_userinfo_sub, validate_claims, Expectations, I
 use crate::core::jwt::{check_header, check_signature_shape, select_key, split, JoseHeader, JwkSet};
 use crate::core::logout::{end_session_url, revocation_body};
 use crate::core::pkce::{b64url, Entropy};
-use crate::core::refresh::{classify, needs_refresh, Verdict};
+use crate::core::refresh::{classify, needs_refresh, next_renewal, Next, ScheduleInput, Verdict};
 use crate::core::secret::{AccessToken, IdToken};
 use crate::core::session::{status_after_callback_error, Status, StoredSession};
 use crate::core::token::{code_exchange_body, refresh_body, token_result, TokenResponse};
@@ -27,9 +28,6 @@ use std::rc::{Rc, Weak};
 
 /// How long a cached discovery document is used before it is fetched again, in seconds.
 const DISCOVERY_TTL: u64 = 3600;
-/// An access token this close to expiry is refreshed first, in seconds (at most a quarter of
-/// its lifetime: see `core::refresh::effective_margin`).
-const EXPIRY_MARGIN: u64 = 30;
 /// Cross-tab messages. They carry no token: the receiving tab re-reads storage.
 const MSG_SESSION: &str = "session";
 const MSG_SIGNED_OUT: &str = "signedOut";
@@ -106,7 +104,10 @@ impl FromJson for ProfileHints {
     }
 }
 
-type Listener = Rc<dyn Fn(&View)>;
+type Subscriber = Rc<dyn Fn(&View)>;
+
+/// Called after each refresh request: `Ok(expires_at)` or the error. Never given a token.
+pub type RefreshHook = Rc<dyn Fn(Result<Option<u64>, &Error>)>;
 
 struct Inner {
     config: Config,
@@ -114,12 +115,19 @@ struct Inner {
     jwks: RefCell<Option<Rc<JwkSet>>>,
     session: RefCell<Option<StoredSession>>,
     view: RefCell<View>,
-    listeners: RefCell<Vec<(u32, Listener)>>,
+    listeners: RefCell<Vec<(u32, Subscriber)>>,
     next_listener: Cell<u32>,
     refresh: RefCell<Option<js_sys::Promise>>,
     refresh_error: RefCell<Option<Error>>,
     /// Open while tokens live in localStorage, which every tab shares.
     channel: RefCell<Option<Channel>>,
+    /// The proactive renewal timer.
+    renewal: RefCell<Option<Timeout>>,
+    /// `focus`, `online`, `visibilitychange`: the clock is re-read when the page wakes up.
+    wake: RefCell<Vec<Listener>>,
+    last_attempt: Cell<Option<u64>>,
+    failures: Cell<u32>,
+    on_refresh: RefCell<Option<RefreshHook>>,
 }
 
 /// A browser session for one provider and client.
@@ -159,8 +167,91 @@ impl Client {
                 refresh: RefCell::default(),
                 refresh_error: RefCell::default(),
                 channel: RefCell::default(),
+                renewal: RefCell::default(),
+                wake: RefCell::default(),
+                last_attempt: Cell::new(None),
+                failures: Cell::new(0),
+                on_refresh: RefCell::default(),
             }),
         })
+    }
+
+    /// Sets the hook called after every refresh request (for logging or metrics).
+    pub fn on_refresh(&self, hook: RefreshHook) {
+        *self.inner.on_refresh.borrow_mut() = Some(hook);
+    }
+
+    fn margin(&self) -> u64 {
+        self.inner.config.refresh_margin
+    }
+
+    /// (Re)arms the renewal timer from the session, the last attempt and the failure count.
+    fn schedule_renewal(&self) {
+        self.inner.renewal.borrow_mut().take();
+        if !self.inner.config.auto_refresh {
+            return;
+        }
+        let (expires_at, issued_at) = match &*self.inner.session.borrow() {
+            Some(s) if s.refresh_token.is_some() => (s.expires_at, s.issued_at),
+            _ => return,
+        };
+        let jitter = random_bytes::<1>().map(|b| f64::from(b[0]) / 256.0).unwrap_or(0.5);
+        let next = next_renewal(&ScheduleInput {
+            expires_at,
+            issued_at,
+            margin: self.margin(),
+            now: now(),
+            last_attempt: self.inner.last_attempt.get(),
+            failures: self.inner.failures.get(),
+            jitter,
+        });
+        let secs = match next {
+            Next::Idle => return,
+            Next::RenewIn(d) | Next::RecheckIn(d) => d,
+        };
+        let weak = Rc::downgrade(&self.inner);
+        let timer = Timeout::new(u32::try_from(secs * 1000).unwrap_or(u32::MAX), move || {
+            if let Some(inner) = weak.upgrade() {
+                wasm_bindgen_futures::spawn_local(Client { inner }.renew_if_due());
+            }
+        });
+        *self.inner.renewal.borrow_mut() = timer;
+    }
+
+    /// Reads the wall clock and renews when due (timers alone are not trusted: they stop while
+    /// the machine sleeps), then re-arms the timer.
+    async fn renew_if_due(self) {
+        if self.inner.session.borrow().is_some() {
+            let _ = self.access_token().await;
+        }
+        self.schedule_renewal();
+    }
+
+    fn watch_wake_ups(&self) {
+        if !self.inner.config.auto_refresh || !self.inner.wake.borrow().is_empty() {
+            return;
+        }
+        let Some(window) = web_sys::window() else { return };
+        let mut wake = Vec::new();
+        let targets: [(&web_sys::EventTarget, &'static str); 2] = [(window.as_ref(), "focus"), (window.as_ref(), "online")];
+        for (target, kind) in targets {
+            let weak = Rc::downgrade(&self.inner);
+            let l = Listener::new(target, kind, move || {
+                if let Some(inner) = weak.upgrade() {
+                    wasm_bindgen_futures::spawn_local(Client { inner }.renew_if_due());
+                }
+            });
+            wake.extend(l);
+        }
+        if let Some(doc) = window.document() {
+            let weak = Rc::downgrade(&self.inner);
+            wake.extend(Listener::new(doc.as_ref(), "visibilitychange", move || {
+                if let Some(inner) = weak.upgrade() {
+                    wasm_bindgen_futures::spawn_local(Client { inner }.renew_if_due());
+                }
+            }));
+        }
+        *self.inner.wake.borrow_mut() = wake;
     }
 
     /// Listens to the other tabs (shared localStorage only): a `session` message means the stored
@@ -181,6 +272,7 @@ impl Client {
                 }
                 MSG_SIGNED_OUT => {
                     me.inner.session.borrow_mut().take();
+                    me.inner.renewal.borrow_mut().take();
                     me.set_view(Status::SignedOut, None, None);
                 }
                 _ => {}
@@ -208,6 +300,7 @@ impl Client {
         if let Some(u) = user {
             self.set_view(Status::SignedIn, Some(u), None);
         }
+        self.schedule_renewal();
     }
 
     /// The validated configuration.
@@ -234,7 +327,7 @@ impl Client {
             return;
         }
         *self.inner.view.borrow_mut() = next.clone();
-        let listeners: Vec<Listener> = self.inner.listeners.borrow().iter().map(|(_, l)| l.clone()).collect();
+        let listeners: Vec<Subscriber> = self.inner.listeners.borrow().iter().map(|(_, l)| l.clone()).collect();
         for l in listeners {
             l(&next);
         }
@@ -334,6 +427,7 @@ impl Client {
     /// Never fails: the outcome is the returned (and observable) view.
     pub async fn bootstrap(&self) -> View {
         self.open_channel();
+        self.watch_wake_ups();
         let href = match nav::href() {
             Ok(h) => h,
             Err(e) => {
@@ -401,6 +495,7 @@ impl Client {
             Some(u) => self.set_view(Status::SignedIn, Some(u), None),
             None => self.set_view(Status::SignedOut, None, None),
         }
+        self.schedule_renewal();
     }
 
     async fn finish_callback(&self, response: AuthorizationResponse) -> Result<Option<String>, Error> {
@@ -468,6 +563,7 @@ impl Client {
         *self.inner.session.borrow_mut() = Some(session);
         self.set_view(Status::SignedIn, user, None);
         self.broadcast(MSG_SESSION);
+        self.schedule_renewal();
         Ok(())
     }
 
@@ -478,6 +574,7 @@ impl Client {
         }
         self.set_view(Status::SignedOut, None, None);
         self.broadcast(MSG_SIGNED_OUT);
+        self.inner.renewal.borrow_mut().take();
     }
 
     // ---- commands -------------------------------------------------------------------------
@@ -513,7 +610,7 @@ impl Client {
         {
             let s = self.inner.session.borrow();
             let s = s.as_ref().ok_or(Error::NotSignedIn)?;
-            if !needs_refresh(s.expires_at, s.issued_at, now(), EXPIRY_MARGIN) {
+            if !needs_refresh(s.expires_at, s.issued_at, now(), self.margin()) {
                 return Ok(s.access_token.secret().to_owned());
             }
             if s.refresh_token.is_none() {
@@ -555,13 +652,26 @@ impl Client {
     /// One refresh for every tab: under the cross-tab lock, re-read storage first (another tab
     /// may have refreshed while we waited), and treat `invalid_grant` as a possible race.
     async fn refresh_now(&self) -> Result<(), Error> {
+        self.inner.last_attempt.set(Some(now()));
         let me = self.clone();
-        with_lock(&self.key("refresh"), async move { me.refresh_locked().await }).await
+        let r = with_lock(&self.key("refresh"), async move { me.refresh_locked().await }).await;
+        match &r {
+            Ok(()) => self.inner.failures.set(0),
+            Err(e) => {
+                self.inner.failures.set(self.inner.failures.get().saturating_add(1));
+                let hook = self.inner.on_refresh.borrow().clone();
+                if let Some(h) = hook {
+                    h(Err(e));
+                }
+                self.schedule_renewal();
+            }
+        }
+        r
     }
 
     async fn refresh_locked(&self) -> Result<(), Error> {
         if let Some(stored) = self.read_stored() {
-            if !needs_refresh(stored.expires_at, stored.issued_at, now(), EXPIRY_MARGIN) {
+            if !needs_refresh(stored.expires_at, stored.issued_at, now(), self.margin()) {
                 self.adopt(stored);
                 return Ok(());
             }
@@ -575,7 +685,7 @@ impl Client {
                 let used = current.refresh_token.as_ref().map(|t| t.secret().to_owned());
                 result = match self.read_stored() {
                     Some(s) if s.refresh_token.as_ref().map(|t| t.secret()) != used.as_deref() => {
-                        if needs_refresh(s.expires_at, s.issued_at, now(), EXPIRY_MARGIN) {
+                        if needs_refresh(s.expires_at, s.issued_at, now(), self.margin()) {
                             self.adopt(s.clone());
                             self.refresh_with(&s).await
                         } else {
@@ -616,6 +726,7 @@ impl Client {
             }
             None => current.id_token.clone(),
         };
+        let expires_at = tokens.expires_at;
         self.save_session(StoredSession {
             access_token: tokens.access_token,
             refresh_token: tokens.refresh_token.or_else(|| current.refresh_token.clone()),
@@ -625,7 +736,12 @@ impl Client {
             scope: tokens.scope.or_else(|| current.scope.clone()),
             userinfo: current.userinfo.clone(),
             sub: current.sub.clone(),
-        })
+        })?;
+        let hook = self.inner.on_refresh.borrow().clone();
+        if let Some(h) = hook {
+            h(Ok(expires_at));
+        }
+        Ok(())
     }
 
     /// Revokes the refresh token, clears the session, and (unless `local_only`) ends the

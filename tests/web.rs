@@ -305,6 +305,7 @@ mod refresh {
             client_id: "app".into(),
             redirect_uri: format!("{origin}/callback"),
             storage: Some(StorageKind::Local),
+            auto_refresh: Some(false),
             ..Default::default()
         })
         .unwrap();
@@ -329,5 +330,64 @@ mod refresh {
         assert_eq!(refreshes, 1.0, "one token request for 50 callers");
         assert!(results.iter().all(|t| t == "at-1"), "every caller got the refreshed token");
         assert_eq!(stored.refresh_token.unwrap().secret(), "rt-1", "the rotated refresh token is stored");
+    }
+
+    fn session_expiring(in_secs: u64, lifetime: u64) -> StoredSession {
+        let now = (js_sys::Date::now() / 1000.0) as u64;
+        let id_token = format!("{}.{}.{}", b64(br#"{"alg":"RS256"}"#), b64(br#"{"sub":"alice"}"#), b64(b"sig"));
+        StoredSession {
+            access_token: AccessToken::new("at-old".into()),
+            refresh_token: Some(RefreshToken::new("rt-0".into())),
+            id_token: IdToken::new(id_token),
+            expires_at: Some(now + in_secs),
+            issued_at: Some(now + in_secs - lifetime),
+            scope: None,
+            userinfo: None,
+            sub: "alice".into(),
+        }
+    }
+
+    fn refreshes() -> f64 {
+        Reflect::get(&js_sys::global(), &"__refreshes".into()).unwrap().as_f64().unwrap()
+    }
+
+    #[wasm_bindgen_test]
+    async fn the_renewal_timer_renews_before_expiry_and_is_cancelled_with_the_client() {
+        let issuer = "https://op2.example";
+        let origin = web_sys::window().unwrap().location().origin().unwrap();
+        let key = format!("oidc-session:{issuer}:app:session");
+        let original = install_fake_provider(issuer);
+        let config = || ConfigInput {
+            issuer: issuer.into(),
+            client_id: "app".into(),
+            redirect_uri: format!("{origin}/callback"),
+            storage: Some(StorageKind::Local),
+            ..Default::default()
+        };
+
+        // Expires in 2 s with a 4 s lifetime: the margin is 1 s, so renewal is due in about 1 s.
+        Area::Local.set(&key, &session_expiring(2, 4).to_json()).unwrap();
+        let client = Client::new(config()).unwrap();
+        client.bootstrap().await;
+        drop(client);
+        sleep(1600).await;
+        assert_eq!(refreshes(), 0.0, "a dropped client renews nothing");
+
+        let client = Client::new(config()).unwrap();
+        let seen = Rc::new(Cell::new(0u32));
+        let s2 = seen.clone();
+        client.on_refresh(Rc::new(move |r| {
+            assert!(r.is_ok());
+            s2.set(s2.get() + 1);
+        }));
+        client.bootstrap().await;
+        sleep(1600).await;
+        let stored: StoredSession = from_json(&Area::Local.get(&key).unwrap(), "stored").unwrap();
+        Reflect::set(&js_sys::global(), &"fetch".into(), &original).unwrap();
+        Area::Local.remove(&key);
+        assert_eq!(refreshes(), 1.0, "renewed once, before expiry, without a caller");
+        assert_eq!(seen.get(), 1, "the onRefresh hook saw it");
+        assert_eq!(stored.access_token.secret(), "at-1");
+        drop(client);
     }
 }

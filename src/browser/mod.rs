@@ -7,6 +7,7 @@ pub mod http;
 pub mod lock;
 pub mod nav;
 pub mod storage;
+pub mod timer;
 
 use wasm_bindgen::JsValue;
 

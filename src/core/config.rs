@@ -35,6 +35,10 @@ pub struct ConfigInput {
     pub clock_skew_seconds: Option<u32>,
     /// Audiences besides our client id that an ID token may name (default none).
     pub trusted_audiences: Option<Vec<String>>,
+    /// Renew the access token in the background before it expires (default true).
+    pub auto_refresh: Option<bool>,
+    /// How long before expiry to renew, in seconds (default 30; at most a quarter of the lifetime).
+    pub refresh_margin_seconds: Option<u64>,
 }
 
 /// A configuration that has been checked: every field is usable.
@@ -56,6 +60,10 @@ pub struct Config {
     pub clock_skew: u64,
     /// Extra trusted audiences.
     pub trusted_audiences: Vec<String>,
+    /// Background renewal on or off.
+    pub auto_refresh: bool,
+    /// Renewal margin in seconds.
+    pub refresh_margin: u64,
     /// The app's origin (`location.origin`).
     pub app_origin: String,
 }
@@ -79,6 +87,8 @@ impl ConfigInput {
             storage,
             clock_skew_seconds: skew.map(|s| u32::try_from(s).unwrap_or(u32::MAX)),
             trusted_audiences: f.strs("trustedAudiences", false)?,
+            auto_refresh: f.bool("autoRefresh")?,
+            refresh_margin_seconds: f.uint("refreshMarginSeconds")?,
         })
     }
 
@@ -130,6 +140,9 @@ impl Config {
         if clock_skew > 300 {
             return Err(bad("clockSkewSeconds", "must be at most 300"));
         }
+        if input.refresh_margin_seconds.is_some_and(|m| m > 3600) {
+            return Err(bad("refreshMarginSeconds", "must be at most 3600"));
+        }
         Ok(Self {
             issuer,
             client_id,
@@ -139,6 +152,8 @@ impl Config {
             storage: input.storage.unwrap_or_default(),
             clock_skew,
             trusted_audiences: input.trusted_audiences.unwrap_or_default(),
+            auto_refresh: input.auto_refresh.unwrap_or(true),
+            refresh_margin: input.refresh_margin_seconds.unwrap_or(30),
             app_origin: app_origin.to_owned(),
         })
     }
@@ -208,6 +223,8 @@ mod tests {
         assert_eq!(c.scopes, ["openid", "email"]);
         assert_eq!(c.storage, StorageKind::Memory);
         assert_eq!(c.clock_skew, 60);
+        assert!(c.auto_refresh);
+        assert_eq!(c.refresh_margin, 30);
     }
 
     #[test]

@@ -60,6 +60,71 @@ pub fn needs_refresh(expires_at: Option<u64>, issued_at: Option<u64>, now: u64, 
     now + effective_margin(margin, lifetime) >= exp
 }
 
+/// Never renew proactively more often than this, in seconds, whatever the token lifetime.
+pub const MIN_INTERVAL: u64 = 5;
+/// The longest pause between attempts after repeated transient failures, in seconds.
+pub const MAX_BACKOFF: u64 = 300;
+/// The longest a renewal timer is trusted before the wall clock is read again, in seconds:
+/// timers stop while a machine sleeps, so a long one would fire late.
+pub const MAX_TIMER: u64 = 60;
+
+/// The inputs of one scheduling decision.
+#[derive(Debug, Clone, Copy)]
+pub struct ScheduleInput {
+    /// Access-token expiry.
+    pub expires_at: Option<u64>,
+    /// When the access token was received.
+    pub issued_at: Option<u64>,
+    /// Configured margin before expiry.
+    pub margin: u64,
+    /// Now.
+    pub now: u64,
+    /// When the last refresh attempt started, if any.
+    pub last_attempt: Option<u64>,
+    /// Consecutive transient failures.
+    pub failures: u32,
+    /// A random number in `[0, 1)`: spreads tabs and clients apart.
+    pub jitter: f64,
+}
+
+/// What the renewal timer should do next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Try to renew after this many seconds.
+    RenewIn(u64),
+    /// Only re-read the clock after this many seconds (the renewal is further away).
+    RecheckIn(u64),
+    /// Nothing to schedule (no expiry known).
+    Idle,
+}
+
+/// Decides when to renew: `margin` before expiry (capped by the lifetime), moved earlier by up to
+/// 10 % of the margin of jitter; never sooner than [`MIN_INTERVAL`] after the last attempt; after
+/// failures, exponential backoff from [`MIN_INTERVAL`] to [`MAX_BACKOFF`] with up to 50 % jitter;
+/// and never a timer longer than [`MAX_TIMER`].
+pub fn next_renewal(i: &ScheduleInput) -> Next {
+    let Some(exp) = i.expires_at else { return Next::Idle };
+    let lifetime = i.issued_at.map(|at| exp.saturating_sub(at));
+    let margin = effective_margin(i.margin, lifetime);
+    let jitter = i.jitter.clamp(0.0, 0.999);
+    let spread = (margin as f64 * 0.1 * jitter) as u64;
+    let mut at = exp.saturating_sub(margin + spread);
+    if let Some(last) = i.last_attempt {
+        at = at.max(last + MIN_INTERVAL);
+        if i.failures > 0 {
+            let base = MIN_INTERVAL.saturating_mul(1 << (i.failures - 1).min(16)).min(MAX_BACKOFF);
+            let backoff = base + (base as f64 * 0.5 * jitter) as u64;
+            at = at.max(last + backoff);
+        }
+    }
+    let delay = at.saturating_sub(i.now);
+    if delay > MAX_TIMER {
+        Next::RecheckIn(MAX_TIMER)
+    } else {
+        Next::RenewIn(delay)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +162,62 @@ mod tests {
         for (e, want) in table {
             assert_eq!(classify(&e), want, "{e:?}");
         }
+    }
+
+    fn input() -> ScheduleInput {
+        ScheduleInput {
+            expires_at: Some(4600),
+            issued_at: Some(1000),
+            margin: 30,
+            now: 1000,
+            last_attempt: None,
+            failures: 0,
+            jitter: 0.0,
+        }
+    }
+
+    #[test]
+    fn schedules_margin_before_expiry_and_rechecks_the_clock_meanwhile() {
+        // Renewal due at 4570: far away, so only a clock re-check in 60 s.
+        assert_eq!(next_renewal(&input()), Next::RecheckIn(MAX_TIMER));
+        assert_eq!(next_renewal(&ScheduleInput { now: 4540, ..input() }), Next::RenewIn(30));
+        assert_eq!(next_renewal(&ScheduleInput { now: 4580, ..input() }), Next::RenewIn(0));
+        assert_eq!(next_renewal(&ScheduleInput { expires_at: None, ..input() }), Next::Idle);
+    }
+
+    #[test]
+    fn jitter_moves_renewal_earlier_by_at_most_a_tenth_of_the_margin() {
+        for j in [0.0, 0.25, 0.5, 0.999, 1.0, 7.0, -1.0] {
+            let Next::RenewIn(d) = next_renewal(&ScheduleInput { now: 4540, jitter: j, ..input() }) else { panic!() };
+            assert!((27..=30).contains(&d), "jitter {j}: {d}");
+        }
+    }
+
+    #[test]
+    fn sixty_second_tokens_do_not_loop() {
+        // A 60 s token renewed 15 s before expiry; right after a renewal the next one is 45 s away.
+        let i = ScheduleInput { expires_at: Some(1060), issued_at: Some(1000), now: 1000, last_attempt: Some(1000), ..input() };
+        assert_eq!(next_renewal(&i), Next::RenewIn(45));
+        // Even a token that is already inside its margin waits MIN_INTERVAL after an attempt.
+        let i = ScheduleInput { expires_at: Some(1004), issued_at: Some(1000), now: 1000, last_attempt: Some(1000), ..input() };
+        assert_eq!(next_renewal(&i), Next::RenewIn(MIN_INTERVAL));
+    }
+
+    #[test]
+    fn transient_failures_back_off_exponentially_up_to_the_cap() {
+        let at = |failures, jitter| {
+            let i = ScheduleInput { now: 4590, last_attempt: Some(4590), failures, jitter, ..input() };
+            match next_renewal(&i) {
+                Next::RenewIn(d) | Next::RecheckIn(d) => d,
+                Next::Idle => panic!(),
+            }
+        };
+        assert_eq!([at(1, 0.0), at(2, 0.0), at(3, 0.0), at(4, 0.0)], [5, 10, 20, 40]);
+        assert_eq!(at(5, 0.0), MAX_TIMER.min(80));
+        assert_eq!(at(30, 0.0), MAX_TIMER, "capped, and the clock is re-read at least every minute");
+        let i = ScheduleInput { now: 4590, last_attempt: Some(4590), failures: 40, ..input() };
+        let Next::RecheckIn(_) = next_renewal(&i) else { panic!("backoff beyond MAX_TIMER re-checks") };
+        assert_eq!(at(3, 0.999), 29, "up to 50 % jitter on the backoff (20 s base)");
     }
 
     #[test]

@@ -44,6 +44,14 @@ export interface SessionConfig {
   clockSkewSeconds?: number;
   /** Audiences besides `clientId` that an ID token may list. Default none. */
   trustedAudiences?: string[];
+  /** Renew the access token in the background shortly before it expires (one tab renews for all). Default true. */
+  autoRefresh?: boolean;
+  /** Seconds before expiry to renew; capped at a quarter of the token's lifetime. Default 30. */
+  refreshMarginSeconds?: number;
+  /** Called after each refresh request that succeeded, with the new expiry (ms since the epoch). Never given a token. */
+  onRefresh?: (info: { expiresAt?: number }) => void;
+  /** Called after each refresh that failed; the session is kept unless the error ended it. */
+  onRefreshError?: (error: SessionError) => void;
 }
 
 /** Options of `signIn`. */
@@ -217,8 +225,32 @@ impl SessionManager {
     /// Validates the configuration. Throws `{ code: "config_invalid" }` naming the field to fix.
     #[wasm_bindgen(constructor)]
     pub fn new(config: JsSessionConfig) -> Result<SessionManager, JsValue> {
-        let input = ConfigInput::from_json(&json_text(&config.into())).map_err(|e| js_error(&e))?;
+        let config: JsValue = config.into();
+        let input = ConfigInput::from_json(&json_text(&config)).map_err(|e| js_error(&e))?;
         let client = Client::new(input).map_err(|e| js_error(&e))?;
+        let hook = |name: &str| Reflect::get(&config, &JsValue::from_str(name)).ok().and_then(|f| f.dyn_into::<Function>().ok());
+        let (on_ok, on_err) = (hook("onRefresh"), hook("onRefreshError"));
+        if on_ok.is_some() || on_err.is_some() {
+            client.on_refresh(Rc::new(move |r| {
+                // A throwing hook must not break the refresh.
+                let _ = match (r, &on_ok, &on_err) {
+                    (Ok(exp), Some(f), _) => {
+                        let info = Object::new();
+                        if let Some(exp) = exp {
+                            set(&info, "expiresAt", &((exp as f64) * 1000.0).into());
+                        }
+                        f.call1(&JsValue::NULL, &info)
+                    }
+                    (Err(e), _, Some(f)) => {
+                        let err = Object::new();
+                        error_members(&err, e);
+                        set(&err, "message", &e.to_string().into());
+                        f.call1(&JsValue::NULL, &err)
+                    }
+                    _ => Ok(JsValue::UNDEFINED),
+                };
+            }));
+        }
         Ok(Self { client, snapshot: Rc::default(), bootstrap: RefCell::default() })
     }
 
