@@ -8,8 +8,8 @@ use crate::browser::timer::{Listener, Timeout};
 use crate::browser::http::{get_json, post_form, post_form_no_content};
 use crate::browser::storage::Area;
 use crate::browser::{nav, now};
-use crate::core::authorize::{authorization_request, PendingSignIn, SignInOptions};
-use crate::core::callback::{check_response, classify_location, AuthorizationResponse, Landing};
+use crate::core::authorize::{authorization_request, silent_request, PendingSignIn, SignInOptions};
+use crate::core::callback::{check_response, classify_location, parse_response, AuthorizationResponse, Landing};
 use crate::core::config::{sanitize_return_to, Config, ConfigInput};
 use crate::core::json::{decode as from_json, Field, FromJson, Fields, Writer};
 use crate::core::discovery::{discovery_url, validate_metadata, Provider, ProviderMetadata};
@@ -19,7 +19,7 @@ use crate::core::jwt::{check_header, check_signature_shape, select_key, split, J
 use crate::core::logout::{end_session_url, revocation_body};
 use crate::core::pkce::{b64url, Entropy};
 use crate::core::refresh::{classify, needs_refresh, next_renewal, Next, ScheduleInput, Verdict};
-use crate::core::secret::{AccessToken, IdToken};
+use crate::core::secret::{AccessToken, AuthorizationCode, IdToken};
 use crate::core::session::{status_after_callback_error, Status, StoredSession};
 use crate::core::token::{code_exchange_body, refresh_body, token_result, TokenResponse};
 use crate::core::url::{parse_query, HttpUrl};
@@ -192,7 +192,7 @@ impl Client {
             return;
         }
         let (expires_at, issued_at) = match &*self.inner.session.borrow() {
-            Some(s) if s.refresh_token.is_some() => (s.expires_at, s.issued_at),
+            Some(s) if s.refresh_token.is_some() || self.inner.config.silent_sso => (s.expires_at, s.issued_at),
             _ => return,
         };
         let jitter = random_bytes::<1>().map(|b| f64::from(b[0]) / 256.0).unwrap_or(0.5);
@@ -236,7 +236,7 @@ impl Client {
         let targets: [(&web_sys::EventTarget, &'static str); 2] = [(window.as_ref(), "focus"), (window.as_ref(), "online")];
         for (target, kind) in targets {
             let weak = Rc::downgrade(&self.inner);
-            let l = Listener::new(target, kind, move || {
+            let l = Listener::new(target, kind, move |_| {
                 if let Some(inner) = weak.upgrade() {
                     wasm_bindgen_futures::spawn_local(Client { inner }.renew_if_due());
                 }
@@ -245,7 +245,7 @@ impl Client {
         }
         if let Some(doc) = window.document() {
             let weak = Rc::downgrade(&self.inner);
-            wake.extend(Listener::new(doc.as_ref(), "visibilitychange", move || {
+            wake.extend(Listener::new(doc.as_ref(), "visibilitychange", move |_| {
                 if let Some(inner) = weak.upgrade() {
                     wasm_bindgen_futures::spawn_local(Client { inner }.renew_if_due());
                 }
@@ -453,8 +453,18 @@ impl Client {
                 }
             }
             Ok(Landing::Normal) => {
-                self.finish_sign_out_return(&href);
+                let signed_out_here = self.finish_sign_out_return(&href);
                 self.restore();
+                if self.inner.config.silent_sso && self.inner.session.borrow().is_none() && !signed_out_here {
+                    self.set_view(Status::Loading, None, None);
+                    if let Err(e) = self.silent_sign_in(None).await {
+                        if is_quiet(&e) {
+                            self.set_view(Status::SignedOut, None, None);
+                        } else {
+                            self.set_view(Status::Failed, None, Some(e));
+                        }
+                    }
+                }
             }
         }
         self.view()
@@ -507,8 +517,20 @@ impl Client {
         let code = check_response(response, &pending, &provider, now())?;
         // Consumed exactly once, before anything is awaited: a second run finds nothing.
         Area::Session.remove(&key);
+        self.exchange(&provider, &code, &pending, None).await?;
+        Ok(pending.return_to)
+    }
 
-        let body = code_exchange_body(&code, &pending.verifier, &pending.redirect_uri, &self.inner.config.client_id);
+    /// Exchanges a checked code, validates the ID token (the same subject as `previous_sub` when
+    /// renewing), reads UserInfo when needed, and stores the session.
+    async fn exchange(
+        &self,
+        provider: &Provider,
+        code: &AuthorizationCode,
+        pending: &PendingSignIn,
+        previous_sub: Option<&str>,
+    ) -> Result<(), Error> {
+        let body = code_exchange_body(code, &pending.verifier, &pending.redirect_uri, &self.inner.config.client_id);
         let reply = post_form(provider.token_endpoint(), body).await?;
         let tokens = token_result(reply.status, from_json::<TokenResponse>(&reply.body, "token response")?, now())?;
         let id_token = tokens
@@ -518,12 +540,12 @@ impl Client {
             nonce: Some(&pending.nonce),
             max_age: pending.max_age,
             access_token: Some(tokens.access_token.secret()),
-            previous_sub: None,
+            previous_sub,
             now: now(),
         };
         let (claims, payload) = self.verify_id_token(&id_token, &want).await?;
         let sub = claims.sub.unwrap_or_default();
-        let userinfo = self.userinfo(&provider, &tokens.access_token, &sub, &payload).await?;
+        let userinfo = self.userinfo(provider, &tokens.access_token, &sub, &payload).await?;
         self.save_session(StoredSession {
             access_token: tokens.access_token,
             refresh_token: tokens.refresh_token,
@@ -533,8 +555,21 @@ impl Client {
             scope: tokens.scope,
             userinfo,
             sub,
-        })?;
-        Ok(pending.return_to)
+        })
+    }
+
+    /// A `prompt=none` sign-in in a hidden iframe: resumes the provider's session without a form.
+    async fn silent_sign_in(&self, previous_sub: Option<&str>) -> Result<(), Error> {
+        let provider = self.provider().await?;
+        let entropy = Entropy::from_bytes(random_bytes::<96>()?);
+        let (url, pending) = silent_request(&self.inner.config, &provider, &entropy, now())?;
+        let origin = &self.inner.config.app_origin;
+        let timeout_ms = u32::try_from(self.inner.config.silent_timeout * 1000).unwrap_or(u32::MAX);
+        let href = crate::browser::silent::run(&url, origin, &pending.state, timeout_ms).await?;
+        let query = href.split_once('?').map(|(_, q)| q.split('#').next().unwrap_or_default()).unwrap_or_default();
+        let response = parse_response(query)?.ok_or(Error::StateMismatch)?;
+        let code = check_response(response, &pending, &provider, now())?;
+        self.exchange(&provider, &code, &pending, previous_sub).await
     }
 
     /// UserInfo, when the ID token lacks profile claims. A `sub` mismatch is fatal (Core 5.3.2);
@@ -613,7 +648,7 @@ impl Client {
             if !needs_refresh(s.expires_at, s.issued_at, now(), self.margin()) {
                 return Ok(s.access_token.secret().to_owned());
             }
-            if s.refresh_token.is_none() {
+            if s.refresh_token.is_none() && !self.inner.config.silent_sso {
                 return Err(Error::TokenExpired);
             }
         }
@@ -707,7 +742,13 @@ impl Client {
     }
 
     async fn refresh_with(&self, current: &StoredSession) -> Result<(), Error> {
-        let Some(rt) = current.refresh_token.clone() else { return Err(Error::TokenExpired) };
+        let Some(rt) = current.refresh_token.clone() else {
+            // No refresh token was issued: renew through the provider session, if allowed.
+            if self.inner.config.silent_sso {
+                return self.silent_sign_in(Some(&current.sub)).await;
+            }
+            return Err(Error::TokenExpired);
+        };
         let provider = self.provider().await?;
         let reply = post_form(provider.token_endpoint(), refresh_body(&rt, &self.inner.config.client_id)).await?;
         let parsed = from_json::<TokenResponse>(&reply.body, "token response")?;
@@ -787,10 +828,11 @@ impl Client {
     }
 
     /// On the return from the provider's logout, checks its `state` and restores `returnTo`.
-    fn finish_sign_out_return(&self, href: &str) {
+    /// Returns true when this page is the return from our own sign-out (then no silent sign-in).
+    fn finish_sign_out_return(&self, href: &str) -> bool {
         let key = self.key("signout");
         let Some(pending) = Area::Session.get(&key).and_then(|t| from_json::<PendingSignOut>(&t, "sign-out").ok()) else {
-            return;
+            return false;
         };
         let query = href.split_once('?').map(|(_, q)| q.split('#').next().unwrap_or_default()).unwrap_or_default();
         let state = parse_query(query).into_iter().find(|(k, _)| k == "state").map(|(_, v)| v);
@@ -800,8 +842,16 @@ impl Client {
             if let Some(to) = pending.return_to.or(clean) {
                 nav::replace_url(&to);
             }
+            return true;
         }
+        false
     }
+}
+
+/// Silent SSO outcomes that mean "no provider session": end quietly in `signedOut`.
+fn is_quiet(e: &Error) -> bool {
+    matches!(e, Error::Provider { error, .. }
+        if matches!(error.as_str(), "login_required" | "consent_required" | "interaction_required" | "account_selection_required"))
 }
 
 fn utf8(b: &[u8]) -> Result<String, Error> {

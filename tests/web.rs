@@ -391,3 +391,59 @@ mod refresh {
         drop(client);
     }
 }
+
+mod silent {
+    use super::*;
+    use oidc_session::browser::lock::sleep;
+    use oidc_session::browser::silent::run;
+    use wasm_bindgen_futures::future_to_promise;
+
+    fn iframes() -> u32 {
+        let f = js_sys::Function::new_no_args("return document.querySelectorAll('iframe').length");
+        f.call0(&JsValue::NULL).unwrap().as_f64().unwrap() as u32
+    }
+
+    /// Posts `msg` to the parent from inside the silent iframe's own realm (so `event.source` is
+    /// the iframe), or from the top window when `from_frame` is false.
+    fn post(msg: &str, from_frame: bool) {
+        let doc = web_sys::window().unwrap().document().unwrap();
+        let frame: web_sys::HtmlIFrameElement = doc.query_selector("iframe[aria-hidden]").unwrap().unwrap().unchecked_into();
+        let w = frame.content_window().unwrap();
+        let f = js_sys::Function::new_with_args(
+            "w, msg, fromFrame",
+            "if (fromFrame) { new w.Function('m', 'parent.postMessage(m, \"*\")')(msg); } else { window.postMessage(msg, '*'); }",
+        );
+        f.call3(&JsValue::NULL, &w, &msg.into(), &from_frame.into()).unwrap();
+    }
+
+    #[wasm_bindgen_test]
+    async fn only_the_iframes_answer_with_our_state_is_accepted_and_everything_is_cleaned_up() {
+        let origin = web_sys::window().unwrap().location().origin().unwrap();
+        let before = iframes();
+        let o = origin.clone();
+        let pending = future_to_promise(async move {
+            run("about:blank", &o, "st-1", 3000).await.map(JsValue::from).map_err(|e| JsValue::from_str(e.code()))
+        });
+        sleep(50).await;
+        assert_eq!(iframes(), before + 1, "the hidden iframe is in the page");
+        post(&format!("{origin}/silent.html?code=c&state=someone-else"), true); // another flow's state
+        post(&format!("{origin}/silent.html?code=forged&state=st-1"), false); // not from the iframe
+        sleep(50).await;
+        post(&format!("{origin}/silent.html?code=c&state=st-1"), true);
+        let got = JsFuture::from(pending).await.unwrap().as_string().unwrap();
+        assert_eq!(got, format!("{origin}/silent.html?code=c&state=st-1"));
+        assert_eq!(iframes(), before, "the iframe is removed");
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_silent_attempt_times_out_and_leaves_nothing_behind() {
+        let origin = web_sys::window().unwrap().location().origin().unwrap();
+        let before = iframes();
+        let t0 = js_sys::Date::now();
+        let e = run("about:blank", &origin, "st-2", 300).await.unwrap_err();
+        let took = js_sys::Date::now() - t0;
+        assert_eq!(e.code(), "timeout");
+        assert!((250.0..2000.0).contains(&took), "{took} ms");
+        assert_eq!(iframes(), before);
+    }
+}

@@ -6,6 +6,7 @@ pub mod crypto;
 pub mod http;
 pub mod lock;
 pub mod nav;
+pub mod silent;
 pub mod storage;
 pub mod timer;
 

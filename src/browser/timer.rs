@@ -46,9 +46,9 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// Calls `f` on every `kind` event of `target`.
-    pub fn new(target: &EventTarget, kind: &'static str, mut f: impl FnMut() + 'static) -> Option<Self> {
-        let closure = Closure::<dyn FnMut(Event)>::new(move |_: Event| f());
+    /// Calls `f` with every `kind` event of `target`.
+    pub fn new(target: &EventTarget, kind: &'static str, mut f: impl FnMut(&Event) + 'static) -> Option<Self> {
+        let closure = Closure::<dyn FnMut(Event)>::new(move |e: Event| f(&e));
         target.add_event_listener_with_callback(kind, closure.as_ref().unchecked_ref()).ok()?;
         Some(Self { target: target.clone(), kind, closure })
     }

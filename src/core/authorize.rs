@@ -130,6 +130,23 @@ pub fn authorization_request(
     entropy: &Entropy,
     now: u64,
 ) -> Result<(String, PendingSignIn), Error> {
+    build(config, provider, options, &config.redirect_uri, entropy, now)
+}
+
+/// The silent (`prompt=none`) request for the hidden iframe, to the silent redirect URI.
+pub fn silent_request(config: &Config, provider: &Provider, entropy: &Entropy, now: u64) -> Result<(String, PendingSignIn), Error> {
+    let options = SignInOptions { prompt: Some("none".into()), ..SignInOptions::default() };
+    build(config, provider, &options, &config.silent_redirect_uri, entropy, now)
+}
+
+fn build(
+    config: &Config,
+    provider: &Provider,
+    options: &SignInOptions,
+    redirect_uri: &str,
+    entropy: &Entropy,
+    now: u64,
+) -> Result<(String, PendingSignIn), Error> {
     let return_to = options.return_to.as_deref().map(|r| sanitize_return_to(r, &config.app_origin)).transpose()?;
     let verifier = PkceVerifier::from_entropy(&entropy.verifier);
     let state = b64url(&entropy.state);
@@ -147,7 +164,7 @@ pub fn authorization_request(
     let mut pairs: Vec<(&str, &str)> = vec![
         ("response_type", "code"),
         ("client_id", &config.client_id),
-        ("redirect_uri", &config.redirect_uri),
+        ("redirect_uri", redirect_uri),
         ("scope", &scope),
         ("state", &state),
         ("nonce", &nonce),
@@ -172,7 +189,7 @@ pub fn authorization_request(
         state,
         nonce,
         verifier,
-        redirect_uri: config.redirect_uri.clone(),
+        redirect_uri: redirect_uri.to_owned(),
         return_to,
         max_age: options.max_age,
         created_at: now,
@@ -287,6 +304,17 @@ mod tests {
         assert!(SignInOptions::from_json("").unwrap().return_to.is_none());
         let e = SignInOptions::from_json(r#"{"maxAge":"soon"}"#).unwrap_err();
         assert_eq!(e, Error::ConfigInvalid { field: "maxAge", reason: "has the wrong type (see the SignInOptions type)" });
+    }
+
+    #[test]
+    fn silent_requests_use_prompt_none_and_the_silent_redirect_uri() {
+        let mut c = config();
+        c.silent_redirect_uri = "https://app.example/silent.html".into();
+        let (url, p) = silent_request(&c, &provider(), &entropy(), 5).unwrap();
+        let q = query_of(&url);
+        assert_eq!(get(&q, "prompt"), Some("none"));
+        assert_eq!(get(&q, "redirect_uri"), Some("https://app.example/silent.html"));
+        assert_eq!(p.redirect_uri, "https://app.example/silent.html", "the token request repeats it");
     }
 
     #[test]

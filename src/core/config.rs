@@ -39,6 +39,13 @@ pub struct ConfigInput {
     pub auto_refresh: Option<bool>,
     /// How long before expiry to renew, in seconds (default 30; at most a quarter of the lifetime).
     pub refresh_margin_seconds: Option<u64>,
+    /// Try a silent (`prompt=none`) sign-in in a hidden iframe when no session is stored.
+    pub silent_sso: Option<bool>,
+    /// The page the silent iframe lands on (same origin; it calls `handleSilentCallback()`).
+    /// Default: `/silent.html` of the app's origin.
+    pub silent_redirect_uri: Option<String>,
+    /// How long the silent attempt may take, in seconds (default 10).
+    pub silent_timeout_seconds: Option<u64>,
 }
 
 /// A configuration that has been checked: every field is usable.
@@ -64,6 +71,12 @@ pub struct Config {
     pub auto_refresh: bool,
     /// Renewal margin in seconds.
     pub refresh_margin: u64,
+    /// Silent SSO on or off.
+    pub silent_sso: bool,
+    /// The silent redirect URI (checked to be of the app's origin).
+    pub silent_redirect_uri: String,
+    /// Silent attempt timeout in seconds.
+    pub silent_timeout: u64,
     /// The app's origin (`location.origin`).
     pub app_origin: String,
 }
@@ -89,6 +102,9 @@ impl ConfigInput {
             trusted_audiences: f.strs("trustedAudiences", false)?,
             auto_refresh: f.bool("autoRefresh")?,
             refresh_margin_seconds: f.uint("refreshMarginSeconds")?,
+            silent_sso: f.bool("silentSso")?,
+            silent_redirect_uri: f.str("silentRedirectUri")?,
+            silent_timeout_seconds: f.uint("silentTimeoutSeconds")?,
         })
     }
 
@@ -140,6 +156,14 @@ impl Config {
         if clock_skew > 300 {
             return Err(bad("clockSkewSeconds", "must be at most 300"));
         }
+        let silent_redirect_uri = match &input.silent_redirect_uri {
+            Some(u) => same_origin_uri(u, app_origin, "silentRedirectUri")?,
+            None => format!("{app_origin}/silent.html"),
+        };
+        let silent_timeout = input.silent_timeout_seconds.unwrap_or(10);
+        if !(1..=120).contains(&silent_timeout) {
+            return Err(bad("silentTimeoutSeconds", "must be between 1 and 120"));
+        }
         if input.refresh_margin_seconds.is_some_and(|m| m > 3600) {
             return Err(bad("refreshMarginSeconds", "must be at most 3600"));
         }
@@ -154,6 +178,9 @@ impl Config {
             trusted_audiences: input.trusted_audiences.unwrap_or_default(),
             auto_refresh: input.auto_refresh.unwrap_or(true),
             refresh_margin: input.refresh_margin_seconds.unwrap_or(30),
+            silent_sso: input.silent_sso.unwrap_or(false),
+            silent_redirect_uri,
+            silent_timeout,
             app_origin: app_origin.to_owned(),
         })
     }
@@ -225,6 +252,12 @@ mod tests {
         assert_eq!(c.clock_skew, 60);
         assert!(c.auto_refresh);
         assert_eq!(c.refresh_margin, 30);
+        assert!(!c.silent_sso);
+        assert_eq!(c.silent_redirect_uri, "http://127.0.0.1:8080/silent.html");
+        assert_eq!(
+            field_of(Config::new(ConfigInput { silent_redirect_uri: Some("https://evil.example/s".into()), ..input() }, APP)),
+            "silentRedirectUri"
+        );
     }
 
     #[test]

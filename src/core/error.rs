@@ -165,6 +165,11 @@ pub enum Error {
         /// What is missing.
         what: &'static str,
     },
+    /// A flow did not finish in time (the silent iframe).
+    Timeout {
+        /// Which flow.
+        what: &'static str,
+    },
     /// Web Storage refused a read or write (quota, privacy mode).
     Storage {
         /// The platform's description.
@@ -205,6 +210,7 @@ impl Error {
             Self::ReturnToInvalid => "return_to_invalid",
             Self::NotSignedIn => "not_signed_in",
             Self::Unsupported { .. } => "unsupported",
+            Self::Timeout { .. } => "timeout",
             Self::Storage { .. } => "storage",
             Self::Crypto { .. } => "crypto",
         }
@@ -268,6 +274,7 @@ impl fmt::Display for Error {
             Self::ReturnToInvalid => f.write_str("returnTo must be a path or a URL of this origin"),
             Self::NotSignedIn => f.write_str("not signed in"),
             Self::Unsupported { what } => write!(f, "unsupported: {what}"),
+            Self::Timeout { what } => write!(f, "{what} did not finish in time"),
             Self::Storage { detail } => write!(f, "storage error: {detail}"),
             Self::Crypto { detail } => write!(f, "WebCrypto error: {detail}"),
         }

@@ -21,7 +21,7 @@ export type ErrorCode =
   | "config_invalid" | "network" | "html_response" | "http_error" | "rate_limited" | "invalid_response"
   | "discovery_invalid" | "state_mismatch" | "sign_in_expired" | "iss_mismatch" | "iss_missing"
   | "nonce_mismatch" | "token_invalid" | "token_expired" | "return_to_invalid" | "not_signed_in"
-  | "unsupported" | "storage" | "crypto" | "provider_error"
+  | "unsupported" | "storage" | "crypto" | "timeout" | "provider_error"
   | "access_denied" | "login_required" | "consent_required" | "interaction_required"
   | "account_selection_required" | "invalid_grant" | "invalid_request" | "server_error"
   | (string & {});
@@ -52,6 +52,16 @@ export interface SessionConfig {
   onRefresh?: (info: { expiresAt?: number }) => void;
   /** Called after each refresh that failed; the session is kept unless the error ended it. */
   onRefreshError?: (error: SessionError) => void;
+  /**
+   * Resume an existing provider session without a form: when `bootstrap()` finds no stored session, try
+   * `prompt=none` in a hidden iframe. `login_required` and the like end quietly in `signedOut`. Also renews
+   * sessions that have no refresh token. Default false.
+   */
+  silentSso?: boolean;
+  /** The page the silent iframe lands on; it must call `handleSilentCallback()`. Same origin. Default `/silent.html`. */
+  silentRedirectUri?: string;
+  /** Seconds the silent attempt may take before it fails with `timeout`. Default 10. */
+  silentTimeoutSeconds?: number;
 }
 
 /** Options of `signIn`. */
@@ -218,6 +228,13 @@ fn json_text(v: &JsValue) -> String {
         return String::new();
     }
     crate::browser::stringify(v).unwrap_or_default()
+}
+
+/// Call this on the silent redirect page (`silentRedirectUri`): it hands the page's URL to the
+/// parent window on this origin only. Equivalent to `parent.postMessage(location.href, location.origin)`.
+#[wasm_bindgen(js_name = handleSilentCallback)]
+pub fn handle_silent_callback() -> Result<(), JsValue> {
+    crate::browser::silent::notify_parent().map_err(|e| js_error(&e))
 }
 
 #[wasm_bindgen]
