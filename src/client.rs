@@ -5,7 +5,7 @@ use crate::browser::channel::Channel;
 use crate::browser::crypto::{random_bytes, verify};
 use crate::browser::lock::with_lock;
 use crate::browser::timer::{Listener, Timeout};
-use crate::browser::http::{get_json, post_form, post_form_no_content};
+use crate::browser::http::{backend, get_json, post_form, post_form_no_content, send};
 use crate::browser::storage::Area;
 use crate::browser::{nav, now};
 use crate::core::authorize::{authorization_request, silent_request, PendingSignIn, SignInOptions};
@@ -20,6 +20,7 @@ use crate::core::logout::{end_session_url, revocation_body};
 use crate::core::pkce::{b64url, Entropy};
 use crate::core::refresh::{classify, needs_refresh, next_renewal, Next, ScheduleInput, Verdict};
 use crate::core::secret::{AccessToken, AuthorizationCode, IdToken};
+use crate::core::server::{login_url, me_result, refresh_result, sign_out_result, ServerConfig};
 use crate::core::session::{status_after_callback_error, Status, StoredSession};
 use crate::core::token::{code_exchange_body, refresh_body, token_result, TokenResponse};
 use crate::core::url::{parse_query, HttpUrl};
@@ -31,6 +32,8 @@ const DISCOVERY_TTL: u64 = 3600;
 /// Cross-tab messages. They carry no token: the receiving tab re-reads storage.
 const MSG_SESSION: &str = "session";
 const MSG_SIGNED_OUT: &str = "signedOut";
+/// Server mode: `refreshed:{ms}`, when a tab's `/refresh` succeeded.
+const MSG_REFRESHED: &str = "refreshed:";
 
 /// The signed-in user: the ID token's claims, merged with UserInfo when that was needed.
 #[derive(Debug, Clone, PartialEq)]
@@ -128,6 +131,8 @@ struct Inner {
     last_attempt: Cell<Option<u64>>,
     failures: Cell<u32>,
     on_refresh: RefCell<Option<RefreshHook>>,
+    /// Server mode: when the last `/refresh` of any tab succeeded (ms since the epoch).
+    server_refreshed_at: Cell<f64>,
 }
 
 /// A browser session for one provider and client.
@@ -172,8 +177,13 @@ impl Client {
                 last_attempt: Cell::new(None),
                 failures: Cell::new(0),
                 on_refresh: RefCell::default(),
+                server_refreshed_at: Cell::new(0.0),
             }),
         })
+    }
+
+    fn server(&self) -> Option<&ServerConfig> {
+        self.inner.config.server.as_ref()
     }
 
     /// Sets the hook called after every refresh request (for logging or metrics).
@@ -257,7 +267,8 @@ impl Client {
     /// Listens to the other tabs (shared localStorage only): a `session` message means the stored
     /// session changed (a refresh or a sign-in elsewhere), `signedOut` that it ended.
     fn open_channel(&self) {
-        if self.token_area() != Some(Area::Local) || self.inner.channel.borrow().is_some() {
+        let shared = self.token_area() == Some(Area::Local) || self.server().is_some();
+        if !shared || self.inner.channel.borrow().is_some() {
             return;
         }
         let weak = Rc::downgrade(&self.inner);
@@ -275,7 +286,14 @@ impl Client {
                     me.inner.renewal.borrow_mut().take();
                     me.set_view(Status::SignedOut, None, None);
                 }
-                _ => {}
+                m => {
+                    if let Some(at) = m.strip_prefix(MSG_REFRESHED).and_then(|t| t.parse::<u64>().ok()) {
+                        let at = at as f64;
+                        if at > me.inner.server_refreshed_at.get() {
+                            me.inner.server_refreshed_at.set(at);
+                        }
+                    }
+                }
             }
         });
         *self.inner.channel.borrow_mut() = channel;
@@ -427,6 +445,10 @@ impl Client {
     /// Never fails: the outcome is the returned (and observable) view.
     pub async fn bootstrap(&self) -> View {
         self.open_channel();
+        if let Some(server) = self.server().cloned() {
+            self.server_bootstrap(&server).await;
+            return self.view();
+        }
         self.watch_wake_ups();
         let href = match nav::href() {
             Ok(h) => h,
@@ -614,8 +636,138 @@ impl Client {
 
     // ---- commands -------------------------------------------------------------------------
 
+    // ---- server mode ------------------------------------------------------------------------
+
+    /// One read-only request: `GET {me}`. Nothing is written to storage, no timer is armed.
+    async fn server_bootstrap(&self, server: &ServerConfig) {
+        self.set_view(Status::Loading, None, None);
+        let csrf = (server.csrf_name.as_str(), server.csrf_value.as_str());
+        let result = match backend("GET", &server.me_url, csrf, server.cross_origin).await {
+            Ok(r) => me_result(r.status, r.content_type.as_deref(), &r.body),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(Some(u)) => {
+                let user = User { sub: u.sub, claims_json: u.claims_json, userinfo_json: Some(u.user_json) };
+                self.set_view(Status::SignedIn, Some(user), None);
+            }
+            Ok(None) => self.set_view(Status::SignedOut, None, None),
+            Err(e) => self.set_view(Status::Failed, None, Some(e)),
+        }
+    }
+
+    /// Server mode: sends `request` with the CSRF header (and cookies); on 401 from the backend,
+    /// one `POST {refresh}` shared by every caller and tab, then the request once more.
+    pub async fn server_fetch(&self, request: web_sys::Request) -> Result<web_sys::Response, Error> {
+        let Some(server) = self.server().cloned() else {
+            return Err(Error::Unsupported { what: "fetch() is for server mode; use getAccessToken() in browser mode" });
+        };
+        let to_backend = self.is_backend_url(&request.url(), &server);
+        if to_backend {
+            let _ = request.headers().set(&server.csrf_name, &server.csrf_value);
+        }
+        let retry = request.clone().map_err(|_| Error::Unsupported { what: "the request body cannot be replayed" })?;
+        let started = js_sys::Date::now();
+        let first = send(&request).await?;
+        if first.status() != 401 || !to_backend {
+            return Ok(first);
+        }
+        self.server_refresh(started).await?;
+        send(&retry).await
+    }
+
+    fn is_backend_url(&self, url: &str, server: &ServerConfig) -> bool {
+        let target = HttpUrl::parse(url).map(|u| u.origin());
+        let backend_origin =
+            HttpUrl::parse(&server.me_url).map(|u| u.origin()).unwrap_or_else(|| self.inner.config.app_origin.clone());
+        target.as_deref() == Some(backend_origin.as_str())
+    }
+
+    /// `POST {refresh}` once for every caller and tab whose request started before the last
+    /// successful refresh; terminal failures sign every tab out.
+    async fn server_refresh(&self, request_started: f64) -> Result<(), Error> {
+        let shared = self.inner.refresh.borrow().clone();
+        let promise = match shared {
+            Some(p) => p,
+            None => {
+                let me = self.clone();
+                let p = wasm_bindgen_futures::future_to_promise(async move {
+                    let key = me.key("refresh");
+                    let inner = me.clone();
+                    let r = with_lock(&key, async move { inner.server_refresh_locked(request_started).await }).await;
+                    me.inner.refresh.borrow_mut().take();
+                    match r {
+                        Ok(()) => Ok(wasm_bindgen::JsValue::UNDEFINED),
+                        Err(e) => {
+                            *me.inner.refresh_error.borrow_mut() = Some(e);
+                            Err(wasm_bindgen::JsValue::NULL)
+                        }
+                    }
+                });
+                *self.inner.refresh.borrow_mut() = Some(p.clone());
+                p
+            }
+        };
+        match wasm_bindgen_futures::JsFuture::from(promise).await {
+            Ok(_) => Ok(()),
+            Err(_) => Err(self.inner.refresh_error.borrow().clone().unwrap_or(Error::NotSignedIn)),
+        }
+    }
+
+    async fn server_refresh_locked(&self, request_started: f64) -> Result<(), Error> {
+        if self.inner.server_refreshed_at.get() > request_started {
+            // Another caller or tab refreshed after this request went out: just retry it.
+            return Ok(());
+        }
+        let Some(server) = self.server().cloned() else { return Err(Error::NotSignedIn) };
+        let csrf = (server.csrf_name.as_str(), server.csrf_value.as_str());
+        let result = match backend("POST", &server.refresh_url, csrf, server.cross_origin).await {
+            Ok(r) => refresh_result(r.status, r.content_type.as_deref(), &r.body),
+            Err(e) => Err(e),
+        };
+        match &result {
+            Ok(()) => {
+                let at = js_sys::Date::now();
+                self.inner.server_refreshed_at.set(at);
+                self.broadcast(&format!("{MSG_REFRESHED}{}", at as u64));
+            }
+            // 401 from refresh: the backend has no session to refresh.
+            Err(e) if classify(e) != Verdict::Transient || *e == (Error::HttpError { status: 401 }) => {
+                self.set_view(Status::SignedOut, None, None);
+                self.broadcast(MSG_SIGNED_OUT);
+            }
+            Err(_) => {}
+        }
+        let hook = self.inner.on_refresh.borrow().clone();
+        if let Some(h) = hook {
+            h(result.as_ref().map(|_| None));
+        }
+        result
+    }
+
+    async fn server_sign_out(&self, server: &ServerConfig, local_only: bool, return_to: Option<String>) -> Result<(), Error> {
+        let csrf = (server.csrf_name.as_str(), server.csrf_value.as_str());
+        let reply = backend("POST", &server.sign_out_url, csrf, server.cross_origin).await?;
+        let end = sign_out_result(reply.status, &reply.body)?;
+        self.set_view(Status::SignedOut, None, None);
+        self.broadcast(MSG_SIGNED_OUT);
+        match (end, local_only) {
+            (Some(url), false) => nav::assign(&url),
+            _ => {
+                if let Some(r) = return_to {
+                    nav::replace_url(&r);
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// Stores a pending sign-in and navigates to the provider.
     pub async fn sign_in(&self, options: SignInOptions) -> Result<(), Error> {
+        if let Some(server) = self.server() {
+            let url = login_url(server, options.return_to.as_deref(), &self.inner.config.app_origin)?;
+            return nav::assign(&url);
+        }
         // Refuse a hostile returnTo before any request.
         if let Some(r) = &options.return_to {
             sanitize_return_to(r, &self.inner.config.app_origin)?;
@@ -642,6 +794,11 @@ impl Client {
     /// A valid access token: the stored one while fresh, else a refresh (one request per tab,
     /// however many callers wait).
     pub async fn access_token(&self) -> Result<String, Error> {
+        if self.server().is_some() {
+            return Err(Error::Unsupported {
+                what: "in server mode the backend holds the tokens and the browser never sees one; call fetch() instead",
+            });
+        }
         {
             let s = self.inner.session.borrow();
             let s = s.as_ref().ok_or(Error::NotSignedIn)?;
@@ -790,6 +947,9 @@ impl Client {
     pub async fn sign_out(&self, options: SignOutOptions) -> Result<(), Error> {
         let origin = &self.inner.config.app_origin;
         let return_to = options.return_to.as_deref().map(|r| sanitize_return_to(r, origin)).transpose()?;
+        if let Some(server) = self.server().cloned() {
+            return self.server_sign_out(&server, options.local_only, return_to).await;
+        }
         let session = self.inner.session.borrow().clone();
         let provider = self.provider().await.ok();
         if let (Some(s), Some(p)) = (&session, &provider) {

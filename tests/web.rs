@@ -447,3 +447,103 @@ mod silent {
         assert_eq!(iframes(), before);
     }
 }
+
+mod server_mode {
+    use super::*;
+    use oidc_session::{Client, ConfigInput, Status};
+    use wasm_bindgen_futures::future_to_promise;
+
+    /// A fake backend on this origin: `/api/auth/me` answers the envelope, `/api/data` answers 401
+    /// until a refresh happened (or always, after `refreshFails`), `/api/auth/refresh` counts calls.
+    fn install_fake_backend(refresh_answer: &str) -> js_sys::Function {
+        let original: js_sys::Function = Reflect::get(&js_sys::global(), &"fetch".into()).unwrap().unchecked_into();
+        let f = js_sys::Function::new_with_args(
+            "refreshAnswer",
+            r#"
+            window.__bff = { me: 0, refresh: 0, data: 0, missingCsrf: 0, refreshed: false };
+            window.fetch = async (req) => {
+              const url = new URL(req.url);
+              const b = window.__bff;
+              if (req.headers.get('X-Requested-With') !== 'oidc-session') b.missingCsrf += 1;
+              const json = (status, body) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+              if (url.pathname === '/api/auth/me') {
+                b.me += 1;
+                return json(200, { success: true, data: { user: { sub: 'u1', email: 'u1@example.test' }, claims: { sub: 'u1' }, tenantId: 't' } });
+              }
+              if (url.pathname === '/api/auth/refresh') {
+                b.refresh += 1;
+                await new Promise((r) => setTimeout(r, 30));
+                if (refreshAnswer === 'ok') { b.refreshed = true; return new Response(null, { status: 204 }); }
+                return json(401, { success: false, error: { code: refreshAnswer, message: 'no' } });
+              }
+              if (url.pathname === '/api/data') {
+                b.data += 1;
+                return b.refreshed ? json(200, { ok: true }) : json(401, { success: false });
+              }
+              return new Response('not found', { status: 404 });
+            };
+            "#,
+        );
+        f.call1(&JsValue::NULL, &refresh_answer.into()).unwrap();
+        original
+    }
+
+    fn bff(k: &str) -> f64 {
+        let b = Reflect::get(&js_sys::global(), &"__bff".into()).unwrap();
+        Reflect::get(&b, &k.into()).unwrap().as_f64().unwrap()
+    }
+
+    fn storage_sizes() -> (u32, u32) {
+        let w = web_sys::window().unwrap();
+        (w.local_storage().unwrap().unwrap().length().unwrap(), w.session_storage().unwrap().unwrap().length().unwrap())
+    }
+
+    fn server_client() -> Client {
+        Client::new(ConfigInput { mode: Some("server".into()), ..Default::default() }).unwrap()
+    }
+
+    #[wasm_bindgen_test]
+    async fn one_me_request_no_storage_and_one_refresh_for_thirty_callers() {
+        let original = install_fake_backend("ok");
+        let before = storage_sizes();
+        let client = server_client();
+        let view = client.bootstrap().await;
+        assert_eq!(view.status, Status::SignedIn);
+        assert_eq!(view.user.as_ref().unwrap().sub, "u1");
+        assert_eq!(bff("me"), 1.0, "the session is learned with one request");
+        assert_eq!(client.access_token().await.unwrap_err().code(), "unsupported");
+
+        let calls: Array = (0..30)
+            .map(|_| {
+                let c = client.clone();
+                JsValue::from(future_to_promise(async move {
+                    let req = web_sys::Request::new_with_str("/api/data").unwrap();
+                    let resp = c.server_fetch(req).await.map_err(|e| JsValue::from_str(e.code()))?;
+                    Ok(JsValue::from(resp.status()))
+                }))
+            })
+            .collect();
+        let statuses = JsFuture::from(js_sys::Promise::all(&calls)).await.unwrap();
+        let statuses: Vec<f64> = Array::from(&statuses).iter().map(|v| v.as_f64().unwrap()).collect();
+        Reflect::set(&js_sys::global(), &"fetch".into(), &original).unwrap();
+
+        assert_eq!(bff("refresh"), 1.0, "one /refresh for 30 callers");
+        assert!(statuses.iter().all(|s| *s == 200.0), "every call was retried once and succeeded: {statuses:?}");
+        assert_eq!(bff("data"), 60.0, "each call: one 401, one retry");
+        assert_eq!(bff("missingCsrf"), 0.0, "the CSRF header is on every request");
+        assert_eq!(storage_sizes(), before, "server mode writes nothing to storage");
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_terminal_refresh_failure_signs_out_and_a_transient_one_keeps_the_session() {
+        for (answer, status, code) in [("TOKEN_EXPIRED", Status::SignedIn, "TOKEN_EXPIRED"), ("SESSION_REVOKED", Status::SignedOut, "SESSION_REVOKED")] {
+            let original = install_fake_backend(answer);
+            let client = server_client();
+            client.bootstrap().await;
+            let e = client.server_fetch(web_sys::Request::new_with_str("/api/data").unwrap()).await.unwrap_err();
+            Reflect::set(&js_sys::global(), &"fetch".into(), &original).unwrap();
+            assert_eq!(e.code(), code, "{answer}");
+            assert_eq!(client.view().status, status, "{answer}");
+        }
+    }
+}

@@ -80,3 +80,38 @@ pub async fn post_form_no_content(url: &str, body: String) -> Result<u16, Error>
         s => Err(Error::HttpError { status: s }),
     }
 }
+
+/// An answer whose body may be anything (the server-mode backend).
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// `Content-Type`.
+    pub content_type: Option<String>,
+    /// Body text.
+    pub body: String,
+}
+
+/// Sends `req` as is.
+pub async fn send(req: &Request) -> Result<Response, Error> {
+    let w = web_sys::window().ok_or(Error::Unsupported { what: "no window" })?;
+    let resp = JsFuture::from(w.fetch_with_request(req)).await.map_err(network)?;
+    Ok(resp.unchecked_into())
+}
+
+/// A request to the server-mode backend: the CSRF header always, cookies across origins when the
+/// backend is on another origin.
+pub async fn backend(method: &str, url: &str, csrf: (&str, &str), cross_origin: bool) -> Result<Reply, Error> {
+    let init = RequestInit::new();
+    init.set_method(method);
+    if cross_origin {
+        init.set_credentials(web_sys::RequestCredentials::Include);
+    }
+    let req = Request::new_with_str_and_init(url, &init).map_err(network)?;
+    req.headers().set(csrf.0, csrf.1).map_err(network)?;
+    req.headers().set(ACCEPT_JSON.0, ACCEPT_JSON.1).map_err(network)?;
+    let resp = send(&req).await?;
+    let status = resp.status();
+    let content_type = resp.headers().get("content-type").ok().flatten();
+    let text = JsFuture::from(resp.text().map_err(network)?).await.map_err(network)?;
+    Ok(Reply { status, content_type, body: text.as_string().unwrap_or_default() })
+}

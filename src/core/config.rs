@@ -3,6 +3,7 @@
 use crate::core::error::Error;
 use crate::core::url::HttpUrl;
 use crate::core::json::{self, Field, Fields};
+use crate::core::server::ServerConfig;
 
 /// Where tokens are kept between page loads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -46,6 +47,24 @@ pub struct ConfigInput {
     pub silent_redirect_uri: Option<String>,
     /// How long the silent attempt may take, in seconds (default 10).
     pub silent_timeout_seconds: Option<u64>,
+    /// `"browser"` (default) or `"server"` (the backend holds the tokens in cookies).
+    pub mode: Option<String>,
+    /// Server mode: the backend's auth routes (default `/api/auth`).
+    pub server_base_path: Option<String>,
+    /// Server mode: the backend's origin when it is not the page's (then cookies go cross-origin).
+    pub server_origin: Option<String>,
+    /// Server mode: path of `me` (default `{base}/me`).
+    pub me_path: Option<String>,
+    /// Server mode: path of `refresh` (default `{base}/refresh`).
+    pub refresh_path: Option<String>,
+    /// Server mode: path of `signout` (default `{base}/signout`).
+    pub sign_out_path: Option<String>,
+    /// Server mode: path of `login` (default `{base}/login`).
+    pub login_path: Option<String>,
+    /// Server mode: CSRF header name (default `X-Requested-With`).
+    pub csrf_header_name: Option<String>,
+    /// Server mode: CSRF header value (default `oidc-session`).
+    pub csrf_header_value: Option<String>,
 }
 
 /// A configuration that has been checked: every field is usable.
@@ -79,6 +98,8 @@ pub struct Config {
     pub silent_timeout: u64,
     /// The app's origin (`location.origin`).
     pub app_origin: String,
+    /// Present in server mode: the backend's endpoints. The OIDC fields are then unused.
+    pub server: Option<ServerConfig>,
 }
 
 impl ConfigInput {
@@ -105,6 +126,15 @@ impl ConfigInput {
             silent_sso: f.bool("silentSso")?,
             silent_redirect_uri: f.str("silentRedirectUri")?,
             silent_timeout_seconds: f.uint("silentTimeoutSeconds")?,
+            mode: f.str("mode")?,
+            server_base_path: f.str("serverBasePath")?,
+            server_origin: f.str("serverOrigin")?,
+            me_path: f.str("mePath")?,
+            refresh_path: f.str("refreshPath")?,
+            sign_out_path: f.str("signOutPath")?,
+            login_path: f.str("loginPath")?,
+            csrf_header_name: f.str("csrfHeaderName")?,
+            csrf_header_value: f.str("csrfHeaderValue")?,
         })
     }
 
@@ -123,6 +153,11 @@ const fn bad(field: &'static str, reason: &'static str) -> Error {
 impl Config {
     /// Checks `input` for an app served from `app_origin`.
     pub fn new(input: ConfigInput, app_origin: &str) -> Result<Self, Error> {
+        match input.mode.as_deref() {
+            None | Some("browser") => {}
+            Some("server") => return Self::server(&input, app_origin),
+            Some(_) => return Err(bad("mode", "must be \"browser\" or \"server\"")),
+        }
         let issuer = input.issuer.trim().to_owned();
         if issuer.is_empty() {
             return Err(bad("issuer", "is required (the provider's issuer URL)"));
@@ -182,6 +217,70 @@ impl Config {
             silent_redirect_uri,
             silent_timeout,
             app_origin: app_origin.to_owned(),
+            server: None,
+        })
+    }
+
+    /// Server mode: only the backend's endpoints and the CSRF header matter.
+    fn server(input: &ConfigInput, app_origin: &str) -> Result<Self, Error> {
+        let origin = match input.server_origin.as_deref().map(str::trim) {
+            None | Some("") => String::new(),
+            Some(o) => {
+                let u = HttpUrl::parse(o).ok_or(bad("serverOrigin", "must be an absolute http(s) origin"))?;
+                if !u.is_secure_enough() {
+                    return Err(bad("serverOrigin", "must use https (plain http is allowed only for loopback hosts)"));
+                }
+                if !matches!(u.rest.as_str(), "" | "/") {
+                    return Err(bad("serverOrigin", "must be an origin without a path"));
+                }
+                u.origin()
+            }
+        };
+        let path = |v: &Option<String>, field: &'static str| -> Result<Option<String>, Error> {
+            match v.as_deref() {
+                None => Ok(None),
+                Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.bytes().any(|b| b <= b' ' || b == b'\\') => {
+                    Ok(Some(p.trim_end_matches('/').to_owned()))
+                }
+                Some(_) => Err(bad(field, "must be a path starting with a single `/`")),
+            }
+        };
+        let base = path(&input.server_base_path, "serverBasePath")?.unwrap_or_else(|| "/api/auth".into());
+        let url = |p: Option<String>, leaf: &str| format!("{origin}{}", p.unwrap_or_else(|| format!("{base}/{leaf}")));
+        let token = |v: &Option<String>, default: &str, field: &'static str| -> Result<String, Error> {
+            let v = v.clone().unwrap_or_else(|| default.to_owned());
+            let ok = !v.is_empty() && v.bytes().all(|b| b.is_ascii_graphic() && b != b':');
+            if ok {
+                Ok(v)
+            } else {
+                Err(bad(field, "must be a non-empty header token"))
+            }
+        };
+        let server = ServerConfig {
+            me_url: url(path(&input.me_path, "mePath")?, "me"),
+            refresh_url: url(path(&input.refresh_path, "refreshPath")?, "refresh"),
+            sign_out_url: url(path(&input.sign_out_path, "signOutPath")?, "signout"),
+            login_url: url(path(&input.login_path, "loginPath")?, "login"),
+            csrf_name: token(&input.csrf_header_name, "X-Requested-With", "csrfHeaderName")?,
+            csrf_value: token(&input.csrf_header_value, "oidc-session", "csrfHeaderValue")?,
+            cross_origin: !origin.is_empty() && origin != app_origin,
+        };
+        Ok(Self {
+            issuer: String::new(),
+            client_id: String::new(),
+            redirect_uri: String::new(),
+            post_logout_redirect_uri: None,
+            scopes: Vec::new(),
+            storage: StorageKind::Memory,
+            clock_skew: 0,
+            trusted_audiences: Vec::new(),
+            auto_refresh: false,
+            refresh_margin: 0,
+            silent_sso: false,
+            silent_redirect_uri: String::new(),
+            silent_timeout: 0,
+            app_origin: app_origin.to_owned(),
+            server: Some(server),
         })
     }
 
@@ -291,6 +390,32 @@ mod tests {
         assert_eq!(field_of(ConfigInput::from_json(r#"{"storage":"cookie"}"#).and_then(|i| Config::new(i, APP))), "storage");
         assert_eq!(field_of(ConfigInput::from_json(r#"{"clientId":7}"#).and_then(|i| Config::new(i, APP))), "clientId");
         assert_eq!(field_of(ConfigInput::from_json("[]").and_then(|i| Config::new(i, APP))), "config");
+    }
+
+    #[test]
+    fn server_mode_needs_no_oidc_fields_and_builds_the_endpoints() {
+        let server = |json: &str| ConfigInput::from_json(json).and_then(|i| Config::new(i, APP));
+        let c = server(r#"{"mode":"server"}"#).unwrap();
+        let s = c.server.unwrap();
+        assert_eq!((s.me_url.as_str(), s.refresh_url.as_str()), ("/api/auth/me", "/api/auth/refresh"));
+        assert_eq!((s.sign_out_url.as_str(), s.login_url.as_str()), ("/api/auth/signout", "/api/auth/login"));
+        assert_eq!((s.csrf_name.as_str(), s.csrf_value.as_str()), ("X-Requested-With", "oidc-session"));
+        assert!(!s.cross_origin);
+        assert_eq!(c.storage, StorageKind::Memory, "server mode writes nothing to storage");
+        assert!(!c.auto_refresh, "and runs no timer");
+
+        let c = server(r#"{"mode":"server","serverBasePath":"/api/iqauth/","mePath":"/api/iqauth/me","csrfHeaderName":"X-CSRF","csrfHeaderValue":"1","serverOrigin":"https://api.example"}"#).unwrap();
+        let s = c.server.unwrap();
+        assert_eq!(s.me_url, "https://api.example/api/iqauth/me");
+        assert_eq!(s.refresh_url, "https://api.example/api/iqauth/refresh");
+        assert!(s.cross_origin);
+
+        assert_eq!(field_of(server(r#"{"mode":"cookies"}"#)), "mode");
+        assert_eq!(field_of(server(r#"{"mode":"server","mePath":"//evil.example/me"}"#)), "mePath");
+        assert_eq!(field_of(server(r#"{"mode":"server","serverBasePath":"api"}"#)), "serverBasePath");
+        assert_eq!(field_of(server(r#"{"mode":"server","serverOrigin":"http://api.example"}"#)), "serverOrigin");
+        assert_eq!(field_of(server(r#"{"mode":"server","serverOrigin":"https://api.example/x"}"#)), "serverOrigin");
+        assert_eq!(field_of(server(r#"{"mode":"server","csrfHeaderName":"Bad Header"}"#)), "csrfHeaderName");
     }
 
     #[test]

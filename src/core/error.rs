@@ -222,10 +222,11 @@ impl Error {
     }
 }
 
-/// OAuth error codes are `1*( %x20-21 / %x23-5B / %x5D-7E )`; we only pass through
-/// conventional snake_case codes so a hostile provider cannot inject arbitrary text as a code.
+/// OAuth error codes are `1*( %x20-21 / %x23-5B / %x5D-7E )`; we only pass through snake_case
+/// codes (`access_denied`, the server-mode contract's `TOKEN_REVOKED`), so a hostile provider
+/// cannot inject arbitrary text as a code.
 fn is_oauth_code(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// At most `max` characters of provider-controlled text, with control characters removed.
@@ -294,6 +295,8 @@ mod tests {
         let e = Error::Provider { error: "<script>".into(), description: None };
         assert_eq!(e.code(), "provider_error");
         let e = Error::Provider { error: "TOKEN_REVOKED".into(), description: None };
+        assert_eq!(e.code(), "TOKEN_REVOKED");
+        let e = Error::Provider { error: "a b".into(), description: None };
         assert_eq!(e.code(), "provider_error");
     }
 

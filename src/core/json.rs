@@ -226,6 +226,53 @@ impl Parser<'_> {
     }
 }
 
+impl Json {
+    /// Serialises the value as JSON text.
+    pub fn write(&self, out: &mut String) {
+        match self {
+            Json::Null => out.push_str("null"),
+            Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Json::Num(n) => {
+                if n.fract() == 0.0 && n.abs() < 9.0e15 {
+                    out.push_str(&(*n as i64).to_string());
+                } else {
+                    out.push_str("null"); // fractional numbers do not occur in the documents we re-emit
+                }
+            }
+            Json::Str(s) => quote(out, s),
+            Json::Arr(items) => {
+                out.push('[');
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    v.write(out);
+                }
+                out.push(']');
+            }
+            Json::Obj(members) => {
+                out.push('{');
+                for (i, (k, v)) in members.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    quote(out, k);
+                    out.push(':');
+                    v.write(out);
+                }
+                out.push('}');
+            }
+        }
+    }
+
+    /// The value as JSON text.
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        self.write(&mut s);
+        s
+    }
+}
+
 /// Reads an object's members by name. A member that is `null` reads as absent.
 /// Errors carry the member name, for the caller's message.
 pub struct Fields<'a>(&'a [(String, Json)]);
@@ -375,6 +422,13 @@ impl Writer {
             self.key(k);
             self.0.push_str(&v.to_string());
         }
+        self
+    }
+
+    /// A member whose value is already JSON.
+    pub fn value(mut self, k: &str, v: &Json) -> Self {
+        self.key(k);
+        v.write(&mut self.0);
         self
     }
 

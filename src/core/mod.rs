@@ -14,6 +14,7 @@ pub mod logout;
 pub mod pkce;
 pub mod refresh;
 pub mod secret;
+pub mod server;
 pub mod session;
 pub mod token;
 pub mod url;

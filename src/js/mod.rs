@@ -26,8 +26,38 @@ export type ErrorCode =
   | "account_selection_required" | "invalid_grant" | "invalid_request" | "server_error"
   | (string & {});
 
-/** How `new SessionManager(config)` is configured. */
-export interface SessionConfig {
+/**
+ * How `new SessionManager(config)` is configured: `BrowserSessionConfig` (the browser runs OpenID Connect)
+ * or `ServerSessionConfig` (your backend holds the session in HttpOnly cookies).
+ */
+export type SessionConfig = BrowserSessionConfig | ServerSessionConfig;
+
+/** Server-managed mode: the browser only calls the backend's `me`, `refresh`, `signout` and `login` endpoints. */
+export interface ServerSessionConfig {
+  mode: "server";
+  /** The backend's auth routes. Default `/api/auth`. */
+  serverBasePath?: string;
+  /** The backend's origin when it is not this page's (cookies are then sent cross-origin). */
+  serverOrigin?: string;
+  /** Default `{serverBasePath}/me`. */
+  mePath?: string;
+  /** Default `{serverBasePath}/refresh`. */
+  refreshPath?: string;
+  /** Default `{serverBasePath}/signout`. */
+  signOutPath?: string;
+  /** Default `{serverBasePath}/login`. */
+  loginPath?: string;
+  /** The CSRF header sent on every request to the backend. Default `X-Requested-With: oidc-session`. */
+  csrfHeaderName?: string;
+  csrfHeaderValue?: string;
+  /** Called after each `/refresh` (success: `{}`; failure: the error). */
+  onRefresh?: (info: { expiresAt?: number }) => void;
+  onRefreshError?: (error: SessionError) => void;
+}
+
+/** Browser mode: authorization code + PKCE from the page. */
+export interface BrowserSessionConfig {
+  mode?: "browser";
   /** The provider's issuer URL, exactly as its discovery document spells it. https, or http on loopback. */
   issuer: string;
   /** The public client id registered at the provider. */
@@ -138,6 +168,8 @@ extern "C" {
     pub type PromiseString;
     #[wasm_bindgen(typescript_type = "Promise<void>")]
     pub type PromiseVoid;
+    #[wasm_bindgen(typescript_type = "Promise<Response>")]
+    pub type PromiseResponse;
     #[wasm_bindgen(typescript_type = "(state: SessionState) => void")]
     pub type JsListener;
     #[wasm_bindgen(typescript_type = "() => void")]
@@ -325,6 +357,29 @@ impl SessionManager {
         let client = self.client.clone();
         future_to_promise(async move { client.access_token().await.map(JsValue::from).map_err(|e| js_error(&e)) })
             .unchecked_into()
+    }
+
+    /// Runs `bootstrap()` again (after a `failed` state, e.g. the backend was down).
+    pub fn retry(&self) -> PromiseSessionState {
+        self.bootstrap.borrow_mut().take();
+        self.bootstrap()
+    }
+
+    /// Server mode: `fetch` with the backend's cookies and CSRF header. On a 401 from the backend,
+    /// one `/refresh` (shared by every caller and tab), then the request once more.
+    pub fn fetch(&self, input: JsValue, init: Option<web_sys::RequestInit>) -> PromiseResponse {
+        let client = self.client.clone();
+        future_to_promise(async move {
+            let request = match (input.as_string(), init) {
+                (Some(url), Some(init)) => web_sys::Request::new_with_str_and_init(&url, &init),
+                (Some(url), None) => web_sys::Request::new_with_str(&url),
+                (None, Some(init)) => web_sys::Request::new_with_request_and_init(input.unchecked_ref(), &init),
+                (None, None) => web_sys::Request::new_with_request(input.unchecked_ref()),
+            }
+            .map_err(|e| js_error(&Error::Network { detail: crate::browser::describe(&e) }))?;
+            client.server_fetch(request).await.map(JsValue::from).map_err(|e| js_error(&e))
+        })
+        .unchecked_into()
     }
 
     /// Revokes the refresh token, clears the session and ends the provider session (unless `localOnly`).

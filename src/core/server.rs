@@ -1,0 +1,263 @@
+//! Server-managed mode (backend-for-frontend): the backend keeps the tokens in HttpOnly cookies;
+//! the browser calls its `me`, `refresh`, `signout` and `login` endpoints. This module reads the
+//! backend's answers (the contract in ANCHORS.md) and builds its URLs.
+
+use crate::core::config::sanitize_return_to;
+use crate::core::error::Error;
+use crate::core::json::{parse, Fields, Json, Writer};
+use crate::core::token::check_json_response;
+use crate::core::url::{form_encode, with_query};
+
+/// The backend's endpoints and the CSRF header it requires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// `GET`: the session.
+    pub me_url: String,
+    /// `POST`: rotate the cookies.
+    pub refresh_url: String,
+    /// `POST`: end the session.
+    pub sign_out_url: String,
+    /// `GET` (navigation): start a sign-in.
+    pub login_url: String,
+    /// The CSRF header's name (default `X-Requested-With`).
+    pub csrf_name: String,
+    /// The CSRF header's value (default `oidc-session`).
+    pub csrf_value: String,
+    /// True when the backend is on another origin: requests then send `credentials: "include"`.
+    pub cross_origin: bool,
+}
+
+/// The signed-in user as the backend describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerUser {
+    /// Subject.
+    pub sub: String,
+    /// The user object (JSON text): `data.user`, or derived from `data.claims`.
+    pub user_json: String,
+    /// The claims object (JSON text), `{}` when the backend sent none.
+    pub claims_json: String,
+}
+
+const CLAIM_FIELDS: &[&str] = &["sub", "email", "name", "picture", "roles", "permissions", "tenant"];
+
+/// Reads `GET …/me`: `Ok(None)` for 401 (signed out, not an error).
+///
+/// Accepted bodies: `{ success: true, data: { user?, claims?, tenantId? } }` (the user preferred,
+/// else derived from the claims), or a plain user object with a `sub`.
+pub fn me_result(status: u16, content_type: Option<&str>, body: &str) -> Result<Option<ServerUser>, Error> {
+    if status == 401 {
+        return Ok(None);
+    }
+    check_json_response(status, content_type, &body[..body.len().min(256).min(char_floor(body, 256))], None)?;
+    if status != 200 {
+        return Err(error_of(status, body));
+    }
+    let bad = |reason: &str| Error::InvalidResponse { what: "session (me) response", reason: reason.into() };
+    let v = parse(body).ok_or_else(|| bad("the body is not valid JSON"))?;
+    let top = Fields::of(&v).ok_or_else(|| bad("the body is not a JSON object"))?;
+    if top.bool("success") == Ok(Some(false)) {
+        return Err(error_of(status, body));
+    }
+    let (user, claims, tenant) = match top.get("data") {
+        Some(data) => {
+            let d = Fields::of(data).ok_or_else(|| bad("`data` is not an object"))?;
+            (d.get("user").filter(|u| matches!(u, Json::Obj(_))), d.get("claims"), d.get("tenantId"))
+        }
+        None => (Some(&v), None, None),
+    };
+    let claims_obj = claims.filter(|c| matches!(c, Json::Obj(_)));
+    let user_json = match (user, claims_obj) {
+        (Some(u), _) => u.clone(),
+        (None, Some(c)) => {
+            let cf = Fields::of(c).ok_or_else(|| bad("`claims` is not an object"))?;
+            let mut w = Writer::default();
+            for k in CLAIM_FIELDS {
+                if let Some(val) = cf.get(k) {
+                    w = w.value(k, val);
+                }
+            }
+            if let (None, Some(t)) = (cf.get("tenant"), tenant) {
+                w = w.value("tenant", t);
+            }
+            parse(&w.finish()).unwrap_or(Json::Null)
+        }
+        (None, None) => return Err(bad("neither `data.user` nor `data.claims`")),
+    };
+    let sub = Fields::of(&user_json)
+        .and_then(|f| f.str("sub").ok().flatten())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| bad("the user has no `sub`"))?;
+    Ok(Some(ServerUser {
+        sub,
+        user_json: user_json.to_text(),
+        claims_json: claims_obj.map_or_else(|| "{}".to_owned(), Json::to_text),
+    }))
+}
+
+/// Reads `POST …/refresh`: a 2xx that is not an HTML page is success.
+pub fn refresh_result(status: u16, content_type: Option<&str>, body: &str) -> Result<(), Error> {
+    let html = content_type.is_some_and(|c| c.to_ascii_lowercase().contains("html")) || body.trim_start().starts_with('<');
+    if status == 429 || html {
+        check_json_response(status, content_type, &body[..char_floor(body, 256)], None)?;
+    }
+    if (200..300).contains(&status) {
+        return Ok(());
+    }
+    Err(error_of(status, body))
+}
+
+/// Reads `POST …/signout`: the provider's end-session URL, when the backend returns one.
+pub fn sign_out_result(status: u16, body: &str) -> Result<Option<String>, Error> {
+    if !(200..300).contains(&status) {
+        return Err(error_of(status, body));
+    }
+    let v = parse(body).unwrap_or(Json::Null);
+    let url = Fields::of(&v)
+        .and_then(|f| f.get("data").and_then(Fields::of).or(Some(f)))
+        .and_then(|d| d.str("endSessionUrl").ok().flatten());
+    // Only http(s) URLs are followed.
+    Ok(url.filter(|u| crate::core::url::HttpUrl::parse(u).is_some()))
+}
+
+/// The navigation target of `signIn({ returnTo })`: `{login}?returnTo=…`, same-origin only.
+pub fn login_url(cfg: &ServerConfig, return_to: Option<&str>, app_origin: &str) -> Result<String, Error> {
+    match return_to {
+        None => Ok(cfg.login_url.clone()),
+        Some(r) => {
+            let r = sanitize_return_to(r, app_origin)?;
+            Ok(with_query(&cfg.login_url, &form_encode([("returnTo", r.as_str())])))
+        }
+    }
+}
+
+/// The backend's error: `{ error: { code, message } }`, `{ code, message }` or OAuth's
+/// `{ error, error_description }`; otherwise the HTTP status.
+fn error_of(status: u16, body: &str) -> Error {
+    let v = parse(body).unwrap_or(Json::Null);
+    let f = Fields::of(&v);
+    let nested = f.as_ref().and_then(|f| f.get("error")).and_then(Fields::of);
+    let (code, message) = match (&nested, &f) {
+        (Some(e), _) => (e.str("code").ok().flatten(), e.str("message").ok().flatten()),
+        (None, Some(f)) => (
+            f.str("code").ok().flatten().or_else(|| f.str("error").ok().flatten()),
+            f.str("message").ok().flatten().or_else(|| f.str("error_description").ok().flatten()),
+        ),
+        _ => (None, None),
+    };
+    match code {
+        Some(error) if !error.is_empty() => Error::Provider { error, description: message },
+        _ => Error::HttpError { status },
+    }
+}
+
+fn char_floor(s: &str, max: usize) -> usize {
+    let mut i = max.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::refresh::{classify, Verdict};
+
+    const JSON: Option<&str> = Some("application/json");
+
+    fn cfg() -> ServerConfig {
+        ServerConfig {
+            me_url: "/api/auth/me".into(),
+            refresh_url: "/api/auth/refresh".into(),
+            sign_out_url: "/api/auth/signout".into(),
+            login_url: "/api/auth/login".into(),
+            csrf_name: "X-Requested-With".into(),
+            csrf_value: "oidc-session".into(),
+            cross_origin: false,
+        }
+    }
+
+    fn user_field(u: &ServerUser, k: &'static str) -> Option<String> {
+        let v = parse(&u.user_json).unwrap();
+        Fields::of(&v).unwrap().str(k).unwrap()
+    }
+
+    #[test]
+    fn envelope_with_a_user_is_preferred() {
+        let body = r#"{"success":true,"data":{"user":{"sub":"u1","email":"a@x","name":"A"},"claims":{"sub":"u1","email":"other@x","roles":["admin"]},"tenantId":"t1"}}"#;
+        let u = me_result(200, JSON, body).unwrap().unwrap();
+        assert_eq!(u.sub, "u1");
+        assert_eq!(user_field(&u, "email").as_deref(), Some("a@x"));
+        assert!(u.claims_json.contains("\"roles\":[\"admin\"]"));
+    }
+
+    #[test]
+    fn envelope_with_claims_only_derives_the_user() {
+        let body = r#"{"success":true,"data":{"claims":{"sub":"u2","email":"b@x","name":"B","picture":"https://p/x.png","roles":["r"],"permissions":["p"],"iss":"https://op","aud":"x"},"tenantId":"t9"}}"#;
+        let u = me_result(200, JSON, body).unwrap().unwrap();
+        assert_eq!(u.sub, "u2");
+        assert_eq!(user_field(&u, "name").as_deref(), Some("B"));
+        assert_eq!(user_field(&u, "tenant").as_deref(), Some("t9"));
+        assert!(u.user_json.contains("\"permissions\":[\"p\"]"));
+        assert!(!u.user_json.contains("\"iss\""), "protocol claims stay in claims");
+    }
+
+    #[test]
+    fn a_plain_user_object_is_accepted() {
+        let u = me_result(200, JSON, r#"{"sub":"u3","email":"c@x"}"#).unwrap().unwrap();
+        assert_eq!((u.sub.as_str(), u.claims_json.as_str()), ("u3", "{}"));
+    }
+
+    #[test]
+    fn signed_out_and_malformed_answers() {
+        assert_eq!(me_result(401, JSON, r#"{"success":false}"#).unwrap(), None);
+        assert_eq!(me_result(401, Some("text/html"), "<html>login</html>").unwrap(), None);
+        for bad in [r#"{"success":true,"data":{}}"#, r#"{"success":true,"data":{"user":{"email":"x"}}}"#, r#"{"success":true,"data":[]}"#, "[]", "{"] {
+            assert_eq!(me_result(200, JSON, bad).unwrap_err().code(), "invalid_response", "{bad}");
+        }
+        assert_eq!(me_result(200, Some("text/html"), "<!doctype html>").unwrap_err().code(), "html_response");
+        assert_eq!(me_result(503, JSON, r#"{"success":false,"error":{"code":"UPSTREAM_DOWN"}}"#).unwrap_err(), Error::Provider { error: "UPSTREAM_DOWN".into(), description: None });
+        assert_eq!(me_result(500, Some("text/plain"), "oops").unwrap_err(), Error::HttpError { status: 500 });
+        assert_eq!(me_result(429, JSON, "{}").unwrap_err().code(), "rate_limited");
+    }
+
+    #[test]
+    fn refresh_failures_classify_as_the_contract_says() {
+        let c = |status, body: &str| classify(&refresh_result(status, JSON, body).unwrap_err());
+        assert!(refresh_result(204, None, "").is_ok());
+        assert_eq!(c(401, r#"{"success":false,"error":{"code":"TOKEN_REVOKED","message":"revoked"}}"#), Verdict::Terminal);
+        assert_eq!(c(401, r#"{"code":"SESSION_REVOKED"}"#), Verdict::Terminal);
+        assert_eq!(c(400, r#"{"error":"INVALID_GRANT"}"#), Verdict::Terminal);
+        assert_eq!(c(403, r#"{"error":{"code":"USER_DISABLED"}}"#), Verdict::Terminal);
+        assert_eq!(c(403, r#"{"error":{"code":"TENANT_SUSPENDED"}}"#), Verdict::Terminal);
+        assert_eq!(c(410, ""), Verdict::Terminal);
+        assert_eq!(c(401, r#"{"error":{"code":"TOKEN_EXPIRED"}}"#), Verdict::Transient);
+        assert_eq!(c(401, r#"{"error":{"code":"TOKEN_INVALID"}}"#), Verdict::Transient);
+        assert_eq!(c(503, r#"{"error":{"code":"UPSTREAM_UNAVAILABLE"}}"#), Verdict::Transient);
+        assert_eq!(c(502, ""), Verdict::Transient);
+        // A proxy or captive portal answering 200 with a page is not a refresh.
+        let e = refresh_result(200, Some("text/html"), "<html>sign in to the wifi").unwrap_err();
+        assert_eq!((e.code(), classify(&e)), ("html_response", Verdict::Transient));
+        assert_eq!(refresh_result(502, Some("text/html"), "<html>bad gateway").unwrap_err().code(), "html_response");
+        assert_eq!(refresh_result(429, JSON, "{}").unwrap_err().code(), "rate_limited");
+    }
+
+    #[test]
+    fn sign_out_returns_the_end_session_url_when_safe() {
+        assert_eq!(
+            sign_out_result(200, r#"{"success":true,"data":{"endSessionUrl":"http://127.0.0.1:9090/session/end?x=1"}}"#).unwrap().as_deref(),
+            Some("http://127.0.0.1:9090/session/end?x=1")
+        );
+        assert_eq!(sign_out_result(200, r#"{"success":true,"data":{"endSessionUrl":"javascript:alert(1)"}}"#).unwrap(), None);
+        assert_eq!(sign_out_result(204, "").unwrap(), None);
+        assert!(sign_out_result(403, r#"{"error":{"code":"CSRF"}}"#).is_err());
+    }
+
+    #[test]
+    fn login_url_keeps_return_to_same_origin() {
+        let app = "https://app.example";
+        assert_eq!(login_url(&cfg(), None, app).unwrap(), "/api/auth/login");
+        assert_eq!(login_url(&cfg(), Some("/orders?id=1"), app).unwrap(), "/api/auth/login?returnTo=%2Forders%3Fid%3D1");
+        assert_eq!(login_url(&cfg(), Some("//evil.example"), app).unwrap_err(), Error::ReturnToInvalid);
+    }
+}
