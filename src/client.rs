@@ -20,7 +20,7 @@ use crate::core::logout::{end_session_url, revocation_body};
 use crate::core::pkce::{b64url, Entropy};
 use crate::core::refresh::{classify, needs_refresh, next_renewal, Next, ScheduleInput, Verdict};
 use crate::core::secret::{AccessToken, AuthorizationCode, IdToken};
-use crate::core::server::{login_url, me_result, refresh_result, sign_out_result, ServerConfig};
+use crate::core::server::{login_url, me_result, refresh_result, sign_out_result, Me, ServerConfig};
 use crate::core::session::{status_after_callback_error, Status, StoredSession};
 use crate::core::token::{code_exchange_body, refresh_body, token_result, TokenResponse};
 use crate::core::url::{parse_query, HttpUrl};
@@ -638,22 +638,33 @@ impl Client {
 
     // ---- server mode ------------------------------------------------------------------------
 
-    /// One read-only request: `GET {me}`. Nothing is written to storage, no timer is armed.
+    /// One read-only request, `GET {me}`; only when the backend says `TOKEN_EXPIRED`, one
+    /// refresh and a second read. Nothing is written to storage, no timer is armed.
     async fn server_bootstrap(&self, server: &ServerConfig) {
         self.set_view(Status::Loading, None, None);
-        let csrf = (server.csrf_name.as_str(), server.csrf_value.as_str());
-        let result = match backend("GET", &server.me_url, csrf, server.cross_origin).await {
-            Ok(r) => me_result(r.status, r.content_type.as_deref(), &r.body),
-            Err(e) => Err(e),
-        };
+        let started = js_sys::Date::now();
+        let mut result = self.read_me(server).await;
+        if let Ok(Me::Expired) = result {
+            result = match self.server_refresh(started).await {
+                Ok(()) => self.read_me(server).await,
+                Err(e) if classify(&e) == Verdict::Transient => Err(e),
+                Err(_) => Ok(Me::SignedOut),
+            };
+        }
         match result {
-            Ok(Some(u)) => {
+            Ok(Me::User(u)) => {
                 let user = User { sub: u.sub, claims_json: u.claims_json, userinfo_json: Some(u.user_json) };
                 self.set_view(Status::SignedIn, Some(user), None);
             }
-            Ok(None) => self.set_view(Status::SignedOut, None, None),
+            Ok(Me::SignedOut | Me::Expired) => self.set_view(Status::SignedOut, None, None),
             Err(e) => self.set_view(Status::Failed, None, Some(e)),
         }
+    }
+
+    async fn read_me(&self, server: &ServerConfig) -> Result<Me, Error> {
+        let csrf = (server.csrf_name.as_str(), server.csrf_value.as_str());
+        let r = backend("GET", &server.me_url, csrf, server.cross_origin).await?;
+        me_result(r.status, r.content_type.as_deref(), &r.body)
     }
 
     /// Server mode: sends `request` with the CSRF header (and cookies); on 401 from the backend,

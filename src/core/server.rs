@@ -40,13 +40,27 @@ pub struct ServerUser {
 
 const CLAIM_FIELDS: &[&str] = &["sub", "email", "name", "picture", "roles", "permissions", "tenant"];
 
-/// Reads `GET …/me`: `Ok(None)` for 401 (signed out, not an error).
+/// What `GET …/me` said.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Me {
+    /// Signed in.
+    User(ServerUser),
+    /// 401: no session (not an error).
+    SignedOut,
+    /// 401 `TOKEN_EXPIRED`: a session whose access token expired; refresh, then ask again.
+    Expired,
+}
+
+/// Reads `GET …/me`.
 ///
 /// Accepted bodies: `{ success: true, data: { user?, claims?, tenantId? } }` (the user preferred,
 /// else derived from the claims), or a plain user object with a `sub`.
-pub fn me_result(status: u16, content_type: Option<&str>, body: &str) -> Result<Option<ServerUser>, Error> {
+pub fn me_result(status: u16, content_type: Option<&str>, body: &str) -> Result<Me, Error> {
     if status == 401 {
-        return Ok(None);
+        return Ok(match error_of(status, body) {
+            Error::Provider { error, .. } if error == "TOKEN_EXPIRED" => Me::Expired,
+            _ => Me::SignedOut,
+        });
     }
     check_json_response(status, content_type, &body[..body.len().min(256).min(char_floor(body, 256))], None)?;
     if status != 200 {
@@ -87,7 +101,7 @@ pub fn me_result(status: u16, content_type: Option<&str>, body: &str) -> Result<
         .and_then(|f| f.str("sub").ok().flatten())
         .filter(|s| !s.is_empty())
         .ok_or_else(|| bad("the user has no `sub`"))?;
-    Ok(Some(ServerUser {
+    Ok(Me::User(ServerUser {
         sub,
         user_json: user_json.to_text(),
         claims_json: claims_obj.map_or_else(|| "{}".to_owned(), Json::to_text),
@@ -185,7 +199,7 @@ mod tests {
     #[test]
     fn envelope_with_a_user_is_preferred() {
         let body = r#"{"success":true,"data":{"user":{"sub":"u1","email":"a@x","name":"A"},"claims":{"sub":"u1","email":"other@x","roles":["admin"]},"tenantId":"t1"}}"#;
-        let u = me_result(200, JSON, body).unwrap().unwrap();
+        let Me::User(u) = me_result(200, JSON, body).unwrap() else { panic!() };
         assert_eq!(u.sub, "u1");
         assert_eq!(user_field(&u, "email").as_deref(), Some("a@x"));
         assert!(u.claims_json.contains("\"roles\":[\"admin\"]"));
@@ -194,7 +208,7 @@ mod tests {
     #[test]
     fn envelope_with_claims_only_derives_the_user() {
         let body = r#"{"success":true,"data":{"claims":{"sub":"u2","email":"b@x","name":"B","picture":"https://p/x.png","roles":["r"],"permissions":["p"],"iss":"https://op","aud":"x"},"tenantId":"t9"}}"#;
-        let u = me_result(200, JSON, body).unwrap().unwrap();
+        let Me::User(u) = me_result(200, JSON, body).unwrap() else { panic!() };
         assert_eq!(u.sub, "u2");
         assert_eq!(user_field(&u, "name").as_deref(), Some("B"));
         assert_eq!(user_field(&u, "tenant").as_deref(), Some("t9"));
@@ -204,14 +218,16 @@ mod tests {
 
     #[test]
     fn a_plain_user_object_is_accepted() {
-        let u = me_result(200, JSON, r#"{"sub":"u3","email":"c@x"}"#).unwrap().unwrap();
+        let Me::User(u) = me_result(200, JSON, r#"{"sub":"u3","email":"c@x"}"#).unwrap() else { panic!() };
         assert_eq!((u.sub.as_str(), u.claims_json.as_str()), ("u3", "{}"));
     }
 
     #[test]
     fn signed_out_and_malformed_answers() {
-        assert_eq!(me_result(401, JSON, r#"{"success":false}"#).unwrap(), None);
-        assert_eq!(me_result(401, Some("text/html"), "<html>login</html>").unwrap(), None);
+        assert_eq!(me_result(401, JSON, r#"{"success":false}"#).unwrap(), Me::SignedOut);
+        assert_eq!(me_result(401, JSON, r#"{"success":false,"error":{"code":"UNAUTHENTICATED"}}"#).unwrap(), Me::SignedOut);
+        assert_eq!(me_result(401, Some("text/html"), "<html>login</html>").unwrap(), Me::SignedOut);
+        assert_eq!(me_result(401, JSON, r#"{"success":false,"error":{"code":"TOKEN_EXPIRED"}}"#).unwrap(), Me::Expired);
         for bad in [r#"{"success":true,"data":{}}"#, r#"{"success":true,"data":{"user":{"email":"x"}}}"#, r#"{"success":true,"data":[]}"#, "[]", "{"] {
             assert_eq!(me_result(200, JSON, bad).unwrap_err().code(), "invalid_response", "{bad}");
         }
