@@ -3,6 +3,10 @@
 //   OP_PORT           port on 127.0.0.1 (default 9090); the issuer is http://127.0.0.1:${OP_PORT}
 //   APP_ORIGIN        origin of the demo app (default http://127.0.0.1:8080); redirect URIs and CORS
 //   ACCESS_TOKEN_TTL  access-token lifetime in seconds (default 300)
+//   BFF_ORIGINS       comma-separated origins of the reference backend-for-frontend (examples/bff), client `bff`
+//                     (default BFF_ORIGIN, else http://127.0.0.1:8090); redirect URIs {origin}/api/auth/callback
+//                     and {origin}/api/iqauth/callback, post-logout {origin}/
+//   BFF_CLIENT_SECRET client secret of `bff` (default: the fixed development secret examples/bff also defaults to)
 //
 // Test hooks (not part of any standard):
 //   GET  /__test/counters  -> { token: { authorization_code, refresh_token }, userinfo, revocation,
@@ -30,17 +34,37 @@ if (!Number.isInteger(ACCESS_TOKEN_TTL) || ACCESS_TOKEN_TTL <= 0) {
 const jwks = JSON.parse(readFileSync(fileURLToPath(new URL('./jwks.json', import.meta.url)), 'utf8'));
 
 const APP_URL = `${APP_ORIGIN}/`;
-const publicClient = (clientId, alg) => ({
+// The oidc-client-ts page of `cargo xtask bench refresh` (bench/oidc-client-ts.html), client `demo` only.
+const BENCH_URL = `${APP_ORIGIN}/bench/oidc-client-ts.html`;
+const publicClient = (clientId, alg, extraRedirectUris = []) => ({
   client_id: clientId,
   client_name: `oidc-session demo (${alg})`,
   application_type: 'web',
   token_endpoint_auth_method: 'none',
   grant_types: ['authorization_code', 'refresh_token'],
   response_types: ['code'],
-  redirect_uris: [APP_URL],
+  redirect_uris: [APP_URL, ...extraRedirectUris],
   post_logout_redirect_uris: [APP_URL],
   id_token_signed_response_alg: alg,
 });
+
+// The reference backend-for-frontend (examples/bff): a confidential client, client_secret_basic.
+const BFF_ORIGINS = (process.env.BFF_ORIGINS ?? process.env.BFF_ORIGIN ?? 'http://127.0.0.1:8090')
+  .split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean);
+const BFF_CLIENT_SECRET = process.env.BFF_CLIENT_SECRET
+  || 'oidc-session-bff-dev-secret-do-not-use-in-production';
+const bffClient = {
+  client_id: 'bff',
+  client_secret: BFF_CLIENT_SECRET,
+  client_name: 'oidc-session reference backend-for-frontend',
+  application_type: 'web',
+  token_endpoint_auth_method: 'client_secret_basic',
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+  redirect_uris: BFF_ORIGINS.flatMap((o) => [`${o}/api/auth/callback`, `${o}/api/iqauth/callback`]),
+  post_logout_redirect_uris: BFF_ORIGINS.map((o) => `${o}/`),
+  id_token_signed_response_alg: 'RS256',
+};
 
 function capitalise(name) {
   return name ? name[0].toUpperCase() + name.slice(1) : name;
@@ -48,9 +72,10 @@ function capitalise(name) {
 
 const configuration = {
   clients: [
-    publicClient('demo', 'RS256'),
+    publicClient('demo', 'RS256', [BENCH_URL]),
     publicClient('demo-ps256', 'PS256'),
     publicClient('demo-es256', 'ES256'),
+    bffClient,
   ],
   jwks,
   cookies: {

@@ -1,0 +1,125 @@
+//! oidc-session-bff: a reference backend-for-frontend for oidc-session's server mode.
+//!
+//! The browser holds one opaque, HttpOnly session cookie; the tokens stay here. Endpoints, under a
+//! configurable base path (default `/api/auth`):
+//!
+//! | endpoint | what |
+//! |---|---|
+//! | `GET {base}/login?returnTo=/path` | starts the code flow (PKCE, state, nonce kept server-side) |
+//! | `GET {base}/callback` | code exchange, ID-token validation, session cookie, 303 to `returnTo` |
+//! | `GET {base}/me` | `{ success, data: { user, claims, tenantId } }`, or 401 |
+//! | `POST {base}/refresh` | rotates the tokens, single-flight per session |
+//! | `POST {base}/signout` | revokes, clears the cookie, returns the end-session URL |
+//!
+//! See `README.md` for the contract, the cookie attributes and the CSRF header.
+
+pub mod config;
+pub mod provider;
+mod routes;
+mod statics;
+pub mod store;
+mod test_hooks;
+pub mod web;
+
+pub use config::Config;
+pub use store::{MemoryStore, PendingLogin, Session, SessionStore};
+
+use axum::Router;
+use std::sync::Arc;
+
+/// Shared state of the handlers.
+pub struct App {
+    pub(crate) config: Config,
+    pub(crate) store: Arc<dyn SessionStore>,
+    pub(crate) upstream: provider::Upstream,
+    pub(crate) hooks: test_hooks::Hooks,
+}
+
+impl App {
+    pub fn new(config: Config, store: Arc<dyn SessionStore>) -> Result<Arc<App>, String> {
+        let upstream = provider::Upstream::new(&config)?;
+        Ok(Arc::new(App {
+            config,
+            store,
+            upstream,
+            hooks: test_hooks::Hooks::default(),
+        }))
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+}
+
+/// The whole application: the API under the base path, the test hooks when enabled, and the
+/// static directories when configured.
+pub fn router(app: Arc<App>) -> Router {
+    let base = app.config.base_path.clone();
+    let mut api = routes::api();
+    if app.config.test_endpoints {
+        api = api.merge(test_hooks::routes());
+    }
+    let api = api
+        .fallback(routes::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            routes::cors,
+        ));
+    let mut router = Router::new().nest(&base, api);
+    if app.config.static_dir.is_some() || app.config.pkg_dir.is_some() {
+        router = router.fallback(statics::serve);
+    }
+    router.with_state(app)
+}
+
+/// Binds `config.bind:config.port` and serves until Ctrl-C / SIGTERM.
+pub async fn run(config: Config, store: Arc<dyn SessionStore>) -> Result<(), String> {
+    let addr = format!("{}:{}", config.bind, config.port);
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let app = App::new(config, store)?;
+    let c = &app.config;
+    println!(
+        "bff ready {} (api {}{}, issuer {}, client {}{}{})",
+        c.public_origin,
+        c.public_origin,
+        c.base_path,
+        c.issuer,
+        c.client_id,
+        if c.test_endpoints {
+            ", TEST ENDPOINTS ON"
+        } else {
+            ""
+        },
+        if c.static_dir.is_some() {
+            ", serving static files"
+        } else {
+            ""
+        },
+    );
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    println!("bff stopping");
+}

@@ -1,0 +1,390 @@
+//! Test harness: the real OpenID Provider (`node op/server.mjs`, a child process killed on drop)
+//! and the backend-for-frontend in-process, plus a cookie-jar HTTP client that signs in through
+//! the provider's devInteractions forms.
+
+#![allow(dead_code)]
+
+use oidc_session_bff::{router, App, Config, MemoryStore, SessionStore};
+use reqwest::cookie::{CookieStore, Jar};
+use reqwest::{header, Client, Method, Response, StatusCode};
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener as StdListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+pub const CSRF: (&str, &str) = ("X-Requested-With", "oidc-session");
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("examples/bff sits two levels below the repository root")
+        .to_path_buf()
+}
+
+/// False (with a message) when the provider's node_modules are not installed: the only reason
+/// to skip. `cargo xtask setup` / `npm ci` installs them.
+pub fn provider_installed() -> bool {
+    let dir = repo_root().join("node_modules/oidc-provider");
+    if dir.is_dir() {
+        return true;
+    }
+    // Straight to the process's stderr (not the test harness's capture), once, so it is seen.
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "oidc-session-bff: SKIPPING the contract tests: {} is missing; \
+             run `cargo xtask setup` (or `npm ci`) to run them",
+            dir.display()
+        );
+    });
+    false
+}
+
+/// `node op/server.mjs` on a free port, killed when dropped.
+pub struct Op {
+    child: Child,
+    pub issuer: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Op {
+    pub fn start(bff_origins: &str) -> Op {
+        let port = free_port();
+        let mut child = Command::new("node")
+            .arg("op/server.mjs")
+            .current_dir(repo_root())
+            .env("OP_PORT", port.to_string())
+            .env("BFF_ORIGINS", bff_origins)
+            .env_remove("BFF_CLIENT_SECRET")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot run `node` (is Node.js installed?)");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        {
+            let mut pipe = child.stderr.take().unwrap();
+            let buf = stderr.clone();
+            std::thread::spawn(move || {
+                let mut s = String::new();
+                let _ = pipe.read_to_string(&mut s);
+                buf.lock().unwrap().push_str(&s);
+            });
+        }
+        let (tx, rx) = mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.starts_with("op ready") {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        let mut op = Op {
+            child,
+            issuer: format!("http://127.0.0.1:{port}"),
+            stderr,
+        };
+        if rx.recv_timeout(Duration::from_secs(20)).is_err() {
+            let _ = op.child.kill();
+            std::thread::sleep(Duration::from_millis(100));
+            panic!("the OP did not start: {}", op.stderr.lock().unwrap());
+        }
+        op
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Op {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An OP, a BFF (in this process) and a browser-like client.
+pub struct Harness {
+    pub op: Op,
+    pub origin: String,
+    pub base: String,
+    pub store: Arc<MemoryStore>,
+    pub app: Arc<App>,
+    pub jar: Arc<Jar>,
+    pub browser: Client,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl Harness {
+    pub async fn start(base_path: &str) -> Option<Harness> {
+        Self::start_with(base_path, |_| {}).await
+    }
+
+    /// [`Harness::start`] with the BFF's configuration adjusted by `configure`.
+    pub async fn start_with(
+        base_path: &str,
+        configure: impl FnOnce(&mut Config),
+    ) -> Option<Harness> {
+        if !provider_installed() {
+            return None;
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let origin = format!("http://127.0.0.1:{port}");
+        let op = Op::start(&origin);
+        let mut config = Config {
+            port,
+            issuer: op.issuer.clone(),
+            base_path: base_path.into(),
+            public_origin: origin.clone(),
+            post_logout_redirect_uri: String::new(),
+            test_endpoints: true,
+            ..Config::default()
+        };
+        configure(&mut config);
+        config.normalize().unwrap();
+        let store = Arc::new(MemoryStore::new());
+        let app = App::new(config, store.clone() as Arc<dyn SessionStore>).unwrap();
+        let routes = router(app.clone());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, routes).await.unwrap();
+        });
+        let (jar, browser) = new_browser();
+        Some(Harness {
+            op,
+            origin,
+            base: base_path.into(),
+            store,
+            app,
+            jar,
+            browser,
+            server,
+        })
+    }
+
+    pub fn api(&self, path: &str) -> String {
+        format!("{}{}{}", self.origin, self.base, path)
+    }
+
+    /// A request from the page: credentials included, the CSRF header set.
+    pub async fn call(&self, method: Method, path: &str) -> Response {
+        call_with(&self.browser, method, &self.api(path)).await
+    }
+
+    pub async fn json(&self, method: Method, path: &str) -> (StatusCode, Value) {
+        let r = self.call(method, path).await;
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Signs in `user` through the provider's forms; returns the callback's `Location`.
+    pub async fn sign_in(&self, user: &str, return_to: &str) -> String {
+        let callback = self.authorize(&self.browser, user, return_to).await;
+        let r = self.browser.get(&callback).send().await.unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::SEE_OTHER,
+            "callback: {}",
+            r.text().await.unwrap()
+        );
+        location(&r)
+    }
+
+    /// Runs `/login` and the provider's forms with `client`; returns the callback URL (not
+    /// visited).
+    pub async fn authorize(&self, client: &Client, user: &str, return_to: &str) -> String {
+        let login = format!("{}?returnTo={}", self.api("/login"), urlencode(return_to));
+        let r = client.get(&login).send().await.unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::SEE_OTHER,
+            "login: {}",
+            r.text().await.unwrap()
+        );
+        let mut url = location(&r);
+        assert!(
+            url.starts_with(&self.op.issuer),
+            "login redirects to the provider: {url}"
+        );
+        let callback_prefix = self.api("/callback");
+        for _ in 0..12 {
+            if url.starts_with(&callback_prefix) {
+                return url;
+            }
+            let r = client.get(&url).send().await.unwrap();
+            if r.status().is_redirection() {
+                url = absolute(&url, &location(&r));
+                continue;
+            }
+            assert_eq!(r.status(), StatusCode::OK, "provider page {url}");
+            let html = r.text().await.unwrap();
+            let action = absolute(&url, &form_action(&html));
+            let form: Vec<(&str, &str)> = if html.contains("name=\"login\"") {
+                vec![("prompt", "login"), ("login", user), ("password", "any")]
+            } else if html.contains("value=\"consent\"") {
+                vec![("prompt", "consent")]
+            } else {
+                panic!("unexpected provider page at {url}: {html}");
+            };
+            let r = client.post(&action).form(&form).send().await.unwrap();
+            assert!(
+                r.status().is_redirection(),
+                "form post {action}: {}",
+                r.status()
+            );
+            url = absolute(&action, &location(&r));
+        }
+        panic!("no callback after 12 steps; last URL {url}");
+    }
+
+    pub fn session_id(&self) -> Option<String> {
+        cookie_value(&self.jar, &self.origin, self.app.config().session_cookie())
+    }
+
+    /// The server-side session of this browser.
+    pub async fn store_session(&self) -> oidc_session_bff::Session {
+        self.store_session_opt()
+            .await
+            .expect("a server-side session")
+    }
+
+    pub async fn store_session_opt(&self) -> Option<oidc_session_bff::Session> {
+        let sid = self.session_id()?;
+        self.store.get(&sid).await.unwrap()
+    }
+
+    pub async fn stats(&self) -> Value {
+        let (status, body) = self.json(Method::GET, "/__test/stats").await;
+        assert_eq!(status, StatusCode::OK);
+        body["data"].clone()
+    }
+
+    pub async fn op_counters(&self) -> Value {
+        reqwest::get(format!("{}/__test/counters", self.op.issuer))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Spends a refresh token at the provider directly (as client `bff`).
+    pub async fn op_refresh(&self, refresh_token: &str) -> (StatusCode, Value) {
+        let c = self.app.config();
+        let r = Client::new()
+            .post(format!("{}/token", self.op.issuer))
+            .basic_auth(&c.client_id, Some(&c.client_secret))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// A cookie-jar client that does not follow redirects (so each hop can be checked).
+pub fn new_browser() -> (Arc<Jar>, Client) {
+    let jar = Arc::new(Jar::default());
+    let client = Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(15))
+        .build()
+        .unwrap();
+    (jar, client)
+}
+
+pub async fn call_with(client: &Client, method: Method, url: &str) -> Response {
+    client
+        .request(method, url)
+        .header(CSRF.0, CSRF.1)
+        .send()
+        .await
+        .unwrap()
+}
+
+pub fn location(r: &Response) -> String {
+    r.headers()
+        .get(header::LOCATION)
+        .expect("a Location header")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+pub fn set_cookies(r: &Response) -> Vec<String> {
+    r.headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+pub fn cookie_value(jar: &Jar, origin: &str, name: &str) -> Option<String> {
+    let url = reqwest::Url::parse(origin).unwrap();
+    let header = jar.cookies(&url)?;
+    header
+        .to_str()
+        .ok()?
+        .split(';')
+        .filter_map(|p| p.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+fn absolute(base: &str, location: &str) -> String {
+    reqwest::Url::parse(base)
+        .unwrap()
+        .join(location)
+        .unwrap()
+        .to_string()
+}
+
+/// The `action` of the provider page's form (`<form autocomplete="off" action="…" method="post">`).
+fn form_action(html: &str) -> String {
+    let start = html.find("<form").expect("a form");
+    let tag = &html[start..start + html[start..].find('>').unwrap()];
+    let a = tag.find("action=\"").expect("a form action") + "action=\"".len();
+    let raw = &tag[a..a + tag[a..].find('"').unwrap()];
+    raw.replace("&amp;", "&")
+        .replace("&#x2F;", "/")
+        .replace("&#47;", "/")
+}
+
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
