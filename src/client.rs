@@ -6,6 +6,7 @@ use crate::browser::crypto::{random_bytes, verify};
 use crate::browser::lock::with_lock;
 use crate::browser::timer::{Listener, Timeout};
 use crate::browser::http::{backend, get_json, post_form, post_form_no_content, send};
+use crate::browser::idb;
 use crate::browser::storage::Area;
 use crate::browser::{nav, now};
 use crate::core::authorize::{authorization_request, silent_request, PendingSignIn, SignInOptions};
@@ -276,11 +277,14 @@ impl Client {
             let Some(inner) = weak.upgrade() else { return };
             let me = Client { inner };
             match msg {
-                MSG_SESSION => {
-                    if let Some(s) = me.read_stored() {
-                        me.adopt(s);
+                MSG_SESSION => wasm_bindgen_futures::spawn_local(async move {
+                    if let Some(s) = me.read_shared().await {
+                        let newer = me.inner.session.borrow().as_ref().is_none_or(|c| s.issued_at >= c.issued_at);
+                        if newer {
+                            me.adopt(s);
+                        }
                     }
-                }
+                }),
                 MSG_SIGNED_OUT => {
                     me.inner.session.borrow_mut().take();
                     me.inner.renewal.borrow_mut().take();
@@ -309,6 +313,26 @@ impl Client {
     fn read_stored(&self) -> Option<StoredSession> {
         let area = self.token_area()?;
         area.get(&self.key("session")).and_then(|t| from_json(&t, "stored session").ok())
+    }
+
+    /// The session as every tab sees it: for localStorage sessions, the IndexedDB copy, which is
+    /// consistent across tabs the moment another tab's write committed (localStorage is not);
+    /// otherwise (or if IndexedDB is unavailable) the storage area.
+    async fn read_shared(&self) -> Option<StoredSession> {
+        if self.token_area() == Some(Area::Local) {
+            if let Ok(v) = idb::get(&self.key("session")).await {
+                return v.and_then(|t| from_json(&t, "stored session").ok());
+            }
+        }
+        self.read_stored()
+    }
+
+    /// Commits the shared copy (before the lock is released and before other tabs are told).
+    async fn write_shared(&self, s: Option<&StoredSession>) {
+        if self.token_area() == Some(Area::Local) {
+            let json = s.map(StoredSession::to_json);
+            let _ = idb::set(&self.key("session"), json.as_deref()).await;
+        }
     }
 
     /// Takes `s` (written by this or another tab) as the session, without writing it back.
@@ -568,7 +592,7 @@ impl Client {
         let (claims, payload) = self.verify_id_token(&id_token, &want).await?;
         let sub = claims.sub.unwrap_or_default();
         let userinfo = self.userinfo(provider, &tokens.access_token, &sub, &payload).await?;
-        self.save_session(StoredSession {
+        let session = StoredSession {
             access_token: tokens.access_token,
             refresh_token: tokens.refresh_token,
             id_token,
@@ -577,7 +601,9 @@ impl Client {
             scope: tokens.scope,
             userinfo,
             sub,
-        })
+        };
+        self.write_shared(Some(&session)).await;
+        self.save_session(session)
     }
 
     /// A `prompt=none` sign-in in a hidden iframe: resumes the provider's session without a form.
@@ -873,36 +899,34 @@ impl Client {
     }
 
     async fn refresh_locked(&self) -> Result<(), Error> {
-        if let Some(stored) = self.read_stored() {
+        // Another tab may have refreshed while this one waited for the lock.
+        let shared = self.read_shared().await;
+        if let Some(stored) = &shared {
             if !needs_refresh(stored.expires_at, stored.issued_at, now(), self.margin()) {
-                self.adopt(stored);
+                self.adopt(stored.clone());
                 return Ok(());
             }
         }
-        let Some(current) = self.inner.session.borrow().clone() else { return Err(Error::NotSignedIn) };
+        let mine = self.inner.session.borrow().clone();
+        let Some(current) = shared.or(mine) else { return Err(Error::NotSignedIn) };
         let mut result = self.refresh_with(&current).await;
         if let Err(e) = &result {
             if classify(e) == Verdict::RecheckStorage {
-                // Another tab (or a lost response) may have rotated the token: use what is stored
-                // if it is not the token that was just refused.
+                // A possible race (BCP 212): if storage holds another refresh token, try that one.
+                // It is not adopted on trust: a provider with reuse detection may have revoked the
+                // whole grant, and only a successful refresh proves the session alive.
                 let used = current.refresh_token.as_ref().map(|t| t.secret().to_owned());
-                result = match self.read_stored() {
-                    Some(s) if s.refresh_token.as_ref().map(|t| t.secret()) != used.as_deref() => {
-                        if needs_refresh(s.expires_at, s.issued_at, now(), self.margin()) {
-                            self.adopt(s.clone());
-                            self.refresh_with(&s).await
-                        } else {
-                            self.adopt(s);
-                            Ok(())
-                        }
+                if let Some(s) = self.read_shared().await {
+                    if s.refresh_token.as_ref().map(|t| t.secret()) != used.as_deref() {
+                        result = self.refresh_with(&s).await;
                     }
-                    _ => result,
-                };
+                }
             }
         }
         if let Err(e) = &result {
             // After the re-check an `invalid_grant` is final.
             if classify(e) != Verdict::Transient {
+                self.write_shared(None).await;
                 self.drop_session();
             }
         }
@@ -936,7 +960,7 @@ impl Client {
             None => current.id_token.clone(),
         };
         let expires_at = tokens.expires_at;
-        self.save_session(StoredSession {
+        let session = StoredSession {
             access_token: tokens.access_token,
             refresh_token: tokens.refresh_token.or_else(|| current.refresh_token.clone()),
             id_token,
@@ -945,7 +969,9 @@ impl Client {
             scope: tokens.scope.or_else(|| current.scope.clone()),
             userinfo: current.userinfo.clone(),
             sub: current.sub.clone(),
-        })?;
+        };
+        self.write_shared(Some(&session)).await;
+        self.save_session(session)?;
         let hook = self.inner.on_refresh.borrow().clone();
         if let Some(h) = hook {
             h(Ok(expires_at));
@@ -969,6 +995,7 @@ impl Client {
                 let _ = post_form_no_content(ep, revocation_body(rt, &self.inner.config.client_id)).await;
             }
         }
+        self.write_shared(None).await;
         self.drop_session();
         let end = match (&provider, options.local_only) {
             (Some(p), false) => {

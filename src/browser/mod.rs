@@ -4,6 +4,7 @@
 pub mod channel;
 pub mod crypto;
 pub mod http;
+pub mod idb;
 pub mod lock;
 pub mod nav;
 pub mod silent;
