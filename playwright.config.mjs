@@ -3,7 +3,7 @@
 // (9090/8080) alone. Run with `npx playwright test` after `cargo xtask build`.
 
 import { defineConfig } from '@playwright/test';
-import { OP_PORT, APP_PORT, OP_ISSUER, APP_ORIGIN } from './tests/e2e/env.mjs';
+import { OP_PORT, APP_PORT, OP_ISSUER, APP_ORIGIN, OP_SHORT_PORT, OP_SHORT_TTL, OP_SHORT_ISSUER } from './tests/e2e/env.mjs';
 
 export default defineConfig({
   testDir: './tests/e2e',
@@ -53,9 +53,21 @@ export default defineConfig({
       gracefulShutdown: { signal: 'SIGTERM', timeout: 2_000 },
     },
     {
+      // Same provider, 4-second access tokens: the refresh tests (refresh.spec.mjs, the demo page's `?op=short`).
+      name: 'op-short',
+      command: 'node op/server.mjs',
+      env: { OP_PORT: String(OP_SHORT_PORT), APP_ORIGIN, ACCESS_TOKEN_TTL: String(OP_SHORT_TTL) },
+      url: `${OP_SHORT_ISSUER}/.well-known/openid-configuration`,
+      reuseExistingServer: false,
+      timeout: 30_000,
+      stdout: 'ignore',
+      stderr: 'pipe',
+      gracefulShutdown: { signal: 'SIGTERM', timeout: 2_000 },
+    },
+    {
       name: 'app',
       command: 'node www/serve.mjs',
-      env: { APP_PORT: String(APP_PORT), OP_ISSUER },
+      env: { APP_PORT: String(APP_PORT), OP_ISSUER, OP_SHORT_ISSUER },
       url: `${APP_ORIGIN}/config.js`,
       reuseExistingServer: false,
       timeout: 30_000,

@@ -6,11 +6,14 @@ const SCOPES = ['openid', 'profile', 'email', 'offline_access'];
 const STORAGE_KINDS = new Set(['memory', 'session', 'local']);
 const CLIENT_KEY = 'demo:client';
 const STORAGE_KEY = 'demo:storage';
+const OP_KEY = 'demo:op';
+const OPS = new Set(['default', 'short']);
+const RENEW_KEY = 'demo:renew';
 
 const $ = (id) => document.getElementById(id);
 const query = new URLSearchParams(location.search);
 
-// The client id and storage kind come from the query string and are remembered for this tab, because the
+// The client id, storage kind and provider come from the query string and are remembered for this tab, because the
 // callback URL (`/?code=…&state=…`) carries neither.
 function remembered(param, key, fallback, accept = () => true) {
   const fromQuery = query.get(param);
@@ -27,6 +30,10 @@ function remembered(param, key, fallback, accept = () => true) {
 
 const clientId = remembered('client', CLIENT_KEY, 'demo');
 const storage = remembered('storage', STORAGE_KEY, 'session', (v) => STORAGE_KINDS.has(v));
+// `?op=short`: the provider with short-lived access tokens (refresh tests); `?op=default` switches back.
+const op = remembered('op', OP_KEY, 'default', (v) => OPS.has(v));
+// `?renew=off`: no background renewal (`autoRefresh: false`), so only getAccessToken() refreshes (refresh tests).
+const renew = remembered('renew', RENEW_KEY, 'on', (v) => v === 'on' || v === 'off');
 
 function errorInfo(err) {
   if (err && typeof err === 'object' && 'code' in err) {
@@ -116,7 +123,7 @@ async function start() {
     return null;
   }
 
-  const issuer = window.OIDC_DEMO?.issuer;
+  const issuer = op === 'short' ? window.OIDC_DEMO?.shortIssuer : window.OIDC_DEMO?.issuer;
   let auth;
   try {
     auth = new mod.SessionManager({
@@ -126,6 +133,7 @@ async function start() {
       postLogoutRedirectUri: `${location.origin}/`,
       scopes: SCOPES,
       storage,
+      ...(renew === 'off' ? { autoRefresh: false } : {}),
     });
   } catch (err) {
     renderFailure(err);

@@ -1,10 +1,15 @@
 // Tiny static server for the demo page (Node stdlib only).
 //
 //   APP_PORT   port on 127.0.0.1 (default 8080)
-//   OP_ISSUER  issuer of the OpenID Provider (default http://127.0.0.1:9090), served as /config.js
-//   PKG_DIR    directory served at /pkg/ (default: the repository's pkg/, built by `cargo xtask build`)
+//   OP_ISSUER        issuer of the OpenID Provider (default http://127.0.0.1:9090), served as /config.js
+//   OP_SHORT_ISSUER  issuer of a second provider with short-lived access tokens, for refresh tests (default
+//                    http://127.0.0.1:9091), served in /config.js as `shortIssuer` (the demo's `?op=short`)
+//   PKG_DIR          directory served at /pkg/ (default: the repository's pkg/, built by `cargo xtask build`)
+//   SERVE_BENCH      when `1`, also serve the repository's bench/ at /bench/ and oidc-client-ts's browser build
+//                    at /vendor/oidc-client-ts.js (for `cargo xtask bench refresh`; off by default)
 //
-// Routes: /config.js (generated), /pkg/* (wasm-bindgen output), everything else from www/.
+// Routes: /config.js (generated), /pkg/* (wasm-bindgen output), [/bench/*, /vendor/oidc-client-ts.js when
+// SERVE_BENCH=1], everything else from www/.
 // A path without a file extension that matches no file serves index.html (SPA fallback).
 
 import { createServer } from 'node:http';
@@ -14,14 +19,18 @@ import { fileURLToPath } from 'node:url';
 
 const APP_PORT = Number.parseInt(process.env.APP_PORT ?? '8080', 10);
 const OP_ISSUER = (process.env.OP_ISSUER ?? 'http://127.0.0.1:9090').replace(/\/+$/, '');
+const OP_SHORT_ISSUER = (process.env.OP_SHORT_ISSUER ?? 'http://127.0.0.1:9091').replace(/\/+$/, '');
 const WWW_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_DIR = path.resolve(WWW_DIR, '..');
 const PKG_DIR = path.resolve(process.env.PKG_DIR ?? path.join(REPO_DIR, 'pkg'));
+const SERVE_BENCH = process.env.SERVE_BENCH === '1';
+const BENCH_DIR = path.join(REPO_DIR, 'bench');
+const OIDC_CLIENT_TS = path.join(REPO_DIR, 'node_modules', 'oidc-client-ts', 'dist', 'browser', 'oidc-client-ts.js');
 
 if (!Number.isInteger(APP_PORT) || APP_PORT <= 0 || APP_PORT > 65535) {
   throw new Error(`APP_PORT must be a port number, got ${process.env.APP_PORT}`);
 }
-const opOrigin = new URL(OP_ISSUER).origin;
+const opOrigins = [...new Set([new URL(OP_ISSUER).origin, new URL(OP_SHORT_ISSUER).origin])].join(' ');
 
 const MIME = {
   '.html': 'text/html; charset=utf-8',
@@ -48,16 +57,16 @@ const SECURITY_HEADERS = {
     "default-src 'self'",
     "script-src 'self' 'wasm-unsafe-eval'",
     "style-src 'self' 'unsafe-inline'",
-    `connect-src 'self' ${opOrigin}`,
-    `img-src 'self' data: ${opOrigin}`,
-    `frame-src ${opOrigin}`,
+    `connect-src 'self' ${opOrigins}`,
+    `img-src 'self' data: ${opOrigins}`,
+    `frame-src ${opOrigins}`,
     "object-src 'none'",
     "base-uri 'none'",
     "frame-ancestors 'none'",
   ].join('; '),
 };
 
-const configJs = `window.OIDC_DEMO = Object.freeze(${JSON.stringify({ issuer: OP_ISSUER })});\n`;
+const configJs = `window.OIDC_DEMO = Object.freeze(${JSON.stringify({ issuer: OP_ISSUER, shortIssuer: OP_SHORT_ISSUER })});\n`;
 
 function send(res, status, type, body, head = false) {
   res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
@@ -120,6 +129,12 @@ const server = createServer(async (req, res) => {
   if (pathname === '/pkg' || pathname.startsWith('/pkg/')) {
     root = PKG_DIR;
     relative = pathname.slice('/pkg'.length);
+  } else if (SERVE_BENCH && pathname === '/vendor/oidc-client-ts.js') {
+    root = path.dirname(OIDC_CLIENT_TS);
+    relative = `/${path.basename(OIDC_CLIENT_TS)}`;
+  } else if (SERVE_BENCH && pathname.startsWith('/bench/')) {
+    root = BENCH_DIR;
+    relative = pathname.slice('/bench'.length);
   }
 
   const target = resolveInside(root, relative);
@@ -128,7 +143,9 @@ const server = createServer(async (req, res) => {
     return;
   }
   // The server itself is not content.
-  const isServerSource = root === WWW_DIR && target === fileURLToPath(import.meta.url);
+  const isServerSource = (root === WWW_DIR && target === fileURLToPath(import.meta.url))
+    // bench/ holds the harness too: only its pages and their scripts are content.
+    || (root === BENCH_DIR && !['.html', '.js'].includes(path.extname(target)));
 
   let file = isServerSource ? null : await fileOrNull(target);
   if (file === null && root === WWW_DIR && target === WWW_DIR) file = path.join(WWW_DIR, 'index.html');

@@ -74,7 +74,8 @@ export async function gotoApp(page, path = '/') {
 // Runs `trigger` (which starts a sign-in, e.g. clicks #sign-in), then fills the provider's devInteractions login
 // and consent forms until the provider redirects to the app's callback. A provider session that already holds the
 // grant redirects straight back: no forms then. Resolves with the callback URL once the app page has loaded.
-export async function throughProvider(page, trigger, { login = 'alice', password = 'any password' } = {}) {
+// `issuer`: the provider whose forms to expect (the short-TTL one for `?op=short` pages).
+export async function throughProvider(page, trigger, { login = 'alice', password = 'any password', issuer = OP_ISSUER } = {}) {
   let callbackUrl;
   const callback = page.waitForRequest(
     (r) => r.isNavigationRequest() && r.frame() === page.mainFrame() && isCallbackUrl(new URL(r.url())),
@@ -85,7 +86,7 @@ export async function throughProvider(page, trigger, { login = 'alice', password
   for (let step = 0; step < 6; step += 1) {
     const next = await Promise.race([
       callback,
-      page.waitForURL((u) => u.origin === OP_ISSUER && u.pathname.startsWith('/interaction/'), { waitUntil: 'domcontentloaded', timeout: 25_000 })
+      page.waitForURL((u) => u.origin === issuer && u.pathname.startsWith('/interaction/'), { waitUntil: 'domcontentloaded', timeout: 25_000 })
         .then(() => 'form', () => 'form-timeout'),
     ]);
     if (next === 'callback') {
@@ -114,9 +115,9 @@ export async function throughProvider(page, trigger, { login = 'alice', password
 }
 
 // Full sign-in from `path` by the page's #sign-in button; returns the state after the callback.
-export async function signIn(page, { path = '/', login = 'alice' } = {}) {
+export async function signIn(page, { path = '/', login = 'alice', issuer = OP_ISSUER } = {}) {
   await gotoApp(page, path);
-  await throughProvider(page, () => page.click('#sign-in'), { login });
+  await throughProvider(page, () => page.click('#sign-in'), { login, issuer });
   return appReady(page);
 }
 

@@ -1,4 +1,5 @@
 //! `cargo xtask bench size`: what the npm package costs a web page.
+//! `cargo xtask bench refresh`: the multi-tab refresh race, oidc-session against oidc-client-ts.
 
 use crate::build::{self, NAME, PKG};
 use crate::setup;
@@ -40,6 +41,20 @@ pub fn size() -> Result {
         Err(e) => println!("bench size: twiggy unavailable, skipping the breakdown: {e}"),
     }
     Ok(())
+}
+
+/// Builds pkg/, then `node bench/refresh.mjs`: 4 tabs x 25 concurrent `getAccessToken()` right after
+/// expiry, per expiry cycle, for oidc-session and for oidc-client-ts against one local provider with
+/// 4-second access tokens (the script starts the provider and the static server on free ports).
+/// Environment: see the header of bench/refresh.mjs (`BENCH_CYCLES`, default 10).
+pub fn refresh() -> Result {
+    // Chromium and node_modules (oidc-client-ts, @playwright/test) besides the build's toolchain.
+    setup::all()?;
+    build::build()?;
+    println!();
+    run(Command::new("node")
+        .arg("bench/refresh.mjs")
+        .env("CHROMIUM_PATH", setup::CHROMIUM))
 }
 
 /// Bytes of `gzip -9 -c path`.

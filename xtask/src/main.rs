@@ -23,7 +23,9 @@ commands:
   test [STAGE]        run native, browser, build and e2e stages, or one STAGE:
                       native | browser | build | e2e
   demo                run the local OpenID Provider and the demo app until Ctrl-C
-  bench size          build, then print the package's sizes and the biggest functions";
+  bench size          build, then print the package's sizes and the biggest functions
+  bench refresh       build, then race 4 tabs x 25 getAccessToken() calls at each token
+                      expiry, for oidc-session and oidc-client-ts (BENCH_CYCLES, default 10)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         ["test", stage @ ..] => test::run(stage),
         ["demo"] => demo::run(),
         ["bench", "size"] => bench::size(),
+        ["bench", "refresh"] => bench::refresh(),
         [] | ["help" | "-h" | "--help"] => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
