@@ -34,6 +34,8 @@ if (!Number.isInteger(ACCESS_TOKEN_TTL) || ACCESS_TOKEN_TTL <= 0) {
 const jwks = JSON.parse(readFileSync(fileURLToPath(new URL('./jwks.json', import.meta.url)), 'utf8'));
 
 const APP_URL = `${APP_ORIGIN}/`;
+// The silent-SSO page of the demo (www/silent.html), loaded by a hidden iframe with prompt=none.
+const SILENT_URL = `${APP_ORIGIN}/silent.html`;
 // The oidc-client-ts page of `cargo xtask bench refresh` (bench/oidc-client-ts.html), client `demo` only.
 const BENCH_URL = `${APP_ORIGIN}/bench/oidc-client-ts.html`;
 const publicClient = (clientId, alg, extraRedirectUris = []) => ({
@@ -43,7 +45,7 @@ const publicClient = (clientId, alg, extraRedirectUris = []) => ({
   token_endpoint_auth_method: 'none',
   grant_types: ['authorization_code', 'refresh_token'],
   response_types: ['code'],
-  redirect_uris: [APP_URL, ...extraRedirectUris],
+  redirect_uris: [APP_URL, SILENT_URL, ...extraRedirectUris],
   post_logout_redirect_uris: [APP_URL],
   id_token_signed_response_alg: alg,
 });

@@ -34,6 +34,8 @@ const storage = remembered('storage', STORAGE_KEY, 'session', (v) => STORAGE_KIN
 const op = remembered('op', OP_KEY, 'default', (v) => OPS.has(v));
 // `?renew=off`: no background renewal (`autoRefresh: false`), so only getAccessToken() refreshes (refresh tests).
 const renew = remembered('renew', RENEW_KEY, 'on', (v) => v === 'on' || v === 'off');
+// `?sso=on`: silent SSO (`silentSso: true`): with a provider session, bootstrap signs in without a form.
+const sso = remembered('sso', 'demo:sso', 'off', (v) => v === 'on' || v === 'off');
 
 function errorInfo(err) {
   if (err && typeof err === 'object' && 'code' in err) {
@@ -134,6 +136,7 @@ async function start() {
       scopes: SCOPES,
       storage,
       ...(renew === 'off' ? { autoRefresh: false } : {}),
+      ...(sso === 'on' ? { silentSso: true, silentRedirectUri: location.origin + '/silent.html', silentTimeoutSeconds: 5 } : {}),
     });
   } catch (err) {
     renderFailure(err);

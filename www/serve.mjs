@@ -59,10 +59,11 @@ const SECURITY_HEADERS = {
     "style-src 'self' 'unsafe-inline'",
     `connect-src 'self' ${opOrigins}`,
     `img-src 'self' data: ${opOrigins}`,
-    `frame-src ${opOrigins}`,
+    `frame-src 'self' ${opOrigins}`,
     "object-src 'none'",
     "base-uri 'none'",
-    "frame-ancestors 'none'",
+    // The silent-SSO page (silent.html) is framed by this origin's own pages; nothing else may frame us.
+    "frame-ancestors 'self'",
   ].join('; '),
 };
 
