@@ -110,6 +110,9 @@ impl FromJson for ProfileHints {
 
 type Subscriber = Rc<dyn Fn(&View)>;
 
+/// A boxed flow, so the single-flight wrapper is compiled once for every kind of refresh.
+type Boxed<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T>>>;
+
 /// Called after each refresh request: `Ok(expires_at)` or the error. Never given a token.
 pub type RefreshHook = Rc<dyn Fn(Result<Option<u64>, &Error>)>;
 
@@ -723,15 +726,27 @@ impl Client {
     /// `POST {refresh}` once for every caller and tab whose request started before the last
     /// successful refresh; terminal failures sign every tab out.
     async fn server_refresh(&self, request_started: f64) -> Result<(), Error> {
+        let me = self.clone();
+        self.single_flight(move || {
+            Box::pin(async move {
+                let inner = me.clone();
+                with_lock(&me.key("refresh"), async move { inner.server_refresh_locked(request_started).await }).await
+            })
+        })
+        .await
+    }
+
+    /// Runs the refresh `start` makes, unless one is already under way in this tab: then waits
+    /// for that one. Every caller gets the same outcome.
+    async fn single_flight(&self, start: impl FnOnce() -> Boxed<Result<(), Error>>) -> Result<(), Error> {
         let shared = self.inner.refresh.borrow().clone();
         let promise = match shared {
             Some(p) => p,
             None => {
                 let me = self.clone();
+                let work = start();
                 let p = wasm_bindgen_futures::future_to_promise(async move {
-                    let key = me.key("refresh");
-                    let inner = me.clone();
-                    let r = with_lock(&key, async move { inner.server_refresh_locked(request_started).await }).await;
+                    let r = work.await;
                     me.inner.refresh.borrow_mut().take();
                     match r {
                         Ok(()) => Ok(wasm_bindgen::JsValue::UNDEFINED),
@@ -846,36 +861,9 @@ impl Client {
                 return Err(Error::TokenExpired);
             }
         }
-        let shared = self.inner.refresh.borrow().clone();
-        let promise = match shared {
-            Some(p) => p,
-            None => {
-                let me = self.clone();
-                let p = wasm_bindgen_futures::future_to_promise(async move {
-                    let r = me.refresh_now().await;
-                    me.inner.refresh.borrow_mut().take();
-                    match r {
-                        Ok(()) => Ok(wasm_bindgen::JsValue::UNDEFINED),
-                        Err(e) => {
-                            *me.inner.refresh_error.borrow_mut() = Some(e);
-                            Err(wasm_bindgen::JsValue::NULL)
-                        }
-                    }
-                });
-                *self.inner.refresh.borrow_mut() = Some(p.clone());
-                p
-            }
-        };
-        match wasm_bindgen_futures::JsFuture::from(promise).await {
-            Ok(_) => self
-                .inner
-                .session
-                .borrow()
-                .as_ref()
-                .map(|s| s.access_token.secret().to_owned())
-                .ok_or(Error::NotSignedIn),
-            Err(_) => Err(self.inner.refresh_error.borrow().clone().unwrap_or(Error::NotSignedIn)),
-        }
+        let me = self.clone();
+        self.single_flight(move || Box::pin(async move { me.refresh_now().await })).await?;
+        self.inner.session.borrow().as_ref().map(|s| s.access_token.secret().to_owned()).ok_or(Error::NotSignedIn)
     }
 
     /// One refresh for every tab: under the cross-tab lock, re-read storage first (another tab
