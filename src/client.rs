@@ -771,6 +771,18 @@ impl Client {
             // Another caller or tab refreshed after this request went out: just retry it.
             return Ok(());
         }
+        // The other tab's BroadcastChannel message may still be in flight when its lock is
+        // released: the IndexedDB copy, committed before that release, is authoritative.
+        if let Ok(Some(t)) = idb::get(&self.key("refreshed")).await {
+            if let Ok(at) = t.parse::<u64>().map(|v| v as f64) {
+                if at > self.inner.server_refreshed_at.get() {
+                    self.inner.server_refreshed_at.set(at);
+                }
+                if at > request_started {
+                    return Ok(());
+                }
+            }
+        }
         let Some(server) = self.server().cloned() else { return Err(Error::NotSignedIn) };
         let csrf = (server.csrf_name.as_str(), server.csrf_value.as_str());
         let result = match backend("POST", &server.refresh_url, csrf, server.cross_origin).await {
@@ -781,6 +793,7 @@ impl Client {
             Ok(()) => {
                 let at = js_sys::Date::now();
                 self.inner.server_refreshed_at.set(at);
+                let _ = idb::set(&self.key("refreshed"), Some(&(at as u64).to_string())).await;
                 self.broadcast(&format!("{MSG_REFRESHED}{}", at as u64));
             }
             // 401 from refresh: the backend has no session to refresh.
