@@ -1,9 +1,38 @@
 // End-to-end tests: the demo page (www/) with the wasm build (pkg/) against a real local OpenID Provider (op/).
 // Chromium is Debian's /usr/bin/chromium (no browser downloads here). Ports 9190/8180 leave a running demo
-// (9090/8080) alone. Run with `npx playwright test` after `cargo xtask build`.
+// (9090/8080) alone. Run with `npx playwright test` after `cargo xtask build` and `cargo build -p oidc-session-bff`
+// (`cargo xtask test e2e` does both). Server mode: two instances of the reference backend-for-frontend
+// (examples/bff, the built binary) on 8190 (/api/auth) and 8191 (/api/iqauth), serving the same demo page.
 
+import { existsSync } from 'node:fs';
 import { defineConfig } from '@playwright/test';
-import { OP_PORT, APP_PORT, OP_ISSUER, APP_ORIGIN, OP_SHORT_PORT, OP_SHORT_TTL, OP_SHORT_ISSUER } from './tests/e2e/env.mjs';
+import {
+  OP_PORT, APP_PORT, OP_ISSUER, APP_ORIGIN, OP_SHORT_PORT, OP_SHORT_TTL, OP_SHORT_ISSUER,
+  BFF_PORT, BFF_ORIGIN, BFF_IQ_PORT, BFF_IQ_ORIGIN, BFF_IQ_BASE,
+} from './tests/e2e/env.mjs';
+
+const BFF_BIN = process.env.BFF_BIN ?? 'target/debug/oidc-session-bff';
+if (!existsSync(new URL(BFF_BIN, import.meta.url))) {
+  throw new Error(`${BFF_BIN} is missing: run \`cargo build -p oidc-session-bff\` (or \`cargo xtask test e2e\`)`);
+}
+const bff = (name, port, origin, extraEnv = {}) => ({
+  name,
+  command: `'${BFF_BIN.replaceAll("'", "'\\''")}'`,
+  env: {
+    BFF_PORT: String(port),
+    BFF_ISSUER: OP_ISSUER,
+    BFF_STATIC_DIR: 'www',
+    BFF_PKG_DIR: 'pkg',
+    BFF_TEST_ENDPOINTS: '1',
+    ...extraEnv,
+  },
+  url: `${origin}/config.js`,
+  reuseExistingServer: false,
+  timeout: 30_000,
+  stdout: 'ignore',
+  stderr: 'pipe',
+  gracefulShutdown: { signal: 'SIGTERM', timeout: 2_000 },
+});
 
 export default defineConfig({
   testDir: './tests/e2e',
@@ -44,7 +73,7 @@ export default defineConfig({
     {
       name: 'op',
       command: 'node op/server.mjs',
-      env: { OP_PORT: String(OP_PORT), APP_ORIGIN, ACCESS_TOKEN_TTL: '300' },
+      env: { OP_PORT: String(OP_PORT), APP_ORIGIN, ACCESS_TOKEN_TTL: '300', BFF_ORIGINS: `${BFF_ORIGIN},${BFF_IQ_ORIGIN}` },
       url: `${OP_ISSUER}/.well-known/openid-configuration`,
       reuseExistingServer: false,
       timeout: 30_000,
@@ -75,5 +104,7 @@ export default defineConfig({
       stderr: 'pipe',
       gracefulShutdown: { signal: 'SIGTERM', timeout: 2_000 },
     },
+    bff('bff', BFF_PORT, BFF_ORIGIN),
+    bff('bff-iqauth', BFF_IQ_PORT, BFF_IQ_ORIGIN, { BFF_BASE_PATH: BFF_IQ_BASE }),
   ],
 });

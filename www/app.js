@@ -1,6 +1,12 @@
 // Demo page for oidc-session. Plain ES module, no build step.
 // Exposes `window.auth` (the SessionManager) and `window.authReady` (the bootstrap promise; it never
 // rejects) for the end-to-end tests. Tokens are never displayed or logged.
+//
+// Two modes, chosen by /config.js (`window.OIDC_DEMO`):
+// - browser mode (www/serve.mjs): the page runs authorization code + PKCE itself against the provider;
+// - server mode (`mode: "server"`, the reference backend-for-frontend in examples/bff serves this page and
+//   generates /config.js): the backend holds the tokens in HttpOnly cookies, the page only calls
+//   `{serverBasePath}/me|refresh|signout|login`. The page then writes nothing to localStorage or sessionStorage.
 
 const SCOPES = ['openid', 'profile', 'email', 'offline_access'];
 const STORAGE_KINDS = new Set(['memory', 'session', 'local']);
@@ -12,10 +18,17 @@ const RENEW_KEY = 'demo:renew';
 
 const $ = (id) => document.getElementById(id);
 const query = new URLSearchParams(location.search);
+const DEMO = window.OIDC_DEMO ?? {};
+const SERVER_MODE = DEMO.mode === 'server';
+// Server mode: where the backend's auth routes live (the BFF's BFF_BASE_PATH, e.g. /api/auth or /api/iqauth).
+const SERVER_BASE = typeof DEMO.serverBasePath === 'string' && DEMO.serverBasePath
+  ? DEMO.serverBasePath.replace(/\/+$/, '')
+  : '/api/auth';
 
 // The client id, storage kind and provider come from the query string and are remembered for this tab, because the
-// callback URL (`/?code=…&state=…`) carries neither.
+// callback URL (`/?code=…&state=…`) carries neither. Server mode has none of these and stores nothing.
 function remembered(param, key, fallback, accept = () => true) {
+  if (SERVER_MODE) return fallback;
   const fromQuery = query.get(param);
   if (fromQuery && accept(fromQuery)) {
     try { sessionStorage.setItem(key, fromQuery); } catch { /* storage disabled: fine */ }
@@ -96,22 +109,103 @@ function wireUi(auth) {
   $('sign-in').addEventListener('click', () => action(() => auth.signIn({ returnTo: currentPath() })));
   $('sign-out').addEventListener('click', () => action(() => auth.signOut({})));
   $('sign-out-local').addEventListener('click', () => action(() => auth.signOut({ localOnly: true })));
-  $('get-token').addEventListener('click', async () => {
-    setText('token-result', '…');
-    try {
-      const token = await auth.getAccessToken();
-      setText('token-result', `ok (${String(token).length} chars)`);
-    } catch (err) {
-      setText('token-result', errorInfo(err).code);
+  $('get-token').addEventListener('click', () => (SERVER_MODE ? callBackend(auth) : showTokenLength(auth)));
+}
+
+async function showTokenLength(auth) {
+  setText('token-result', '…');
+  try {
+    const token = await auth.getAccessToken();
+    setText('token-result', `ok (${String(token).length} chars)`);
+  } catch (err) {
+    setText('token-result', errorInfo(err).code);
+  }
+}
+
+// Server mode has no token in the browser: call the backend through auth.fetch (CSRF header, one shared
+// refresh on 401) and show how it answered.
+async function callBackend(auth) {
+  setText('token-result', '…');
+  try {
+    const res = await auth.fetch(`${SERVER_BASE}/me`);
+    if (res.ok) {
+      setText('token-result', `ok (HTTP ${res.status})`);
+      return;
     }
-  });
+    let code = 'http_error';
+    try {
+      const body = await res.json();
+      if (body && body.error && typeof body.error.code === 'string') code = body.error.code;
+    } catch { /* not JSON */ }
+    setText('token-result', `${code} (HTTP ${res.status})`);
+  } catch (err) {
+    setText('token-result', errorInfo(err).code);
+  }
+}
+
+// The other mode's demo: `OIDC_DEMO.browserDemoUrl` / `serverDemoUrl` when /config.js names it, else by the
+// demo's port convention (browser mode on P, server mode on P + 10: 8080/8090 for `cargo xtask demo`).
+function otherModeUrl() {
+  const named = SERVER_MODE ? DEMO.browserDemoUrl : DEMO.serverDemoUrl;
+  if (typeof named === 'string' && /^https?:\/\//.test(named)) return named;
+  const port = Number.parseInt(location.port, 10);
+  if (!Number.isInteger(port)) return null;
+  const other = SERVER_MODE ? port - 10 : port + 10;
+  return other > 0 && other < 65536 ? `${location.protocol}//${location.hostname}:${other}/` : null;
 }
 
 function markNav() {
+  const mode = $('mode');
+  if (mode) {
+    mode.textContent = SERVER_MODE ? `server mode (backend at ${SERVER_BASE})` : 'browser mode';
+    mode.dataset.mode = SERVER_MODE ? 'server' : 'browser';
+  }
+  document.body.dataset.mode = SERVER_MODE ? 'server' : 'browser';
+  const link = $('other-mode');
+  const href = otherModeUrl();
+  if (link && href) {
+    link.href = href;
+    link.textContent = SERVER_MODE ? 'browser-mode demo' : 'server-mode demo';
+    link.hidden = false;
+  }
+  if (SERVER_MODE) {
+    for (const el of document.querySelectorAll('[data-browser-only]')) el.hidden = true;
+    for (const el of document.querySelectorAll('[data-server-only]')) el.hidden = false;
+    setText('lead', 'Server mode: a backend-for-frontend signs in against the same local OpenID Provider and keeps '
+      + 'every token; the page only calls its endpoints, from Rust compiled to WebAssembly.');
+    setText('token-label', 'backend call');
+    $('get-token').textContent = `Call ${SERVER_BASE}/me`;
+    // The backend sends a provider error back as `?auth_error=<code>`.
+    const authError = query.get('auth_error');
+    if (authError) setText('action-error', authError);
+    return;
+  }
   for (const a of document.querySelectorAll('nav a[data-client]')) {
     a.setAttribute('aria-current', String(a.dataset.client === clientId));
   }
   setText('storage-kind', storage);
+}
+
+function sessionConfig() {
+  if (SERVER_MODE) {
+    return {
+      mode: 'server',
+      serverBasePath: SERVER_BASE,
+      ...(DEMO.csrfHeader ? { csrfHeaderName: DEMO.csrfHeader } : {}),
+      ...(DEMO.csrfValue ? { csrfHeaderValue: DEMO.csrfValue } : {}),
+    };
+  }
+  const issuer = op === 'short' ? DEMO.shortIssuer : DEMO.issuer;
+  return {
+    issuer,
+    clientId,
+    redirectUri: `${location.origin}/`,
+    postLogoutRedirectUri: `${location.origin}/`,
+    scopes: SCOPES,
+    storage,
+    ...(renew === 'off' ? { autoRefresh: false } : {}),
+    ...(sso === 'on' ? { silentSso: true, silentRedirectUri: location.origin + '/silent.html', silentTimeoutSeconds: 5 } : {}),
+  };
 }
 
 async function start() {
@@ -125,19 +219,9 @@ async function start() {
     return null;
   }
 
-  const issuer = op === 'short' ? window.OIDC_DEMO?.shortIssuer : window.OIDC_DEMO?.issuer;
   let auth;
   try {
-    auth = new mod.SessionManager({
-      issuer,
-      clientId,
-      redirectUri: `${location.origin}/`,
-      postLogoutRedirectUri: `${location.origin}/`,
-      scopes: SCOPES,
-      storage,
-      ...(renew === 'off' ? { autoRefresh: false } : {}),
-      ...(sso === 'on' ? { silentSso: true, silentRedirectUri: location.origin + '/silent.html', silentTimeoutSeconds: 5 } : {}),
-    });
+    auth = new mod.SessionManager(sessionConfig());
   } catch (err) {
     renderFailure(err);
     return null;

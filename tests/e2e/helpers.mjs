@@ -19,8 +19,9 @@ export const OP = {
   logoutNo: 'button[form="op.logoutForm"]:not([name])',
 };
 
-const isAppUrl = (u) => u.origin === APP_ORIGIN;
-const isCallbackUrl = (u) => isAppUrl(u) && (u.searchParams.has('code') || u.searchParams.has('error'));
+const isAppUrl = (u, appOrigin = APP_ORIGIN) => u.origin === appOrigin;
+const isCallbackUrl = (u, appOrigin = APP_ORIGIN) =>
+  isAppUrl(u, appOrigin) && (u.searchParams.has('code') || u.searchParams.has('error'));
 
 export const test = base.extend({
   // Test counters of op/server.mjs, zeroed before every test.
@@ -74,11 +75,13 @@ export async function gotoApp(page, path = '/') {
 // Runs `trigger` (which starts a sign-in, e.g. clicks #sign-in), then fills the provider's devInteractions login
 // and consent forms until the provider redirects to the app's callback. A provider session that already holds the
 // grant redirects straight back: no forms then. Resolves with the callback URL once the app page has loaded.
-// `issuer`: the provider whose forms to expect (the short-TTL one for `?op=short` pages).
-export async function throughProvider(page, trigger, { login = 'alice', password = 'any password', issuer = OP_ISSUER } = {}) {
+// `issuer`: the provider whose forms to expect (the short-TTL one for `?op=short` pages). `appOrigin`: the origin the
+// provider redirects back to (a backend-for-frontend's, in server mode: its `{base}/callback?code=…`).
+export async function throughProvider(page, trigger,
+  { login = 'alice', password = 'any password', issuer = OP_ISSUER, appOrigin = APP_ORIGIN } = {}) {
   let callbackUrl;
   const callback = page.waitForRequest(
-    (r) => r.isNavigationRequest() && r.frame() === page.mainFrame() && isCallbackUrl(new URL(r.url())),
+    (r) => r.isNavigationRequest() && r.frame() === page.mainFrame() && isCallbackUrl(new URL(r.url()), appOrigin),
     { timeout: 25_000 },
   ).then((r) => { callbackUrl = r.url(); return 'callback'; });
   callback.catch(() => {});
@@ -90,7 +93,7 @@ export async function throughProvider(page, trigger, { login = 'alice', password
         .then(() => 'form', () => 'form-timeout'),
     ]);
     if (next === 'callback') {
-      await page.waitForURL(isAppUrl, { waitUntil: 'domcontentloaded' });
+      await page.waitForURL((u) => isAppUrl(u, appOrigin), { waitUntil: 'domcontentloaded' });
       return callbackUrl;
     }
     if (next === 'form-timeout') throw new Error(`neither a provider form nor the callback; at ${page.url()}`);

@@ -56,6 +56,26 @@ fn remap_flags() -> String {
     flags.join("\x1f")
 }
 
+/// The reference backend-for-frontend (examples/bff), which `cargo xtask demo` and the e2e tests
+/// start for server mode.
+pub const BFF_PACKAGE: &str = "oidc-session-bff";
+
+/// `cargo build -p oidc-session-bff` (debug: it builds in seconds once the workspace is built);
+/// returns the binary's path.
+pub fn bff() -> Result<PathBuf> {
+    println!("build: {BFF_PACKAGE} (examples/bff)");
+    util::run(util::cargo().args(["build", "-p", BFF_PACKAGE]))?;
+    let bin = util::target_dir().join("debug").join(BFF_PACKAGE);
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(format!(
+            "`cargo build -p {BFF_PACKAGE}` made no {}",
+            bin.display()
+        ))
+    }
+}
+
 /// Builds `pkg/`, assuming the tools are installed (see `setup::toolchain`).
 pub fn build() -> Result {
     let pkg = crate::root().join(PKG);

@@ -1,9 +1,13 @@
-//! `cargo xtask demo`: the local OpenID Provider and the demo app, until Ctrl-C.
+//! `cargo xtask demo`: the local OpenID Provider and the demo page in both modes, until Ctrl-C:
+//! browser mode (www/serve.mjs, the page runs the code flow itself) and server mode (the reference
+//! backend-for-frontend, examples/bff, serving the same page and holding the tokens), both signing
+//! in against the same provider.
 //!
 //! No orphans: the servers stay in our process group, so the terminal's Ctrl-C (SIGINT)
 //! reaches them too; a guard kills them when the xtask returns (e.g. one server died);
-//! and each server exits when its stdin, a pipe from the xtask, closes, which covers the
-//! xtask being killed by any signal.
+//! each node server exits when its stdin, a pipe from the xtask, closes, and the backend
+//! (a Rust binary that does not read stdin) gets SIGKILL from the kernel when the xtask
+//! dies (Linux `PR_SET_PDEATHSIG`), which covers the xtask being killed by any signal.
 
 use crate::util::{show, Result};
 use crate::{build, setup};
@@ -14,28 +18,34 @@ use std::time::{Duration, Instant};
 
 const OP_PORT: u16 = 9090;
 const APP_PORT: u16 = 8080;
+/// The backend-for-frontend: server mode, same page, same provider.
+const BFF_PORT: u16 = 8090;
 
-/// Preloaded into each server: exit when the xtask's end of the stdin pipe closes.
+/// Preloaded into each node server: exit when the xtask's end of the stdin pipe closes.
 const EXIT_WITH_PARENT: &str =
     "data:text/javascript,process.stdin.on('end',()=>process.exit(0));process.stdin.on('data',()=>{});";
 
 pub fn run() -> Result {
     // Before the build, so a busy port fails fast.
-    for port in [OP_PORT, APP_PORT] {
+    for port in [OP_PORT, APP_PORT, BFF_PORT] {
         TcpListener::bind(("127.0.0.1", port)).map_err(|e| {
             format!("port {port} is busy ({e}): is another demo or server running? (`ss -ltnp | grep {port}`)")
         })?;
     }
     setup::toolchain()?;
     build::build()?;
+    let bff_bin = build::bff()?;
 
     let op_origin = format!("http://127.0.0.1:{OP_PORT}");
     let app_origin = format!("http://127.0.0.1:{APP_PORT}");
+    let bff_origin = format!("http://127.0.0.1:{BFF_PORT}");
+    let root = crate::root();
     let mut op = Server::start(
         "OP",
         node("op/server.mjs")
             .env("OP_PORT", OP_PORT.to_string())
-            .env("APP_ORIGIN", &app_origin),
+            .env("APP_ORIGIN", &app_origin)
+            .env("BFF_ORIGINS", &bff_origin),
     )?;
     let mut app = Server::start(
         "app",
@@ -43,16 +53,30 @@ pub fn run() -> Result {
             .env("APP_PORT", APP_PORT.to_string())
             .env("OP_ISSUER", &op_origin),
     )?;
+    let mut bff = Server::start(
+        "backend-for-frontend",
+        dies_with_parent(
+            Command::new(&bff_bin)
+                .env("BFF_PORT", BFF_PORT.to_string())
+                .env("BFF_ISSUER", &op_origin)
+                .env("BFF_STATIC_DIR", root.join("www"))
+                .env("BFF_PKG_DIR", root.join(build::PKG))
+                .env_remove("BFF_TEST_ENDPOINTS"),
+        ),
+    )?;
     op.wait_until_serving(OP_PORT, "/.well-known/openid-configuration")?;
     app.wait_until_serving(APP_PORT, "/")?;
+    bff.wait_until_serving(BFF_PORT, "/config.js")?;
 
-    println!("\ndemo: OpenID Provider at {op_origin}, app at {app_origin}");
-    println!("Open {app_origin} and sign in with any user name, e.g. alice");
-    println!("(Ctrl-C stops both servers)\n");
+    println!("\ndemo: OpenID Provider at {op_origin}");
+    println!("  browser mode: {app_origin}  (the page runs authorization code + PKCE itself)");
+    println!("  server mode:  {bff_origin}  (the backend-for-frontend holds the tokens; the page has an HttpOnly cookie)");
+    println!("Open either and sign in with any user name, e.g. alice");
+    println!("(Ctrl-C stops all three servers)\n");
     loop {
-        for server in [&mut op, &mut app] {
+        for server in [&mut op, &mut app, &mut bff] {
             if let Some(status) = server.child.try_wait().map_err(|e| e.to_string())? {
-                // Returning drops the guards, which stop the other server.
+                // Returning drops the guards, which stop the other servers.
                 let message = format!("the {} server exited ({status})", server.name);
                 return if status.success() {
                     println!("demo: {message}; stopping");
@@ -64,6 +88,40 @@ pub fn run() -> Result {
         }
         std::thread::sleep(Duration::from_millis(300));
     }
+}
+
+/// The kernel kills the child (SIGKILL) when the xtask dies, however it dies. Linux only; elsewhere
+/// the guard and the terminal's Ctrl-C still stop it.
+#[cfg(target_os = "linux")]
+fn dies_with_parent(cmd: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    extern "C" {
+        // glibc/musl: int prctl(int option, ...); std links the C library already.
+        fn prctl(option: std::ffi::c_int, ...) -> std::ffi::c_int;
+    }
+    const PR_SET_PDEATHSIG: std::ffi::c_int = 1;
+    const SIGKILL: std::ffi::c_ulong = 9;
+    const ESRCH: i32 = 3;
+    let parent = std::process::id();
+    // SAFETY: the closure runs between fork and exec and only makes two system calls
+    // (prctl, getppid) and builds errors without allocating.
+    unsafe {
+        cmd.pre_exec(move || {
+            if prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The xtask may have died before prctl: then no signal would ever come.
+            if std::os::unix::process::parent_id() != parent {
+                return Err(std::io::Error::from_raw_os_error(ESRCH));
+            }
+            Ok(())
+        })
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn dies_with_parent(cmd: &mut Command) -> &mut Command {
+    cmd
 }
 
 fn node(script: &str) -> Command {

@@ -22,7 +22,8 @@ commands:
   build               build the npm package into pkg/ (cargo, wasm-bindgen, wasm-opt)
   test [STAGE]        run native, browser, build and e2e stages, or one STAGE:
                       native | browser | build | e2e
-  demo                run the local OpenID Provider and the demo app until Ctrl-C
+  demo                run the local OpenID Provider and the demo page until Ctrl-C, in
+                      browser mode (:8080) and server mode (examples/bff, :8090)
   bench size          build, then print the package's sizes and the biggest functions
   bench refresh       build, then race 4 tabs x 25 getAccessToken() calls at each token
                       expiry, for oidc-session and oidc-client-ts (BENCH_CYCLES, default 10)";

@@ -128,10 +128,16 @@ fn run_stage(stage: Stage) -> Result<(bool, Counts)> {
         }
         Stage::Build => return build::build().map(|()| (true, Counts::default())),
         Stage::E2e => {
+            // playwright.config.mjs starts two instances of the reference backend-for-frontend
+            // from the built binary (server mode): never test a stale one.
+            let bff = build::bff()?;
             // node_modules/.bin directly: what `npx playwright test` runs, with no chance of
-            // npx fetching a package. playwright.config.mjs starts the OP and the static server.
+            // npx fetching a package. playwright.config.mjs starts the OPs, the static server
+            // and the BFFs.
             let mut cmd = Command::new(crate::root().join("node_modules/.bin/playwright"));
-            cmd.arg("test").env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1");
+            cmd.arg("test")
+                .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+                .env("BFF_BIN", bff);
             cmd
         }
     };
