@@ -170,6 +170,10 @@ extern "C" {
     pub type PromiseVoid;
     #[wasm_bindgen(typescript_type = "Promise<Response>")]
     pub type PromiseResponse;
+    #[wasm_bindgen(typescript_type = "RequestInfo | URL")]
+    pub type JsRequestInfo;
+    #[wasm_bindgen(typescript_type = "RequestInit")]
+    pub type JsRequestInit;
     #[wasm_bindgen(typescript_type = "(state: SessionState) => void")]
     pub type JsListener;
     #[wasm_bindgen(typescript_type = "() => void")]
@@ -367,8 +371,10 @@ impl SessionManager {
 
     /// Server mode: `fetch` with the backend's cookies and CSRF header. On a 401 from the backend,
     /// one `/refresh` (shared by every caller and tab), then the request once more.
-    pub fn fetch(&self, input: JsValue, init: Option<web_sys::RequestInit>) -> PromiseResponse {
+    pub fn fetch(&self, input: JsRequestInfo, init: Option<JsRequestInit>) -> PromiseResponse {
         let client = self.client.clone();
+        let input: JsValue = input.into();
+        let init: Option<web_sys::RequestInit> = init.map(|i| i.unchecked_into());
         future_to_promise(async move {
             let request = match (input.as_string(), init) {
                 (Some(url), Some(init)) => web_sys::Request::new_with_str_and_init(&url, &init),
