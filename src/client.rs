@@ -24,7 +24,7 @@ use crate::core::secret::{AccessToken, AuthorizationCode, IdToken};
 use crate::core::server::{login_url, me_result, refresh_result, sign_out_result, Me, ServerConfig};
 use crate::core::session::{status_after_callback_error, Status, StoredSession};
 use crate::core::token::{code_exchange_body, refresh_body, token_result, TokenResponse};
-use crate::core::url::{parse_query, HttpUrl};
+use crate::core::url::{parse_query, query_of, HttpUrl};
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
@@ -617,8 +617,7 @@ impl Client {
         let origin = &self.inner.config.app_origin;
         let timeout_ms = u32::try_from(self.inner.config.silent_timeout * 1000).unwrap_or(u32::MAX);
         let href = crate::browser::silent::run(&url, origin, &pending.state, timeout_ms).await?;
-        let query = href.split_once('?').map(|(_, q)| q.split('#').next().unwrap_or_default()).unwrap_or_default();
-        let response = parse_response(query)?.ok_or(Error::StateMismatch)?;
+        let response = parse_response(query_of(&href))?.ok_or(Error::StateMismatch)?;
         let code = check_response(response, &pending, &provider, now())?;
         self.exchange(&provider, &code, &pending, previous_sub).await
     }
@@ -1033,8 +1032,7 @@ impl Client {
         let Some(pending) = Area::Session.get(&key).and_then(|t| from_json::<PendingSignOut>(&t, "sign-out").ok()) else {
             return false;
         };
-        let query = href.split_once('?').map(|(_, q)| q.split('#').next().unwrap_or_default()).unwrap_or_default();
-        let state = parse_query(query).into_iter().find(|(k, _)| k == "state").map(|(_, v)| v);
+        let state = parse_query(query_of(href)).into_iter().find(|(k, _)| k == "state").map(|(_, v)| v);
         if state.as_deref() == Some(pending.state.as_str()) {
             Area::Session.remove(&key);
             let clean = self.inner.config.post_logout_redirect_uri.as_deref().and_then(HttpUrl::parse).map(|u| u.path().to_owned());

@@ -5,7 +5,7 @@
 
 use crate::browser::timer::{Listener, Timeout};
 use crate::core::error::Error;
-use crate::core::url::parse_query;
+use crate::core::url::{parse_query, query_of};
 use js_sys::{Function, Object, Promise};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -50,8 +50,7 @@ pub async fn run(url: &str, origin: &str, state: &str, timeout_ms: u32) -> Resul
                 _ => false,
             };
             let Some(href) = e.data().as_string() else { return };
-            let query = href.split_once('?').map(|(_, q)| q.split('#').next().unwrap_or_default()).unwrap_or_default();
-            let ours = parse_query(query).iter().any(|(k, v)| k == "state" && *v == state);
+            let ours = parse_query(query_of(&href)).iter().any(|(k, v)| k == "state" && *v == state);
             if e.origin() == origin && from_frame && ours {
                 if let Some((resolve, _)) = settle.borrow_mut().take() {
                     let _ = resolve.call1(&JsValue::NULL, &JsValue::from_str(&href));

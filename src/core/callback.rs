@@ -4,7 +4,7 @@ use crate::core::authorize::PendingSignIn;
 use crate::core::discovery::Provider;
 use crate::core::error::{Error, IssuerSource};
 use crate::core::secret::AuthorizationCode;
-use crate::core::url::{parse_query, HttpUrl};
+use crate::core::url::{parse_query, query_of, HttpUrl};
 
 /// A parsed authorization response. Its `state` still has to be matched to a pending sign-in.
 #[derive(Debug)]
@@ -49,8 +49,7 @@ pub fn classify_location(current_url: &str, redirect_uri: &str) -> Result<Landin
     if cur.origin() != red.origin() || cur.path() != red.path() {
         return Ok(Landing::Normal);
     }
-    let query = cur.rest.split_once('?').map(|(_, q)| q.split('#').next().unwrap_or_default()).unwrap_or_default();
-    parse_response(query).map(|r| r.map_or(Landing::Normal, Landing::Callback))
+    parse_response(query_of(&cur.rest)).map(|r| r.map_or(Landing::Normal, Landing::Callback))
 }
 
 /// Parses a callback query. `Ok(None)` when it has neither `code` nor `error`.
@@ -196,5 +195,6 @@ mod tests {
         assert!(matches!(cb("https://app.example/other?code=x&state=y").unwrap(), Landing::Normal));
         assert!(matches!(cb("https://evil.example/cb?code=x&state=y").unwrap(), Landing::Normal));
         assert!(matches!(cb("https://app.example/cb#code=x&state=y").unwrap(), Landing::Normal));
+        assert!(matches!(cb("https://app.example/cb#x?code=x&state=y").unwrap(), Landing::Normal), "a ? inside the fragment");
     }
 }

@@ -74,6 +74,12 @@ pub fn decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The query of a URL or URL tail: between the first `?` and the `#`, empty when there is none.
+pub fn query_of(url: &str) -> &str {
+    let before_fragment = url.split('#').next().unwrap_or_default();
+    before_fragment.split_once('?').map_or("", |(_, q)| q)
+}
+
 /// Parses a query string (with or without the leading `?`) into decoded pairs, in order.
 pub fn parse_query(q: &str) -> Vec<(String, String)> {
     let q = q.strip_prefix('?').unwrap_or(q);
@@ -197,6 +203,13 @@ mod tests {
             ("state".into(), "s".into()),
             ("flag".into(), String::new()),
         ]);
+    }
+
+    #[test]
+    fn query_of_stops_at_the_fragment() {
+        assert_eq!(query_of("https://a/cb?code=1&state=2#frag"), "code=1&state=2");
+        assert_eq!(query_of("/cb#x?y"), "");
+        assert_eq!(query_of("/cb"), "");
     }
 
     #[test]
