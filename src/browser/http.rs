@@ -42,17 +42,8 @@ async fn json_reply(resp: Response) -> Result<JsonReply, Error> {
     let retry_after = headers.get("retry-after").ok().flatten();
     let text = JsFuture::from(resp.text().map_err(network)?).await.map_err(network)?;
     let body = text.as_string().unwrap_or_default();
-    check_json_response(status, content_type.as_deref(), &body[..floor(&body, 256)], retry_after.as_deref())?;
+    check_json_response(status, content_type.as_deref(), &body, retry_after.as_deref())?;
     Ok(JsonReply { status, body })
-}
-
-/// The largest char boundary at or below `max`.
-fn floor(s: &str, max: usize) -> usize {
-    let mut i = max.min(s.len());
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
 }
 
 const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");

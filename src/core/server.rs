@@ -62,7 +62,7 @@ pub fn me_result(status: u16, content_type: Option<&str>, body: &str) -> Result<
             _ => Me::SignedOut,
         });
     }
-    check_json_response(status, content_type, &body[..body.len().min(256).min(char_floor(body, 256))], None)?;
+    check_json_response(status, content_type, body, None)?;
     if status != 200 {
         return Err(error_of(status, body));
     }
@@ -112,7 +112,7 @@ pub fn me_result(status: u16, content_type: Option<&str>, body: &str) -> Result<
 pub fn refresh_result(status: u16, content_type: Option<&str>, body: &str) -> Result<(), Error> {
     let html = content_type.is_some_and(|c| c.to_ascii_lowercase().contains("html")) || body.trim_start().starts_with('<');
     if status == 429 || html {
-        check_json_response(status, content_type, &body[..char_floor(body, 256)], None)?;
+        check_json_response(status, content_type, body, None)?;
     }
     if (200..300).contains(&status) {
         return Ok(());
@@ -162,14 +162,6 @@ fn error_of(status: u16, body: &str) -> Error {
         Some(error) if !error.is_empty() => Error::Provider { error, description: message },
         _ => Error::HttpError { status },
     }
-}
-
-fn char_floor(s: &str, max: usize) -> usize {
-    let mut i = max.min(s.len());
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
 }
 
 #[cfg(test)]

@@ -24,11 +24,11 @@ pub fn refresh_body(refresh_token: &RefreshToken, client_id: &str) -> String {
 
 /// Decides whether an HTTP answer may be parsed as JSON, before any parser sees it.
 ///
-/// `body_start` is the first bytes of the body. HTML (by content type or by a leading `<`) is
-/// refused with a short snippet; 429 becomes `rate_limited`; other statuses pass, so OAuth error
-/// bodies (400/401 with JSON) can be read by the caller.
-pub fn check_json_response(status: u16, content_type: Option<&str>, body_start: &str, retry_after: Option<&str>) -> Result<(), Error> {
-    let trimmed = body_start.trim_start();
+/// Only the start of `body` is looked at. HTML (by content type or by a leading `<`) is refused
+/// with a short snippet; 429 becomes `rate_limited`; other statuses pass, so OAuth error bodies
+/// (400/401 with JSON) can be read by the caller.
+pub fn check_json_response(status: u16, content_type: Option<&str>, body: &str, retry_after: Option<&str>) -> Result<(), Error> {
+    let trimmed = body.trim_start();
     let html = content_type.is_some_and(|c| c.to_ascii_lowercase().contains("html")) || trimmed.starts_with('<');
     if status == 429 {
         return Err(Error::RateLimited { retry_after: retry_after.and_then(|r| r.trim().parse().ok()) });
