@@ -206,6 +206,14 @@ fn error_members(o: &Object, e: &Error) {
     }
 }
 
+/// A plain `{ code, message, … }` object (`SessionError`), for `state.error` and hooks.
+fn error_object(e: &Error) -> Object {
+    let err = Object::new();
+    error_members(&err, e);
+    set(&err, "message", &e.to_string().into());
+    err
+}
+
 /// An `Error` with `name = "OidcSessionError"`, a stable `code` and a message without secrets.
 fn js_error(e: &Error) -> JsValue {
     let err = js_sys::Error::new(&e.to_string());
@@ -238,10 +246,7 @@ fn state_object(v: &View) -> JsValue {
         set(&o, "user", &user_object(u));
     }
     if let Some(e) = &v.error {
-        let err = Object::new();
-        error_members(&err, e);
-        set(&err, "message", &e.to_string().into());
-        set(&o, "error", &Object::freeze(&err));
+        set(&o, "error", &Object::freeze(&error_object(e)));
     }
     Object::freeze(&o).into()
 }
@@ -294,12 +299,7 @@ impl SessionManager {
                         }
                         f.call1(&JsValue::NULL, &info)
                     }
-                    (Err(e), _, Some(f)) => {
-                        let err = Object::new();
-                        error_members(&err, e);
-                        set(&err, "message", &e.to_string().into());
-                        f.call1(&JsValue::NULL, &err)
-                    }
+                    (Err(e), _, Some(f)) => f.call1(&JsValue::NULL, &error_object(e)),
                     _ => Ok(JsValue::UNDEFINED),
                 };
             }));
