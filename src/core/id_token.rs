@@ -72,7 +72,7 @@ pub fn validate_claims(claims: &IdTokenClaims, config: &Config, want: &Expectati
     };
     // Step 3: our client id is an audience, and every other audience is trusted.
     let aud = &claims.aud;
-    if !aud.iter().any(|a| *a == config.client_id) {
+    if !aud.contains(&config.client_id) {
         return bad(TokenProblem::AudienceMismatch);
     }
     if aud.iter().any(|a| *a != config.client_id && !config.trusted_audiences.contains(a)) {
