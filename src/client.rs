@@ -3,25 +3,31 @@
 
 use crate::browser::channel::Channel;
 use crate::browser::crypto::{random_bytes, verify};
-use crate::browser::lock::with_lock;
-use crate::browser::timer::{Listener, Timeout};
 use crate::browser::http::{backend, get_json, post_form, post_form_no_content, send};
 use crate::browser::idb;
+use crate::browser::lock::with_lock;
 use crate::browser::storage::Area;
+use crate::browser::timer::{Listener, Timeout};
 use crate::browser::{nav, now};
 use crate::core::authorize::{authorization_request, silent_request, PendingSignIn, SignInOptions};
-use crate::core::callback::{check_response, classify_location, parse_response, AuthorizationResponse, Landing};
+use crate::core::callback::{
+    check_response, classify_location, parse_response, AuthorizationResponse, Landing,
+};
 use crate::core::config::{sanitize_return_to, Config, ConfigInput};
-use crate::core::json::{decode as from_json, Field, FromJson, Fields, Writer};
 use crate::core::discovery::{discovery_url, validate_metadata, Provider, ProviderMetadata};
 use crate::core::error::{Error, TokenProblem};
 use crate::core::id_token::{check_userinfo_sub, validate_claims, Expectations, IdTokenClaims};
-use crate::core::jwt::{check_header, check_signature_shape, select_key, split, JoseHeader, JwkSet};
+use crate::core::json::{decode as from_json, Field, Fields, FromJson, Writer};
+use crate::core::jwt::{
+    check_header, check_signature_shape, select_key, split, JoseHeader, JwkSet,
+};
 use crate::core::logout::{end_session_url, revocation_body};
 use crate::core::pkce::{b64url, Entropy};
 use crate::core::refresh::{classify, needs_refresh, next_renewal, Next, ScheduleInput, Verdict};
 use crate::core::secret::{AccessToken, AuthorizationCode, IdToken};
-use crate::core::server::{login_url, me_result, refresh_result, sign_out_result, Me, ServerConfig};
+use crate::core::server::{
+    login_url, me_result, refresh_result, sign_out_result, Me, ServerConfig,
+};
 use crate::core::session::{status_after_callback_error, Status, StoredSession};
 use crate::core::token::{code_exchange_body, refresh_body, token_result, TokenResponse};
 use crate::core::url::{parse_query, query_of, HttpUrl};
@@ -71,11 +77,19 @@ impl SignOutOptions {
     /// Reads the JS options object (as JSON text).
     pub fn from_json(text: &str) -> Result<Self, Error> {
         let v = crate::core::json::parse(text).unwrap_or(crate::core::json::Json::Null);
-        let Some(f) = Fields::of(&v) else { return Ok(Self::default()) };
-        let read = || -> Field<Self> {
-            Ok(Self { return_to: f.str("returnTo")?, local_only: f.bool("localOnly")?.unwrap_or(false) })
+        let Some(f) = Fields::of(&v) else {
+            return Ok(Self::default());
         };
-        read().map_err(|field| Error::ConfigInvalid { field, reason: "has the wrong type (see the SignOutOptions type)" })
+        let read = || -> Field<Self> {
+            Ok(Self {
+                return_to: f.str("returnTo")?,
+                local_only: f.bool("localOnly")?.unwrap_or(false),
+            })
+        };
+        read().map_err(|field| Error::ConfigInvalid {
+            field,
+            reason: "has the wrong type (see the SignOutOptions type)",
+        })
     }
 }
 
@@ -86,13 +100,19 @@ struct PendingSignOut {
 
 impl FromJson for PendingSignOut {
     fn read(f: &Fields<'_>) -> Field<Self> {
-        Ok(Self { state: f.req_str("state")?, return_to: f.str("return_to")? })
+        Ok(Self {
+            state: f.req_str("state")?,
+            return_to: f.str("return_to")?,
+        })
     }
 }
 
 impl PendingSignOut {
     fn to_json(&self) -> String {
-        Writer::default().str("state", &self.state).opt_str("return_to", self.return_to.as_deref()).finish()
+        Writer::default()
+            .str("state", &self.state)
+            .opt_str("return_to", self.return_to.as_deref())
+            .finish()
     }
 }
 
@@ -104,7 +124,11 @@ struct ProfileHints {
 
 impl FromJson for ProfileHints {
     fn read(f: &Fields<'_>) -> Field<Self> {
-        Ok(Self { sub: f.str("sub")?, email: f.str("email")?, name: f.str("name")? })
+        Ok(Self {
+            sub: f.str("sub")?,
+            email: f.str("email")?,
+            name: f.str("name")?,
+        })
     }
 }
 
@@ -155,7 +179,10 @@ pub struct Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         if let Some(inner) = self.inner.upgrade() {
-            inner.listeners.borrow_mut().retain(|(id, _)| *id != self.id);
+            inner
+                .listeners
+                .borrow_mut()
+                .retain(|(id, _)| *id != self.id);
         }
     }
 }
@@ -170,7 +197,11 @@ impl Client {
                 provider: RefCell::default(),
                 jwks: RefCell::default(),
                 session: RefCell::default(),
-                view: RefCell::new(View { status: Status::Loading, user: None, error: None }),
+                view: RefCell::new(View {
+                    status: Status::Loading,
+                    user: None,
+                    error: None,
+                }),
                 listeners: RefCell::default(),
                 next_listener: Cell::new(0),
                 refresh: RefCell::default(),
@@ -206,10 +237,14 @@ impl Client {
             return;
         }
         let (expires_at, issued_at) = match &*self.inner.session.borrow() {
-            Some(s) if s.refresh_token.is_some() || self.inner.config.silent_sso => (s.expires_at, s.issued_at),
+            Some(s) if s.refresh_token.is_some() || self.inner.config.silent_sso => {
+                (s.expires_at, s.issued_at)
+            }
             _ => return,
         };
-        let jitter = random_bytes::<1>().map(|b| f64::from(b[0]) / 256.0).unwrap_or(0.5);
+        let jitter = random_bytes::<1>()
+            .map(|b| f64::from(b[0]) / 256.0)
+            .unwrap_or(0.5);
         let next = next_renewal(&ScheduleInput {
             expires_at,
             issued_at,
@@ -245,9 +280,12 @@ impl Client {
         if !self.inner.config.auto_refresh || !self.inner.wake.borrow().is_empty() {
             return;
         }
-        let Some(window) = web_sys::window() else { return };
+        let Some(window) = web_sys::window() else {
+            return;
+        };
         let mut wake = Vec::new();
-        let targets: [(&web_sys::EventTarget, &'static str); 2] = [(window.as_ref(), "focus"), (window.as_ref(), "online")];
+        let targets: [(&web_sys::EventTarget, &'static str); 2] =
+            [(window.as_ref(), "focus"), (window.as_ref(), "online")];
         for (target, kind) in targets {
             let weak = Rc::downgrade(&self.inner);
             let l = Listener::new(target, kind, move |_| {
@@ -282,7 +320,12 @@ impl Client {
             match msg {
                 MSG_SESSION => wasm_bindgen_futures::spawn_local(async move {
                     if let Some(s) = me.read_shared().await {
-                        let newer = me.inner.session.borrow().as_ref().is_none_or(|c| s.issued_at >= c.issued_at);
+                        let newer = me
+                            .inner
+                            .session
+                            .borrow()
+                            .as_ref()
+                            .is_none_or(|c| s.issued_at >= c.issued_at);
                         if newer {
                             me.adopt(s);
                         }
@@ -294,7 +337,10 @@ impl Client {
                     me.set_view(Status::SignedOut, None, None);
                 }
                 m => {
-                    if let Some(at) = m.strip_prefix(MSG_REFRESHED).and_then(|t| t.parse::<u64>().ok()) {
+                    if let Some(at) = m
+                        .strip_prefix(MSG_REFRESHED)
+                        .and_then(|t| t.parse::<u64>().ok())
+                    {
                         let at = at as f64;
                         if at > me.inner.server_refreshed_at.get() {
                             me.inner.server_refreshed_at.set(at);
@@ -315,7 +361,8 @@ impl Client {
     /// The stored session, if the configured area holds a readable one.
     fn read_stored(&self) -> Option<StoredSession> {
         let area = self.token_area()?;
-        area.get(&self.key("session")).and_then(|t| from_json(&t, "stored session").ok())
+        area.get(&self.key("session"))
+            .and_then(|t| from_json(&t, "stored session").ok())
     }
 
     /// The session as every tab sees it: for localStorage sessions, the IndexedDB copy, which is
@@ -363,16 +410,29 @@ impl Client {
         let id = self.inner.next_listener.get();
         self.inner.next_listener.set(id.wrapping_add(1));
         self.inner.listeners.borrow_mut().push((id, Rc::new(f)));
-        Subscription { inner: Rc::downgrade(&self.inner), id }
+        Subscription {
+            inner: Rc::downgrade(&self.inner),
+            id,
+        }
     }
 
     fn set_view(&self, status: Status, user: Option<User>, error: Option<Error>) {
-        let next = View { status, user, error };
+        let next = View {
+            status,
+            user,
+            error,
+        };
         if *self.inner.view.borrow() == next {
             return;
         }
         *self.inner.view.borrow_mut() = next.clone();
-        let listeners: Vec<Subscriber> = self.inner.listeners.borrow().iter().map(|(_, l)| l.clone()).collect();
+        let listeners: Vec<Subscriber> = self
+            .inner
+            .listeners
+            .borrow()
+            .iter()
+            .map(|(_, l)| l.clone())
+            .collect();
         for l in listeners {
             l(&next);
         }
@@ -407,7 +467,9 @@ impl Client {
             None => {
                 let reply = get_json(&discovery_url(&self.inner.config.issuer), None).await?;
                 if reply.status != 200 {
-                    return Err(Error::HttpError { status: reply.status });
+                    return Err(Error::HttpError {
+                        status: reply.status,
+                    });
                 }
                 let p = self.check_metadata(&reply.body)?;
                 let _ = Area::Session.set(&key, &format!("{}\n{}", now(), reply.body));
@@ -432,7 +494,9 @@ impl Client {
         }
         let reply = get_json(provider.jwks_uri(), None).await?;
         if reply.status != 200 {
-            return Err(Error::HttpError { status: reply.status });
+            return Err(Error::HttpError {
+                status: reply.status,
+            });
         }
         let set = Rc::new(from_json::<JwkSet>(&reply.body, "JWKS")?);
         *self.inner.jwks.borrow_mut() = Some(set.clone());
@@ -440,11 +504,16 @@ impl Client {
     }
 
     /// Verifies an ID token's signature and claims; returns the claims and the payload JSON.
-    pub async fn verify_id_token(&self, token: &IdToken, want: &Expectations<'_>) -> Result<(IdTokenClaims, String), Error> {
+    pub async fn verify_id_token(
+        &self,
+        token: &IdToken,
+        want: &Expectations<'_>,
+    ) -> Result<(IdTokenClaims, String), Error> {
         let provider = self.provider().await?;
         let malformed = |_| Error::token(TokenProblem::Malformed);
         let jws = split(token.secret())?;
-        let header: JoseHeader = from_json(&utf8(&jws.header)?, "ID token header").map_err(malformed)?;
+        let header: JoseHeader =
+            from_json(&utf8(&jws.header)?, "ID token header").map_err(malformed)?;
         let alg = check_header(&header, &provider.allowed_algs)?;
         let kid = header.kid.as_deref();
         let mut jwks = self.jwks(&provider, false).await?;
@@ -504,7 +573,10 @@ impl Client {
             Ok(Landing::Normal) => {
                 let signed_out_here = self.finish_sign_out_return(&href);
                 self.restore();
-                if self.inner.config.silent_sso && self.inner.session.borrow().is_none() && !signed_out_here {
+                if self.inner.config.silent_sso
+                    && self.inner.session.borrow().is_none()
+                    && !signed_out_here
+                {
                     self.set_view(Status::Loading, None, None);
                     if let Err(e) = self.silent_sign_in(None).await {
                         if is_quiet(&e) {
@@ -540,7 +612,10 @@ impl Client {
         if self.inner.session.borrow().is_none() {
             if let Some(area) = self.token_area() {
                 let key = self.key("session");
-                match area.get(&key).map(|t| from_json::<StoredSession>(&t, "stored session")) {
+                match area
+                    .get(&key)
+                    .map(|t| from_json::<StoredSession>(&t, "stored session"))
+                {
                     Some(Ok(s)) if s.access_token_fresh(now(), 0) || s.refresh_token.is_some() => {
                         *self.inner.session.borrow_mut() = Some(s);
                     }
@@ -557,12 +632,17 @@ impl Client {
         self.schedule_renewal();
     }
 
-    async fn finish_callback(&self, response: AuthorizationResponse) -> Result<Option<String>, Error> {
+    async fn finish_callback(
+        &self,
+        response: AuthorizationResponse,
+    ) -> Result<Option<String>, Error> {
         let provider = self.provider().await?;
         let state = response.state.clone().ok_or(Error::StateMismatch)?;
         let key = self.key(&format!("pending:{state}"));
-        let pending: PendingSignIn =
-            Area::Session.get(&key).and_then(|t| from_json(&t, "pending sign-in").ok()).ok_or(Error::StateMismatch)?;
+        let pending: PendingSignIn = Area::Session
+            .get(&key)
+            .and_then(|t| from_json(&t, "pending sign-in").ok())
+            .ok_or(Error::StateMismatch)?;
         let code = check_response(response, &pending, &provider, now())?;
         // Consumed exactly once, before anything is awaited: a second run finds nothing.
         Area::Session.remove(&key);
@@ -579,12 +659,22 @@ impl Client {
         pending: &PendingSignIn,
         previous_sub: Option<&str>,
     ) -> Result<(), Error> {
-        let body = code_exchange_body(code, &pending.verifier, &pending.redirect_uri, &self.inner.config.client_id);
+        let body = code_exchange_body(
+            code,
+            &pending.verifier,
+            &pending.redirect_uri,
+            &self.inner.config.client_id,
+        );
         let reply = post_form(provider.token_endpoint(), body).await?;
-        let tokens = token_result(reply.status, from_json::<TokenResponse>(&reply.body, "token response")?, now())?;
-        let id_token = tokens
-            .id_token
-            .ok_or(Error::InvalidResponse { what: "token response", reason: "no id_token".into() })?;
+        let tokens = token_result(
+            reply.status,
+            from_json::<TokenResponse>(&reply.body, "token response")?,
+            now(),
+        )?;
+        let id_token = tokens.id_token.ok_or(Error::InvalidResponse {
+            what: "token response",
+            reason: "no id_token".into(),
+        })?;
         let want = Expectations {
             nonce: Some(&pending.nonce),
             max_age: pending.max_age,
@@ -594,7 +684,9 @@ impl Client {
         };
         let (claims, payload) = self.verify_id_token(&id_token, &want).await?;
         let sub = claims.sub.unwrap_or_default();
-        let userinfo = self.userinfo(provider, &tokens.access_token, &sub, &payload).await?;
+        let userinfo = self
+            .userinfo(provider, &tokens.access_token, &sub, &payload)
+            .await?;
         let session = StoredSession {
             access_token: tokens.access_token,
             refresh_token: tokens.refresh_token,
@@ -619,19 +711,35 @@ impl Client {
         let href = crate::browser::silent::run(&url, origin, &pending.state, timeout_ms).await?;
         let response = parse_response(query_of(&href))?.ok_or(Error::StateMismatch)?;
         let code = check_response(response, &pending, &provider, now())?;
-        self.exchange(&provider, &code, &pending, previous_sub).await
+        self.exchange(&provider, &code, &pending, previous_sub)
+            .await
     }
 
     /// UserInfo, when the ID token lacks profile claims. A `sub` mismatch is fatal (Core 5.3.2);
     /// an unreachable endpoint is not (the ID token already identifies the user).
-    async fn userinfo(&self, provider: &Provider, token: &AccessToken, sub: &str, payload: &str) -> Result<Option<String>, Error> {
-        let Some(endpoint) = provider.metadata.userinfo_endpoint.as_deref() else { return Ok(None) };
+    async fn userinfo(
+        &self,
+        provider: &Provider,
+        token: &AccessToken,
+        sub: &str,
+        payload: &str,
+    ) -> Result<Option<String>, Error> {
+        let Some(endpoint) = provider.metadata.userinfo_endpoint.as_deref() else {
+            return Ok(None);
+        };
         let hints: ProfileHints = from_json(payload, "ID token claims")?;
-        let wants_profile = self.inner.config.scopes.iter().any(|s| s == "profile" || s == "email");
+        let wants_profile = self
+            .inner
+            .config
+            .scopes
+            .iter()
+            .any(|s| s == "profile" || s == "email");
         if hints.email.is_some() || hints.name.is_some() || !wants_profile {
             return Ok(None);
         }
-        let Ok(reply) = get_json(endpoint, Some(token.secret())).await else { return Ok(None) };
+        let Ok(reply) = get_json(endpoint, Some(token.secret())).await else {
+            return Ok(None);
+        };
         if reply.status != 200 {
             return Ok(None);
         }
@@ -681,7 +789,11 @@ impl Client {
         }
         match result {
             Ok(Me::User(u)) => {
-                let user = User { sub: u.sub, claims_json: u.claims_json, userinfo_json: Some(u.user_json) };
+                let user = User {
+                    sub: u.sub,
+                    claims_json: u.claims_json,
+                    userinfo_json: Some(u.user_json),
+                };
                 self.set_view(Status::SignedIn, Some(user), None);
             }
             Ok(Me::SignedOut | Me::Expired) => self.set_view(Status::SignedOut, None, None),
@@ -697,15 +809,22 @@ impl Client {
 
     /// Server mode: sends `request` with the CSRF header (and cookies); on 401 from the backend,
     /// one `POST {refresh}` shared by every caller and tab, then the request once more.
-    pub async fn server_fetch(&self, request: web_sys::Request) -> Result<web_sys::Response, Error> {
+    pub async fn server_fetch(
+        &self,
+        request: web_sys::Request,
+    ) -> Result<web_sys::Response, Error> {
         let Some(server) = self.server().cloned() else {
-            return Err(Error::Unsupported { what: "fetch() is for server mode; use getAccessToken() in browser mode" });
+            return Err(Error::Unsupported {
+                what: "fetch() is for server mode; use getAccessToken() in browser mode",
+            });
         };
         let to_backend = self.is_backend_url(&request.url(), &server);
         if to_backend {
             let _ = request.headers().set(&server.csrf_name, &server.csrf_value);
         }
-        let retry = request.clone().map_err(|_| Error::Unsupported { what: "the request body cannot be replayed" })?;
+        let retry = request.clone().map_err(|_| Error::Unsupported {
+            what: "the request body cannot be replayed",
+        })?;
         let started = js_sys::Date::now();
         let first = send(&request).await?;
         if first.status() != 401 || !to_backend {
@@ -717,8 +836,9 @@ impl Client {
 
     fn is_backend_url(&self, url: &str, server: &ServerConfig) -> bool {
         let target = HttpUrl::parse(url).map(|u| u.origin());
-        let backend_origin =
-            HttpUrl::parse(&server.me_url).map(|u| u.origin()).unwrap_or_else(|| self.inner.config.app_origin.clone());
+        let backend_origin = HttpUrl::parse(&server.me_url)
+            .map(|u| u.origin())
+            .unwrap_or_else(|| self.inner.config.app_origin.clone());
         target.as_deref() == Some(backend_origin.as_str())
     }
 
@@ -729,7 +849,10 @@ impl Client {
         self.single_flight(move || {
             Box::pin(async move {
                 let inner = me.clone();
-                with_lock(&me.key("refresh"), async move { inner.server_refresh_locked(request_started).await }).await
+                with_lock(&me.key("refresh"), async move {
+                    inner.server_refresh_locked(request_started).await
+                })
+                .await
             })
         })
         .await
@@ -737,7 +860,10 @@ impl Client {
 
     /// Runs the refresh `start` makes, unless one is already under way in this tab: then waits
     /// for that one. Every caller gets the same outcome.
-    async fn single_flight(&self, start: impl FnOnce() -> Boxed<Result<(), Error>>) -> Result<(), Error> {
+    async fn single_flight(
+        &self,
+        start: impl FnOnce() -> Boxed<Result<(), Error>>,
+    ) -> Result<(), Error> {
         let shared = self.inner.refresh.borrow().clone();
         let promise = match shared {
             Some(p) => p,
@@ -761,7 +887,12 @@ impl Client {
         };
         match wasm_bindgen_futures::JsFuture::from(promise).await {
             Ok(_) => Ok(()),
-            Err(_) => Err(self.inner.refresh_error.borrow().clone().unwrap_or(Error::NotSignedIn)),
+            Err(_) => Err(self
+                .inner
+                .refresh_error
+                .borrow()
+                .clone()
+                .unwrap_or(Error::NotSignedIn)),
         }
     }
 
@@ -782,7 +913,9 @@ impl Client {
                 }
             }
         }
-        let Some(server) = self.server().cloned() else { return Err(Error::NotSignedIn) };
+        let Some(server) = self.server().cloned() else {
+            return Err(Error::NotSignedIn);
+        };
         let csrf = (server.csrf_name.as_str(), server.csrf_value.as_str());
         let result = match backend("POST", &server.refresh_url, csrf, server.cross_origin).await {
             Ok(r) => refresh_result(r.status, r.content_type.as_deref(), &r.body),
@@ -796,7 +929,10 @@ impl Client {
                 self.broadcast(&format!("{MSG_REFRESHED}{}", at as u64));
             }
             // 401 from refresh: the backend has no session to refresh.
-            Err(e) if classify(e) != Verdict::Transient || *e == (Error::HttpError { status: 401 }) => {
+            Err(e)
+                if classify(e) != Verdict::Transient
+                    || *e == (Error::HttpError { status: 401 }) =>
+            {
                 self.set_view(Status::SignedOut, None, None);
                 self.broadcast(MSG_SIGNED_OUT);
             }
@@ -809,7 +945,12 @@ impl Client {
         result
     }
 
-    async fn server_sign_out(&self, server: &ServerConfig, local_only: bool, return_to: Option<String>) -> Result<(), Error> {
+    async fn server_sign_out(
+        &self,
+        server: &ServerConfig,
+        local_only: bool,
+        return_to: Option<String>,
+    ) -> Result<(), Error> {
         let csrf = (server.csrf_name.as_str(), server.csrf_value.as_str());
         let reply = backend("POST", &server.sign_out_url, csrf, server.cross_origin).await?;
         let end = sign_out_result(reply.status, &reply.body)?;
@@ -829,7 +970,11 @@ impl Client {
     /// Stores a pending sign-in and navigates to the provider.
     pub async fn sign_in(&self, options: SignInOptions) -> Result<(), Error> {
         if let Some(server) = self.server() {
-            let url = login_url(server, options.return_to.as_deref(), &self.inner.config.app_origin)?;
+            let url = login_url(
+                server,
+                options.return_to.as_deref(),
+                &self.inner.config.app_origin,
+            )?;
             return nav::assign(&url);
         }
         // Refuse a hostile returnTo before any request.
@@ -839,16 +984,22 @@ impl Client {
         let provider = self.provider().await?;
         let entropy = Entropy::from_bytes(random_bytes::<96>()?);
         let t = now();
-        let (url, pending) = authorization_request(&self.inner.config, &provider, &options, &entropy, t)?;
+        let (url, pending) =
+            authorization_request(&self.inner.config, &provider, &options, &entropy, t)?;
         self.prune_pending(t);
-        Area::Session.set(&self.key(&format!("pending:{}", pending.state)), &pending.to_json())?;
+        Area::Session.set(
+            &self.key(&format!("pending:{}", pending.state)),
+            &pending.to_json(),
+        )?;
         nav::assign(&url)
     }
 
     /// Drops pending sign-ins that can no longer finish, so abandoned attempts do not pile up.
     fn prune_pending(&self, t: u64) {
         for k in Area::Session.keys_with_prefix(&self.key("pending:")) {
-            let stale = Area::Session.get(&k).and_then(|v| from_json::<PendingSignIn>(&v, "pending sign-in").ok());
+            let stale = Area::Session
+                .get(&k)
+                .and_then(|v| from_json::<PendingSignIn>(&v, "pending sign-in").ok());
             if stale.is_none_or(|p| p.is_expired(t)) {
                 Area::Session.remove(&k);
             }
@@ -874,8 +1025,14 @@ impl Client {
             }
         }
         let me = self.clone();
-        self.single_flight(move || Box::pin(async move { me.refresh_now().await })).await?;
-        self.inner.session.borrow().as_ref().map(|s| s.access_token.secret().to_owned()).ok_or(Error::NotSignedIn)
+        self.single_flight(move || Box::pin(async move { me.refresh_now().await }))
+            .await?;
+        self.inner
+            .session
+            .borrow()
+            .as_ref()
+            .map(|s| s.access_token.secret().to_owned())
+            .ok_or(Error::NotSignedIn)
     }
 
     /// One refresh for every tab: under the cross-tab lock, re-read storage first (another tab
@@ -883,11 +1040,17 @@ impl Client {
     async fn refresh_now(&self) -> Result<(), Error> {
         self.inner.last_attempt.set(Some(now()));
         let me = self.clone();
-        let r = with_lock(&self.key("refresh"), async move { me.refresh_locked().await }).await;
+        let r = with_lock(
+            &self.key("refresh"),
+            async move { me.refresh_locked().await },
+        )
+        .await;
         match &r {
             Ok(()) => self.inner.failures.set(0),
             Err(e) => {
-                self.inner.failures.set(self.inner.failures.get().saturating_add(1));
+                self.inner
+                    .failures
+                    .set(self.inner.failures.get().saturating_add(1));
                 let hook = self.inner.on_refresh.borrow().clone();
                 if let Some(h) = hook {
                     h(Err(e));
@@ -908,14 +1071,19 @@ impl Client {
             }
         }
         let mine = self.inner.session.borrow().clone();
-        let Some(current) = shared.or(mine) else { return Err(Error::NotSignedIn) };
+        let Some(current) = shared.or(mine) else {
+            return Err(Error::NotSignedIn);
+        };
         let mut result = self.refresh_with(&current).await;
         if let Err(e) = &result {
             if classify(e) == Verdict::RecheckStorage {
                 // A possible race (BCP 212): if storage holds another refresh token, try that one.
                 // It is not adopted on trust: a provider with reuse detection may have revoked the
                 // whole grant, and only a successful refresh proves the session alive.
-                let used = current.refresh_token.as_ref().map(|t| t.secret().to_owned());
+                let used = current
+                    .refresh_token
+                    .as_ref()
+                    .map(|t| t.secret().to_owned());
                 if let Some(s) = self.read_shared().await {
                     if s.refresh_token.as_ref().map(|t| t.secret()) != used.as_deref() {
                         result = self.refresh_with(&s).await;
@@ -942,7 +1110,11 @@ impl Client {
             return Err(Error::TokenExpired);
         };
         let provider = self.provider().await?;
-        let reply = post_form(provider.token_endpoint(), refresh_body(&rt, &self.inner.config.client_id)).await?;
+        let reply = post_form(
+            provider.token_endpoint(),
+            refresh_body(&rt, &self.inner.config.client_id),
+        )
+        .await?;
         let parsed = from_json::<TokenResponse>(&reply.body, "token response")?;
         let tokens = token_result(reply.status, parsed, now())?;
         let id_token = match tokens.id_token {
@@ -962,7 +1134,9 @@ impl Client {
         let expires_at = tokens.expires_at;
         let session = StoredSession {
             access_token: tokens.access_token,
-            refresh_token: tokens.refresh_token.or_else(|| current.refresh_token.clone()),
+            refresh_token: tokens
+                .refresh_token
+                .or_else(|| current.refresh_token.clone()),
             id_token,
             expires_at: tokens.expires_at,
             issued_at: Some(now()),
@@ -983,16 +1157,23 @@ impl Client {
     /// provider's session through RP-Initiated Logout.
     pub async fn sign_out(&self, options: SignOutOptions) -> Result<(), Error> {
         let origin = &self.inner.config.app_origin;
-        let return_to = options.return_to.as_deref().map(|r| sanitize_return_to(r, origin)).transpose()?;
+        let return_to = options
+            .return_to
+            .as_deref()
+            .map(|r| sanitize_return_to(r, origin))
+            .transpose()?;
         if let Some(server) = self.server().cloned() {
-            return self.server_sign_out(&server, options.local_only, return_to).await;
+            return self
+                .server_sign_out(&server, options.local_only, return_to)
+                .await;
         }
         let session = self.inner.session.borrow().clone();
         let provider = self.provider().await.ok();
         if let (Some(s), Some(p)) = (&session, &provider) {
             if let (Some(rt), Some(ep)) = (&s.refresh_token, &p.metadata.revocation_endpoint) {
                 // RFC 7009 answers 200 even for unknown tokens; a failure must not keep the user signed in.
-                let _ = post_form_no_content(ep, revocation_body(rt, &self.inner.config.client_id)).await;
+                let _ = post_form_no_content(ep, revocation_body(rt, &self.inner.config.client_id))
+                    .await;
             }
         }
         self.write_shared(None).await;
@@ -1013,7 +1194,10 @@ impl Client {
         };
         match end {
             Some((url, state)) => {
-                Area::Session.set(&self.key("signout"), &PendingSignOut { state, return_to }.to_json())?;
+                Area::Session.set(
+                    &self.key("signout"),
+                    &PendingSignOut { state, return_to }.to_json(),
+                )?;
                 nav::assign(&url)
             }
             None => {
@@ -1029,13 +1213,25 @@ impl Client {
     /// Returns true when this page is the return from our own sign-out (then no silent sign-in).
     fn finish_sign_out_return(&self, href: &str) -> bool {
         let key = self.key("signout");
-        let Some(pending) = Area::Session.get(&key).and_then(|t| from_json::<PendingSignOut>(&t, "sign-out").ok()) else {
+        let Some(pending) = Area::Session
+            .get(&key)
+            .and_then(|t| from_json::<PendingSignOut>(&t, "sign-out").ok())
+        else {
             return false;
         };
-        let state = parse_query(query_of(href)).into_iter().find(|(k, _)| k == "state").map(|(_, v)| v);
+        let state = parse_query(query_of(href))
+            .into_iter()
+            .find(|(k, _)| k == "state")
+            .map(|(_, v)| v);
         if state.as_deref() == Some(pending.state.as_str()) {
             Area::Session.remove(&key);
-            let clean = self.inner.config.post_logout_redirect_uri.as_deref().and_then(HttpUrl::parse).map(|u| u.path().to_owned());
+            let clean = self
+                .inner
+                .config
+                .post_logout_redirect_uri
+                .as_deref()
+                .and_then(HttpUrl::parse)
+                .map(|u| u.path().to_owned());
             if let Some(to) = pending.return_to.or(clean) {
                 nav::replace_url(&to);
             }
@@ -1058,5 +1254,9 @@ fn utf8(b: &[u8]) -> Result<String, Error> {
 /// The user of a stored session: the ID token's payload (verified before it was stored).
 fn user_of(s: &StoredSession) -> Option<User> {
     let jws = split(s.id_token.secret()).ok()?;
-    Some(User { sub: s.sub.clone(), claims_json: utf8(&jws.payload).ok()?, userinfo_json: s.userinfo.clone() })
+    Some(User {
+        sub: s.sub.clone(),
+        claims_json: utf8(&jws.payload).ok()?,
+        userinfo_json: s.userinfo.clone(),
+    })
 }

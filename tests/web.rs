@@ -6,10 +6,12 @@ use js_sys::{Array, Object, Reflect, Uint8Array};
 use oidc_session::browser::crypto::{random_bytes, verify};
 use oidc_session::browser::storage::Area;
 use oidc_session::browser::stringify;
-use oidc_session::core::json::decode as from_json;
 use oidc_session::core::discovery::ProviderMetadata;
 use oidc_session::core::error::{Error, TokenProblem};
-use oidc_session::core::jwt::{check_header, check_signature_shape, select_key, split, Alg, JoseHeader, Jwk, JwkSet};
+use oidc_session::core::json::decode as from_json;
+use oidc_session::core::jwt::{
+    check_header, check_signature_shape, select_key, split, Alg, JoseHeader, Jwk, JwkSet,
+};
 use oidc_session::core::secret::{AccessToken, IdToken, RefreshToken};
 use oidc_session::core::session::StoredSession;
 use wasm_bindgen::{JsCast, JsValue};
@@ -38,14 +40,26 @@ fn b64(b: &[u8]) -> String {
 /// and the parameters to sign with.
 async fn key_pair(alg: Alg) -> (JsValue, Jwk, Object) {
     let modulus = || -> (&'static str, JsValue) { ("modulusLength", 2048.into()) };
-    let exponent = || -> (&'static str, JsValue) { ("publicExponent", Uint8Array::from(&[1u8, 0, 1][..]).into()) };
+    let exponent = || -> (&'static str, JsValue) {
+        ("publicExponent", Uint8Array::from(&[1u8, 0, 1][..]).into())
+    };
     let (gen, sign) = match alg {
         Alg::RS256 => (
-            obj(&[("name", "RSASSA-PKCS1-v1_5".into()), modulus(), exponent(), ("hash", "SHA-256".into())]),
+            obj(&[
+                ("name", "RSASSA-PKCS1-v1_5".into()),
+                modulus(),
+                exponent(),
+                ("hash", "SHA-256".into()),
+            ]),
             obj(&[("name", "RSASSA-PKCS1-v1_5".into())]),
         ),
         Alg::PS256 => (
-            obj(&[("name", "RSA-PSS".into()), modulus(), exponent(), ("hash", "SHA-256".into())]),
+            obj(&[
+                ("name", "RSA-PSS".into()),
+                modulus(),
+                exponent(),
+                ("hash", "SHA-256".into()),
+            ]),
             obj(&[("name", "RSA-PSS".into()), ("saltLength", 32.into())]),
         ),
         Alg::ES256 => (
@@ -54,10 +68,20 @@ async fn key_pair(alg: Alg) -> (JsValue, Jwk, Object) {
         ),
     };
     let usages = Array::of2(&"sign".into(), &"verify".into());
-    let pair = JsFuture::from(subtle().generate_key_with_object(&gen, true, &usages).unwrap()).await.unwrap();
-    let public: web_sys::CryptoKey = Reflect::get(&pair, &"publicKey".into()).unwrap().unchecked_into();
+    let pair = JsFuture::from(
+        subtle()
+            .generate_key_with_object(&gen, true, &usages)
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let public: web_sys::CryptoKey = Reflect::get(&pair, &"publicKey".into())
+        .unwrap()
+        .unchecked_into();
     let private = Reflect::get(&pair, &"privateKey".into()).unwrap();
-    let jwk = JsFuture::from(subtle().export_key("jwk", &public).unwrap()).await.unwrap();
+    let jwk = JsFuture::from(subtle().export_key("jwk", &public).unwrap())
+        .await
+        .unwrap();
     let mut jwk: Jwk = from_json(&stringify(&jwk).unwrap(), "exported JWK").unwrap();
     jwk.kid = Some(format!("{}-1", alg.name()));
     (private, jwk, sign)
@@ -65,14 +89,24 @@ async fn key_pair(alg: Alg) -> (JsValue, Jwk, Object) {
 
 async fn sign(private: &JsValue, params: &Object, input: &str) -> Vec<u8> {
     let key: web_sys::CryptoKey = private.clone().unchecked_into();
-    let sig = JsFuture::from(subtle().sign_with_object_and_u8_array(params, &key, input.as_bytes()).unwrap()).await.unwrap();
+    let sig = JsFuture::from(
+        subtle()
+            .sign_with_object_and_u8_array(params, &key, input.as_bytes())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
     Uint8Array::new(&sig).to_vec()
 }
 
 /// Signs a token the way a provider does and verifies it the way the client does.
 async fn roundtrip(alg: Alg) {
     let (private, jwk, params) = key_pair(alg).await;
-    let header = format!(r#"{{"alg":"{}","kid":"{}"}}"#, alg.name(), jwk.kid.as_deref().unwrap());
+    let header = format!(
+        r#"{{"alg":"{}","kid":"{}"}}"#,
+        alg.name(),
+        jwk.kid.as_deref().unwrap()
+    );
     let payload = r#"{"iss":"https://op.example","sub":"alice"}"#;
     let input = format!("{}.{}", b64(header.as_bytes()), b64(payload.as_bytes()));
     let sig = sign(&private, &params, &input).await;
@@ -82,20 +116,35 @@ async fn roundtrip(alg: Alg) {
     let jws = split(&token).unwrap();
     let h: JoseHeader = from_json(std::str::from_utf8(&jws.header).unwrap(), "header").unwrap();
     let chosen = check_header(&h, &[alg]).unwrap();
-    let set = JwkSet { keys: vec![jwk.clone()] };
+    let set = JwkSet {
+        keys: vec![jwk.clone()],
+    };
     let key = select_key(&set, h.kid.as_deref(), chosen).unwrap();
     check_signature_shape(&jws.signature, chosen, key).unwrap();
-    assert!(verify(chosen, key, jws.signing_input.as_bytes(), &jws.signature).await.unwrap(), "{alg:?} verifies");
+    assert!(
+        verify(chosen, key, jws.signing_input.as_bytes(), &jws.signature)
+            .await
+            .unwrap(),
+        "{alg:?} verifies"
+    );
 
     // A tampered payload with the original signature must fail.
     let forged = r#"{"iss":"https://op.example","sub":"mallory"}"#;
     let forged_input = format!("{}.{}", b64(header.as_bytes()), b64(forged.as_bytes()));
-    assert!(!verify(chosen, key, forged_input.as_bytes(), &sig).await.unwrap(), "{alg:?} tampered payload");
+    assert!(
+        !verify(chosen, key, forged_input.as_bytes(), &sig)
+            .await
+            .unwrap(),
+        "{alg:?} tampered payload"
+    );
 
     // A flipped signature bit must fail.
     let mut bad = sig.clone();
     bad[10] ^= 1;
-    assert!(!verify(chosen, key, input.as_bytes(), &bad).await.unwrap(), "{alg:?} flipped bit");
+    assert!(
+        !verify(chosen, key, input.as_bytes(), &bad).await.unwrap(),
+        "{alg:?} flipped bit"
+    );
 }
 
 #[wasm_bindgen_test]
@@ -120,12 +169,17 @@ async fn a_key_of_another_algorithm_never_verifies() {
     let input = format!("{}.{}", b64(br#"{"alg":"RS256"}"#), b64(b"{}"));
     let sig = sign(&private, &params, &input).await;
     jwk.alg = None;
-    let ok = verify(Alg::PS256, &jwk, input.as_bytes(), &sig).await.unwrap_or(false);
+    let ok = verify(Alg::PS256, &jwk, input.as_bytes(), &sig)
+        .await
+        .unwrap_or(false);
     assert!(!ok);
     // And an EC key can never be selected for an RSA algorithm.
     let (_, ec, _) = key_pair(Alg::ES256).await;
     let set = JwkSet { keys: vec![ec] };
-    assert_eq!(select_key(&set, Some("ES256-1"), Alg::RS256).unwrap_err(), Error::token(TokenProblem::KeyUnusable));
+    assert_eq!(
+        select_key(&set, Some("ES256-1"), Alg::RS256).unwrap_err(),
+        Error::token(TokenProblem::KeyUnusable)
+    );
 }
 
 #[wasm_bindgen_test]
@@ -167,8 +221,14 @@ fn stored_sessions_round_trip_through_browser_json() {
         sub: "alice".into(),
     };
     let text = s.to_json();
-    Area::Session.set("oidc-session-test:session", &text).unwrap();
-    let back: StoredSession = from_json(&Area::Session.get("oidc-session-test:session").unwrap(), "stored").unwrap();
+    Area::Session
+        .set("oidc-session-test:session", &text)
+        .unwrap();
+    let back: StoredSession = from_json(
+        &Area::Session.get("oidc-session-test:session").unwrap(),
+        "stored",
+    )
+    .unwrap();
     Area::Session.remove("oidc-session-test:session");
     assert_eq!(back.access_token.secret(), "at-123");
     assert_eq!(back.refresh_token.unwrap().secret(), "rt-456");
@@ -181,7 +241,9 @@ fn stored_sessions_round_trip_through_browser_json() {
 
 #[wasm_bindgen_test]
 fn html_and_wrong_shapes_are_typed_errors_not_exceptions() {
-    let e = from_json::<ProviderMetadata>("<!doctype html><p>Too many requests", "discovery document").unwrap_err();
+    let e =
+        from_json::<ProviderMetadata>("<!doctype html><p>Too many requests", "discovery document")
+            .unwrap_err();
     assert_eq!(e.code(), "invalid_response");
     let e = from_json::<ProviderMetadata>(r#"{"issuer": 42}"#, "discovery document").unwrap_err();
     assert_eq!(e.code(), "invalid_response");
@@ -218,12 +280,17 @@ mod refresh {
     #[wasm_bindgen_test]
     async fn an_abandoned_lease_is_taken_over_when_it_expires() {
         let until = js_sys::Date::now() as u64 + 150;
-        Area::Local.set("oidc-session-test:l2:lease", &format!("closed-tab {until}")).unwrap();
+        Area::Local
+            .set("oidc-session-test:l2:lease", &format!("closed-tab {until}"))
+            .unwrap();
         let t0 = js_sys::Date::now();
         let l = Lease::acquire("oidc-session-test:l2").await;
         let waited = js_sys::Date::now() - t0;
         assert!(waited >= 100.0, "waited for the other holder ({waited} ms)");
-        assert!(waited < 2000.0, "but not longer than its lease ({waited} ms)");
+        assert!(
+            waited < 2000.0,
+            "but not longer than its lease ({waited} ms)"
+        );
         drop(l);
     }
 
@@ -255,7 +322,9 @@ mod refresh {
 
     /// Replaces `window.fetch` with a fake provider that counts refresh requests.
     fn install_fake_provider(issuer: &str) -> js_sys::Function {
-        let original: js_sys::Function = Reflect::get(&js_sys::global(), &"fetch".into()).unwrap().unchecked_into();
+        let original: js_sys::Function = Reflect::get(&js_sys::global(), &"fetch".into())
+            .unwrap()
+            .unchecked_into();
         let fake = js_sys::Function::new_with_args(
             "issuer",
             r#"
@@ -277,7 +346,8 @@ mod refresh {
             };
             "#,
         );
-        fake.call1(&JsValue::NULL, &JsValue::from_str(issuer)).unwrap();
+        fake.call1(&JsValue::NULL, &JsValue::from_str(issuer))
+            .unwrap();
         original
     }
 
@@ -285,7 +355,12 @@ mod refresh {
     async fn fifty_concurrent_callers_with_an_expired_token_cause_one_refresh() {
         let issuer = "https://op.example";
         let origin = web_sys::window().unwrap().location().origin().unwrap();
-        let id_token = format!("{}.{}.{}", b64(br#"{"alg":"RS256"}"#), b64(br#"{"sub":"alice","iss":"https://op.example"}"#), b64(b"sig"));
+        let id_token = format!(
+            "{}.{}.{}",
+            b64(br#"{"alg":"RS256"}"#),
+            b64(br#"{"sub":"alice","iss":"https://op.example"}"#),
+            b64(b"sig")
+        );
         let expired = StoredSession {
             access_token: AccessToken::new("at-old".into()),
             refresh_token: Some(RefreshToken::new("rt-0".into())),
@@ -309,32 +384,56 @@ mod refresh {
             ..Default::default()
         })
         .unwrap();
-        assert_eq!(client.bootstrap().await.status, oidc_session::Status::SignedIn);
+        assert_eq!(
+            client.bootstrap().await.status,
+            oidc_session::Status::SignedIn
+        );
 
         let calls: Array = (0..50)
             .map(|_| {
                 let c = client.clone();
                 JsValue::from(future_to_promise(async move {
-                    c.access_token().await.map(JsValue::from).map_err(|e| JsValue::from_str(e.code()))
+                    c.access_token()
+                        .await
+                        .map(JsValue::from)
+                        .map_err(|e| JsValue::from_str(e.code()))
                 }))
             })
             .collect();
         let results = JsFuture::from(js_sys::Promise::all(&calls)).await.unwrap();
-        let results: Vec<String> = Array::from(&results).iter().map(|v| v.as_string().unwrap()).collect();
-        let refreshes = Reflect::get(&js_sys::global(), &"__refreshes".into()).unwrap().as_f64().unwrap();
+        let results: Vec<String> = Array::from(&results)
+            .iter()
+            .map(|v| v.as_string().unwrap())
+            .collect();
+        let refreshes = Reflect::get(&js_sys::global(), &"__refreshes".into())
+            .unwrap()
+            .as_f64()
+            .unwrap();
 
         Reflect::set(&js_sys::global(), &"fetch".into(), &original).unwrap();
         let stored: StoredSession = from_json(&Area::Local.get(&key).unwrap(), "stored").unwrap();
         Area::Local.remove(&key);
 
         assert_eq!(refreshes, 1.0, "one token request for 50 callers");
-        assert!(results.iter().all(|t| t == "at-1"), "every caller got the refreshed token");
-        assert_eq!(stored.refresh_token.unwrap().secret(), "rt-1", "the rotated refresh token is stored");
+        assert!(
+            results.iter().all(|t| t == "at-1"),
+            "every caller got the refreshed token"
+        );
+        assert_eq!(
+            stored.refresh_token.unwrap().secret(),
+            "rt-1",
+            "the rotated refresh token is stored"
+        );
     }
 
     fn session_expiring(in_secs: u64, lifetime: u64) -> StoredSession {
         let now = (js_sys::Date::now() / 1000.0) as u64;
-        let id_token = format!("{}.{}.{}", b64(br#"{"alg":"RS256"}"#), b64(br#"{"sub":"alice"}"#), b64(b"sig"));
+        let id_token = format!(
+            "{}.{}.{}",
+            b64(br#"{"alg":"RS256"}"#),
+            b64(br#"{"sub":"alice"}"#),
+            b64(b"sig")
+        );
         StoredSession {
             access_token: AccessToken::new("at-old".into()),
             refresh_token: Some(RefreshToken::new("rt-0".into())),
@@ -348,7 +447,10 @@ mod refresh {
     }
 
     fn refreshes() -> f64 {
-        Reflect::get(&js_sys::global(), &"__refreshes".into()).unwrap().as_f64().unwrap()
+        Reflect::get(&js_sys::global(), &"__refreshes".into())
+            .unwrap()
+            .as_f64()
+            .unwrap()
     }
 
     #[wasm_bindgen_test]
@@ -366,7 +468,9 @@ mod refresh {
         };
 
         // Expires in 2 s with a 4 s lifetime: the margin is 1 s, so renewal is due in about 1 s.
-        Area::Local.set(&key, &session_expiring(2, 4).to_json()).unwrap();
+        Area::Local
+            .set(&key, &session_expiring(2, 4).to_json())
+            .unwrap();
         let client = Client::new(config()).unwrap();
         client.bootstrap().await;
         drop(client);
@@ -385,7 +489,11 @@ mod refresh {
         let stored: StoredSession = from_json(&Area::Local.get(&key).unwrap(), "stored").unwrap();
         Reflect::set(&js_sys::global(), &"fetch".into(), &original).unwrap();
         Area::Local.remove(&key);
-        assert_eq!(refreshes(), 1.0, "renewed once, before expiry, without a caller");
+        assert_eq!(
+            refreshes(),
+            1.0,
+            "renewed once, before expiry, without a caller"
+        );
         assert_eq!(seen.get(), 1, "the onRefresh hook saw it");
         assert_eq!(stored.access_token.secret(), "at-1");
         drop(client);
@@ -407,13 +515,18 @@ mod silent {
     /// the iframe), or from the top window when `from_frame` is false.
     fn post(msg: &str, from_frame: bool) {
         let doc = web_sys::window().unwrap().document().unwrap();
-        let frame: web_sys::HtmlIFrameElement = doc.query_selector("iframe[aria-hidden]").unwrap().unwrap().unchecked_into();
+        let frame: web_sys::HtmlIFrameElement = doc
+            .query_selector("iframe[aria-hidden]")
+            .unwrap()
+            .unwrap()
+            .unchecked_into();
         let w = frame.content_window().unwrap();
         let f = js_sys::Function::new_with_args(
             "w, msg, fromFrame",
             "if (fromFrame) { new w.Function('m', 'parent.postMessage(m, \"*\")')(msg); } else { window.postMessage(msg, '*'); }",
         );
-        f.call3(&JsValue::NULL, &w, &msg.into(), &from_frame.into()).unwrap();
+        f.call3(&JsValue::NULL, &w, &msg.into(), &from_frame.into())
+            .unwrap();
     }
 
     #[wasm_bindgen_test]
@@ -422,12 +535,21 @@ mod silent {
         let before = iframes();
         let o = origin.clone();
         let pending = future_to_promise(async move {
-            run("about:blank", &o, "st-1", 3000).await.map(JsValue::from).map_err(|e| JsValue::from_str(e.code()))
+            run("about:blank", &o, "st-1", 3000)
+                .await
+                .map(JsValue::from)
+                .map_err(|e| JsValue::from_str(e.code()))
         });
         sleep(50).await;
         assert_eq!(iframes(), before + 1, "the hidden iframe is in the page");
-        post(&format!("{origin}/silent.html?code=c&state=someone-else"), true); // another flow's state
-        post(&format!("{origin}/silent.html?code=forged&state=st-1"), false); // not from the iframe
+        post(
+            &format!("{origin}/silent.html?code=c&state=someone-else"),
+            true,
+        ); // another flow's state
+        post(
+            &format!("{origin}/silent.html?code=forged&state=st-1"),
+            false,
+        ); // not from the iframe
         sleep(50).await;
         post(&format!("{origin}/silent.html?code=c&state=st-1"), true);
         let got = JsFuture::from(pending).await.unwrap().as_string().unwrap();
@@ -456,7 +578,9 @@ mod server_mode {
     /// A fake backend on this origin: `/api/auth/me` answers the envelope, `/api/data` answers 401
     /// until a refresh happened (or always, after `refreshFails`), `/api/auth/refresh` counts calls.
     fn install_fake_backend(refresh_answer: &str) -> js_sys::Function {
-        let original: js_sys::Function = Reflect::get(&js_sys::global(), &"fetch".into()).unwrap().unchecked_into();
+        let original: js_sys::Function = Reflect::get(&js_sys::global(), &"fetch".into())
+            .unwrap()
+            .unchecked_into();
         let f = js_sys::Function::new_with_args(
             "refreshAnswer",
             r#"
@@ -495,11 +619,18 @@ mod server_mode {
 
     fn storage_sizes() -> (u32, u32) {
         let w = web_sys::window().unwrap();
-        (w.local_storage().unwrap().unwrap().length().unwrap(), w.session_storage().unwrap().unwrap().length().unwrap())
+        (
+            w.local_storage().unwrap().unwrap().length().unwrap(),
+            w.session_storage().unwrap().unwrap().length().unwrap(),
+        )
     }
 
     fn server_client() -> Client {
-        Client::new(ConfigInput { mode: Some("server".into()), ..Default::default() }).unwrap()
+        Client::new(ConfigInput {
+            mode: Some("server".into()),
+            ..Default::default()
+        })
+        .unwrap()
     }
 
     #[wasm_bindgen_test]
@@ -511,36 +642,62 @@ mod server_mode {
         assert_eq!(view.status, Status::SignedIn);
         assert_eq!(view.user.as_ref().unwrap().sub, "u1");
         assert_eq!(bff("me"), 1.0, "the session is learned with one request");
-        assert_eq!(client.access_token().await.unwrap_err().code(), "unsupported");
+        assert_eq!(
+            client.access_token().await.unwrap_err().code(),
+            "unsupported"
+        );
 
         let calls: Array = (0..30)
             .map(|_| {
                 let c = client.clone();
                 JsValue::from(future_to_promise(async move {
                     let req = web_sys::Request::new_with_str("/api/data").unwrap();
-                    let resp = c.server_fetch(req).await.map_err(|e| JsValue::from_str(e.code()))?;
+                    let resp = c
+                        .server_fetch(req)
+                        .await
+                        .map_err(|e| JsValue::from_str(e.code()))?;
                     Ok(JsValue::from(resp.status()))
                 }))
             })
             .collect();
         let statuses = JsFuture::from(js_sys::Promise::all(&calls)).await.unwrap();
-        let statuses: Vec<f64> = Array::from(&statuses).iter().map(|v| v.as_f64().unwrap()).collect();
+        let statuses: Vec<f64> = Array::from(&statuses)
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
         Reflect::set(&js_sys::global(), &"fetch".into(), &original).unwrap();
 
         assert_eq!(bff("refresh"), 1.0, "one /refresh for 30 callers");
-        assert!(statuses.iter().all(|s| *s == 200.0), "every call was retried once and succeeded: {statuses:?}");
+        assert!(
+            statuses.iter().all(|s| *s == 200.0),
+            "every call was retried once and succeeded: {statuses:?}"
+        );
         assert_eq!(bff("data"), 60.0, "each call: one 401, one retry");
-        assert_eq!(bff("missingCsrf"), 0.0, "the CSRF header is on every request");
-        assert_eq!(storage_sizes(), before, "server mode writes nothing to storage");
+        assert_eq!(
+            bff("missingCsrf"),
+            0.0,
+            "the CSRF header is on every request"
+        );
+        assert_eq!(
+            storage_sizes(),
+            before,
+            "server mode writes nothing to storage"
+        );
     }
 
     #[wasm_bindgen_test]
     async fn a_terminal_refresh_failure_signs_out_and_a_transient_one_keeps_the_session() {
-        for (answer, status, code) in [("TOKEN_EXPIRED", Status::SignedIn, "TOKEN_EXPIRED"), ("SESSION_REVOKED", Status::SignedOut, "SESSION_REVOKED")] {
+        for (answer, status, code) in [
+            ("TOKEN_EXPIRED", Status::SignedIn, "TOKEN_EXPIRED"),
+            ("SESSION_REVOKED", Status::SignedOut, "SESSION_REVOKED"),
+        ] {
             let original = install_fake_backend(answer);
             let client = server_client();
             client.bootstrap().await;
-            let e = client.server_fetch(web_sys::Request::new_with_str("/api/data").unwrap()).await.unwrap_err();
+            let e = client
+                .server_fetch(web_sys::Request::new_with_str("/api/data").unwrap())
+                .await
+                .unwrap_err();
             Reflect::set(&js_sys::global(), &"fetch".into(), &original).unwrap();
             assert_eq!(e.code(), code, "{answer}");
             assert_eq!(client.view().status, status, "{answer}");

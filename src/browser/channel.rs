@@ -19,7 +19,10 @@ impl Channel {
             }
         });
         channel.set_onmessage(Some(listener.as_ref().unchecked_ref()));
-        Some(Self { channel, _listener: listener })
+        Some(Self {
+            channel,
+            _listener: listener,
+        })
     }
 
     /// Sends `msg` to the other tabs.

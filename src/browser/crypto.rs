@@ -11,16 +11,22 @@ use web_sys::{CryptoKey, SubtleCrypto};
 /// `N` bytes from the platform CSPRNG (`crypto.getRandomValues` through getrandom).
 pub fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
     let mut b = [0u8; N];
-    getrandom::fill(&mut b).map_err(|_| Error::Crypto { detail: "no secure random source".into() })?;
+    getrandom::fill(&mut b).map_err(|_| Error::Crypto {
+        detail: "no secure random source".into(),
+    })?;
     Ok(b)
 }
 
 fn subtle() -> Result<SubtleCrypto, Error> {
     let w = web_sys::window().ok_or(Error::Unsupported { what: "no window" })?;
-    let c = w.crypto().map_err(|e| Error::Crypto { detail: describe(&e) })?;
+    let c = w.crypto().map_err(|e| Error::Crypto {
+        detail: describe(&e),
+    })?;
     let s = c.subtle();
     if s.is_undefined() {
-        return Err(Error::Crypto { detail: "crypto.subtle needs a secure context (https or loopback)".into() });
+        return Err(Error::Crypto {
+            detail: "crypto.subtle needs a secure context (https or loopback)".into(),
+        });
     }
     Ok(s)
 }
@@ -60,7 +66,13 @@ fn params(alg: Alg) -> (Object, Object) {
 /// conflicts: the algorithm is ours, not the key's).
 fn jwk_object(jwk: &Jwk) -> Object {
     let o = obj(&[("kty", jwk.kty.as_str().into()), ("ext", true.into())]);
-    for (k, v) in [("n", &jwk.n), ("e", &jwk.e), ("crv", &jwk.crv), ("x", &jwk.x), ("y", &jwk.y)] {
+    for (k, v) in [
+        ("n", &jwk.n),
+        ("e", &jwk.e),
+        ("crv", &jwk.crv),
+        ("x", &jwk.x),
+        ("y", &jwk.y),
+    ] {
         if let Some(v) = v {
             set(&o, k, &v.as_str().into());
         }
@@ -70,12 +82,21 @@ fn jwk_object(jwk: &Jwk) -> Object {
 
 /// Verifies `signature` over `signing_input` with `jwk` under `alg` (chosen by the core from the
 /// allowlist). `Ok(false)` means the signature is wrong.
-pub async fn verify(alg: Alg, jwk: &Jwk, signing_input: &[u8], signature: &[u8]) -> Result<bool, Error> {
+pub async fn verify(
+    alg: Alg,
+    jwk: &Jwk,
+    signing_input: &[u8],
+    signature: &[u8],
+) -> Result<bool, Error> {
     let subtle = subtle()?;
     let (import, verify) = params(alg);
     let usages = Array::of1(&"verify".into());
-    let crypto_err = |e: JsValue| Error::Crypto { detail: describe(&e) };
-    let key_promise = subtle.import_key_with_object("jwk", &jwk_object(jwk), &import, false, &usages).map_err(crypto_err)?;
+    let crypto_err = |e: JsValue| Error::Crypto {
+        detail: describe(&e),
+    };
+    let key_promise = subtle
+        .import_key_with_object("jwk", &jwk_object(jwk), &import, false, &usages)
+        .map_err(crypto_err)?;
     let key: CryptoKey = JsFuture::from(key_promise)
         .await
         .map_err(|_| Error::token(TokenProblem::KeyUnusable))?

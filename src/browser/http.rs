@@ -17,10 +17,17 @@ pub struct JsonReply {
 }
 
 fn network(e: JsValue) -> Error {
-    Error::Network { detail: describe(&e) }
+    Error::Network {
+        detail: describe(&e),
+    }
 }
 
-async fn fetch(method: &str, url: &str, headers: &[(&str, &str)], body: Option<String>) -> Result<Response, Error> {
+async fn fetch(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<String>,
+) -> Result<Response, Error> {
     let init = RequestInit::new();
     init.set_method(method);
     if let Some(b) = body {
@@ -31,7 +38,9 @@ async fn fetch(method: &str, url: &str, headers: &[(&str, &str)], body: Option<S
         req.headers().set(k, v).map_err(network)?;
     }
     let w = web_sys::window().ok_or(Error::Unsupported { what: "no window" })?;
-    let resp = JsFuture::from(w.fetch_with_request(&req)).await.map_err(network)?;
+    let resp = JsFuture::from(w.fetch_with_request(&req))
+        .await
+        .map_err(network)?;
     Ok(resp.unchecked_into())
 }
 
@@ -40,9 +49,16 @@ async fn json_reply(resp: Response) -> Result<JsonReply, Error> {
     let headers = resp.headers();
     let content_type = headers.get("content-type").ok().flatten();
     let retry_after = headers.get("retry-after").ok().flatten();
-    let text = JsFuture::from(resp.text().map_err(network)?).await.map_err(network)?;
+    let text = JsFuture::from(resp.text().map_err(network)?)
+        .await
+        .map_err(network)?;
     let body = text.as_string().unwrap_or_default();
-    check_json_response(status, content_type.as_deref(), &body, retry_after.as_deref())?;
+    check_json_response(
+        status,
+        content_type.as_deref(),
+        &body,
+        retry_after.as_deref(),
+    )?;
     Ok(JsonReply { status, body })
 }
 
@@ -85,13 +101,20 @@ pub struct Reply {
 /// Sends `req` as is.
 pub async fn send(req: &Request) -> Result<Response, Error> {
     let w = web_sys::window().ok_or(Error::Unsupported { what: "no window" })?;
-    let resp = JsFuture::from(w.fetch_with_request(req)).await.map_err(network)?;
+    let resp = JsFuture::from(w.fetch_with_request(req))
+        .await
+        .map_err(network)?;
     Ok(resp.unchecked_into())
 }
 
 /// A request to the server-mode backend: the CSRF header always, cookies across origins when the
 /// backend is on another origin.
-pub async fn backend(method: &str, url: &str, csrf: (&str, &str), cross_origin: bool) -> Result<Reply, Error> {
+pub async fn backend(
+    method: &str,
+    url: &str,
+    csrf: (&str, &str),
+    cross_origin: bool,
+) -> Result<Reply, Error> {
     let init = RequestInit::new();
     init.set_method(method);
     if cross_origin {
@@ -99,10 +122,18 @@ pub async fn backend(method: &str, url: &str, csrf: (&str, &str), cross_origin: 
     }
     let req = Request::new_with_str_and_init(url, &init).map_err(network)?;
     req.headers().set(csrf.0, csrf.1).map_err(network)?;
-    req.headers().set(ACCEPT_JSON.0, ACCEPT_JSON.1).map_err(network)?;
+    req.headers()
+        .set(ACCEPT_JSON.0, ACCEPT_JSON.1)
+        .map_err(network)?;
     let resp = send(&req).await?;
     let status = resp.status();
     let content_type = resp.headers().get("content-type").ok().flatten();
-    let text = JsFuture::from(resp.text().map_err(network)?).await.map_err(network)?;
-    Ok(Reply { status, content_type, body: text.as_string().unwrap_or_default() })
+    let text = JsFuture::from(resp.text().map_err(network)?)
+        .await
+        .map_err(network)?;
+    Ok(Reply {
+        status,
+        content_type,
+        body: text.as_string().unwrap_or_default(),
+    })
 }

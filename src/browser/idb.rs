@@ -16,7 +16,9 @@ const DB: &str = "oidc-session";
 const STORE: &str = "kv";
 
 fn storage_err(e: JsValue) -> Error {
-    Error::Storage { detail: describe(&e) }
+    Error::Storage {
+        detail: describe(&e),
+    }
 }
 
 /// Resolves when `target` fires `ok_event` (with the target's `result` for requests), rejects
@@ -41,7 +43,9 @@ async fn settle(target: &web_sys::EventTarget, ok_event: &str) -> Result<JsValue
     let _ = target.add_event_listener_with_callback(ok_event, ok.as_ref().unchecked_ref());
     let _ = target.add_event_listener_with_callback("error", fail.as_ref().unchecked_ref());
     let _ = target.add_event_listener_with_callback("abort", fail.as_ref().unchecked_ref());
-    let r = JsFuture::from(p).await.map_err(|_| Error::Storage { detail: "IndexedDB request failed".into() });
+    let r = JsFuture::from(p).await.map_err(|_| Error::Storage {
+        detail: "IndexedDB request failed".into(),
+    });
     let _ = target.remove_event_listener_with_callback(ok_event, ok.as_ref().unchecked_ref());
     let _ = target.remove_event_listener_with_callback("error", fail.as_ref().unchecked_ref());
     let _ = target.remove_event_listener_with_callback("abort", fail.as_ref().unchecked_ref());
@@ -51,10 +55,14 @@ async fn settle(target: &web_sys::EventTarget, ok_event: &str) -> Result<JsValue
 async fn open() -> Result<IdbDatabase, Error> {
     let factory = web_sys::window()
         .and_then(|w| w.indexed_db().ok().flatten())
-        .ok_or(Error::Unsupported { what: "IndexedDB is unavailable" })?;
+        .ok_or(Error::Unsupported {
+            what: "IndexedDB is unavailable",
+        })?;
     let req = factory.open_with_u32(DB, 1).map_err(storage_err)?;
     let upgrade = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
-        let db = e.target().and_then(|t| js_sys::Reflect::get(&t, &"result".into()).ok());
+        let db = e
+            .target()
+            .and_then(|t| js_sys::Reflect::get(&t, &"result".into()).ok());
         if let Some(db) = db.and_then(|d| d.dyn_into::<IdbDatabase>().ok()) {
             if !db.object_store_names().contains(STORE) {
                 let _ = db.create_object_store(STORE);
@@ -64,11 +72,18 @@ async fn open() -> Result<IdbDatabase, Error> {
     req.set_onupgradeneeded(Some(upgrade.as_ref().unchecked_ref()));
     let db = settle(&req, "success").await;
     req.set_onupgradeneeded(None);
-    db?.dyn_into::<IdbDatabase>().map_err(|_| Error::Storage { detail: "IndexedDB did not open".into() })
+    db?.dyn_into::<IdbDatabase>().map_err(|_| Error::Storage {
+        detail: "IndexedDB did not open".into(),
+    })
 }
 
-fn tx(db: &IdbDatabase, mode: IdbTransactionMode) -> Result<(IdbTransaction, web_sys::IdbObjectStore), Error> {
-    let tx = db.transaction_with_str_and_mode(STORE, mode).map_err(storage_err)?;
+fn tx(
+    db: &IdbDatabase,
+    mode: IdbTransactionMode,
+) -> Result<(IdbTransaction, web_sys::IdbObjectStore), Error> {
+    let tx = db
+        .transaction_with_str_and_mode(STORE, mode)
+        .map_err(storage_err)?;
     let store = tx.object_store(STORE).map_err(storage_err)?;
     Ok((tx, store))
 }

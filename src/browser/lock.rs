@@ -50,9 +50,13 @@ where
     });
     JsFuture::from(locks.request(name, &callback))
         .await
-        .map_err(|_| Error::Unsupported { what: "navigator.locks refused the request" })?;
+        .map_err(|_| Error::Unsupported {
+            what: "navigator.locks refused the request",
+        })?;
     let r = result.borrow_mut().take();
-    r.unwrap_or(Err(Error::Unsupported { what: "the lock was released before the task ran" }))
+    r.unwrap_or(Err(Error::Unsupported {
+        what: "the lock was released before the task ran",
+    }))
 }
 
 /// Resolves after `ms` milliseconds.
@@ -91,7 +95,10 @@ impl Lease {
                 let _ = Area::Local.set(&key, &format!("{owner} {}", now + LEASE_MS));
                 // Two tabs may have written at once: the last write wins; both re-read.
                 sleep(25).await;
-                if Area::Local.get(&key).is_some_and(|v| v.split(' ').next() == Some(owner.as_str())) {
+                if Area::Local
+                    .get(&key)
+                    .is_some_and(|v| v.split(' ').next() == Some(owner.as_str()))
+                {
                     return Self { key, owner };
                 }
             }
@@ -102,7 +109,10 @@ impl Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        if Area::Local.get(&self.key).is_some_and(|v| v.split(' ').next() == Some(self.owner.as_str())) {
+        if Area::Local
+            .get(&self.key)
+            .is_some_and(|v| v.split(' ').next() == Some(self.owner.as_str()))
+        {
             Area::Local.remove(&self.key);
         }
     }

@@ -8,12 +8,19 @@ fn window() -> Result<web_sys::Window, Error> {
 
 /// `location.href`.
 pub fn href() -> Result<String, Error> {
-    window()?.location().href().map_err(|_| Error::Unsupported { what: "location is unavailable" })
+    window()?.location().href().map_err(|_| Error::Unsupported {
+        what: "location is unavailable",
+    })
 }
 
 /// `location.origin`.
 pub fn origin() -> Result<String, Error> {
-    window()?.location().origin().map_err(|_| Error::Unsupported { what: "location.origin is unavailable" })
+    window()?
+        .location()
+        .origin()
+        .map_err(|_| Error::Unsupported {
+            what: "location.origin is unavailable",
+        })
 }
 
 /// Replaces the current history entry's URL (same-origin path) without navigating.
@@ -27,5 +34,10 @@ pub fn replace_url(url: &str) {
 
 /// Navigates the page to `url` (the provider's authorization or end-session endpoint).
 pub fn assign(url: &str) -> Result<(), Error> {
-    window()?.location().assign(url).map_err(|_| Error::Unsupported { what: "navigation was refused" })
+    window()?
+        .location()
+        .assign(url)
+        .map_err(|_| Error::Unsupported {
+            what: "navigation was refused",
+        })
 }

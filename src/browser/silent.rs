@@ -22,16 +22,28 @@ impl Drop for Frame {
 }
 
 fn unsupported(_: JsValue) -> Error {
-    Error::Unsupported { what: "cannot create the silent sign-in iframe" }
+    Error::Unsupported {
+        what: "cannot create the silent sign-in iframe",
+    }
 }
 
 /// Loads `url` in a hidden iframe and waits for the silent page's URL carrying `state`.
 pub async fn run(url: &str, origin: &str, state: &str, timeout_ms: u32) -> Result<String, Error> {
     let window = web_sys::window().ok_or(Error::Unsupported { what: "no window" })?;
-    let doc = window.document().ok_or(Error::Unsupported { what: "no document" })?;
-    let body = doc.body().ok_or(Error::Unsupported { what: "no document body" })?;
-    let iframe: HtmlIFrameElement = doc.create_element("iframe").map_err(unsupported)?.unchecked_into();
-    let _ = iframe.set_attribute("style", "position:absolute;width:0;height:0;border:0;visibility:hidden");
+    let doc = window.document().ok_or(Error::Unsupported {
+        what: "no document",
+    })?;
+    let body = doc.body().ok_or(Error::Unsupported {
+        what: "no document body",
+    })?;
+    let iframe: HtmlIFrameElement = doc
+        .create_element("iframe")
+        .map_err(unsupported)?
+        .unchecked_into();
+    let _ = iframe.set_attribute(
+        "style",
+        "position:absolute;width:0;height:0;border:0;visibility:hidden",
+    );
     let _ = iframe.set_attribute("aria-hidden", "true");
     let _ = iframe.set_attribute("tabindex", "-1");
 
@@ -44,13 +56,19 @@ pub async fn run(url: &str, origin: &str, state: &str, timeout_ms: u32) -> Resul
     let on_message = {
         let (settle, frame_window) = (settle.clone(), frame_window.clone());
         move |e: &web_sys::Event| {
-            let Some(e) = e.dyn_ref::<MessageEvent>() else { return };
+            let Some(e) = e.dyn_ref::<MessageEvent>() else {
+                return;
+            };
             let from_frame = match (&*frame_window.borrow(), e.source()) {
                 (Some(w), Some(src)) => Object::is(w, &src),
                 _ => false,
             };
-            let Some(href) = e.data().as_string() else { return };
-            let ours = parse_query(query_of(&href)).iter().any(|(k, v)| k == "state" && *v == state);
+            let Some(href) = e.data().as_string() else {
+                return;
+            };
+            let ours = parse_query(query_of(&href))
+                .iter()
+                .any(|(k, v)| k == "state" && *v == state);
             if e.origin() == origin && from_frame && ours {
                 if let Some((resolve, _)) = settle.borrow_mut().take() {
                     let _ = resolve.call1(&JsValue::NULL, &JsValue::from_str(&href));
@@ -74,18 +92,33 @@ pub async fn run(url: &str, origin: &str, state: &str, timeout_ms: u32) -> Resul
 
     let result = JsFuture::from(answer).await;
     // _frame, _timer and _listener drop here, on every path.
-    result.map(|v| v.as_string().unwrap_or_default()).map_err(|_| Error::Timeout { what: "silent sign-in" })
+    result
+        .map(|v| v.as_string().unwrap_or_default())
+        .map_err(|_| Error::Timeout {
+            what: "silent sign-in",
+        })
 }
 
 /// For the silent redirect page: hands this page's URL (with `code`/`error` and `state`) to the
 /// parent window, on this origin only.
 pub fn notify_parent() -> Result<(), Error> {
     let window = web_sys::window().ok_or(Error::Unsupported { what: "no window" })?;
-    let parent = window.parent().ok().flatten().ok_or(Error::Unsupported { what: "not in an iframe" })?;
+    let parent = window.parent().ok().flatten().ok_or(Error::Unsupported {
+        what: "not in an iframe",
+    })?;
     if Object::is(&parent, &window) {
-        return Err(Error::Unsupported { what: "not in an iframe" });
+        return Err(Error::Unsupported {
+            what: "not in an iframe",
+        });
     }
     let loc = window.location();
-    let (href, origin) = (loc.href().unwrap_or_default(), loc.origin().unwrap_or_default());
-    parent.post_message(&JsValue::from_str(&href), &origin).map_err(|_| Error::Unsupported { what: "postMessage failed" })
+    let (href, origin) = (
+        loc.href().unwrap_or_default(),
+        loc.origin().unwrap_or_default(),
+    );
+    parent
+        .post_message(&JsValue::from_str(&href), &origin)
+        .map_err(|_| Error::Unsupported {
+            what: "postMessage failed",
+        })
 }

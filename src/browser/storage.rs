@@ -30,7 +30,12 @@ impl Area {
             Self::Session => w.session_storage(),
             Self::Local => w.local_storage(),
         };
-        s.map_err(|e| Error::Storage { detail: describe(&e) })?.ok_or(Error::Storage { detail: "storage is unavailable".into() })
+        s.map_err(|e| Error::Storage {
+            detail: describe(&e),
+        })?
+        .ok_or(Error::Storage {
+            detail: "storage is unavailable".into(),
+        })
     }
 
     /// Reads a key. A storage that cannot be opened reads as empty.
@@ -40,7 +45,11 @@ impl Area {
 
     /// Writes a key.
     pub fn set(self, key: &str, value: &str) -> Result<(), Error> {
-        self.storage()?.set_item(key, value).map_err(|e| Error::Storage { detail: describe(&e) })
+        self.storage()?
+            .set_item(key, value)
+            .map_err(|e| Error::Storage {
+                detail: describe(&e),
+            })
     }
 
     /// Removes a key (absent keys are fine).
@@ -52,8 +61,13 @@ impl Area {
 
     /// All keys that start with `prefix`.
     pub fn keys_with_prefix(self, prefix: &str) -> Vec<String> {
-        let Ok(s) = self.storage() else { return Vec::new() };
+        let Ok(s) = self.storage() else {
+            return Vec::new();
+        };
         let n = s.length().unwrap_or(0);
-        (0..n).filter_map(|i| s.key(i).ok().flatten()).filter(|k| k.starts_with(prefix)).collect()
+        (0..n)
+            .filter_map(|i| s.key(i).ok().flatten())
+            .filter(|k| k.starts_with(prefix))
+            .collect()
     }
 }

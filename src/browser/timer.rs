@@ -23,9 +23,15 @@ impl Timeout {
         });
         let ms = i32::try_from(ms).unwrap_or(i32::MAX);
         let id = web_sys::window()?
-            .set_timeout_with_callback_and_timeout_and_arguments_0(closure.as_ref().unchecked_ref(), ms)
+            .set_timeout_with_callback_and_timeout_and_arguments_0(
+                closure.as_ref().unchecked_ref(),
+                ms,
+            )
             .ok()?;
-        Some(Self { id, _closure: closure })
+        Some(Self {
+            id,
+            _closure: closure,
+        })
     }
 }
 
@@ -47,15 +53,27 @@ pub struct Listener {
 
 impl Listener {
     /// Calls `f` with every `kind` event of `target`.
-    pub fn new(target: &EventTarget, kind: &'static str, mut f: impl FnMut(&Event) + 'static) -> Option<Self> {
+    pub fn new(
+        target: &EventTarget,
+        kind: &'static str,
+        mut f: impl FnMut(&Event) + 'static,
+    ) -> Option<Self> {
         let closure = Closure::<dyn FnMut(Event)>::new(move |e: Event| f(&e));
-        target.add_event_listener_with_callback(kind, closure.as_ref().unchecked_ref()).ok()?;
-        Some(Self { target: target.clone(), kind, closure })
+        target
+            .add_event_listener_with_callback(kind, closure.as_ref().unchecked_ref())
+            .ok()?;
+        Some(Self {
+            target: target.clone(),
+            kind,
+            closure,
+        })
     }
 }
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        let _ = self.target.remove_event_listener_with_callback(self.kind, self.closure.as_ref().unchecked_ref());
+        let _ = self
+            .target
+            .remove_event_listener_with_callback(self.kind, self.closure.as_ref().unchecked_ref());
     }
 }

@@ -3,10 +3,10 @@
 use crate::core::config::{sanitize_return_to, Config};
 use crate::core::discovery::Provider;
 use crate::core::error::Error;
+use crate::core::json::{self, Field, Fields, FromJson, Writer};
 use crate::core::pkce::{b64url, Entropy};
 use crate::core::secret::PkceVerifier;
 use crate::core::url::{form_encode, with_query};
-use crate::core::json::{self, Field, FromJson, Fields, Writer};
 
 /// How long a pending sign-in stays usable, in seconds.
 pub const PENDING_LIFETIME: u64 = 3600;
@@ -72,7 +72,9 @@ impl SignInOptions {
     /// Reads the JS options object (as JSON text).
     pub fn from_json(text: &str) -> Result<Self, Error> {
         let v = json::parse(text).unwrap_or(json::Json::Null);
-        let Some(f) = Fields::of(&v) else { return Ok(Self::default()) };
+        let Some(f) = Fields::of(&v) else {
+            return Ok(Self::default());
+        };
         let read = || -> Field<Self> {
             Ok(Self {
                 return_to: f.str("returnTo")?,
@@ -84,7 +86,10 @@ impl SignInOptions {
                 extra_params: f.str_map("extraParams")?,
             })
         };
-        read().map_err(|field| Error::ConfigInvalid { field, reason: "has the wrong type (see the SignInOptions type)" })
+        read().map_err(|field| Error::ConfigInvalid {
+            field,
+            reason: "has the wrong type (see the SignInOptions type)",
+        })
     }
 }
 
@@ -118,7 +123,8 @@ impl PendingSignIn {
 
     /// True when the pending sign-in is too old to finish.
     pub fn is_expired(&self, now: u64) -> bool {
-        now.saturating_sub(self.created_at) > PENDING_LIFETIME || self.created_at > now + PENDING_LIFETIME
+        now.saturating_sub(self.created_at) > PENDING_LIFETIME
+            || self.created_at > now + PENDING_LIFETIME
     }
 }
 
@@ -130,13 +136,35 @@ pub fn authorization_request(
     entropy: &Entropy,
     now: u64,
 ) -> Result<(String, PendingSignIn), Error> {
-    build(config, provider, options, &config.redirect_uri, entropy, now)
+    build(
+        config,
+        provider,
+        options,
+        &config.redirect_uri,
+        entropy,
+        now,
+    )
 }
 
 /// The silent (`prompt=none`) request for the hidden iframe, to the silent redirect URI.
-pub fn silent_request(config: &Config, provider: &Provider, entropy: &Entropy, now: u64) -> Result<(String, PendingSignIn), Error> {
-    let options = SignInOptions { prompt: Some("none".into()), ..SignInOptions::default() };
-    build(config, provider, &options, &config.silent_redirect_uri, entropy, now)
+pub fn silent_request(
+    config: &Config,
+    provider: &Provider,
+    entropy: &Entropy,
+    now: u64,
+) -> Result<(String, PendingSignIn), Error> {
+    let options = SignInOptions {
+        prompt: Some("none".into()),
+        ..SignInOptions::default()
+    };
+    build(
+        config,
+        provider,
+        &options,
+        &config.silent_redirect_uri,
+        entropy,
+        now,
+    )
 }
 
 fn build(
@@ -147,7 +175,11 @@ fn build(
     entropy: &Entropy,
     now: u64,
 ) -> Result<(String, PendingSignIn), Error> {
-    let return_to = options.return_to.as_deref().map(|r| sanitize_return_to(r, &config.app_origin)).transpose()?;
+    let return_to = options
+        .return_to
+        .as_deref()
+        .map(|r| sanitize_return_to(r, &config.app_origin))
+        .transpose()?;
     let verifier = PkceVerifier::from_entropy(&entropy.verifier);
     let state = b64url(&entropy.state);
     let nonce = b64url(&entropy.nonce);
@@ -180,7 +212,10 @@ fn build(
     pairs.extend(optional.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))));
     for (k, v) in options.extra_params.iter().flatten() {
         if k.is_empty() || RESERVED.contains(&k.as_str()) {
-            return Err(Error::ConfigInvalid { field: "extraParams", reason: "may not set a protocol parameter" });
+            return Err(Error::ConfigInvalid {
+                field: "extraParams",
+                reason: "may not set a protocol parameter",
+            });
         }
         pairs.push((k, v));
     }
@@ -228,7 +263,8 @@ mod tests {
             scopes: Some(vec!["email".into(), "offline_access".into()]),
             extra_params: Some(vec![("kc_idp_hint".into(), "github".into())]),
         };
-        let (url, pending) = authorization_request(&config(), &provider(), &opts, &entropy(), 1000).unwrap();
+        let (url, pending) =
+            authorization_request(&config(), &provider(), &opts, &entropy(), 1000).unwrap();
         assert!(url.starts_with("https://op.example/auth?"));
         let q = query_of(&url);
         assert_eq!(get(&q, "response_type"), Some("code"));
@@ -236,7 +272,10 @@ mod tests {
         assert_eq!(get(&q, "redirect_uri"), Some("https://app.example/"));
         assert_eq!(get(&q, "scope"), Some("openid email offline_access"));
         assert_eq!(get(&q, "code_challenge_method"), Some("S256"));
-        assert_eq!(get(&q, "code_challenge"), Some(pending.verifier.challenge().as_str()));
+        assert_eq!(
+            get(&q, "code_challenge"),
+            Some(pending.verifier.challenge().as_str())
+        );
         assert_eq!(get(&q, "state"), Some(pending.state.as_str()));
         assert_eq!(get(&q, "nonce"), Some(pending.nonce.as_str()));
         assert_eq!(get(&q, "prompt"), Some("login"));
@@ -244,7 +283,10 @@ mod tests {
         assert_eq!(get(&q, "max_age"), Some("600"));
         assert_eq!(get(&q, "ui_locales"), Some("fr de"));
         assert_eq!(get(&q, "kc_idp_hint"), Some("github"));
-        assert!(!url.contains(pending.verifier.secret()), "the verifier never leaves the browser");
+        assert!(
+            !url.contains(pending.verifier.secret()),
+            "the verifier never leaves the browser"
+        );
         assert_eq!(pending.verifier.secret().len(), 43);
         assert_ne!(pending.state, pending.nonce);
         assert_eq!(pending.return_to.as_deref(), Some("/orders?id=7"));
@@ -253,7 +295,14 @@ mod tests {
 
     #[test]
     fn default_scopes_and_no_optional_parameters() {
-        let (url, _) = authorization_request(&config(), &provider(), &SignInOptions::default(), &entropy(), 0).unwrap();
+        let (url, _) = authorization_request(
+            &config(),
+            &provider(),
+            &SignInOptions::default(),
+            &entropy(),
+            0,
+        )
+        .unwrap();
         let q = query_of(&url);
         assert_eq!(get(&q, "scope"), Some("openid profile email"));
         for k in ["prompt", "login_hint", "max_age", "ui_locales"] {
@@ -263,16 +312,40 @@ mod tests {
 
     #[test]
     fn extra_params_cannot_override_protocol_parameters() {
-        for k in ["state", "nonce", "code_challenge", "redirect_uri", "response_type", "client_id", "scope", ""] {
-            let opts = SignInOptions { extra_params: Some(vec![(k.into(), "x".into())]), ..Default::default() };
+        for k in [
+            "state",
+            "nonce",
+            "code_challenge",
+            "redirect_uri",
+            "response_type",
+            "client_id",
+            "scope",
+            "",
+        ] {
+            let opts = SignInOptions {
+                extra_params: Some(vec![(k.into(), "x".into())]),
+                ..Default::default()
+            };
             let r = authorization_request(&config(), &provider(), &opts, &entropy(), 0);
-            assert!(matches!(r, Err(Error::ConfigInvalid { field: "extraParams", .. })), "{k}");
+            assert!(
+                matches!(
+                    r,
+                    Err(Error::ConfigInvalid {
+                        field: "extraParams",
+                        ..
+                    })
+                ),
+                "{k}"
+            );
         }
     }
 
     #[test]
     fn hostile_return_to_is_refused_before_anything_is_built() {
-        let opts = SignInOptions { return_to: Some("//evil.example".into()), ..Default::default() };
+        let opts = SignInOptions {
+            return_to: Some("//evil.example".into()),
+            ..Default::default()
+        };
         let r = authorization_request(&config(), &provider(), &opts, &entropy(), 0);
         assert!(matches!(r, Err(Error::ReturnToInvalid)));
     }
@@ -281,29 +354,53 @@ mod tests {
     fn authorization_endpoint_with_a_query_keeps_it() {
         let mut p = provider();
         p.metadata.authorization_endpoint = Some("https://op.example/auth?tenant=x".into());
-        let (url, _) = authorization_request(&config(), &p, &SignInOptions::default(), &entropy(), 0).unwrap();
+        let (url, _) =
+            authorization_request(&config(), &p, &SignInOptions::default(), &entropy(), 0).unwrap();
         assert!(url.starts_with("https://op.example/auth?tenant=x&response_type=code&"));
     }
 
     #[test]
     fn pending_sign_ins_round_trip_and_refuse_a_weak_verifier() {
-        let (_, p) = authorization_request(&config(), &provider(), &SignInOptions::default(), &entropy(), 7).unwrap();
+        let (_, p) = authorization_request(
+            &config(),
+            &provider(),
+            &SignInOptions::default(),
+            &entropy(),
+            7,
+        )
+        .unwrap();
         let back: PendingSignIn = json::decode(&p.to_json(), "pending").unwrap();
-        assert_eq!((back.state, back.nonce, back.created_at), (p.state, p.nonce, 7));
+        assert_eq!(
+            (back.state, back.nonce, back.created_at),
+            (p.state, p.nonce, 7)
+        );
         assert_eq!(back.verifier.secret(), p.verifier.secret());
-        let weak = r#"{"state":"s","nonce":"n","verifier":"short","redirect_uri":"r","created_at":1}"#;
+        let weak =
+            r#"{"state":"s","nonce":"n","verifier":"short","redirect_uri":"r","created_at":1}"#;
         assert!(json::decode::<PendingSignIn>(weak, "pending").is_err());
     }
 
     #[test]
     fn sign_in_options_from_js_json() {
-        let o = SignInOptions::from_json(r#"{"returnTo":"/x","maxAge":60,"extraParams":{"kc_idp_hint":"github"}}"#).unwrap();
+        let o = SignInOptions::from_json(
+            r#"{"returnTo":"/x","maxAge":60,"extraParams":{"kc_idp_hint":"github"}}"#,
+        )
+        .unwrap();
         assert_eq!(o.return_to.as_deref(), Some("/x"));
         assert_eq!(o.max_age, Some(60));
-        assert_eq!(o.extra_params.unwrap(), [("kc_idp_hint".to_owned(), "github".to_owned())]);
+        assert_eq!(
+            o.extra_params.unwrap(),
+            [("kc_idp_hint".to_owned(), "github".to_owned())]
+        );
         assert!(SignInOptions::from_json("").unwrap().return_to.is_none());
         let e = SignInOptions::from_json(r#"{"maxAge":"soon"}"#).unwrap_err();
-        assert_eq!(e, Error::ConfigInvalid { field: "maxAge", reason: "has the wrong type (see the SignInOptions type)" });
+        assert_eq!(
+            e,
+            Error::ConfigInvalid {
+                field: "maxAge",
+                reason: "has the wrong type (see the SignInOptions type)"
+            }
+        );
     }
 
     #[test]
@@ -313,13 +410,26 @@ mod tests {
         let (url, p) = silent_request(&c, &provider(), &entropy(), 5).unwrap();
         let q = query_of(&url);
         assert_eq!(get(&q, "prompt"), Some("none"));
-        assert_eq!(get(&q, "redirect_uri"), Some("https://app.example/silent.html"));
-        assert_eq!(p.redirect_uri, "https://app.example/silent.html", "the token request repeats it");
+        assert_eq!(
+            get(&q, "redirect_uri"),
+            Some("https://app.example/silent.html")
+        );
+        assert_eq!(
+            p.redirect_uri, "https://app.example/silent.html",
+            "the token request repeats it"
+        );
     }
 
     #[test]
     fn pending_sign_ins_expire() {
-        let (_, p) = authorization_request(&config(), &provider(), &SignInOptions::default(), &entropy(), 1000).unwrap();
+        let (_, p) = authorization_request(
+            &config(),
+            &provider(),
+            &SignInOptions::default(),
+            &entropy(),
+            1000,
+        )
+        .unwrap();
         assert!(!p.is_expired(1000 + PENDING_LIFETIME));
         assert!(p.is_expired(1001 + PENDING_LIFETIME));
     }

@@ -56,11 +56,17 @@ pub fn classify_location(current_url: &str, redirect_uri: &str) -> Result<Landin
 pub fn parse_response(query: &str) -> Result<Option<AuthorizationResponse>, Error> {
     let pairs = parse_query(query);
     let one = |name: &str| -> Result<Option<String>, Error> {
-        let mut it = pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let mut it = pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone());
         let first = it.next();
         if it.next().is_some() {
             // RFC 6749 3.1: parameters must not be included more than once.
-            return Err(Error::InvalidResponse { what: "authorization response", reason: format!("`{name}` appears twice") });
+            return Err(Error::InvalidResponse {
+                what: "authorization response",
+                reason: format!("`{name}` appears twice"),
+            });
         }
         Ok(first)
     };
@@ -73,11 +79,18 @@ pub fn parse_response(query: &str) -> Result<Option<AuthorizationResponse>, Erro
         (_, Some(error)) => Outcome::Error { error, description },
         (Some(code), None) if !code.is_empty() => Outcome::Code(AuthorizationCode::new(code)),
         (Some(_), None) => {
-            return Err(Error::InvalidResponse { what: "authorization response", reason: "empty `code`".into() })
+            return Err(Error::InvalidResponse {
+                what: "authorization response",
+                reason: "empty `code`".into(),
+            })
         }
         (None, None) => return Ok(None),
     };
-    Ok(Some(AuthorizationResponse { state, iss, outcome }))
+    Ok(Some(AuthorizationResponse {
+        state,
+        iss,
+        outcome,
+    }))
 }
 
 /// Checks a response against its pending sign-in and the provider; returns the code to exchange.
@@ -98,9 +111,17 @@ pub fn check_response(
     }
     match response.iss {
         Some(iss) if iss != provider.metadata.issuer => {
-            return Err(Error::IssMismatch { source: IssuerSource::AuthorizationResponse, found: iss })
+            return Err(Error::IssMismatch {
+                source: IssuerSource::AuthorizationResponse,
+                found: iss,
+            })
         }
-        None if provider.metadata.authorization_response_iss_parameter_supported => return Err(Error::IssMissing),
+        None if provider
+            .metadata
+            .authorization_response_iss_parameter_supported =>
+        {
+            return Err(Error::IssMissing)
+        }
         _ => {}
     }
     match response.outcome {
@@ -140,20 +161,38 @@ mod tests {
 
     #[test]
     fn refuses_every_tampering() {
-        assert_eq!(check("code=abc&state=s2&iss=https%3A%2F%2Fop.example").unwrap_err(), Error::StateMismatch);
-        assert_eq!(check("code=abc&iss=https%3A%2F%2Fop.example").unwrap_err(), Error::StateMismatch);
+        assert_eq!(
+            check("code=abc&state=s2&iss=https%3A%2F%2Fop.example").unwrap_err(),
+            Error::StateMismatch
+        );
+        assert_eq!(
+            check("code=abc&iss=https%3A%2F%2Fop.example").unwrap_err(),
+            Error::StateMismatch
+        );
         assert!(matches!(
             check("code=abc&state=s1&iss=https%3A%2F%2Fevil.example").unwrap_err(),
-            Error::IssMismatch { source: IssuerSource::AuthorizationResponse, .. }
+            Error::IssMismatch {
+                source: IssuerSource::AuthorizationResponse,
+                ..
+            }
         ));
         assert!(matches!(
             check("code=abc&state=s1&iss=https%3A%2F%2Fop.example%2F").unwrap_err(),
             Error::IssMismatch { .. }
         ));
         assert_eq!(check("code=abc&state=s1").unwrap_err(), Error::IssMissing);
-        assert!(matches!(check("code=a&code=b&state=s1").unwrap_err(), Error::InvalidResponse { .. }));
-        assert!(matches!(check("code=a&state=s1&state=s1").unwrap_err(), Error::InvalidResponse { .. }));
-        assert!(matches!(check("code=&state=s1").unwrap_err(), Error::InvalidResponse { .. }));
+        assert!(matches!(
+            check("code=a&code=b&state=s1").unwrap_err(),
+            Error::InvalidResponse { .. }
+        ));
+        assert!(matches!(
+            check("code=a&state=s1&state=s1").unwrap_err(),
+            Error::InvalidResponse { .. }
+        ));
+        assert!(matches!(
+            check("code=&state=s1").unwrap_err(),
+            Error::InvalidResponse { .. }
+        ));
     }
 
     #[test]
@@ -162,8 +201,13 @@ mod tests {
         p.metadata.authorization_response_iss_parameter_supported = false;
         let r = parse_response("code=abc&state=s1").unwrap().unwrap();
         assert!(check_response(r, &pending(), &p, 200).is_ok());
-        let r = parse_response("code=abc&state=s1&iss=https%3A%2F%2Fevil.example").unwrap().unwrap();
-        assert!(matches!(check_response(r, &pending(), &p, 200), Err(Error::IssMismatch { .. })));
+        let r = parse_response("code=abc&state=s1&iss=https%3A%2F%2Fevil.example")
+            .unwrap()
+            .unwrap();
+        assert!(matches!(
+            check_response(r, &pending(), &p, 200),
+            Err(Error::IssMismatch { .. })
+        ));
     }
 
     #[test]
@@ -171,30 +215,79 @@ mod tests {
         let e = check("error=access_denied&error_description=User+said+no&state=s1&iss=https%3A%2F%2Fop.example")
             .unwrap_err();
         assert_eq!(e.code(), "access_denied");
-        assert_eq!(e, Error::Provider { error: "access_denied".into(), description: Some("User said no".into()) });
-        assert_eq!(check("error=login_required&state=s1&iss=https%3A%2F%2Fop.example").unwrap_err().code(), "login_required");
+        assert_eq!(
+            e,
+            Error::Provider {
+                error: "access_denied".into(),
+                description: Some("User said no".into())
+            }
+        );
+        assert_eq!(
+            check("error=login_required&state=s1&iss=https%3A%2F%2Fop.example")
+                .unwrap_err()
+                .code(),
+            "login_required"
+        );
         // A forged error for another flow is a state mismatch, not the provider's word.
-        assert_eq!(check("error=access_denied&state=zzz").unwrap_err(), Error::StateMismatch);
+        assert_eq!(
+            check("error=access_denied&state=zzz").unwrap_err(),
+            Error::StateMismatch
+        );
         // A forged error with a foreign issuer is a mix-up attempt.
-        assert!(matches!(check("error=access_denied&state=s1&iss=https%3A%2F%2Fevil.example").unwrap_err(), Error::IssMismatch { .. }));
+        assert!(matches!(
+            check("error=access_denied&state=s1&iss=https%3A%2F%2Fevil.example").unwrap_err(),
+            Error::IssMismatch { .. }
+        ));
     }
 
     #[test]
     fn expired_pending_sign_ins_are_refused() {
-        let r = parse_response("code=abc&state=s1&iss=https%3A%2F%2Fop.example").unwrap().unwrap();
-        assert_eq!(check_response(r, &pending(), &provider(), 100 + 3601).unwrap_err(), Error::SignInExpired);
+        let r = parse_response("code=abc&state=s1&iss=https%3A%2F%2Fop.example")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            check_response(r, &pending(), &provider(), 100 + 3601).unwrap_err(),
+            Error::SignInExpired
+        );
     }
 
     #[test]
     fn classifies_only_the_redirect_uri_with_code_or_error() {
         let cb = |u: &str| classify_location(u, "https://app.example/cb");
-        assert!(matches!(cb("https://app.example/cb?code=x&state=y").unwrap(), Landing::Callback(_)));
-        assert!(matches!(cb("https://app.example/cb?error=access_denied&state=y").unwrap(), Landing::Callback(_)));
-        assert!(matches!(cb("https://app.example/cb").unwrap(), Landing::Normal));
-        assert!(matches!(cb("https://app.example/cb?state=y").unwrap(), Landing::Normal));
-        assert!(matches!(cb("https://app.example/other?code=x&state=y").unwrap(), Landing::Normal));
-        assert!(matches!(cb("https://evil.example/cb?code=x&state=y").unwrap(), Landing::Normal));
-        assert!(matches!(cb("https://app.example/cb#code=x&state=y").unwrap(), Landing::Normal));
-        assert!(matches!(cb("https://app.example/cb#x?code=x&state=y").unwrap(), Landing::Normal), "a ? inside the fragment");
+        assert!(matches!(
+            cb("https://app.example/cb?code=x&state=y").unwrap(),
+            Landing::Callback(_)
+        ));
+        assert!(matches!(
+            cb("https://app.example/cb?error=access_denied&state=y").unwrap(),
+            Landing::Callback(_)
+        ));
+        assert!(matches!(
+            cb("https://app.example/cb").unwrap(),
+            Landing::Normal
+        ));
+        assert!(matches!(
+            cb("https://app.example/cb?state=y").unwrap(),
+            Landing::Normal
+        ));
+        assert!(matches!(
+            cb("https://app.example/other?code=x&state=y").unwrap(),
+            Landing::Normal
+        ));
+        assert!(matches!(
+            cb("https://evil.example/cb?code=x&state=y").unwrap(),
+            Landing::Normal
+        ));
+        assert!(matches!(
+            cb("https://app.example/cb#code=x&state=y").unwrap(),
+            Landing::Normal
+        ));
+        assert!(
+            matches!(
+                cb("https://app.example/cb#x?code=x&state=y").unwrap(),
+                Landing::Normal
+            ),
+            "a ? inside the fragment"
+        );
     }
 }

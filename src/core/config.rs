@@ -1,9 +1,9 @@
 //! The validated client configuration.
 
 use crate::core::error::Error;
-use crate::core::url::HttpUrl;
 use crate::core::json::{self, Field, Fields};
 use crate::core::server::ServerConfig;
+use crate::core::url::HttpUrl;
 
 /// Where tokens are kept between page loads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -142,7 +142,8 @@ impl ConfigInput {
     pub fn from_json(text: &str) -> Result<Self, Error> {
         let v = json::parse(text).ok_or(bad("config", "must be a plain object"))?;
         let f = Fields::of(&v).ok_or(bad("config", "must be a plain object"))?;
-        Self::read(&f).map_err(|field| bad(field, "has the wrong type (see the SessionConfig type)"))
+        Self::read(&f)
+            .map_err(|field| bad(field, "has the wrong type (see the SessionConfig type)"))
     }
 }
 
@@ -162,9 +163,13 @@ impl Config {
         if issuer.is_empty() {
             return Err(bad("issuer", "is required (the provider's issuer URL)"));
         }
-        let iss = HttpUrl::parse(&issuer).ok_or(bad("issuer", "must be an absolute http(s) URL"))?;
+        let iss =
+            HttpUrl::parse(&issuer).ok_or(bad("issuer", "must be an absolute http(s) URL"))?;
         if !iss.is_secure_enough() {
-            return Err(bad("issuer", "must use https (plain http is allowed only for loopback hosts)"));
+            return Err(bad(
+                "issuer",
+                "must use https (plain http is allowed only for loopback hosts)",
+            ));
         }
         if iss.has_query_or_fragment() {
             return Err(bad("issuer", "must not contain a query or fragment"));
@@ -179,9 +184,15 @@ impl Config {
             .map(|u| same_origin_uri(&u, app_origin, "postLogoutRedirectUri"))
             .transpose()?;
         let mut scopes = vec!["openid".to_owned()];
-        for s in input.scopes.unwrap_or_else(|| vec!["profile".into(), "email".into()]) {
+        for s in input
+            .scopes
+            .unwrap_or_else(|| vec!["profile".into(), "email".into()])
+        {
             if s.is_empty() || s.bytes().any(|b| b <= b' ' || b == b'"' || b == b'\\') {
-                return Err(bad("scopes", "must be non-empty scope tokens without spaces or quotes"));
+                return Err(bad(
+                    "scopes",
+                    "must be non-empty scope tokens without spaces or quotes",
+                ));
             }
             if !scopes.contains(&s) {
                 scopes.push(s);
@@ -226,9 +237,13 @@ impl Config {
         let origin = match input.server_origin.as_deref().map(str::trim) {
             None | Some("") => String::new(),
             Some(o) => {
-                let u = HttpUrl::parse(o).ok_or(bad("serverOrigin", "must be an absolute http(s) origin"))?;
+                let u = HttpUrl::parse(o)
+                    .ok_or(bad("serverOrigin", "must be an absolute http(s) origin"))?;
                 if !u.is_secure_enough() {
-                    return Err(bad("serverOrigin", "must use https (plain http is allowed only for loopback hosts)"));
+                    return Err(bad(
+                        "serverOrigin",
+                        "must use https (plain http is allowed only for loopback hosts)",
+                    ));
                 }
                 if !matches!(u.rest.as_str(), "" | "/") {
                     return Err(bad("serverOrigin", "must be an origin without a path"));
@@ -239,29 +254,41 @@ impl Config {
         let path = |v: &Option<String>, field: &'static str| -> Result<Option<String>, Error> {
             match v.as_deref() {
                 None => Ok(None),
-                Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.bytes().any(|b| b <= b' ' || b == b'\\') => {
+                Some(p)
+                    if p.starts_with('/')
+                        && !p.starts_with("//")
+                        && !p.bytes().any(|b| b <= b' ' || b == b'\\') =>
+                {
                     Ok(Some(p.trim_end_matches('/').to_owned()))
                 }
                 Some(_) => Err(bad(field, "must be a path starting with a single `/`")),
             }
         };
-        let base = path(&input.server_base_path, "serverBasePath")?.unwrap_or_else(|| "/api/auth".into());
-        let url = |p: Option<String>, leaf: &str| format!("{origin}{}", p.unwrap_or_else(|| format!("{base}/{leaf}")));
-        let token = |v: &Option<String>, default: &str, field: &'static str| -> Result<String, Error> {
-            let v = v.clone().unwrap_or_else(|| default.to_owned());
-            let ok = !v.is_empty() && v.bytes().all(|b| b.is_ascii_graphic() && b != b':');
-            if ok {
-                Ok(v)
-            } else {
-                Err(bad(field, "must be a non-empty header token"))
-            }
+        let base =
+            path(&input.server_base_path, "serverBasePath")?.unwrap_or_else(|| "/api/auth".into());
+        let url = |p: Option<String>, leaf: &str| {
+            format!("{origin}{}", p.unwrap_or_else(|| format!("{base}/{leaf}")))
         };
+        let token =
+            |v: &Option<String>, default: &str, field: &'static str| -> Result<String, Error> {
+                let v = v.clone().unwrap_or_else(|| default.to_owned());
+                let ok = !v.is_empty() && v.bytes().all(|b| b.is_ascii_graphic() && b != b':');
+                if ok {
+                    Ok(v)
+                } else {
+                    Err(bad(field, "must be a non-empty header token"))
+                }
+            };
         let server = ServerConfig {
             me_url: url(path(&input.me_path, "mePath")?, "me"),
             refresh_url: url(path(&input.refresh_path, "refreshPath")?, "refresh"),
             sign_out_url: url(path(&input.sign_out_path, "signOutPath")?, "signout"),
             login_url: url(path(&input.login_path, "loginPath")?, "login"),
-            csrf_name: token(&input.csrf_header_name, "X-Requested-With", "csrfHeaderName")?,
+            csrf_name: token(
+                &input.csrf_header_name,
+                "X-Requested-With",
+                "csrfHeaderName",
+            )?,
             csrf_value: token(&input.csrf_header_value, "oidc-session", "csrfHeaderValue")?,
             cross_origin: !origin.is_empty() && origin != app_origin,
         };
@@ -312,13 +339,21 @@ pub fn sanitize_return_to(return_to: &str, app_origin: &str) -> Result<String, E
         return Err(Error::ReturnToInvalid);
     }
     if s.starts_with('/') {
-        return if s.starts_with("//") { Err(Error::ReturnToInvalid) } else { Ok(s.to_owned()) };
+        return if s.starts_with("//") {
+            Err(Error::ReturnToInvalid)
+        } else {
+            Ok(s.to_owned())
+        };
     }
     let u = HttpUrl::parse(s).ok_or(Error::ReturnToInvalid)?;
     if u.origin() != app_origin {
         return Err(Error::ReturnToInvalid);
     }
-    Ok(if u.rest.starts_with('/') { u.rest } else { format!("/{}", u.rest) })
+    Ok(if u.rest.starts_with('/') {
+        u.rest
+    } else {
+        format!("/{}", u.rest)
+    })
 }
 
 #[cfg(test)]
@@ -345,7 +380,14 @@ mod tests {
 
     #[test]
     fn accepts_a_good_config_and_adds_openid() {
-        let c = Config::new(ConfigInput { scopes: Some(vec!["email".into()]), ..input() }, APP).unwrap();
+        let c = Config::new(
+            ConfigInput {
+                scopes: Some(vec!["email".into()]),
+                ..input()
+            },
+            APP,
+        )
+        .unwrap();
         assert_eq!(c.scopes, ["openid", "email"]);
         assert_eq!(c.storage, StorageKind::Memory);
         assert_eq!(c.clock_skew, 60);
@@ -354,31 +396,107 @@ mod tests {
         assert!(!c.silent_sso);
         assert_eq!(c.silent_redirect_uri, "http://127.0.0.1:8080/silent.html");
         assert_eq!(
-            field_of(Config::new(ConfigInput { silent_redirect_uri: Some("https://evil.example/s".into()), ..input() }, APP)),
+            field_of(Config::new(
+                ConfigInput {
+                    silent_redirect_uri: Some("https://evil.example/s".into()),
+                    ..input()
+                },
+                APP
+            )),
             "silentRedirectUri"
         );
     }
 
     #[test]
     fn refuses_bad_configs_naming_the_field() {
-        assert_eq!(field_of(Config::new(ConfigInput { issuer: String::new(), ..input() }, APP)), "issuer");
-        assert_eq!(field_of(Config::new(ConfigInput { issuer: "http://op.example".into(), ..input() }, APP)), "issuer");
-        assert_eq!(field_of(Config::new(ConfigInput { issuer: "https://op.example/?x=1".into(), ..input() }, APP)), "issuer");
-        assert_eq!(field_of(Config::new(ConfigInput { client_id: " ".into(), ..input() }, APP)), "clientId");
         assert_eq!(
-            field_of(Config::new(ConfigInput { redirect_uri: "https://evil.example/cb".into(), ..input() }, APP)),
+            field_of(Config::new(
+                ConfigInput {
+                    issuer: String::new(),
+                    ..input()
+                },
+                APP
+            )),
+            "issuer"
+        );
+        assert_eq!(
+            field_of(Config::new(
+                ConfigInput {
+                    issuer: "http://op.example".into(),
+                    ..input()
+                },
+                APP
+            )),
+            "issuer"
+        );
+        assert_eq!(
+            field_of(Config::new(
+                ConfigInput {
+                    issuer: "https://op.example/?x=1".into(),
+                    ..input()
+                },
+                APP
+            )),
+            "issuer"
+        );
+        assert_eq!(
+            field_of(Config::new(
+                ConfigInput {
+                    client_id: " ".into(),
+                    ..input()
+                },
+                APP
+            )),
+            "clientId"
+        );
+        assert_eq!(
+            field_of(Config::new(
+                ConfigInput {
+                    redirect_uri: "https://evil.example/cb".into(),
+                    ..input()
+                },
+                APP
+            )),
             "redirectUri"
         );
         assert_eq!(
             field_of(Config::new(
-                ConfigInput { post_logout_redirect_uri: Some("http://127.0.0.1:9999/".into()), ..input() },
+                ConfigInput {
+                    post_logout_redirect_uri: Some("http://127.0.0.1:9999/".into()),
+                    ..input()
+                },
                 APP
             )),
             "postLogoutRedirectUri"
         );
-        assert_eq!(field_of(Config::new(ConfigInput { scopes: Some(vec!["a b".into()]), ..input() }, APP)), "scopes");
-        assert_eq!(field_of(Config::new(ConfigInput { clock_skew_seconds: Some(301), ..input() }, APP)), "clockSkewSeconds");
-        assert!(Config::new(ConfigInput { issuer: "http://127.0.0.1:9090".into(), ..input() }, APP).is_ok());
+        assert_eq!(
+            field_of(Config::new(
+                ConfigInput {
+                    scopes: Some(vec!["a b".into()]),
+                    ..input()
+                },
+                APP
+            )),
+            "scopes"
+        );
+        assert_eq!(
+            field_of(Config::new(
+                ConfigInput {
+                    clock_skew_seconds: Some(301),
+                    ..input()
+                },
+                APP
+            )),
+            "clockSkewSeconds"
+        );
+        assert!(Config::new(
+            ConfigInput {
+                issuer: "http://127.0.0.1:9090".into(),
+                ..input()
+            },
+            APP
+        )
+        .is_ok());
     }
 
     #[test]
@@ -387,9 +505,20 @@ mod tests {
         assert_eq!(i.storage, Some(StorageKind::Session));
         assert_eq!(i.clock_skew_seconds, Some(30));
         assert!(Config::new(i, APP).is_ok());
-        assert_eq!(field_of(ConfigInput::from_json(r#"{"storage":"cookie"}"#).and_then(|i| Config::new(i, APP))), "storage");
-        assert_eq!(field_of(ConfigInput::from_json(r#"{"clientId":7}"#).and_then(|i| Config::new(i, APP))), "clientId");
-        assert_eq!(field_of(ConfigInput::from_json("[]").and_then(|i| Config::new(i, APP))), "config");
+        assert_eq!(
+            field_of(
+                ConfigInput::from_json(r#"{"storage":"cookie"}"#).and_then(|i| Config::new(i, APP))
+            ),
+            "storage"
+        );
+        assert_eq!(
+            field_of(ConfigInput::from_json(r#"{"clientId":7}"#).and_then(|i| Config::new(i, APP))),
+            "clientId"
+        );
+        assert_eq!(
+            field_of(ConfigInput::from_json("[]").and_then(|i| Config::new(i, APP))),
+            "config"
+        );
     }
 
     #[test]
@@ -397,11 +526,24 @@ mod tests {
         let server = |json: &str| ConfigInput::from_json(json).and_then(|i| Config::new(i, APP));
         let c = server(r#"{"mode":"server"}"#).unwrap();
         let s = c.server.unwrap();
-        assert_eq!((s.me_url.as_str(), s.refresh_url.as_str()), ("/api/auth/me", "/api/auth/refresh"));
-        assert_eq!((s.sign_out_url.as_str(), s.login_url.as_str()), ("/api/auth/signout", "/api/auth/login"));
-        assert_eq!((s.csrf_name.as_str(), s.csrf_value.as_str()), ("X-Requested-With", "oidc-session"));
+        assert_eq!(
+            (s.me_url.as_str(), s.refresh_url.as_str()),
+            ("/api/auth/me", "/api/auth/refresh")
+        );
+        assert_eq!(
+            (s.sign_out_url.as_str(), s.login_url.as_str()),
+            ("/api/auth/signout", "/api/auth/login")
+        );
+        assert_eq!(
+            (s.csrf_name.as_str(), s.csrf_value.as_str()),
+            ("X-Requested-With", "oidc-session")
+        );
         assert!(!s.cross_origin);
-        assert_eq!(c.storage, StorageKind::Memory, "server mode writes nothing to storage");
+        assert_eq!(
+            c.storage,
+            StorageKind::Memory,
+            "server mode writes nothing to storage"
+        );
         assert!(!c.auto_refresh, "and runs no timer");
 
         let c = server(r#"{"mode":"server","serverBasePath":"/api/iqauth/","mePath":"/api/iqauth/me","csrfHeaderName":"X-CSRF","csrfHeaderValue":"1","serverOrigin":"https://api.example"}"#).unwrap();
@@ -411,18 +553,43 @@ mod tests {
         assert!(s.cross_origin);
 
         assert_eq!(field_of(server(r#"{"mode":"cookies"}"#)), "mode");
-        assert_eq!(field_of(server(r#"{"mode":"server","mePath":"//evil.example/me"}"#)), "mePath");
-        assert_eq!(field_of(server(r#"{"mode":"server","serverBasePath":"api"}"#)), "serverBasePath");
-        assert_eq!(field_of(server(r#"{"mode":"server","serverOrigin":"http://api.example"}"#)), "serverOrigin");
-        assert_eq!(field_of(server(r#"{"mode":"server","serverOrigin":"https://api.example/x"}"#)), "serverOrigin");
-        assert_eq!(field_of(server(r#"{"mode":"server","csrfHeaderName":"Bad Header"}"#)), "csrfHeaderName");
+        assert_eq!(
+            field_of(server(r#"{"mode":"server","mePath":"//evil.example/me"}"#)),
+            "mePath"
+        );
+        assert_eq!(
+            field_of(server(r#"{"mode":"server","serverBasePath":"api"}"#)),
+            "serverBasePath"
+        );
+        assert_eq!(
+            field_of(server(
+                r#"{"mode":"server","serverOrigin":"http://api.example"}"#
+            )),
+            "serverOrigin"
+        );
+        assert_eq!(
+            field_of(server(
+                r#"{"mode":"server","serverOrigin":"https://api.example/x"}"#
+            )),
+            "serverOrigin"
+        );
+        assert_eq!(
+            field_of(server(r#"{"mode":"server","csrfHeaderName":"Bad Header"}"#)),
+            "csrfHeaderName"
+        );
     }
 
     #[test]
     fn return_to_accepts_same_origin_only() {
         assert_eq!(sanitize_return_to("/a?b=1#c", APP).unwrap(), "/a?b=1#c");
-        assert_eq!(sanitize_return_to("http://127.0.0.1:8080/x?y", APP).unwrap(), "/x?y");
-        assert_eq!(sanitize_return_to("http://127.0.0.1:8080", APP).unwrap(), "/");
+        assert_eq!(
+            sanitize_return_to("http://127.0.0.1:8080/x?y", APP).unwrap(),
+            "/x?y"
+        );
+        assert_eq!(
+            sanitize_return_to("http://127.0.0.1:8080", APP).unwrap(),
+            "/"
+        );
         for hostile in [
             "//evil.example",
             "//evil.example/path",
@@ -440,7 +607,11 @@ mod tests {
             "",
             "relative/path",
         ] {
-            assert_eq!(sanitize_return_to(hostile, APP), Err(Error::ReturnToInvalid), "{hostile:?}");
+            assert_eq!(
+                sanitize_return_to(hostile, APP),
+                Err(Error::ReturnToInvalid),
+                "{hostile:?}"
+            );
         }
     }
 }

@@ -2,9 +2,9 @@
 
 use crate::core::config::Config;
 use crate::core::error::{Error, IssuerSource};
+use crate::core::json::{Field, Fields, FromJson};
 use crate::core::jwt::Alg;
 use crate::core::url::HttpUrl;
-use crate::core::json::{Field, FromJson, Fields};
 
 /// The discovery document, as the provider publishes it. Unknown members are ignored.
 #[derive(Debug, Clone, Default)]
@@ -45,7 +45,9 @@ impl FromJson for ProviderMetadata {
             jwks_uri: f.str("jwks_uri")?,
             end_session_endpoint: f.str("end_session_endpoint")?,
             revocation_endpoint: f.str("revocation_endpoint")?,
-            response_types_supported: f.strs("response_types_supported", false)?.unwrap_or_default(),
+            response_types_supported: f
+                .strs("response_types_supported", false)?
+                .unwrap_or_default(),
             subject_types_supported: f.strs("subject_types_supported", false)?,
             id_token_signing_alg_values_supported: f
                 .strs("id_token_signing_alg_values_supported", false)?
@@ -61,7 +63,10 @@ impl FromJson for ProviderMetadata {
 /// The discovery URL for an issuer (Discovery 4.1: `/.well-known/openid-configuration` appended
 /// after removing a trailing `/`).
 pub fn discovery_url(issuer: &str) -> String {
-    format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'))
+    format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    )
 }
 
 /// Metadata that passed every check, with the signing algorithms we will accept.
@@ -76,7 +81,10 @@ pub struct Provider {
 impl Provider {
     /// The authorization endpoint (checked to exist).
     pub fn authorization_endpoint(&self) -> &str {
-        self.metadata.authorization_endpoint.as_deref().unwrap_or_default()
+        self.metadata
+            .authorization_endpoint
+            .as_deref()
+            .unwrap_or_default()
     }
     /// The token endpoint (checked to exist).
     pub fn token_endpoint(&self) -> &str {
@@ -102,33 +110,72 @@ fn endpoint(url: &Option<String>, required: bool, reason: &'static str) -> Resul
 /// Checks a discovery document against the configuration (Discovery 4.3 and the code flow's needs).
 pub fn validate_metadata(metadata: ProviderMetadata, config: &Config) -> Result<Provider, Error> {
     if metadata.issuer != config.issuer {
-        return Err(Error::IssMismatch { source: IssuerSource::Discovery, found: metadata.issuer });
+        return Err(Error::IssMismatch {
+            source: IssuerSource::Discovery,
+            found: metadata.issuer,
+        });
     }
-    endpoint(&metadata.authorization_endpoint, true, "authorization_endpoint is missing or not https")?;
-    endpoint(&metadata.token_endpoint, true, "token_endpoint is missing or not https")?;
+    endpoint(
+        &metadata.authorization_endpoint,
+        true,
+        "authorization_endpoint is missing or not https",
+    )?;
+    endpoint(
+        &metadata.token_endpoint,
+        true,
+        "token_endpoint is missing or not https",
+    )?;
     endpoint(&metadata.jwks_uri, true, "jwks_uri is missing or not https")?;
-    endpoint(&metadata.userinfo_endpoint, false, "userinfo_endpoint is not https")?;
-    endpoint(&metadata.end_session_endpoint, false, "end_session_endpoint is not https")?;
-    endpoint(&metadata.revocation_endpoint, false, "revocation_endpoint is not https")?;
-    if !metadata.response_types_supported.iter().any(|t| t == "code") {
-        return Err(Error::DiscoveryInvalid { reason: "response_types_supported does not include `code`" });
+    endpoint(
+        &metadata.userinfo_endpoint,
+        false,
+        "userinfo_endpoint is not https",
+    )?;
+    endpoint(
+        &metadata.end_session_endpoint,
+        false,
+        "end_session_endpoint is not https",
+    )?;
+    endpoint(
+        &metadata.revocation_endpoint,
+        false,
+        "revocation_endpoint is not https",
+    )?;
+    if !metadata
+        .response_types_supported
+        .iter()
+        .any(|t| t == "code")
+    {
+        return Err(Error::DiscoveryInvalid {
+            reason: "response_types_supported does not include `code`",
+        });
     }
     if metadata.subject_types_supported.is_none() {
-        return Err(Error::DiscoveryInvalid { reason: "subject_types_supported is missing" });
+        return Err(Error::DiscoveryInvalid {
+            reason: "subject_types_supported is missing",
+        });
     }
     if let Some(methods) = &metadata.code_challenge_methods_supported {
         if !methods.iter().any(|m| m == "S256") {
-            return Err(Error::DiscoveryInvalid { reason: "the provider does not support PKCE S256" });
+            return Err(Error::DiscoveryInvalid {
+                reason: "the provider does not support PKCE S256",
+            });
         }
     }
-    let allowed_algs: Vec<Alg> =
-        metadata.id_token_signing_alg_values_supported.iter().filter_map(|a| Alg::from_name(a)).collect();
+    let allowed_algs: Vec<Alg> = metadata
+        .id_token_signing_alg_values_supported
+        .iter()
+        .filter_map(|a| Alg::from_name(a))
+        .collect();
     if allowed_algs.is_empty() {
         return Err(Error::DiscoveryInvalid {
             reason: "id_token_signing_alg_values_supported has none of RS256, PS256, ES256",
         });
     }
-    Ok(Provider { metadata, allowed_algs })
+    Ok(Provider {
+        metadata,
+        allowed_algs,
+    })
 }
 
 #[cfg(test)]
@@ -186,8 +233,14 @@ pub(crate) mod tests {
 
     #[test]
     fn discovery_url_appends_well_known() {
-        assert_eq!(discovery_url("https://op.example"), "https://op.example/.well-known/openid-configuration");
-        assert_eq!(discovery_url("https://op.example/t/1/"), "https://op.example/t/1/.well-known/openid-configuration");
+        assert_eq!(
+            discovery_url("https://op.example"),
+            "https://op.example/.well-known/openid-configuration"
+        );
+        assert_eq!(
+            discovery_url("https://op.example/t/1/"),
+            "https://op.example/t/1/.well-known/openid-configuration"
+        );
     }
 
     #[test]
@@ -197,28 +250,70 @@ pub(crate) mod tests {
 
     #[test]
     fn issuer_must_match_exactly() {
-        for found in ["https://op.example/", "https://OP.example", "https://evil.example"] {
+        for found in [
+            "https://op.example/",
+            "https://OP.example",
+            "https://evil.example",
+        ] {
             let r = with(|v| v["issuer"] = found.into());
-            assert!(matches!(r, Err(Error::IssMismatch { source: IssuerSource::Discovery, .. })), "{found}");
+            assert!(
+                matches!(
+                    r,
+                    Err(Error::IssMismatch {
+                        source: IssuerSource::Discovery,
+                        ..
+                    })
+                ),
+                "{found}"
+            );
         }
     }
 
     #[test]
     fn refuses_incomplete_or_insecure_documents() {
         let cases: Vec<Box<dyn Fn(&mut serde_json::Value)>> = vec![
-            Box::new(|v| v.as_object_mut().unwrap().remove("authorization_endpoint").map(drop).unwrap()),
-            Box::new(|v| v.as_object_mut().unwrap().remove("token_endpoint").map(drop).unwrap()),
-            Box::new(|v| v.as_object_mut().unwrap().remove("jwks_uri").map(drop).unwrap()),
-            Box::new(|v| v.as_object_mut().unwrap().remove("subject_types_supported").map(drop).unwrap()),
+            Box::new(|v| {
+                v.as_object_mut()
+                    .unwrap()
+                    .remove("authorization_endpoint")
+                    .map(drop)
+                    .unwrap()
+            }),
+            Box::new(|v| {
+                v.as_object_mut()
+                    .unwrap()
+                    .remove("token_endpoint")
+                    .map(drop)
+                    .unwrap()
+            }),
+            Box::new(|v| {
+                v.as_object_mut()
+                    .unwrap()
+                    .remove("jwks_uri")
+                    .map(drop)
+                    .unwrap()
+            }),
+            Box::new(|v| {
+                v.as_object_mut()
+                    .unwrap()
+                    .remove("subject_types_supported")
+                    .map(drop)
+                    .unwrap()
+            }),
             Box::new(|v| v["token_endpoint"] = "http://op.example/token".into()),
             Box::new(|v| v["userinfo_endpoint"] = "javascript:alert(1)".into()),
             Box::new(|v| v["response_types_supported"] = serde_json::json!(["id_token"])),
             Box::new(|v| v["code_challenge_methods_supported"] = serde_json::json!(["plain"])),
-            Box::new(|v| v["id_token_signing_alg_values_supported"] = serde_json::json!(["HS256", "none"])),
+            Box::new(|v| {
+                v["id_token_signing_alg_values_supported"] = serde_json::json!(["HS256", "none"])
+            }),
         ];
         for (i, f) in cases.iter().enumerate() {
             let r = with(|v| f(v));
-            assert!(matches!(r, Err(Error::DiscoveryInvalid { .. })), "case {i}: {r:?}");
+            assert!(
+                matches!(r, Err(Error::DiscoveryInvalid { .. })),
+                "case {i}: {r:?}"
+            );
         }
     }
 }

@@ -62,23 +62,43 @@ impl fmt::Display for TokenProblem {
         match self {
             Self::Malformed => f.write_str("the token is not a well-formed JWS"),
             Self::Encrypted => f.write_str("encrypted (JWE) ID tokens are not supported"),
-            Self::AlgNotAllowed(a) => write!(f, "signature algorithm `{}` is not allowed", clip(a, 16)),
-            Self::CriticalHeader => f.write_str("the token header has critical extensions we do not understand"),
-            Self::UnknownKey => f.write_str("no key in the provider's JWKS matches the token's `kid`"),
-            Self::AmbiguousKey => f.write_str("the token has no `kid` and the provider publishes several keys"),
-            Self::KeyUnusable => f.write_str("the provider's key cannot be used with the token's algorithm"),
+            Self::AlgNotAllowed(a) => {
+                write!(f, "signature algorithm `{}` is not allowed", clip(a, 16))
+            }
+            Self::CriticalHeader => {
+                f.write_str("the token header has critical extensions we do not understand")
+            }
+            Self::UnknownKey => {
+                f.write_str("no key in the provider's JWKS matches the token's `kid`")
+            }
+            Self::AmbiguousKey => {
+                f.write_str("the token has no `kid` and the provider publishes several keys")
+            }
+            Self::KeyUnusable => {
+                f.write_str("the provider's key cannot be used with the token's algorithm")
+            }
             Self::BadSignature => f.write_str("the token signature does not verify"),
-            Self::AudienceMismatch => f.write_str("the token's `aud` does not contain this client id"),
-            Self::UntrustedAudience => f.write_str("the token's `aud` contains an untrusted audience"),
+            Self::AudienceMismatch => {
+                f.write_str("the token's `aud` does not contain this client id")
+            }
+            Self::UntrustedAudience => {
+                f.write_str("the token's `aud` contains an untrusted audience")
+            }
             Self::AzpMissing => f.write_str("the token has several audiences and no `azp`"),
             Self::AzpMismatch => f.write_str("the token's `azp` is not this client id"),
             Self::MissingClaim(c) => write!(f, "the token has no `{c}` claim"),
             Self::IssuedInFuture => f.write_str("the token's `iat` lies in the future"),
-            Self::AuthTimeTooOld => f.write_str("`auth_time` is missing or older than the requested max_age"),
+            Self::AuthTimeTooOld => {
+                f.write_str("`auth_time` is missing or older than the requested max_age")
+            }
             Self::AtHashMismatch => f.write_str("`at_hash` does not match the access token"),
             Self::SubjectChanged => f.write_str("the refreshed ID token names another subject"),
-            Self::UserinfoSubjectMismatch => f.write_str("the UserInfo `sub` differs from the ID token's"),
-            Self::UnsupportedTokenType(t) => write!(f, "token_type `{}` is not supported", clip(t, 16)),
+            Self::UserinfoSubjectMismatch => {
+                f.write_str("the UserInfo `sub` differs from the ID token's")
+            }
+            Self::UnsupportedTokenType(t) => {
+                write!(f, "token_type `{}` is not supported", clip(t, 16))
+            }
         }
     }
 }
@@ -290,19 +310,34 @@ mod tests {
 
     #[test]
     fn provider_codes_pass_through_only_when_conventional() {
-        let e = Error::Provider { error: "access_denied".into(), description: None };
+        let e = Error::Provider {
+            error: "access_denied".into(),
+            description: None,
+        };
         assert_eq!(e.code(), "access_denied");
-        let e = Error::Provider { error: "<script>".into(), description: None };
+        let e = Error::Provider {
+            error: "<script>".into(),
+            description: None,
+        };
         assert_eq!(e.code(), "provider_error");
-        let e = Error::Provider { error: "TOKEN_REVOKED".into(), description: None };
+        let e = Error::Provider {
+            error: "TOKEN_REVOKED".into(),
+            description: None,
+        };
         assert_eq!(e.code(), "TOKEN_REVOKED");
-        let e = Error::Provider { error: "a b".into(), description: None };
+        let e = Error::Provider {
+            error: "a b".into(),
+            description: None,
+        };
         assert_eq!(e.code(), "provider_error");
     }
 
     #[test]
     fn provider_text_is_clipped_and_stripped_of_control_characters() {
-        let e = Error::Provider { error: "x".into(), description: Some(format!("a\nb{}", "c".repeat(500))) };
+        let e = Error::Provider {
+            error: "x".into(),
+            description: Some(format!("a\nb{}", "c".repeat(500))),
+        };
         let m = e.to_string();
         assert!(!m.contains('\n'));
         assert!(m.len() < 260, "{}", m.len());

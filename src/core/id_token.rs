@@ -2,8 +2,8 @@
 
 use crate::core::config::Config;
 use crate::core::error::{Error, IssuerSource, TokenProblem};
+use crate::core::json::{Field, Fields, FromJson};
 use crate::core::pkce::b64url;
-use crate::core::json::{Field, FromJson, Fields};
 use sha2::{Digest, Sha256};
 
 /// The claims the checks need. Numbers are `f64` because JSON numbers are.
@@ -61,11 +61,18 @@ pub struct Expectations<'a> {
 }
 
 /// Runs every claim check; the signature is checked separately (before this).
-pub fn validate_claims(claims: &IdTokenClaims, config: &Config, want: &Expectations<'_>) -> Result<(), Error> {
+pub fn validate_claims(
+    claims: &IdTokenClaims,
+    config: &Config,
+    want: &Expectations<'_>,
+) -> Result<(), Error> {
     let bad = |p| Err(Error::token(p));
     // Step 2: the issuer, exactly.
     if claims.iss != config.issuer {
-        return Err(Error::IssMismatch { source: IssuerSource::IdToken, found: claims.iss.clone() });
+        return Err(Error::IssMismatch {
+            source: IssuerSource::IdToken,
+            found: claims.iss.clone(),
+        });
     }
     let Some(sub) = claims.sub.as_deref().filter(|s| !s.is_empty()) else {
         return bad(TokenProblem::MissingClaim("sub"));
@@ -75,7 +82,10 @@ pub fn validate_claims(claims: &IdTokenClaims, config: &Config, want: &Expectati
     if !aud.contains(&config.client_id) {
         return bad(TokenProblem::AudienceMismatch);
     }
-    if aud.iter().any(|a| *a != config.client_id && !config.trusted_audiences.contains(a)) {
+    if aud
+        .iter()
+        .any(|a| *a != config.client_id && !config.trusted_audiences.contains(a))
+    {
         return bad(TokenProblem::UntrustedAudience);
     }
     // Steps 4-5: azp.
@@ -87,12 +97,16 @@ pub fn validate_claims(claims: &IdTokenClaims, config: &Config, want: &Expectati
     // Step 9: expiry, with skew.
     let now = want.now as f64;
     let skew = config.clock_skew as f64;
-    let Some(exp) = claims.exp else { return bad(TokenProblem::MissingClaim("exp")) };
+    let Some(exp) = claims.exp else {
+        return bad(TokenProblem::MissingClaim("exp"));
+    };
     if !exp.is_finite() || now >= exp + skew {
         return Err(Error::TokenExpired);
     }
     // Step 10: iat is required and not in the future.
-    let Some(iat) = claims.iat else { return bad(TokenProblem::MissingClaim("iat")) };
+    let Some(iat) = claims.iat else {
+        return bad(TokenProblem::MissingClaim("iat"));
+    };
     if !iat.is_finite() || iat > now + skew {
         return bad(TokenProblem::IssuedInFuture);
     }
@@ -147,7 +161,13 @@ mod tests {
     }
 
     fn want() -> Expectations<'static> {
-        Expectations { nonce: Some("n1"), max_age: None, access_token: None, previous_sub: None, now: NOW }
+        Expectations {
+            nonce: Some("n1"),
+            max_age: None,
+            access_token: None,
+            previous_sub: None,
+            now: NOW,
+        }
     }
 
     fn check_with(v: serde_json::Value, w: Expectations<'_>) -> Result<(), Error> {
@@ -177,15 +197,30 @@ mod tests {
     #[test]
     fn issuer_must_be_exact() {
         for iss in ["https://op.example/", "https://evil.example", ""] {
-            assert!(matches!(check(|v| v["iss"] = iss.into()), Err(Error::IssMismatch { source: IssuerSource::IdToken, .. })));
+            assert!(matches!(
+                check(|v| v["iss"] = iss.into()),
+                Err(Error::IssMismatch {
+                    source: IssuerSource::IdToken,
+                    ..
+                })
+            ));
         }
     }
 
     #[test]
     fn audience_and_azp_rules() {
-        assert_eq!(problem(check(|v| v["aud"] = "other".into())), TokenProblem::AudienceMismatch);
-        assert_eq!(problem(check(|v| v["aud"] = json!(["other", "x"]))), TokenProblem::AudienceMismatch);
-        assert_eq!(problem(check(|v| v["aud"] = json!(["app", "other"]))), TokenProblem::UntrustedAudience);
+        assert_eq!(
+            problem(check(|v| v["aud"] = "other".into())),
+            TokenProblem::AudienceMismatch
+        );
+        assert_eq!(
+            problem(check(|v| v["aud"] = json!(["other", "x"]))),
+            TokenProblem::AudienceMismatch
+        );
+        assert_eq!(
+            problem(check(|v| v["aud"] = json!(["app", "other"]))),
+            TokenProblem::UntrustedAudience
+        );
         let mut cfg = config();
         cfg.trusted_audiences = vec!["api".into()];
         let multi = |azp: Option<&str>| {
@@ -199,35 +234,71 @@ mod tests {
         assert_eq!(problem(multi(None)), TokenProblem::AzpMissing);
         assert_eq!(problem(multi(Some("api"))), TokenProblem::AzpMismatch);
         multi(Some("app")).unwrap();
-        assert_eq!(problem(check(|v| v["azp"] = "other".into())), TokenProblem::AzpMismatch);
+        assert_eq!(
+            problem(check(|v| v["azp"] = "other".into())),
+            TokenProblem::AzpMismatch
+        );
     }
 
     #[test]
     fn time_checks_with_skew() {
         // config() has 60 s of skew.
-        assert_eq!(check(|v| v["exp"] = json!(NOW - 61)), Err(Error::TokenExpired));
+        assert_eq!(
+            check(|v| v["exp"] = json!(NOW - 61)),
+            Err(Error::TokenExpired)
+        );
         check(|v| v["exp"] = json!(NOW - 59)).unwrap();
-        assert_eq!(problem(check(|v| v["iat"] = json!(NOW + 61))), TokenProblem::IssuedInFuture);
+        assert_eq!(
+            problem(check(|v| v["iat"] = json!(NOW + 61))),
+            TokenProblem::IssuedInFuture
+        );
         check(|v| v["iat"] = json!(NOW + 59)).unwrap();
-        assert_eq!(problem(check(|v| drop(v.as_object_mut().unwrap().remove("exp")))), TokenProblem::MissingClaim("exp"));
-        assert_eq!(problem(check(|v| drop(v.as_object_mut().unwrap().remove("iat")))), TokenProblem::MissingClaim("iat"));
-        assert_eq!(problem(check(|v| drop(v.as_object_mut().unwrap().remove("sub")))), TokenProblem::MissingClaim("sub"));
-        assert_eq!(problem(check(|v| v["sub"] = "".into())), TokenProblem::MissingClaim("sub"));
+        assert_eq!(
+            problem(check(|v| drop(v.as_object_mut().unwrap().remove("exp")))),
+            TokenProblem::MissingClaim("exp")
+        );
+        assert_eq!(
+            problem(check(|v| drop(v.as_object_mut().unwrap().remove("iat")))),
+            TokenProblem::MissingClaim("iat")
+        );
+        assert_eq!(
+            problem(check(|v| drop(v.as_object_mut().unwrap().remove("sub")))),
+            TokenProblem::MissingClaim("sub")
+        );
+        assert_eq!(
+            problem(check(|v| v["sub"] = "".into())),
+            TokenProblem::MissingClaim("sub")
+        );
     }
 
     #[test]
     fn nonce_must_match() {
-        assert_eq!(check(|v| v["nonce"] = "n2".into()), Err(Error::NonceMismatch));
-        assert_eq!(check(|v| drop(v.as_object_mut().unwrap().remove("nonce"))), Err(Error::NonceMismatch));
+        assert_eq!(
+            check(|v| v["nonce"] = "n2".into()),
+            Err(Error::NonceMismatch)
+        );
+        assert_eq!(
+            check(|v| drop(v.as_object_mut().unwrap().remove("nonce"))),
+            Err(Error::NonceMismatch)
+        );
     }
 
     #[test]
     fn auth_time_when_max_age_was_requested() {
-        let w = Expectations { max_age: Some(600), ..want() };
-        assert_eq!(problem(check_with(claims(), w)), TokenProblem::AuthTimeTooOld);
+        let w = Expectations {
+            max_age: Some(600),
+            ..want()
+        };
+        assert_eq!(
+            problem(check_with(claims(), w)),
+            TokenProblem::AuthTimeTooOld
+        );
         let mut v = claims();
         v["auth_time"] = json!(NOW - 600 - 61);
-        assert_eq!(problem(check_with(v.clone(), w)), TokenProblem::AuthTimeTooOld);
+        assert_eq!(
+            problem(check_with(v.clone(), w)),
+            TokenProblem::AuthTimeTooOld
+        );
         v["auth_time"] = json!(NOW - 600);
         check_with(v, w).unwrap();
     }
@@ -236,7 +307,10 @@ mod tests {
     fn at_hash_matches_the_access_token() {
         // OIDC Core A.3 example: access token and its at_hash.
         let token = "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y";
-        let w = Expectations { access_token: Some(token), ..want() };
+        let w = Expectations {
+            access_token: Some(token),
+            ..want()
+        };
         let mut v = claims();
         v["at_hash"] = "77QmUPtjPfzWtF2AnpK9RQ".into();
         check_with(v.clone(), w).unwrap();
@@ -246,9 +320,20 @@ mod tests {
 
     #[test]
     fn refreshed_tokens_keep_the_subject() {
-        let w = Expectations { nonce: None, previous_sub: Some("bob"), ..want() };
-        assert_eq!(problem(check_with(claims(), w)), TokenProblem::SubjectChanged);
-        let w = Expectations { nonce: None, previous_sub: Some("alice"), ..want() };
+        let w = Expectations {
+            nonce: None,
+            previous_sub: Some("bob"),
+            ..want()
+        };
+        assert_eq!(
+            problem(check_with(claims(), w)),
+            TokenProblem::SubjectChanged
+        );
+        let w = Expectations {
+            nonce: None,
+            previous_sub: Some("alice"),
+            ..want()
+        };
         check_with(claims(), w).unwrap();
     }
 

@@ -28,7 +28,10 @@ const MAX_DEPTH: usize = 32;
 
 /// Parses a complete JSON text. `None` on any syntax error, duplicate member, or excessive depth.
 pub fn parse(text: &str) -> Option<Json> {
-    let mut p = Parser { b: text.as_bytes(), i: 0 };
+    let mut p = Parser {
+        b: text.as_bytes(),
+        i: 0,
+    };
     let v = p.value(0)?;
     p.ws();
     (p.i == p.b.len()).then_some(v)
@@ -47,7 +50,9 @@ impl Parser<'_> {
     }
 
     fn eat(&mut self, lit: &[u8]) -> Option<()> {
-        self.b[self.i..].starts_with(lit).then(|| self.i += lit.len())
+        self.b[self.i..]
+            .starts_with(lit)
+            .then(|| self.i += lit.len())
     }
 
     fn value(&mut self, depth: usize) -> Option<Json> {
@@ -218,7 +223,10 @@ impl Parser<'_> {
             if e.is_empty() {
                 return None;
             }
-            let e = e.iter().take(6).fold(0i32, |a, &d| a * 10 + i32::from(d - b'0'));
+            let e = e
+                .iter()
+                .take(6)
+                .fold(0i32, |a, &d| a * 10 + i32::from(d - b'0'));
             exp += if eneg { -e } else { e };
         }
         let v = mantissa as f64 * 10f64.powi(exp);
@@ -291,7 +299,11 @@ impl<'a> Fields<'a> {
 
     /// The raw member.
     pub fn get(&self, k: &str) -> Option<&'a Json> {
-        self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v).filter(|v| **v != Json::Null)
+        self.0
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v)
+            .filter(|v| **v != Json::Null)
     }
 
     /// A string member.
@@ -465,17 +477,43 @@ mod tests {
     fn parses_documents() {
         let v = parse(r#" {"a": [1, -2.5, 3e2, 1E-1, 0], "b": {"c": null, "d": true}, "e": "x\"\\\/\n\u00e9\ud83d\ude00"} "#).unwrap();
         let f = Fields::of(&v).unwrap();
-        assert_eq!(f.get("a"), Some(&Json::Arr(vec![Json::Num(1.0), Json::Num(-2.5), Json::Num(300.0), Json::Num(0.1), Json::Num(0.0)])));
+        assert_eq!(
+            f.get("a"),
+            Some(&Json::Arr(vec![
+                Json::Num(1.0),
+                Json::Num(-2.5),
+                Json::Num(300.0),
+                Json::Num(0.1),
+                Json::Num(0.0)
+            ]))
+        );
         assert_eq!(f.str("e").unwrap().unwrap(), "x\"\\/\né😀");
         assert_eq!(parse("1700000123").unwrap(), Json::Num(1_700_000_123.0));
-        assert_eq!(parse("9007199254740991").unwrap(), Json::Num(9_007_199_254_740_991.0));
+        assert_eq!(
+            parse("9007199254740991").unwrap(),
+            Json::Num(9_007_199_254_740_991.0)
+        );
     }
 
     #[test]
     fn refuses_what_is_not_json() {
         for bad in [
-            "", "<html>", "{", "{\"a\":1,}", "[1,]", "01", "1.", "-", "1e", "\"\u{1}\"", "{\"a\" 1}", "nul", "{} x",
-            "\"\\x\"", "\"\\ud800\"", "{\"a\":1,\"a\":2}",
+            "",
+            "<html>",
+            "{",
+            "{\"a\":1,}",
+            "[1,]",
+            "01",
+            "1.",
+            "-",
+            "1e",
+            "\"\u{1}\"",
+            "{\"a\" 1}",
+            "nul",
+            "{} x",
+            "\"\\x\"",
+            "\"\\ud800\"",
+            "{\"a\":1,\"a\":2}",
         ] {
             assert!(parse(bad).is_none(), "{bad:?}");
         }
@@ -485,7 +523,10 @@ mod tests {
 
     #[test]
     fn fields_check_types() {
-        let v = parse(r#"{"s":"x","n":5,"f":1.5,"neg":-1,"b":true,"l":["a","b"],"m":{"k":"v"},"z":null}"#).unwrap();
+        let v = parse(
+            r#"{"s":"x","n":5,"f":1.5,"neg":-1,"b":true,"l":["a","b"],"m":{"k":"v"},"z":null}"#,
+        )
+        .unwrap();
         let f = Fields::of(&v).unwrap();
         assert_eq!(f.str("z"), Ok(None));
         assert_eq!(f.str("n"), Err("n"));
@@ -502,7 +543,11 @@ mod tests {
 
     #[test]
     fn writer_round_trips_through_the_parser() {
-        let s = Writer::default().str("a", "q\"\\\n\u{1}é").opt_str("b", None).opt_uint("c", Some(42)).finish();
+        let s = Writer::default()
+            .str("a", "q\"\\\n\u{1}é")
+            .opt_str("b", None)
+            .opt_uint("c", Some(42))
+            .finish();
         let v = parse(&s).unwrap();
         let f = Fields::of(&v).unwrap();
         assert_eq!(f.str("a").unwrap().unwrap(), "q\"\\\n\u{1}é");
@@ -521,6 +566,9 @@ mod tests {
         }
         let e = decode::<T>(r#"{"issuer": 1}"#, "discovery document").unwrap_err();
         assert!(e.to_string().contains("`issuer`"), "{e}");
-        assert_eq!(decode::<T>("[]", "x").unwrap_err().code(), "invalid_response");
+        assert_eq!(
+            decode::<T>("[]", "x").unwrap_err().code(),
+            "invalid_response"
+        );
     }
 }

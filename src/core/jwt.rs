@@ -1,9 +1,9 @@
 //! JWS compact serialisation, the algorithm allowlist and JWK selection. Signature verification
 //! itself is the browser adapter's (WebCrypto); this module decides *which* key and algorithm.
 
-use crate::core::error::{Error, TokenProblem};
 use crate::core::b64;
-use crate::core::json::{Field, FromJson, Fields, Json};
+use crate::core::error::{Error, TokenProblem};
+use crate::core::json::{Field, Fields, FromJson, Json};
 
 /// The signature algorithms we implement. `none` and HMAC are not representable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +66,12 @@ pub fn split(token: &str) -> Result<Jws<'_>, Error> {
         return Err(malformed());
     }
     let signing_input = &token[..parts[0].len() + 1 + parts[1].len()];
-    Ok(Jws { signing_input, header, payload, signature })
+    Ok(Jws {
+        signing_input,
+        header,
+        payload,
+        signature,
+    })
 }
 
 /// The JOSE header members we look at. Embedded keys (`jwk`, `jku`, `x5u`, `x5c`) are never used.
@@ -87,7 +92,9 @@ pub fn check_header(header: &JoseHeader, allowed: &[Alg]) -> Result<Alg, Error> 
     }
     match Alg::from_name(&header.alg) {
         Some(a) if allowed.contains(&a) => Ok(a),
-        _ => Err(Error::token(TokenProblem::AlgNotAllowed(header.alg.clone()))),
+        _ => Err(Error::token(TokenProblem::AlgNotAllowed(
+            header.alg.clone(),
+        ))),
     }
 }
 
@@ -122,13 +129,19 @@ impl Jwk {
         let kind_ok = match alg {
             Alg::RS256 | Alg::PS256 => self.kty == "RSA" && self.n.is_some() && self.e.is_some(),
             Alg::ES256 => {
-                self.kty == "EC" && self.crv.as_deref() == Some("P-256") && self.x.is_some() && self.y.is_some()
+                self.kty == "EC"
+                    && self.crv.as_deref() == Some("P-256")
+                    && self.x.is_some()
+                    && self.y.is_some()
             }
         };
         kind_ok
             && self.use_.as_deref().is_none_or(|u| u == "sig")
             && self.alg.as_deref().is_none_or(|a| a == alg.name())
-            && self.key_ops.as_ref().is_none_or(|ops| ops.iter().any(|o| o == "verify"))
+            && self
+                .key_ops
+                .as_ref()
+                .is_none_or(|ops| ops.iter().any(|o| o == "verify"))
     }
 }
 
@@ -141,7 +154,11 @@ pub struct JwkSet {
 
 impl FromJson for JoseHeader {
     fn read(f: &Fields<'_>) -> Field<Self> {
-        Ok(Self { alg: f.req_str("alg")?, kid: f.str("kid")?, crit: f.strs("crit", false)? })
+        Ok(Self {
+            alg: f.req_str("alg")?,
+            kid: f.str("kid")?,
+            crit: f.strs("crit", false)?,
+        })
     }
 }
 
@@ -166,8 +183,13 @@ impl FromJson for JwkSet {
     /// Keys that are not objects or have mistyped members are skipped, not fatal: a provider may
     /// publish key types we do not use next to the ones we do.
     fn read(f: &Fields<'_>) -> Field<Self> {
-        let Some(Json::Arr(items)) = f.get("keys") else { return Err("keys") };
-        let keys = items.iter().filter_map(|k| Fields::of(k).and_then(|kf| Jwk::read(&kf).ok())).collect();
+        let Some(Json::Arr(items)) = f.get("keys") else {
+            return Err("keys");
+        };
+        let keys = items
+            .iter()
+            .filter_map(|k| Fields::of(k).and_then(|kf| Jwk::read(&kf).ok()))
+            .collect();
         Ok(Self { keys })
     }
 }
@@ -176,11 +198,17 @@ impl FromJson for JwkSet {
 pub fn select_key<'a>(jwks: &'a JwkSet, kid: Option<&str>, alg: Alg) -> Result<&'a Jwk, Error> {
     match kid {
         Some(kid) => {
-            let mut same_kid = jwks.keys.iter().filter(|k| k.kid.as_deref() == Some(kid)).peekable();
+            let mut same_kid = jwks
+                .keys
+                .iter()
+                .filter(|k| k.kid.as_deref() == Some(kid))
+                .peekable();
             if same_kid.peek().is_none() {
                 return Err(Error::token(TokenProblem::UnknownKey));
             }
-            same_kid.find(|k| k.fits(alg)).ok_or(Error::token(TokenProblem::KeyUnusable))
+            same_kid
+                .find(|k| k.fits(alg))
+                .ok_or(Error::token(TokenProblem::KeyUnusable))
         }
         None => {
             let mut fitting = jwks.keys.iter().filter(|k| k.fits(alg));
@@ -219,7 +247,13 @@ mod tests {
     }
 
     fn rsa(kid: Option<&str>) -> Jwk {
-        Jwk { kty: "RSA".into(), kid: kid.map(Into::into), n: Some(b64(&"n".repeat(256))), e: Some("AQAB".into()), ..Default::default() }
+        Jwk {
+            kty: "RSA".into(),
+            kid: kid.map(Into::into),
+            n: Some(b64(&"n".repeat(256))),
+            e: Some("AQAB".into()),
+            ..Default::default()
+        }
     }
 
     fn ec(kid: Option<&str>) -> Jwk {
@@ -235,45 +269,110 @@ mod tests {
 
     #[test]
     fn splits_a_jws_and_refuses_other_shapes() {
-        let t = format!("{}.{}.{}", b64(r#"{"alg":"RS256"}"#), b64(r#"{"sub":"a"}"#), b64("sig"));
+        let t = format!(
+            "{}.{}.{}",
+            b64(r#"{"alg":"RS256"}"#),
+            b64(r#"{"sub":"a"}"#),
+            b64("sig")
+        );
         let j = split(&t).unwrap();
         assert_eq!(j.header, br#"{"alg":"RS256"}"#);
         assert_eq!(j.signature, b"sig");
         assert_eq!(j.signing_input, &t[..t.rfind('.').unwrap()]);
-        assert_eq!(split("a.b").unwrap_err(), Error::token(TokenProblem::Malformed));
-        assert_eq!(split("a.b.c.d.e").unwrap_err(), Error::token(TokenProblem::Encrypted));
-        assert_eq!(split(&format!("{}=.{}.x", b64("{}"), b64("{}"))).unwrap_err(), Error::token(TokenProblem::Malformed));
-        assert_eq!(split(&format!("{}..x", b64("{}"))).unwrap_err(), Error::token(TokenProblem::Malformed));
-        assert_eq!(split("e30.e30.a+b").unwrap_err(), Error::token(TokenProblem::Malformed));
+        assert_eq!(
+            split("a.b").unwrap_err(),
+            Error::token(TokenProblem::Malformed)
+        );
+        assert_eq!(
+            split("a.b.c.d.e").unwrap_err(),
+            Error::token(TokenProblem::Encrypted)
+        );
+        assert_eq!(
+            split(&format!("{}=.{}.x", b64("{}"), b64("{}"))).unwrap_err(),
+            Error::token(TokenProblem::Malformed)
+        );
+        assert_eq!(
+            split(&format!("{}..x", b64("{}"))).unwrap_err(),
+            Error::token(TokenProblem::Malformed)
+        );
+        assert_eq!(
+            split("e30.e30.a+b").unwrap_err(),
+            Error::token(TokenProblem::Malformed)
+        );
     }
 
     #[test]
     fn alg_comes_from_the_allowlist_never_from_the_header_alone() {
         let allowed = [Alg::RS256, Alg::ES256];
-        let h = |alg: &str| JoseHeader { alg: alg.into(), kid: None, crit: None };
+        let h = |alg: &str| JoseHeader {
+            alg: alg.into(),
+            kid: None,
+            crit: None,
+        };
         assert_eq!(check_header(&h("RS256"), &allowed).unwrap(), Alg::RS256);
-        for bad in ["none", "None", "HS256", "HS384", "HS512", "PS256", "RS512", ""] {
+        for bad in [
+            "none", "None", "HS256", "HS384", "HS512", "PS256", "RS512", "",
+        ] {
             assert!(
-                matches!(check_header(&h(bad), &allowed), Err(Error::TokenInvalid(TokenProblem::AlgNotAllowed(_)))),
+                matches!(
+                    check_header(&h(bad), &allowed),
+                    Err(Error::TokenInvalid(TokenProblem::AlgNotAllowed(_)))
+                ),
                 "{bad}"
             );
         }
-        let crit = JoseHeader { alg: "RS256".into(), kid: None, crit: Some(vec!["b64".into()]) };
-        assert_eq!(check_header(&crit, &allowed).unwrap_err(), Error::token(TokenProblem::CriticalHeader));
+        let crit = JoseHeader {
+            alg: "RS256".into(),
+            kid: None,
+            crit: Some(vec!["b64".into()]),
+        };
+        assert_eq!(
+            check_header(&crit, &allowed).unwrap_err(),
+            Error::token(TokenProblem::CriticalHeader)
+        );
     }
 
     #[test]
     fn selects_keys_by_kid_and_type() {
-        let set = JwkSet { keys: vec![rsa(Some("r1")), ec(Some("e1")), rsa(Some("r2"))] };
-        assert_eq!(select_key(&set, Some("r2"), Alg::RS256).unwrap().kid.as_deref(), Some("r2"));
-        assert_eq!(select_key(&set, Some("e1"), Alg::ES256).unwrap().kid.as_deref(), Some("e1"));
-        assert_eq!(select_key(&set, Some("nope"), Alg::RS256).unwrap_err(), Error::token(TokenProblem::UnknownKey));
+        let set = JwkSet {
+            keys: vec![rsa(Some("r1")), ec(Some("e1")), rsa(Some("r2"))],
+        };
+        assert_eq!(
+            select_key(&set, Some("r2"), Alg::RS256)
+                .unwrap()
+                .kid
+                .as_deref(),
+            Some("r2")
+        );
+        assert_eq!(
+            select_key(&set, Some("e1"), Alg::ES256)
+                .unwrap()
+                .kid
+                .as_deref(),
+            Some("e1")
+        );
+        assert_eq!(
+            select_key(&set, Some("nope"), Alg::RS256).unwrap_err(),
+            Error::token(TokenProblem::UnknownKey)
+        );
         // A header that names an EC key but claims RS256: the key does not fit.
-        assert_eq!(select_key(&set, Some("e1"), Alg::RS256).unwrap_err(), Error::token(TokenProblem::KeyUnusable));
+        assert_eq!(
+            select_key(&set, Some("e1"), Alg::RS256).unwrap_err(),
+            Error::token(TokenProblem::KeyUnusable)
+        );
         // No kid: a single fitting key is used, several are ambiguous.
-        assert_eq!(select_key(&set, None, Alg::ES256).unwrap().kid.as_deref(), Some("e1"));
-        assert_eq!(select_key(&set, None, Alg::RS256).unwrap_err(), Error::token(TokenProblem::AmbiguousKey));
-        assert_eq!(select_key(&JwkSet::default(), None, Alg::RS256).unwrap_err(), Error::token(TokenProblem::UnknownKey));
+        assert_eq!(
+            select_key(&set, None, Alg::ES256).unwrap().kid.as_deref(),
+            Some("e1")
+        );
+        assert_eq!(
+            select_key(&set, None, Alg::RS256).unwrap_err(),
+            Error::token(TokenProblem::AmbiguousKey)
+        );
+        assert_eq!(
+            select_key(&JwkSet::default(), None, Alg::RS256).unwrap_err(),
+            Error::token(TokenProblem::UnknownKey)
+        );
     }
 
     #[test]
@@ -298,7 +397,13 @@ mod tests {
         assert!(check_signature_shape(&[0; 72], Alg::ES256, &ec(None)).is_err());
         assert!(check_signature_shape(&[0; 256], Alg::RS256, &rsa(None)).is_ok());
         assert!(check_signature_shape(&[0; 255], Alg::RS256, &rsa(None)).is_err());
-        let small = Jwk { n: Some(b64(&"n".repeat(128))), ..rsa(None) };
-        assert!(check_signature_shape(&[0; 128], Alg::RS256, &small).is_err(), "RSA keys under 2048 bits are refused");
+        let small = Jwk {
+            n: Some(b64(&"n".repeat(128))),
+            ..rsa(None)
+        };
+        assert!(
+            check_signature_shape(&[0; 128], Alg::RS256, &small).is_err(),
+            "RSA keys under 2048 bits are refused"
+        );
     }
 }

@@ -6,7 +6,11 @@ use crate::core::url::{form_encode, with_query};
 
 /// The revocation form body for a public client.
 pub fn revocation_body(token: &RefreshToken, client_id: &str) -> String {
-    form_encode([("token", token.secret()), ("token_type_hint", "refresh_token"), ("client_id", client_id)])
+    form_encode([
+        ("token", token.secret()),
+        ("token_type_hint", "refresh_token"),
+        ("client_id", client_id),
+    ])
 }
 
 /// The end-session URL, when the provider has one. The ID token is the standard `id_token_hint`
@@ -46,11 +50,21 @@ mod tests {
 
     #[test]
     fn end_session_url_has_hint_redirect_and_state() {
-        let url = end_session_url(&provider(), "app", Some(&IdToken::new("h.p.s".into())), Some("https://app.example/"), "st").unwrap();
+        let url = end_session_url(
+            &provider(),
+            "app",
+            Some(&IdToken::new("h.p.s".into())),
+            Some("https://app.example/"),
+            "st",
+        )
+        .unwrap();
         let q = parse_query(url.split_once('?').unwrap().1);
         assert!(url.starts_with("https://op.example/session/end?"));
         assert!(q.contains(&("id_token_hint".into(), "h.p.s".into())));
-        assert!(q.contains(&("post_logout_redirect_uri".into(), "https://app.example/".into())));
+        assert!(q.contains(&(
+            "post_logout_redirect_uri".into(),
+            "https://app.example/".into()
+        )));
         assert!(q.contains(&("state".into(), "st".into())));
         let mut p = provider();
         p.metadata.end_session_endpoint = None;

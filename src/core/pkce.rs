@@ -22,7 +22,8 @@ impl PkceVerifier {
     /// Accepts a verifier only if it has 43-128 unreserved characters.
     pub fn parse(s: &str) -> Option<Self> {
         let ok = (43..=128).contains(&s.len())
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
         ok.then(|| Self::new(s.to_owned()))
     }
 
@@ -45,7 +46,11 @@ pub struct Entropy {
 impl Entropy {
     /// Splits 96 random bytes.
     pub fn from_bytes(b: [u8; 96]) -> Self {
-        let mut e = Self { verifier: [0; 32], state: [0; 32], nonce: [0; 32] };
+        let mut e = Self {
+            verifier: [0; 32],
+            state: [0; 32],
+            nonce: [0; 32],
+        };
         e.verifier.copy_from_slice(&b[..32]);
         e.state.copy_from_slice(&b[32..64]);
         e.nonce.copy_from_slice(&b[64..]);
@@ -60,8 +65,8 @@ mod tests {
     #[test]
     fn rfc7636_appendix_b() {
         let bytes: [u8; 32] = [
-            116, 24, 223, 180, 151, 153, 224, 37, 79, 250, 96, 125, 216, 173, 187, 186, 22, 212, 37, 77, 105, 214,
-            191, 240, 91, 88, 5, 88, 83, 132, 141, 121,
+            116, 24, 223, 180, 151, 153, 224, 37, 79, 250, 96, 125, 216, 173, 187, 186, 22, 212,
+            37, 77, 105, 214, 191, 240, 91, 88, 5, 88, 83, 132, 141, 121,
         ];
         let v = PkceVerifier::from_entropy(&bytes);
         assert_eq!(v.secret(), "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");

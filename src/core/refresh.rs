@@ -30,11 +30,15 @@ const TERMINAL_CODES: &[&str] = &[
 pub fn classify(error: &Error) -> Verdict {
     match error {
         Error::Provider { error, .. } if error == "invalid_grant" => Verdict::RecheckStorage,
-        Error::Provider { error, .. } if TERMINAL_CODES.contains(&error.as_str()) => Verdict::Terminal,
+        Error::Provider { error, .. } if TERMINAL_CODES.contains(&error.as_str()) => {
+            Verdict::Terminal
+        }
         Error::HttpError { status: 410 } => Verdict::Terminal,
         // A refreshed ID token that fails validation (another subject, a bad signature) cannot be
         // trusted to continue the session.
-        Error::TokenInvalid(_) | Error::IssMismatch { .. } | Error::NotSignedIn => Verdict::Terminal,
+        Error::TokenInvalid(_) | Error::IssMismatch { .. } | Error::NotSignedIn => {
+            Verdict::Terminal
+        }
         // Network, 5xx, 429, HTML pages, unreadable bodies, TOKEN_EXPIRED/TOKEN_INVALID from a
         // rotated-out token, `server_error`, `temporarily_unavailable`, …
         _ => Verdict::Transient,
@@ -54,7 +58,12 @@ pub fn effective_margin(margin: u64, lifetime: Option<u64>) -> u64 {
 }
 
 /// True when the access token should be renewed before use.
-pub fn needs_refresh(expires_at: Option<u64>, issued_at: Option<u64>, now: u64, margin: u64) -> bool {
+pub fn needs_refresh(
+    expires_at: Option<u64>,
+    issued_at: Option<u64>,
+    now: u64,
+    margin: u64,
+) -> bool {
     let Some(exp) = expires_at else { return false };
     let lifetime = issued_at.map(|i| exp.saturating_sub(i));
     now + effective_margin(margin, lifetime) >= exp
@@ -103,7 +112,9 @@ pub enum Next {
 /// failures, exponential backoff from [`MIN_INTERVAL`] to [`MAX_BACKOFF`] with up to 50 % jitter;
 /// and never a timer longer than [`MAX_TIMER`].
 pub fn next_renewal(i: &ScheduleInput) -> Next {
-    let Some(exp) = i.expires_at else { return Next::Idle };
+    let Some(exp) = i.expires_at else {
+        return Next::Idle;
+    };
     let lifetime = i.issued_at.map(|at| exp.saturating_sub(at));
     let margin = effective_margin(i.margin, lifetime);
     let jitter = i.jitter.clamp(0.0, 0.999);
@@ -112,7 +123,9 @@ pub fn next_renewal(i: &ScheduleInput) -> Next {
     if let Some(last) = i.last_attempt {
         at = at.max(last + MIN_INTERVAL);
         if i.failures > 0 {
-            let base = MIN_INTERVAL.saturating_mul(1 << (i.failures - 1).min(16)).min(MAX_BACKOFF);
+            let base = MIN_INTERVAL
+                .saturating_mul(1 << (i.failures - 1).min(16))
+                .min(MAX_BACKOFF);
             let backoff = base + (base as f64 * 0.5 * jitter) as u64;
             at = at.max(last + backoff);
         }
@@ -131,7 +144,10 @@ mod tests {
     use crate::core::error::TokenProblem;
 
     fn provider(code: &str) -> Error {
-        Error::Provider { error: code.into(), description: None }
+        Error::Provider {
+            error: code.into(),
+            description: None,
+        }
     }
 
     #[test]
@@ -146,7 +162,10 @@ mod tests {
             (provider("TENANT_SUSPENDED"), Verdict::Terminal),
             (provider("invalid_client"), Verdict::Terminal),
             (Error::HttpError { status: 410 }, Verdict::Terminal),
-            (Error::token(TokenProblem::SubjectChanged), Verdict::Terminal),
+            (
+                Error::token(TokenProblem::SubjectChanged),
+                Verdict::Terminal,
+            ),
             (Error::NotSignedIn, Verdict::Terminal),
             (provider("TOKEN_EXPIRED"), Verdict::Transient),
             (provider("TOKEN_INVALID"), Verdict::Transient),
@@ -154,10 +173,32 @@ mod tests {
             (provider("temporarily_unavailable"), Verdict::Transient),
             (Error::HttpError { status: 503 }, Verdict::Transient),
             (Error::HttpError { status: 500 }, Verdict::Transient),
-            (Error::RateLimited { retry_after: Some(3) }, Verdict::Transient),
-            (Error::HtmlResponse { status: 200, snippet: "<html>".into() }, Verdict::Transient),
-            (Error::Network { detail: "offline".into() }, Verdict::Transient),
-            (Error::InvalidResponse { what: "token response", reason: "x".into() }, Verdict::Transient),
+            (
+                Error::RateLimited {
+                    retry_after: Some(3),
+                },
+                Verdict::Transient,
+            ),
+            (
+                Error::HtmlResponse {
+                    status: 200,
+                    snippet: "<html>".into(),
+                },
+                Verdict::Transient,
+            ),
+            (
+                Error::Network {
+                    detail: "offline".into(),
+                },
+                Verdict::Transient,
+            ),
+            (
+                Error::InvalidResponse {
+                    what: "token response",
+                    reason: "x".into(),
+                },
+                Verdict::Transient,
+            ),
         ];
         for (e, want) in table {
             assert_eq!(classify(&e), want, "{e:?}");
@@ -180,15 +221,39 @@ mod tests {
     fn schedules_margin_before_expiry_and_rechecks_the_clock_meanwhile() {
         // Renewal due at 4570: far away, so only a clock re-check in 60 s.
         assert_eq!(next_renewal(&input()), Next::RecheckIn(MAX_TIMER));
-        assert_eq!(next_renewal(&ScheduleInput { now: 4540, ..input() }), Next::RenewIn(30));
-        assert_eq!(next_renewal(&ScheduleInput { now: 4580, ..input() }), Next::RenewIn(0));
-        assert_eq!(next_renewal(&ScheduleInput { expires_at: None, ..input() }), Next::Idle);
+        assert_eq!(
+            next_renewal(&ScheduleInput {
+                now: 4540,
+                ..input()
+            }),
+            Next::RenewIn(30)
+        );
+        assert_eq!(
+            next_renewal(&ScheduleInput {
+                now: 4580,
+                ..input()
+            }),
+            Next::RenewIn(0)
+        );
+        assert_eq!(
+            next_renewal(&ScheduleInput {
+                expires_at: None,
+                ..input()
+            }),
+            Next::Idle
+        );
     }
 
     #[test]
     fn jitter_moves_renewal_earlier_by_at_most_a_tenth_of_the_margin() {
         for j in [0.0, 0.25, 0.5, 0.999, 1.0, 7.0, -1.0] {
-            let Next::RenewIn(d) = next_renewal(&ScheduleInput { now: 4540, jitter: j, ..input() }) else { panic!() };
+            let Next::RenewIn(d) = next_renewal(&ScheduleInput {
+                now: 4540,
+                jitter: j,
+                ..input()
+            }) else {
+                panic!()
+            };
             assert!((27..=30).contains(&d), "jitter {j}: {d}");
         }
     }
@@ -196,28 +261,64 @@ mod tests {
     #[test]
     fn sixty_second_tokens_do_not_loop() {
         // A 60 s token renewed 15 s before expiry; right after a renewal the next one is 45 s away.
-        let i = ScheduleInput { expires_at: Some(1060), issued_at: Some(1000), now: 1000, last_attempt: Some(1000), ..input() };
+        let i = ScheduleInput {
+            expires_at: Some(1060),
+            issued_at: Some(1000),
+            now: 1000,
+            last_attempt: Some(1000),
+            ..input()
+        };
         assert_eq!(next_renewal(&i), Next::RenewIn(45));
         // Even a token that is already inside its margin waits MIN_INTERVAL after an attempt.
-        let i = ScheduleInput { expires_at: Some(1004), issued_at: Some(1000), now: 1000, last_attempt: Some(1000), ..input() };
+        let i = ScheduleInput {
+            expires_at: Some(1004),
+            issued_at: Some(1000),
+            now: 1000,
+            last_attempt: Some(1000),
+            ..input()
+        };
         assert_eq!(next_renewal(&i), Next::RenewIn(MIN_INTERVAL));
     }
 
     #[test]
     fn transient_failures_back_off_exponentially_up_to_the_cap() {
         let at = |failures, jitter| {
-            let i = ScheduleInput { now: 4590, last_attempt: Some(4590), failures, jitter, ..input() };
+            let i = ScheduleInput {
+                now: 4590,
+                last_attempt: Some(4590),
+                failures,
+                jitter,
+                ..input()
+            };
             match next_renewal(&i) {
                 Next::RenewIn(d) | Next::RecheckIn(d) => d,
                 Next::Idle => panic!(),
             }
         };
-        assert_eq!([at(1, 0.0), at(2, 0.0), at(3, 0.0), at(4, 0.0)], [5, 10, 20, 40]);
+        assert_eq!(
+            [at(1, 0.0), at(2, 0.0), at(3, 0.0), at(4, 0.0)],
+            [5, 10, 20, 40]
+        );
         assert_eq!(at(5, 0.0), MAX_TIMER.min(80));
-        assert_eq!(at(30, 0.0), MAX_TIMER, "capped, and the clock is re-read at least every minute");
-        let i = ScheduleInput { now: 4590, last_attempt: Some(4590), failures: 40, ..input() };
-        let Next::RecheckIn(_) = next_renewal(&i) else { panic!("backoff beyond MAX_TIMER re-checks") };
-        assert_eq!(at(3, 0.999), 29, "up to 50 % jitter on the backoff (20 s base)");
+        assert_eq!(
+            at(30, 0.0),
+            MAX_TIMER,
+            "capped, and the clock is re-read at least every minute"
+        );
+        let i = ScheduleInput {
+            now: 4590,
+            last_attempt: Some(4590),
+            failures: 40,
+            ..input()
+        };
+        let Next::RecheckIn(_) = next_renewal(&i) else {
+            panic!("backoff beyond MAX_TIMER re-checks")
+        };
+        assert_eq!(
+            at(3, 0.999),
+            29,
+            "up to 50 % jitter on the backoff (20 s base)"
+        );
     }
 
     #[test]

@@ -38,7 +38,15 @@ pub struct ServerUser {
     pub claims_json: String,
 }
 
-const CLAIM_FIELDS: &[&str] = &["sub", "email", "name", "picture", "roles", "permissions", "tenant"];
+const CLAIM_FIELDS: &[&str] = &[
+    "sub",
+    "email",
+    "name",
+    "picture",
+    "roles",
+    "permissions",
+    "tenant",
+];
 
 /// What `GET …/me` said.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,7 +74,10 @@ pub fn me_result(status: u16, content_type: Option<&str>, body: &str) -> Result<
     if status != 200 {
         return Err(error_of(status, body));
     }
-    let bad = |reason: &str| Error::InvalidResponse { what: "session (me) response", reason: reason.into() };
+    let bad = |reason: &str| Error::InvalidResponse {
+        what: "session (me) response",
+        reason: reason.into(),
+    };
     let v = parse(body).ok_or_else(|| bad("the body is not valid JSON"))?;
     let top = Fields::of(&v).ok_or_else(|| bad("the body is not a JSON object"))?;
     if top.bool("success") == Ok(Some(false)) {
@@ -75,7 +86,11 @@ pub fn me_result(status: u16, content_type: Option<&str>, body: &str) -> Result<
     let (user, claims, tenant) = match top.get("data") {
         Some(data) => {
             let d = Fields::of(data).ok_or_else(|| bad("`data` is not an object"))?;
-            (d.get("user").filter(|u| matches!(u, Json::Obj(_))), d.get("claims"), d.get("tenantId"))
+            (
+                d.get("user").filter(|u| matches!(u, Json::Obj(_))),
+                d.get("claims"),
+                d.get("tenantId"),
+            )
         }
         None => (Some(&v), None, None),
     };
@@ -110,7 +125,8 @@ pub fn me_result(status: u16, content_type: Option<&str>, body: &str) -> Result<
 
 /// Reads `POST …/refresh`: a 2xx that is not an HTML page is success.
 pub fn refresh_result(status: u16, content_type: Option<&str>, body: &str) -> Result<(), Error> {
-    let html = content_type.is_some_and(|c| c.to_ascii_lowercase().contains("html")) || body.trim_start().starts_with('<');
+    let html = content_type.is_some_and(|c| c.to_ascii_lowercase().contains("html"))
+        || body.trim_start().starts_with('<');
     if status == 429 || html {
         check_json_response(status, content_type, body, None)?;
     }
@@ -134,12 +150,19 @@ pub fn sign_out_result(status: u16, body: &str) -> Result<Option<String>, Error>
 }
 
 /// The navigation target of `signIn({ returnTo })`: `{login}?returnTo=…`, same-origin only.
-pub fn login_url(cfg: &ServerConfig, return_to: Option<&str>, app_origin: &str) -> Result<String, Error> {
+pub fn login_url(
+    cfg: &ServerConfig,
+    return_to: Option<&str>,
+    app_origin: &str,
+) -> Result<String, Error> {
     match return_to {
         None => Ok(cfg.login_url.clone()),
         Some(r) => {
             let r = sanitize_return_to(r, app_origin)?;
-            Ok(with_query(&cfg.login_url, &form_encode([("returnTo", r.as_str())])))
+            Ok(with_query(
+                &cfg.login_url,
+                &form_encode([("returnTo", r.as_str())]),
+            ))
         }
     }
 }
@@ -151,15 +174,27 @@ fn error_of(status: u16, body: &str) -> Error {
     let f = Fields::of(&v);
     let nested = f.as_ref().and_then(|f| f.get("error")).and_then(Fields::of);
     let (code, message) = match (&nested, &f) {
-        (Some(e), _) => (e.str("code").ok().flatten(), e.str("message").ok().flatten()),
+        (Some(e), _) => (
+            e.str("code").ok().flatten(),
+            e.str("message").ok().flatten(),
+        ),
         (None, Some(f)) => (
-            f.str("code").ok().flatten().or_else(|| f.str("error").ok().flatten()),
-            f.str("message").ok().flatten().or_else(|| f.str("error_description").ok().flatten()),
+            f.str("code")
+                .ok()
+                .flatten()
+                .or_else(|| f.str("error").ok().flatten()),
+            f.str("message")
+                .ok()
+                .flatten()
+                .or_else(|| f.str("error_description").ok().flatten()),
         ),
         _ => (None, None),
     };
     match code {
-        Some(error) if !error.is_empty() => Error::Provider { error, description: message },
+        Some(error) if !error.is_empty() => Error::Provider {
+            error,
+            description: message,
+        },
         _ => Error::HttpError { status },
     }
 }
@@ -191,7 +226,9 @@ mod tests {
     #[test]
     fn envelope_with_a_user_is_preferred() {
         let body = r#"{"success":true,"data":{"user":{"sub":"u1","email":"a@x","name":"A"},"claims":{"sub":"u1","email":"other@x","roles":["admin"]},"tenantId":"t1"}}"#;
-        let Me::User(u) = me_result(200, JSON, body).unwrap() else { panic!() };
+        let Me::User(u) = me_result(200, JSON, body).unwrap() else {
+            panic!()
+        };
         assert_eq!(u.sub, "u1");
         assert_eq!(user_field(&u, "email").as_deref(), Some("a@x"));
         assert!(u.claims_json.contains("\"roles\":[\"admin\"]"));
@@ -200,54 +237,147 @@ mod tests {
     #[test]
     fn envelope_with_claims_only_derives_the_user() {
         let body = r#"{"success":true,"data":{"claims":{"sub":"u2","email":"b@x","name":"B","picture":"https://p/x.png","roles":["r"],"permissions":["p"],"iss":"https://op","aud":"x"},"tenantId":"t9"}}"#;
-        let Me::User(u) = me_result(200, JSON, body).unwrap() else { panic!() };
+        let Me::User(u) = me_result(200, JSON, body).unwrap() else {
+            panic!()
+        };
         assert_eq!(u.sub, "u2");
         assert_eq!(user_field(&u, "name").as_deref(), Some("B"));
         assert_eq!(user_field(&u, "tenant").as_deref(), Some("t9"));
         assert!(u.user_json.contains("\"permissions\":[\"p\"]"));
-        assert!(!u.user_json.contains("\"iss\""), "protocol claims stay in claims");
+        assert!(
+            !u.user_json.contains("\"iss\""),
+            "protocol claims stay in claims"
+        );
     }
 
     #[test]
     fn a_plain_user_object_is_accepted() {
-        let Me::User(u) = me_result(200, JSON, r#"{"sub":"u3","email":"c@x"}"#).unwrap() else { panic!() };
+        let Me::User(u) = me_result(200, JSON, r#"{"sub":"u3","email":"c@x"}"#).unwrap() else {
+            panic!()
+        };
         assert_eq!((u.sub.as_str(), u.claims_json.as_str()), ("u3", "{}"));
     }
 
     #[test]
     fn signed_out_and_malformed_answers() {
-        assert_eq!(me_result(401, JSON, r#"{"success":false}"#).unwrap(), Me::SignedOut);
-        assert_eq!(me_result(401, JSON, r#"{"success":false,"error":{"code":"UNAUTHENTICATED"}}"#).unwrap(), Me::SignedOut);
-        assert_eq!(me_result(401, Some("text/html"), "<html>login</html>").unwrap(), Me::SignedOut);
-        assert_eq!(me_result(401, JSON, r#"{"success":false,"error":{"code":"TOKEN_EXPIRED"}}"#).unwrap(), Me::Expired);
-        for bad in [r#"{"success":true,"data":{}}"#, r#"{"success":true,"data":{"user":{"email":"x"}}}"#, r#"{"success":true,"data":[]}"#, "[]", "{"] {
-            assert_eq!(me_result(200, JSON, bad).unwrap_err().code(), "invalid_response", "{bad}");
+        assert_eq!(
+            me_result(401, JSON, r#"{"success":false}"#).unwrap(),
+            Me::SignedOut
+        );
+        assert_eq!(
+            me_result(
+                401,
+                JSON,
+                r#"{"success":false,"error":{"code":"UNAUTHENTICATED"}}"#
+            )
+            .unwrap(),
+            Me::SignedOut
+        );
+        assert_eq!(
+            me_result(401, Some("text/html"), "<html>login</html>").unwrap(),
+            Me::SignedOut
+        );
+        assert_eq!(
+            me_result(
+                401,
+                JSON,
+                r#"{"success":false,"error":{"code":"TOKEN_EXPIRED"}}"#
+            )
+            .unwrap(),
+            Me::Expired
+        );
+        for bad in [
+            r#"{"success":true,"data":{}}"#,
+            r#"{"success":true,"data":{"user":{"email":"x"}}}"#,
+            r#"{"success":true,"data":[]}"#,
+            "[]",
+            "{",
+        ] {
+            assert_eq!(
+                me_result(200, JSON, bad).unwrap_err().code(),
+                "invalid_response",
+                "{bad}"
+            );
         }
-        assert_eq!(me_result(200, Some("text/html"), "<!doctype html>").unwrap_err().code(), "html_response");
-        assert_eq!(me_result(503, JSON, r#"{"success":false,"error":{"code":"UPSTREAM_DOWN"}}"#).unwrap_err(), Error::Provider { error: "UPSTREAM_DOWN".into(), description: None });
-        assert_eq!(me_result(500, Some("text/plain"), "oops").unwrap_err(), Error::HttpError { status: 500 });
-        assert_eq!(me_result(429, JSON, "{}").unwrap_err().code(), "rate_limited");
+        assert_eq!(
+            me_result(200, Some("text/html"), "<!doctype html>")
+                .unwrap_err()
+                .code(),
+            "html_response"
+        );
+        assert_eq!(
+            me_result(
+                503,
+                JSON,
+                r#"{"success":false,"error":{"code":"UPSTREAM_DOWN"}}"#
+            )
+            .unwrap_err(),
+            Error::Provider {
+                error: "UPSTREAM_DOWN".into(),
+                description: None
+            }
+        );
+        assert_eq!(
+            me_result(500, Some("text/plain"), "oops").unwrap_err(),
+            Error::HttpError { status: 500 }
+        );
+        assert_eq!(
+            me_result(429, JSON, "{}").unwrap_err().code(),
+            "rate_limited"
+        );
     }
 
     #[test]
     fn refresh_failures_classify_as_the_contract_says() {
         let c = |status, body: &str| classify(&refresh_result(status, JSON, body).unwrap_err());
         assert!(refresh_result(204, None, "").is_ok());
-        assert_eq!(c(401, r#"{"success":false,"error":{"code":"TOKEN_REVOKED","message":"revoked"}}"#), Verdict::Terminal);
+        assert_eq!(
+            c(
+                401,
+                r#"{"success":false,"error":{"code":"TOKEN_REVOKED","message":"revoked"}}"#
+            ),
+            Verdict::Terminal
+        );
         assert_eq!(c(401, r#"{"code":"SESSION_REVOKED"}"#), Verdict::Terminal);
         assert_eq!(c(400, r#"{"error":"INVALID_GRANT"}"#), Verdict::Terminal);
-        assert_eq!(c(403, r#"{"error":{"code":"USER_DISABLED"}}"#), Verdict::Terminal);
-        assert_eq!(c(403, r#"{"error":{"code":"TENANT_SUSPENDED"}}"#), Verdict::Terminal);
+        assert_eq!(
+            c(403, r#"{"error":{"code":"USER_DISABLED"}}"#),
+            Verdict::Terminal
+        );
+        assert_eq!(
+            c(403, r#"{"error":{"code":"TENANT_SUSPENDED"}}"#),
+            Verdict::Terminal
+        );
         assert_eq!(c(410, ""), Verdict::Terminal);
-        assert_eq!(c(401, r#"{"error":{"code":"TOKEN_EXPIRED"}}"#), Verdict::Transient);
-        assert_eq!(c(401, r#"{"error":{"code":"TOKEN_INVALID"}}"#), Verdict::Transient);
-        assert_eq!(c(503, r#"{"error":{"code":"UPSTREAM_UNAVAILABLE"}}"#), Verdict::Transient);
+        assert_eq!(
+            c(401, r#"{"error":{"code":"TOKEN_EXPIRED"}}"#),
+            Verdict::Transient
+        );
+        assert_eq!(
+            c(401, r#"{"error":{"code":"TOKEN_INVALID"}}"#),
+            Verdict::Transient
+        );
+        assert_eq!(
+            c(503, r#"{"error":{"code":"UPSTREAM_UNAVAILABLE"}}"#),
+            Verdict::Transient
+        );
         assert_eq!(c(502, ""), Verdict::Transient);
         // A proxy or captive portal answering 200 with a page is not a refresh.
         let e = refresh_result(200, Some("text/html"), "<html>sign in to the wifi").unwrap_err();
-        assert_eq!((e.code(), classify(&e)), ("html_response", Verdict::Transient));
-        assert_eq!(refresh_result(502, Some("text/html"), "<html>bad gateway").unwrap_err().code(), "html_response");
-        assert_eq!(refresh_result(429, JSON, "{}").unwrap_err().code(), "rate_limited");
+        assert_eq!(
+            (e.code(), classify(&e)),
+            ("html_response", Verdict::Transient)
+        );
+        assert_eq!(
+            refresh_result(502, Some("text/html"), "<html>bad gateway")
+                .unwrap_err()
+                .code(),
+            "html_response"
+        );
+        assert_eq!(
+            refresh_result(429, JSON, "{}").unwrap_err().code(),
+            "rate_limited"
+        );
     }
 
     #[test]
@@ -256,7 +386,14 @@ mod tests {
             sign_out_result(200, r#"{"success":true,"data":{"endSessionUrl":"http://127.0.0.1:9090/session/end?x=1"}}"#).unwrap().as_deref(),
             Some("http://127.0.0.1:9090/session/end?x=1")
         );
-        assert_eq!(sign_out_result(200, r#"{"success":true,"data":{"endSessionUrl":"javascript:alert(1)"}}"#).unwrap(), None);
+        assert_eq!(
+            sign_out_result(
+                200,
+                r#"{"success":true,"data":{"endSessionUrl":"javascript:alert(1)"}}"#
+            )
+            .unwrap(),
+            None
+        );
         assert_eq!(sign_out_result(204, "").unwrap(), None);
         assert!(sign_out_result(403, r#"{"error":{"code":"CSRF"}}"#).is_err());
     }
@@ -265,7 +402,13 @@ mod tests {
     fn login_url_keeps_return_to_same_origin() {
         let app = "https://app.example";
         assert_eq!(login_url(&cfg(), None, app).unwrap(), "/api/auth/login");
-        assert_eq!(login_url(&cfg(), Some("/orders?id=1"), app).unwrap(), "/api/auth/login?returnTo=%2Forders%3Fid%3D1");
-        assert_eq!(login_url(&cfg(), Some("//evil.example"), app).unwrap_err(), Error::ReturnToInvalid);
+        assert_eq!(
+            login_url(&cfg(), Some("/orders?id=1"), app).unwrap(),
+            "/api/auth/login?returnTo=%2Forders%3Fid%3D1"
+        );
+        assert_eq!(
+            login_url(&cfg(), Some("//evil.example"), app).unwrap_err(),
+            Error::ReturnToInvalid
+        );
     }
 }

@@ -1,8 +1,8 @@
 //! The stored session and the state an application observes.
 
 use crate::core::error::Error;
+use crate::core::json::{Field, Fields, FromJson, Writer};
 use crate::core::secret::{AccessToken, IdToken, RefreshToken};
-use crate::core::json::{Field, FromJson, Fields, Writer};
 
 /// What is kept between page loads (in the configured storage).
 #[derive(Debug, Clone)]
@@ -45,7 +45,10 @@ impl StoredSession {
     pub fn to_json(&self) -> String {
         Writer::default()
             .str("access_token", self.access_token.secret())
-            .opt_str("refresh_token", self.refresh_token.as_ref().map(RefreshToken::secret))
+            .opt_str(
+                "refresh_token",
+                self.refresh_token.as_ref().map(RefreshToken::secret),
+            )
             .str("id_token", self.id_token.secret())
             .opt_uint("expires_at", self.expires_at)
             .opt_uint("issued_at", self.issued_at)
@@ -125,9 +128,18 @@ mod tests {
 
     #[test]
     fn replayed_callbacks_keep_the_session() {
-        assert_eq!(status_after_callback_error(&Error::StateMismatch, true), Status::SignedIn);
-        assert_eq!(status_after_callback_error(&Error::StateMismatch, false), Status::Failed);
-        assert_eq!(status_after_callback_error(&Error::IssMissing, true), Status::Failed);
+        assert_eq!(
+            status_after_callback_error(&Error::StateMismatch, true),
+            Status::SignedIn
+        );
+        assert_eq!(
+            status_after_callback_error(&Error::StateMismatch, false),
+            Status::Failed
+        );
+        assert_eq!(
+            status_after_callback_error(&Error::IssMissing, true),
+            Status::Failed
+        );
     }
 
     #[test]
@@ -135,7 +147,8 @@ mod tests {
         let mut s = session(Some(5));
         s.refresh_token = Some(RefreshToken::new("r\"t".into()));
         s.userinfo = Some(r#"{"sub":"alice"}"#.into());
-        let back: StoredSession = crate::core::json::decode(&s.to_json(), "stored session").unwrap();
+        let back: StoredSession =
+            crate::core::json::decode(&s.to_json(), "stored session").unwrap();
         assert_eq!(back.refresh_token.unwrap().secret(), "r\"t");
         assert_eq!(back.userinfo, s.userinfo);
         assert_eq!((back.expires_at, back.sub), (Some(5), s.sub));

@@ -2,12 +2,17 @@
 //! classification of any HTTP answer that should have been JSON.
 
 use crate::core::error::{clip, Error, TokenProblem};
+use crate::core::json::{Field, Fields, FromJson};
 use crate::core::secret::{AccessToken, AuthorizationCode, IdToken, PkceVerifier, RefreshToken};
 use crate::core::url::form_encode;
-use crate::core::json::{Field, FromJson, Fields};
 
 /// The form body of the authorization-code exchange (public client: `client_id`, no secret).
-pub fn code_exchange_body(code: &AuthorizationCode, verifier: &PkceVerifier, redirect_uri: &str, client_id: &str) -> String {
+pub fn code_exchange_body(
+    code: &AuthorizationCode,
+    verifier: &PkceVerifier,
+    redirect_uri: &str,
+    client_id: &str,
+) -> String {
     form_encode([
         ("grant_type", "authorization_code"),
         ("code", code.secret()),
@@ -19,7 +24,11 @@ pub fn code_exchange_body(code: &AuthorizationCode, verifier: &PkceVerifier, red
 
 /// The form body of a refresh (RFC 6749 6).
 pub fn refresh_body(refresh_token: &RefreshToken, client_id: &str) -> String {
-    form_encode([("grant_type", "refresh_token"), ("refresh_token", refresh_token.secret()), ("client_id", client_id)])
+    form_encode([
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token.secret()),
+        ("client_id", client_id),
+    ])
 }
 
 /// Decides whether an HTTP answer may be parsed as JSON, before any parser sees it.
@@ -27,18 +36,32 @@ pub fn refresh_body(refresh_token: &RefreshToken, client_id: &str) -> String {
 /// Only the start of `body` is looked at. HTML (by content type or by a leading `<`) is refused
 /// with a short snippet; 429 becomes `rate_limited`; other statuses pass, so OAuth error bodies
 /// (400/401 with JSON) can be read by the caller.
-pub fn check_json_response(status: u16, content_type: Option<&str>, body: &str, retry_after: Option<&str>) -> Result<(), Error> {
+pub fn check_json_response(
+    status: u16,
+    content_type: Option<&str>,
+    body: &str,
+    retry_after: Option<&str>,
+) -> Result<(), Error> {
     let trimmed = body.trim_start();
-    let html = content_type.is_some_and(|c| c.to_ascii_lowercase().contains("html")) || trimmed.starts_with('<');
+    let html = content_type.is_some_and(|c| c.to_ascii_lowercase().contains("html"))
+        || trimmed.starts_with('<');
     if status == 429 {
-        return Err(Error::RateLimited { retry_after: retry_after.and_then(|r| r.trim().parse().ok()) });
+        return Err(Error::RateLimited {
+            retry_after: retry_after.and_then(|r| r.trim().parse().ok()),
+        });
     }
     if html {
-        return Err(Error::HtmlResponse { status, snippet: clip(trimmed, 80) });
+        return Err(Error::HtmlResponse {
+            status,
+            snippet: clip(trimmed, 80),
+        });
     }
     if !(trimmed.starts_with('{') || trimmed.starts_with('[')) {
         return Err(if (200..300).contains(&status) {
-            Error::InvalidResponse { what: "response", reason: "the body is not JSON".into() }
+            Error::InvalidResponse {
+                what: "response",
+                reason: "the body is not JSON".into(),
+            }
         } else {
             Error::HttpError { status }
         });
@@ -100,22 +123,38 @@ pub struct TokenSet {
 /// Turns a parsed token response (with its HTTP status) into tokens or a typed error.
 pub fn token_result(status: u16, r: TokenResponse, now: u64) -> Result<TokenSet, Error> {
     if let Some(error) = r.error {
-        return Err(Error::Provider { error, description: r.error_description });
+        return Err(Error::Provider {
+            error,
+            description: r.error_description,
+        });
     }
     if !(200..300).contains(&status) {
         return Err(Error::HttpError { status });
     }
     let Some(access_token) = r.access_token.filter(|t| !t.is_empty()) else {
-        return Err(Error::InvalidResponse { what: "token response", reason: "no access_token".into() });
+        return Err(Error::InvalidResponse {
+            what: "token response",
+            reason: "no access_token".into(),
+        });
     };
     match r.token_type.as_deref() {
         Some(t) if t.eq_ignore_ascii_case("bearer") => {}
-        other => return Err(Error::token(TokenProblem::UnsupportedTokenType(other.unwrap_or_default().into()))),
+        other => {
+            return Err(Error::token(TokenProblem::UnsupportedTokenType(
+                other.unwrap_or_default().into(),
+            )))
+        }
     }
-    let expires_at = r.expires_in.filter(|e| e.is_finite() && *e >= 0.0).map(|e| now + e as u64);
+    let expires_at = r
+        .expires_in
+        .filter(|e| e.is_finite() && *e >= 0.0)
+        .map(|e| now + e as u64);
     Ok(TokenSet {
         access_token: AccessToken::new(access_token),
-        refresh_token: r.refresh_token.filter(|t| !t.is_empty()).map(RefreshToken::new),
+        refresh_token: r
+            .refresh_token
+            .filter(|t| !t.is_empty())
+            .map(RefreshToken::new),
         id_token: r.id_token.filter(|t| !t.is_empty()).map(IdToken::new),
         expires_at,
         scope: r.scope,
@@ -146,21 +185,52 @@ mod tests {
         assert_eq!(q[2], ("redirect_uri".into(), "https://app.example/".into()));
         assert_eq!(q[3], ("client_id".into(), "app".into()));
         assert_eq!(q[4], ("code_verifier".into(), "v".repeat(43)));
-        assert!(refresh_body(&RefreshToken::new("r t".into()), "app").contains("refresh_token=r%20t"));
+        assert!(
+            refresh_body(&RefreshToken::new("r t".into()), "app").contains("refresh_token=r%20t")
+        );
     }
 
     #[test]
     fn html_where_json_was_expected_is_refused_with_a_snippet() {
-        let e = check_json_response(200, Some("text/html; charset=utf-8"), "<!doctype html><title>Oops</title>", None).unwrap_err();
+        let e = check_json_response(
+            200,
+            Some("text/html; charset=utf-8"),
+            "<!doctype html><title>Oops</title>",
+            None,
+        )
+        .unwrap_err();
         assert_eq!(e.code(), "html_response");
-        assert!(matches!(&e, Error::HtmlResponse { status: 200, snippet } if snippet.starts_with("<!doctype")));
-        let e = check_json_response(502, Some("application/json"), "\n <html>Bad gateway", None).unwrap_err();
+        assert!(
+            matches!(&e, Error::HtmlResponse { status: 200, snippet } if snippet.starts_with("<!doctype"))
+        );
+        let e = check_json_response(502, Some("application/json"), "\n <html>Bad gateway", None)
+            .unwrap_err();
         assert!(matches!(e, Error::HtmlResponse { status: 502, .. }));
-        let e = check_json_response(429, Some("text/html"), "<html>slow down", Some("7")).unwrap_err();
-        assert_eq!(e, Error::RateLimited { retry_after: Some(7) });
-        assert_eq!(check_json_response(503, Some("text/plain"), "down", None).unwrap_err(), Error::HttpError { status: 503 });
-        assert_eq!(check_json_response(200, None, "ok", None).unwrap_err().code(), "invalid_response");
-        check_json_response(400, Some("application/json"), r#"{"error":"invalid_grant"}"#, None).unwrap();
+        let e =
+            check_json_response(429, Some("text/html"), "<html>slow down", Some("7")).unwrap_err();
+        assert_eq!(
+            e,
+            Error::RateLimited {
+                retry_after: Some(7)
+            }
+        );
+        assert_eq!(
+            check_json_response(503, Some("text/plain"), "down", None).unwrap_err(),
+            Error::HttpError { status: 503 }
+        );
+        assert_eq!(
+            check_json_response(200, None, "ok", None)
+                .unwrap_err()
+                .code(),
+            "invalid_response"
+        );
+        check_json_response(
+            400,
+            Some("application/json"),
+            r#"{"error":"invalid_grant"}"#,
+            None,
+        )
+        .unwrap();
         check_json_response(200, Some("application/json;charset=utf-8"), " {}", None).unwrap();
     }
 
@@ -170,11 +240,38 @@ mod tests {
         assert_eq!(ok.access_token.secret(), "at");
         assert_eq!(ok.expires_at, Some(1300));
         assert_eq!(ok.refresh_token.unwrap().secret(), "rt");
-        let e = token_result(400, parse(json!({"error":"invalid_grant","error_description":"grant request is invalid"})), 0).unwrap_err();
+        let e = token_result(
+            400,
+            parse(json!({"error":"invalid_grant","error_description":"grant request is invalid"})),
+            0,
+        )
+        .unwrap_err();
         assert_eq!(e.code(), "invalid_grant");
-        assert_eq!(token_result(500, parse(json!({})), 0).unwrap_err(), Error::HttpError { status: 500 });
-        assert_eq!(token_result(200, parse(json!({"token_type":"Bearer"})), 0).unwrap_err().code(), "invalid_response");
-        assert_eq!(token_result(200, parse(json!({"access_token":"a","token_type":"mac"})), 0).unwrap_err().code(), "token_invalid");
-        assert_eq!(token_result(200, parse(json!({"access_token":"a"})), 0).unwrap_err().code(), "token_invalid");
+        assert_eq!(
+            token_result(500, parse(json!({})), 0).unwrap_err(),
+            Error::HttpError { status: 500 }
+        );
+        assert_eq!(
+            token_result(200, parse(json!({"token_type":"Bearer"})), 0)
+                .unwrap_err()
+                .code(),
+            "invalid_response"
+        );
+        assert_eq!(
+            token_result(
+                200,
+                parse(json!({"access_token":"a","token_type":"mac"})),
+                0
+            )
+            .unwrap_err()
+            .code(),
+            "token_invalid"
+        );
+        assert_eq!(
+            token_result(200, parse(json!({"access_token":"a"})), 0)
+                .unwrap_err()
+                .code(),
+            "token_invalid"
+        );
     }
 }

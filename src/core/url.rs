@@ -58,15 +58,13 @@ pub fn decode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h << 4 | l);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b => out.push(b),
         }
         i += 1;
@@ -148,7 +146,12 @@ impl HttpUrl {
             }
             Some(_) => return None,
         };
-        Some(Self { scheme, host, port, rest: tail.to_owned() })
+        Some(Self {
+            scheme,
+            host,
+            port,
+            rest: tail.to_owned(),
+        })
     }
 
     /// `scheme://host[:port]`, the serialisation browsers use for `location.origin`.
@@ -163,7 +166,10 @@ impl HttpUrl {
     pub fn is_loopback(&self) -> bool {
         self.host == "localhost"
             || self.host == "[::1]"
-            || self.host.strip_prefix("127.").is_some_and(|r| r.split('.').count() == 3)
+            || self
+                .host
+                .strip_prefix("127.")
+                .is_some_and(|r| r.split('.').count() == 3)
     }
 
     /// https, or http on a loopback host.
@@ -192,22 +198,31 @@ mod tests {
 
     #[test]
     fn encodes_everything_but_unreserved() {
-        assert_eq!(form_encode([("a b", "x/y?z=1&é"), ("k", "~-._")]), "a%20b=x%2Fy%3Fz%3D1%26%C3%A9&k=~-._");
+        assert_eq!(
+            form_encode([("a b", "x/y?z=1&é"), ("k", "~-._")]),
+            "a%20b=x%2Fy%3Fz%3D1%26%C3%A9&k=~-._"
+        );
     }
 
     #[test]
     fn decodes_plus_and_escapes_and_keeps_bad_escapes() {
         assert_eq!(decode("a+b%2Fc%zz%4"), "a b/c%zz%4");
-        assert_eq!(parse_query("?code=a%2Bb&state=s&flag"), vec![
-            ("code".into(), "a+b".into()),
-            ("state".into(), "s".into()),
-            ("flag".into(), String::new()),
-        ]);
+        assert_eq!(
+            parse_query("?code=a%2Bb&state=s&flag"),
+            vec![
+                ("code".into(), "a+b".into()),
+                ("state".into(), "s".into()),
+                ("flag".into(), String::new()),
+            ]
+        );
     }
 
     #[test]
     fn query_of_stops_at_the_fragment() {
-        assert_eq!(query_of("https://a/cb?code=1&state=2#frag"), "code=1&state=2");
+        assert_eq!(
+            query_of("https://a/cb?code=1&state=2#frag"),
+            "code=1&state=2"
+        );
         assert_eq!(query_of("/cb#x?y"), "");
         assert_eq!(query_of("/cb"), "");
     }
@@ -217,8 +232,14 @@ mod tests {
         let u = HttpUrl::parse("HTTPS://Example.COM:443/a?b#c").unwrap();
         assert_eq!(u.origin(), "https://example.com");
         assert_eq!(u.path(), "/a");
-        assert_eq!(HttpUrl::parse("http://127.0.0.1:8080").unwrap().origin(), "http://127.0.0.1:8080");
-        assert_eq!(HttpUrl::parse("http://[::1]:9/x").unwrap().origin(), "http://[::1]:9");
+        assert_eq!(
+            HttpUrl::parse("http://127.0.0.1:8080").unwrap().origin(),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            HttpUrl::parse("http://[::1]:9/x").unwrap().origin(),
+            "http://[::1]:9"
+        );
         for bad in [
             "//evil.example",
             "javascript:alert(1)",
@@ -238,7 +259,11 @@ mod tests {
     fn loopback_detection() {
         assert!(HttpUrl::parse("http://127.0.0.1/").unwrap().is_loopback());
         assert!(HttpUrl::parse("http://localhost:1/").unwrap().is_loopback());
-        assert!(!HttpUrl::parse("http://127.0.0.1.evil.example/").unwrap().is_loopback());
-        assert!(!HttpUrl::parse("http://example.com/").unwrap().is_secure_enough());
+        assert!(!HttpUrl::parse("http://127.0.0.1.evil.example/")
+            .unwrap()
+            .is_loopback());
+        assert!(!HttpUrl::parse("http://example.com/")
+            .unwrap()
+            .is_secure_enough());
     }
 }

@@ -200,8 +200,13 @@ fn error_members(o: &Object, e: &Error) {
             set(o, "snippet", &snippet.as_str().into());
         }
         Error::HttpError { status } => set(o, "status", &(*status).into()),
-        Error::RateLimited { retry_after: Some(s) } => set(o, "retryAfter", &(*s as f64).into()),
-        Error::Provider { description: Some(d), .. } => set(o, "description", &d.as_str().into()),
+        Error::RateLimited {
+            retry_after: Some(s),
+        } => set(o, "retryAfter", &(*s as f64).into()),
+        Error::Provider {
+            description: Some(d),
+            ..
+        } => set(o, "description", &d.as_str().into()),
         _ => {}
     }
 }
@@ -222,8 +227,23 @@ fn js_error(e: &Error) -> JsValue {
     err.into()
 }
 
-const PROTOCOL_CLAIMS: &[&str] =
-    &["iss", "aud", "exp", "iat", "nbf", "nonce", "azp", "at_hash", "c_hash", "s_hash", "auth_time", "sid", "acr", "amr", "jti"];
+const PROTOCOL_CLAIMS: &[&str] = &[
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "nonce",
+    "azp",
+    "at_hash",
+    "c_hash",
+    "s_hash",
+    "auth_time",
+    "sid",
+    "acr",
+    "amr",
+    "jti",
+];
 
 fn user_object(u: &User) -> JsValue {
     let claims = JSON::parse(&u.claims_json).unwrap_or_else(|_| Object::new().into());
@@ -235,7 +255,11 @@ fn user_object(u: &User) -> JsValue {
         Object::assign(&user, info.unchecked_ref::<Object>());
     }
     set(&user, "sub", &u.sub.as_str().into());
-    set(&user, "claims", &Object::freeze(claims.unchecked_ref::<Object>()));
+    set(
+        &user,
+        "claims",
+        &Object::freeze(claims.unchecked_ref::<Object>()),
+    );
     Object::freeze(&user).into()
 }
 
@@ -286,7 +310,11 @@ impl SessionManager {
         let config: JsValue = config.into();
         let input = ConfigInput::from_json(&json_text(&config)).map_err(|e| js_error(&e))?;
         let client = Client::new(input).map_err(|e| js_error(&e))?;
-        let hook = |name: &str| Reflect::get(&config, &JsValue::from_str(name)).ok().and_then(|f| f.dyn_into::<Function>().ok());
+        let hook = |name: &str| {
+            Reflect::get(&config, &JsValue::from_str(name))
+                .ok()
+                .and_then(|f| f.dyn_into::<Function>().ok())
+        };
         let (on_ok, on_err) = (hook("onRefresh"), hook("onRefreshError"));
         if on_ok.is_some() || on_err.is_some() {
             client.on_refresh(Rc::new(move |r| {
@@ -304,7 +332,11 @@ impl SessionManager {
                 };
             }));
         }
-        Ok(Self { client, snapshot: Rc::default(), bootstrap: RefCell::default() })
+        Ok(Self {
+            client,
+            snapshot: Rc::default(),
+            bootstrap: RefCell::default(),
+        })
     }
 
     /// Finishes a pending callback when this page is the redirect URI with `code`/`error`,
@@ -359,8 +391,14 @@ impl SessionManager {
     #[wasm_bindgen(js_name = getAccessToken)]
     pub fn get_access_token(&self) -> PromiseString {
         let client = self.client.clone();
-        future_to_promise(async move { client.access_token().await.map(JsValue::from).map_err(|e| js_error(&e)) })
-            .unchecked_into()
+        future_to_promise(async move {
+            client
+                .access_token()
+                .await
+                .map(JsValue::from)
+                .map_err(|e| js_error(&e))
+        })
+        .unchecked_into()
     }
 
     /// Runs `bootstrap()` again (after a `failed` state, e.g. the backend was down).
@@ -379,11 +417,21 @@ impl SessionManager {
             let request = match (input.as_string(), init) {
                 (Some(url), Some(init)) => web_sys::Request::new_with_str_and_init(&url, &init),
                 (Some(url), None) => web_sys::Request::new_with_str(&url),
-                (None, Some(init)) => web_sys::Request::new_with_request_and_init(input.unchecked_ref(), &init),
+                (None, Some(init)) => {
+                    web_sys::Request::new_with_request_and_init(input.unchecked_ref(), &init)
+                }
                 (None, None) => web_sys::Request::new_with_request(input.unchecked_ref()),
             }
-            .map_err(|e| js_error(&Error::Network { detail: crate::browser::describe(&e) }))?;
-            client.server_fetch(request).await.map(JsValue::from).map_err(|e| js_error(&e))
+            .map_err(|e| {
+                js_error(&Error::Network {
+                    detail: crate::browser::describe(&e),
+                })
+            })?;
+            client
+                .server_fetch(request)
+                .await
+                .map(JsValue::from)
+                .map_err(|e| js_error(&e))
         })
         .unchecked_into()
     }
