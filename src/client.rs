@@ -2,7 +2,7 @@
 //! configuration; cheap to clone (`Rc`). Used by the JS facade and the Leptos components.
 
 use crate::browser::channel::Channel;
-use crate::browser::crypto::{random_bytes, verify};
+use crate::browser::crypto::{random_bytes, sha256, verify};
 use crate::browser::http::{backend, get_json, post_form, post_form_no_content, send};
 use crate::browser::idb;
 use crate::browser::lock::with_lock;
@@ -678,7 +678,7 @@ impl Client {
         let want = Expectations {
             nonce: Some(&pending.nonce),
             max_age: pending.max_age,
-            access_token: Some(tokens.access_token.secret()),
+            access_token_sha256: Some(&sha256(tokens.access_token.secret().as_bytes()).await?),
             previous_sub,
             now: now(),
         };
@@ -704,7 +704,7 @@ impl Client {
     /// A `prompt=none` sign-in in a hidden iframe: resumes the provider's session without a form.
     async fn silent_sign_in(&self, previous_sub: Option<&str>) -> Result<(), Error> {
         let provider = self.provider().await?;
-        let entropy = Entropy::from_bytes(random_bytes::<96>()?);
+        let entropy = draw_entropy().await?;
         let (url, pending) = silent_request(&self.inner.config, &provider, &entropy, now())?;
         let origin = &self.inner.config.app_origin;
         let timeout_ms = u32::try_from(self.inner.config.silent_timeout * 1000).unwrap_or(u32::MAX);
@@ -982,7 +982,7 @@ impl Client {
             sanitize_return_to(r, &self.inner.config.app_origin)?;
         }
         let provider = self.provider().await?;
-        let entropy = Entropy::from_bytes(random_bytes::<96>()?);
+        let entropy = draw_entropy().await?;
         let t = now();
         let (url, pending) =
             authorization_request(&self.inner.config, &provider, &options, &entropy, t)?;
@@ -1122,7 +1122,9 @@ impl Client {
                 let want = Expectations {
                     nonce: None,
                     max_age: None,
-                    access_token: Some(tokens.access_token.secret()),
+                    access_token_sha256: Some(
+                        &sha256(tokens.access_token.secret().as_bytes()).await?,
+                    ),
                     previous_sub: Some(&current.sub),
                     now: now(),
                 };
@@ -1242,6 +1244,13 @@ impl Client {
 }
 
 /// Silent SSO outcomes that mean "no provider session": end quietly in `signedOut`.
+/// The random values of one sign-in, with the verifier hashed by WebCrypto.
+async fn draw_entropy() -> Result<Entropy, Error> {
+    let drawn = Entropy::from_bytes(random_bytes::<96>()?);
+    let digest = sha256(drawn.verifier().secret().as_bytes()).await?;
+    Ok(drawn.hashed(digest))
+}
+
 fn is_quiet(e: &Error) -> bool {
     matches!(e, Error::Provider { error, .. }
         if matches!(error.as_str(), "login_required" | "consent_required" | "interaction_required" | "account_selection_required"))

@@ -3,7 +3,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
-use oidc_session::browser::crypto::{random_bytes, verify};
+use oidc_session::browser::crypto::{random_bytes, sha256, verify};
 use oidc_session::browser::storage::Area;
 use oidc_session::browser::stringify;
 use oidc_session::core::discovery::ProviderMetadata;
@@ -703,4 +703,19 @@ mod server_mode {
             assert_eq!(client.view().status, status, "{answer}");
         }
     }
+}
+
+/// WebCrypto's SHA-256 gives the RFC 7636 appendix B challenge and the OIDC Core A.3 `at_hash`
+/// (the core never hashes; these digests are what reach it).
+#[wasm_bindgen_test]
+async fn sha256_matches_the_rfc_vectors() {
+    let digest = sha256(b"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")
+        .await
+        .unwrap();
+    assert_eq!(b64(&digest), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+    let digest = sha256(b"jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y")
+        .await
+        .unwrap();
+    assert_eq!(b64(&digest[..16]), "77QmUPtjPfzWtF2AnpK9RQ");
+    assert_ne!(sha256(b"").await.unwrap(), sha256(b" ").await.unwrap());
 }

@@ -180,10 +180,10 @@ fn build(
         .as_deref()
         .map(|r| sanitize_return_to(r, &config.app_origin))
         .transpose()?;
-    let verifier = PkceVerifier::from_entropy(&entropy.verifier);
+    let verifier = entropy.verifier();
     let state = b64url(&entropy.state);
     let nonce = b64url(&entropy.nonce);
-    let challenge = verifier.challenge();
+    let challenge = PkceVerifier::challenge(&entropy.verifier_sha256);
 
     let mut scopes = config.scopes.clone();
     if let Some(s) = &options.scopes {
@@ -241,7 +241,14 @@ mod tests {
     fn entropy() -> Entropy {
         let mut b = [0u8; 96];
         b.iter_mut().enumerate().for_each(|(i, x)| *x = i as u8);
-        Entropy::from_bytes(b)
+        let drawn = Entropy::from_bytes(b);
+        let digest = sha256(drawn.verifier().secret());
+        drawn.hashed(digest)
+    }
+
+    fn sha256(text: &str) -> crate::core::pkce::Sha256 {
+        use sha2::Digest;
+        sha2::Sha256::digest(text.as_bytes()).into()
     }
 
     fn query_of(url: &str) -> Vec<(String, String)> {
@@ -274,7 +281,7 @@ mod tests {
         assert_eq!(get(&q, "code_challenge_method"), Some("S256"));
         assert_eq!(
             get(&q, "code_challenge"),
-            Some(pending.verifier.challenge().as_str())
+            Some(b64url(&sha256(pending.verifier.secret())).as_str())
         );
         assert_eq!(get(&q, "state"), Some(pending.state.as_str()));
         assert_eq!(get(&q, "nonce"), Some(pending.nonce.as_str()));

@@ -3,8 +3,7 @@
 use crate::core::config::Config;
 use crate::core::error::{Error, IssuerSource, TokenProblem};
 use crate::core::json::{Field, Fields, FromJson};
-use crate::core::pkce::b64url;
-use sha2::{Digest, Sha256};
+use crate::core::pkce::{b64url, Sha256};
 
 /// The claims the checks need. Numbers are `f64` because JSON numbers are.
 #[derive(Debug, Clone)]
@@ -52,8 +51,8 @@ pub struct Expectations<'a> {
     pub nonce: Option<&'a str>,
     /// `max_age` sent, if any.
     pub max_age: Option<u64>,
-    /// The access token issued with it, for `at_hash`.
-    pub access_token: Option<&'a str>,
+    /// SHA-256 of the access token issued with it, for `at_hash` (the core never hashes).
+    pub access_token_sha256: Option<&'a Sha256>,
     /// The session's subject, when this ID token comes from a refresh.
     pub previous_sub: Option<&'a str>,
     /// Now, in seconds since the epoch.
@@ -124,8 +123,7 @@ pub fn validate_claims(
         }
     }
     // Core 3.1.3.8: at_hash, when present, must match (all our algorithms hash with SHA-256).
-    if let (Some(at_hash), Some(token)) = (&claims.at_hash, want.access_token) {
-        let digest = Sha256::digest(token.as_bytes());
+    if let (Some(at_hash), Some(digest)) = (&claims.at_hash, want.access_token_sha256) {
         if *at_hash != b64url(&digest[..16]) {
             return bad(TokenProblem::AtHashMismatch);
         }
@@ -164,7 +162,7 @@ mod tests {
         Expectations {
             nonce: Some("n1"),
             max_age: None,
-            access_token: None,
+            access_token_sha256: None,
             previous_sub: None,
             now: NOW,
         }
@@ -307,8 +305,9 @@ mod tests {
     fn at_hash_matches_the_access_token() {
         // OIDC Core A.3 example: access token and its at_hash.
         let token = "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y";
+        let digest: Sha256 = <sha2::Sha256 as sha2::Digest>::digest(token.as_bytes()).into();
         let w = Expectations {
-            access_token: Some(token),
+            access_token_sha256: Some(&digest),
             ..want()
         };
         let mut v = claims();
