@@ -76,13 +76,72 @@ pub fn bff() -> Result<PathBuf> {
     }
 }
 
-/// Builds `pkg/`, assuming the tools are installed (see `setup::toolchain`).
-pub fn build() -> Result {
-    let pkg = crate::root().join(PKG);
-    if pkg.exists() {
-        fs::remove_dir_all(&pkg).map_err(|e| format!("removing stale {}: {e}", pkg.display()))?;
-    }
+/// Set to build the bundle with the prebuilt standard library (to compare sizes).
+pub const PLAIN_STD_ENV: &str = "XTASK_PLAIN_STD";
 
+/// cargo (release, wasm32, feature `js`); returns the `.wasm`.
+///
+/// The size build first: the standard library is recompiled for this bundle with
+/// `optimize_for_size` and panics become a bare trap (`-C panic=immediate-abort`), which drops
+/// the panic machinery, its messages and the char/string formatting it drags in (9.3 KB gzip,
+/// ARCHITECTURE.md "Size"). Both need unstable flags, enabled on the stable toolchain with
+/// `RUSTC_BOOTSTRAP=1` for this one build only (its own target directory; the crate itself and
+/// every test build stay on plain stable). If that build cannot run (no rust-src, a toolchain
+/// that renamed a flag), the ordinary stable build is used and the reason printed.
+fn compile() -> Result<PathBuf> {
+    let plain = std::env::var_os(PLAIN_STD_ENV).is_some();
+    if !plain && setup::has_rust_src() {
+        println!(
+            "build: cargo (release, {}, feature js, std rebuilt for size)",
+            setup::WASM_TARGET
+        );
+        let dir = util::target_dir().join("bundle");
+        let mut flags = remap_flags();
+        if let Some(sysroot) = setup::sysroot() {
+            flags.push_str(&format!(
+                "\x1f--remap-path-prefix={}=rust",
+                sysroot.display()
+            ));
+        }
+        flags.push_str("\x1f-Zunstable-options\x1f-Cpanic=immediate-abort");
+        let status = util::cargo()
+            .args([
+                "build",
+                "--lib",
+                "--release",
+                "--target",
+                setup::WASM_TARGET,
+            ])
+            .args(["--features", "js"])
+            .args([
+                "-Z",
+                "build-std=std,panic_abort",
+                "-Z",
+                "build-std-features=optimize_for_size",
+            ])
+            .env("CARGO_TARGET_DIR", &dir)
+            .env("RUSTC_BOOTSTRAP", "1")
+            .env("CARGO_ENCODED_RUSTFLAGS", flags)
+            .status();
+        match status {
+            Ok(s) if s.success() => {
+                return Ok(dir
+                    .join(setup::WASM_TARGET)
+                    .join("release")
+                    .join(format!("{NAME}.wasm")))
+            }
+            Ok(s) => {
+                println!("build: note: the size build failed ({s}); building with the prebuilt std")
+            }
+            Err(e) => {
+                println!("build: note: could not start cargo ({e}); building with the prebuilt std")
+            }
+        }
+    } else if !plain {
+        println!(
+            "build: note: rust-src is missing; building with the prebuilt std (~9 KB gzip larger)"
+        );
+    }
     println!("build: cargo (release, {}, feature js)", setup::WASM_TARGET);
     util::run(
         util::cargo()
@@ -96,12 +155,22 @@ pub fn build() -> Result {
             .args(["--features", "js"])
             .env("CARGO_ENCODED_RUSTFLAGS", remap_flags()),
     )?;
-
-    println!("build: wasm-bindgen --target web");
-    let wasm = util::target_dir()
+    Ok(util::target_dir()
         .join(setup::WASM_TARGET)
         .join("release")
-        .join(format!("{NAME}.wasm"));
+        .join(format!("{NAME}.wasm")))
+}
+
+/// Builds `pkg/`, assuming the tools are installed (see `setup::toolchain`).
+pub fn build() -> Result {
+    let pkg = crate::root().join(PKG);
+    if pkg.exists() {
+        fs::remove_dir_all(&pkg).map_err(|e| format!("removing stale {}: {e}", pkg.display()))?;
+    }
+
+    let wasm = compile()?;
+
+    println!("build: wasm-bindgen --target web");
     util::run(
         Command::new("wasm-bindgen")
             .args(["--target", "web", "--out-dir", PKG, "--out-name", NAME])

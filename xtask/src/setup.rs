@@ -25,10 +25,38 @@ pub fn all() -> Result {
 }
 
 /// What `build` needs: the wasm target, wasm-bindgen and node_modules (for wasm-opt).
+/// The standard library's source (for the size build) is wanted but not required.
 pub fn toolchain() -> Result {
     wasm_target()?;
+    if let Err(e) = rust_src() {
+        println!("setup: note: {e}; the bundle will be built with the prebuilt standard library");
+    }
     wasm_bindgen()?;
     node_modules()
+}
+
+/// The toolchain's sysroot (`rustc --print sysroot`).
+pub fn sysroot() -> Option<PathBuf> {
+    stdout_of(Command::new("rustc").args(["--print", "sysroot"])).map(|s| PathBuf::from(s.trim()))
+}
+
+/// True when the standard library's source is installed (what `-Z build-std` compiles).
+pub fn has_rust_src() -> bool {
+    sysroot().is_some_and(|s| s.join("lib/rustlib/src/rust/library/Cargo.lock").is_file())
+}
+
+/// `rustup component add rust-src` (~3 MB) when missing: the size build recompiles the
+/// standard library for the bundle (see build.rs).
+pub fn rust_src() -> Result {
+    if !has_rust_src() {
+        println!("setup: adding the rust-src component (for the size build of the bundle)");
+        run(Command::new("rustup").args(["component", "add", "rust-src"]))?;
+        if !has_rust_src() {
+            return Err("rust-src is still missing after `rustup component add rust-src`".into());
+        }
+    }
+    println!("setup: rust-src ok");
+    Ok(())
 }
 
 pub fn wasm_target() -> Result {
