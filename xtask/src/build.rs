@@ -1,7 +1,7 @@
 //! `cargo xtask build`: the npm package in `pkg/`.
 //!
 //! cargo (release, wasm32, feature `js`) -> wasm-bindgen `--target web` -> wasm-opt -Oz
-//! (npm binaryen) -> `pkg/package.json` + README.
+//! (npm binaryen) -> terser (the JS glue) -> `pkg/package.json` + README.
 
 use crate::setup;
 use crate::util::{self, Result};
@@ -11,6 +11,9 @@ use std::process::Command;
 
 pub const PKG: &str = "pkg";
 pub const NAME: &str = "oidc_session";
+
+/// The JS minifier, from the committed package.json (npm `terser`).
+pub const TERSER: &str = "node_modules/.bin/terser";
 
 /// rustc's default wasm32 features (Rust 1.95 / LLVM 21), spelled for binaryen 132.
 /// wasm-opt also reads them from the module's `target_features` section, but
@@ -196,6 +199,20 @@ pub fn build() -> Result {
     )?;
     fs::rename(&tmp, &bg)
         .map_err(|e| format!("moving {} to {}: {e}", tmp.display(), bg.display()))?;
+
+    // The JS glue ships minified, as every peer's dist does (the names the wasm imports are
+    // property names, which terser leaves alone): 7,647 -> 5,375 B gzip.
+    println!("build: terser (JS glue)");
+    let glue = pkg.join(format!("{NAME}.js"));
+    let min = glue.with_extension("min.js");
+    util::run(
+        Command::new(crate::root().join(TERSER))
+            .arg(&glue)
+            .args(["--module", "--compress", "--mangle", "--output"])
+            .arg(&min),
+    )?;
+    fs::rename(&min, &glue)
+        .map_err(|e| format!("moving {} to {}: {e}", min.display(), glue.display()))?;
 
     for extra in ["README.md", "LICENSE-MIT", "LICENSE-APACHE", "LICENSE"] {
         let from = crate::root().join(extra);
