@@ -81,9 +81,9 @@ impl SignOutOptions {
             return Ok(Self::default());
         };
         let read = || -> Field<Self> {
-            Ok(Self {
-                return_to: f.str("returnTo")?,
-                local_only: f.bool("localOnly")?.unwrap_or(false),
+            f.done(Self {
+                return_to: f.str("returnTo"),
+                local_only: f.bool("localOnly").unwrap_or(false),
             })
         };
         read().map_err(|field| Error::ConfigInvalid {
@@ -100,9 +100,9 @@ struct PendingSignOut {
 
 impl FromJson for PendingSignOut {
     fn read(f: &Fields<'_>) -> Field<Self> {
-        Ok(Self {
-            state: f.req_str("state")?,
-            return_to: f.str("return_to")?,
+        f.done(Self {
+            state: f.req_str("state"),
+            return_to: f.str("return_to"),
         })
     }
 }
@@ -124,10 +124,10 @@ struct ProfileHints {
 
 impl FromJson for ProfileHints {
     fn read(f: &Fields<'_>) -> Field<Self> {
-        Ok(Self {
-            sub: f.str("sub")?,
-            email: f.str("email")?,
-            name: f.str("name")?,
+        f.done(Self {
+            sub: f.str("sub"),
+            email: f.str("email"),
+            name: f.str("name"),
         })
     }
 }

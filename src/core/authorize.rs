@@ -76,14 +76,14 @@ impl SignInOptions {
             return Ok(Self::default());
         };
         let read = || -> Field<Self> {
-            Ok(Self {
-                return_to: f.str("returnTo")?,
-                prompt: f.str("prompt")?,
-                login_hint: f.str("loginHint")?,
-                max_age: f.uint("maxAge")?,
-                ui_locales: f.str("uiLocales")?,
-                scopes: f.strs("scopes", false)?,
-                extra_params: f.str_map("extraParams")?,
+            f.done(Self {
+                return_to: f.str("returnTo"),
+                prompt: f.str("prompt"),
+                login_hint: f.str("loginHint"),
+                max_age: f.uint("maxAge"),
+                ui_locales: f.str("uiLocales"),
+                scopes: f.strs("scopes", false),
+                extra_params: f.str_map("extraParams"),
             })
         };
         read().map_err(|field| Error::ConfigInvalid {
@@ -95,14 +95,17 @@ impl SignInOptions {
 
 impl FromJson for PendingSignIn {
     fn read(f: &Fields<'_>) -> Field<Self> {
-        Ok(Self {
-            state: f.req_str("state")?,
-            nonce: f.req_str("nonce")?,
-            verifier: PkceVerifier::parse(&f.req_str("verifier")?).ok_or("verifier")?,
-            redirect_uri: f.req_str("redirect_uri")?,
-            return_to: f.str("return_to")?,
-            max_age: f.uint("max_age")?,
-            created_at: f.uint("created_at")?.ok_or("created_at")?,
+        let Some(verifier) = PkceVerifier::parse(&f.req_str("verifier")) else {
+            return Err("verifier");
+        };
+        f.done(Self {
+            state: f.req_str("state"),
+            nonce: f.req_str("nonce"),
+            verifier,
+            redirect_uri: f.req_str("redirect_uri"),
+            return_to: f.str("return_to"),
+            max_age: f.uint("max_age"),
+            created_at: f.uint("created_at").unwrap_or_else(|| f.fail("created_at")),
         })
     }
 }

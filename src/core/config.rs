@@ -104,37 +104,37 @@ pub struct Config {
 
 impl ConfigInput {
     fn read(f: &Fields<'_>) -> Field<Self> {
-        let storage = match f.str("storage")?.as_deref() {
+        let storage = match f.str("storage").as_deref() {
             None => None,
             Some("memory") => Some(StorageKind::Memory),
             Some("session") => Some(StorageKind::Session),
             Some("local") => Some(StorageKind::Local),
-            Some(_) => return Err("storage"),
+            Some(_) => f.fail("storage"),
         };
-        let skew = f.uint("clockSkewSeconds")?;
-        Ok(Self {
-            issuer: f.str("issuer")?.unwrap_or_default(),
-            client_id: f.str("clientId")?.unwrap_or_default(),
-            redirect_uri: f.str("redirectUri")?.unwrap_or_default(),
-            post_logout_redirect_uri: f.str("postLogoutRedirectUri")?,
-            scopes: f.strs("scopes", false)?,
+        let skew = f.uint("clockSkewSeconds");
+        f.done(Self {
+            issuer: f.str("issuer").unwrap_or_default(),
+            client_id: f.str("clientId").unwrap_or_default(),
+            redirect_uri: f.str("redirectUri").unwrap_or_default(),
+            post_logout_redirect_uri: f.str("postLogoutRedirectUri"),
+            scopes: f.strs("scopes", false),
             storage,
             clock_skew_seconds: skew.map(|s| u32::try_from(s).unwrap_or(u32::MAX)),
-            trusted_audiences: f.strs("trustedAudiences", false)?,
-            auto_refresh: f.bool("autoRefresh")?,
-            refresh_margin_seconds: f.uint("refreshMarginSeconds")?,
-            silent_sso: f.bool("silentSso")?,
-            silent_redirect_uri: f.str("silentRedirectUri")?,
-            silent_timeout_seconds: f.uint("silentTimeoutSeconds")?,
-            mode: f.str("mode")?,
-            server_base_path: f.str("serverBasePath")?,
-            server_origin: f.str("serverOrigin")?,
-            me_path: f.str("mePath")?,
-            refresh_path: f.str("refreshPath")?,
-            sign_out_path: f.str("signOutPath")?,
-            login_path: f.str("loginPath")?,
-            csrf_header_name: f.str("csrfHeaderName")?,
-            csrf_header_value: f.str("csrfHeaderValue")?,
+            trusted_audiences: f.strs("trustedAudiences", false),
+            auto_refresh: f.bool("autoRefresh"),
+            refresh_margin_seconds: f.uint("refreshMarginSeconds"),
+            silent_sso: f.bool("silentSso"),
+            silent_redirect_uri: f.str("silentRedirectUri"),
+            silent_timeout_seconds: f.uint("silentTimeoutSeconds"),
+            mode: f.str("mode"),
+            server_base_path: f.str("serverBasePath"),
+            server_origin: f.str("serverOrigin"),
+            me_path: f.str("mePath"),
+            refresh_path: f.str("refreshPath"),
+            sign_out_path: f.str("signOutPath"),
+            login_path: f.str("loginPath"),
+            csrf_header_name: f.str("csrfHeaderName"),
+            csrf_header_value: f.str("csrfHeaderValue"),
         })
     }
 

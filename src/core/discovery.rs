@@ -37,24 +37,24 @@ pub struct ProviderMetadata {
 
 impl FromJson for ProviderMetadata {
     fn read(f: &Fields<'_>) -> Field<Self> {
-        Ok(Self {
-            issuer: f.req_str("issuer")?,
-            authorization_endpoint: f.str("authorization_endpoint")?,
-            token_endpoint: f.str("token_endpoint")?,
-            userinfo_endpoint: f.str("userinfo_endpoint")?,
-            jwks_uri: f.str("jwks_uri")?,
-            end_session_endpoint: f.str("end_session_endpoint")?,
-            revocation_endpoint: f.str("revocation_endpoint")?,
+        f.done(Self {
+            issuer: f.req_str("issuer"),
+            authorization_endpoint: f.str("authorization_endpoint"),
+            token_endpoint: f.str("token_endpoint"),
+            userinfo_endpoint: f.str("userinfo_endpoint"),
+            jwks_uri: f.str("jwks_uri"),
+            end_session_endpoint: f.str("end_session_endpoint"),
+            revocation_endpoint: f.str("revocation_endpoint"),
             response_types_supported: f
-                .strs("response_types_supported", false)?
+                .strs("response_types_supported", false)
                 .unwrap_or_default(),
-            subject_types_supported: f.strs("subject_types_supported", false)?,
+            subject_types_supported: f.strs("subject_types_supported", false),
             id_token_signing_alg_values_supported: f
-                .strs("id_token_signing_alg_values_supported", false)?
+                .strs("id_token_signing_alg_values_supported", false)
                 .unwrap_or_default(),
-            code_challenge_methods_supported: f.strs("code_challenge_methods_supported", false)?,
+            code_challenge_methods_supported: f.strs("code_challenge_methods_supported", false),
             authorization_response_iss_parameter_supported: f
-                .bool("authorization_response_iss_parameter_supported")?
+                .bool("authorization_response_iss_parameter_supported")
                 .unwrap_or(false),
         })
     }

@@ -30,16 +30,16 @@ pub struct IdTokenClaims {
 
 impl FromJson for IdTokenClaims {
     fn read(f: &Fields<'_>) -> Field<Self> {
-        Ok(Self {
-            iss: f.req_str("iss")?,
-            sub: f.str("sub")?,
-            aud: f.strs("aud", true)?.ok_or("aud")?,
-            exp: f.num("exp")?,
-            iat: f.num("iat")?,
-            nonce: f.str("nonce")?,
-            azp: f.str("azp")?,
-            auth_time: f.num("auth_time")?,
-            at_hash: f.str("at_hash")?,
+        f.done(Self {
+            iss: f.req_str("iss"),
+            sub: f.str("sub"),
+            aud: f.strs("aud", true).unwrap_or_else(|| f.fail("aud")),
+            exp: f.num("exp"),
+            iat: f.num("iat"),
+            nonce: f.str("nonce"),
+            azp: f.str("azp"),
+            auth_time: f.num("auth_time"),
+            at_hash: f.str("at_hash"),
         })
     }
 }

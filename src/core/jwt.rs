@@ -154,27 +154,27 @@ pub struct JwkSet {
 
 impl FromJson for JoseHeader {
     fn read(f: &Fields<'_>) -> Field<Self> {
-        Ok(Self {
-            alg: f.req_str("alg")?,
-            kid: f.str("kid")?,
-            crit: f.strs("crit", false)?,
+        f.done(Self {
+            alg: f.req_str("alg"),
+            kid: f.str("kid"),
+            crit: f.strs("crit", false),
         })
     }
 }
 
 impl FromJson for Jwk {
     fn read(f: &Fields<'_>) -> Field<Self> {
-        Ok(Self {
-            kty: f.req_str("kty")?,
-            kid: f.str("kid")?,
-            use_: f.str("use")?,
-            alg: f.str("alg")?,
-            key_ops: f.strs("key_ops", false)?,
-            n: f.str("n")?,
-            e: f.str("e")?,
-            crv: f.str("crv")?,
-            x: f.str("x")?,
-            y: f.str("y")?,
+        f.done(Self {
+            kty: f.req_str("kty"),
+            kid: f.str("kid"),
+            use_: f.str("use"),
+            alg: f.str("alg"),
+            key_ops: f.strs("key_ops", false),
+            n: f.str("n"),
+            e: f.str("e"),
+            crv: f.str("crv"),
+            x: f.str("x"),
+            y: f.str("y"),
         })
     }
 }

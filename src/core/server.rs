@@ -80,7 +80,7 @@ pub fn me_result(status: u16, content_type: Option<&str>, body: &str) -> Result<
     };
     let v = parse(body).ok_or_else(|| bad("the body is not valid JSON"))?;
     let top = Fields::of(&v).ok_or_else(|| bad("the body is not a JSON object"))?;
-    if top.bool("success") == Ok(Some(false)) {
+    if top.bool("success") == Some(false) {
         return Err(error_of(status, body));
     }
     let (user, claims, tenant) = match top.get("data") {
@@ -113,7 +113,7 @@ pub fn me_result(status: u16, content_type: Option<&str>, body: &str) -> Result<
         (None, None) => return Err(bad("neither `data.user` nor `data.claims`")),
     };
     let sub = Fields::of(&user_json)
-        .and_then(|f| f.str("sub").ok().flatten())
+        .and_then(|f| f.str("sub"))
         .filter(|s| !s.is_empty())
         .ok_or_else(|| bad("the user has no `sub`"))?;
     Ok(Me::User(ServerUser {
@@ -144,7 +144,7 @@ pub fn sign_out_result(status: u16, body: &str) -> Result<Option<String>, Error>
     let v = parse(body).unwrap_or(Json::Null);
     let url = Fields::of(&v)
         .and_then(|f| f.get("data").and_then(Fields::of).or(Some(f)))
-        .and_then(|d| d.str("endSessionUrl").ok().flatten());
+        .and_then(|d| d.str("endSessionUrl"));
     // Only http(s) URLs are followed.
     Ok(url.filter(|u| crate::core::url::HttpUrl::parse(u).is_some()))
 }
@@ -174,19 +174,10 @@ fn error_of(status: u16, body: &str) -> Error {
     let f = Fields::of(&v);
     let nested = f.as_ref().and_then(|f| f.get("error")).and_then(Fields::of);
     let (code, message) = match (&nested, &f) {
-        (Some(e), _) => (
-            e.str("code").ok().flatten(),
-            e.str("message").ok().flatten(),
-        ),
+        (Some(e), _) => (e.str("code"), e.str("message")),
         (None, Some(f)) => (
-            f.str("code")
-                .ok()
-                .flatten()
-                .or_else(|| f.str("error").ok().flatten()),
-            f.str("message")
-                .ok()
-                .flatten()
-                .or_else(|| f.str("error_description").ok().flatten()),
+            f.str("code").or_else(|| f.str("error")),
+            f.str("message").or_else(|| f.str("error_description")),
         ),
         _ => (None, None),
     };
@@ -220,7 +211,7 @@ mod tests {
 
     fn user_field(u: &ServerUser, k: &'static str) -> Option<String> {
         let v = parse(&u.user_json).unwrap();
-        Fields::of(&v).unwrap().str(k).unwrap()
+        Fields::of(&v).unwrap().str(k)
     }
 
     #[test]

@@ -27,15 +27,15 @@ pub struct StoredSession {
 
 impl FromJson for StoredSession {
     fn read(f: &Fields<'_>) -> Field<Self> {
-        Ok(Self {
-            access_token: AccessToken::new(f.req_str("access_token")?),
-            refresh_token: f.str("refresh_token")?.map(RefreshToken::new),
-            id_token: IdToken::new(f.req_str("id_token")?),
-            expires_at: f.uint("expires_at")?,
-            issued_at: f.uint("issued_at")?,
-            scope: f.str("scope")?,
-            userinfo: f.str("userinfo")?,
-            sub: f.req_str("sub")?,
+        f.done(Self {
+            access_token: AccessToken::new(f.req_str("access_token")),
+            refresh_token: f.str("refresh_token").map(RefreshToken::new),
+            id_token: IdToken::new(f.req_str("id_token")),
+            expires_at: f.uint("expires_at"),
+            issued_at: f.uint("issued_at"),
+            scope: f.str("scope"),
+            userinfo: f.str("userinfo"),
+            sub: f.req_str("sub"),
         })
     }
 }

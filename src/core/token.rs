@@ -92,15 +92,15 @@ pub struct TokenResponse {
 
 impl FromJson for TokenResponse {
     fn read(f: &Fields<'_>) -> Field<Self> {
-        Ok(Self {
-            access_token: f.str("access_token")?,
-            token_type: f.str("token_type")?,
-            expires_in: f.num("expires_in")?,
-            refresh_token: f.str("refresh_token")?,
-            id_token: f.str("id_token")?,
-            scope: f.str("scope")?,
-            error: f.str("error")?,
-            error_description: f.str("error_description")?,
+        f.done(Self {
+            access_token: f.str("access_token"),
+            token_type: f.str("token_type"),
+            expires_in: f.num("expires_in"),
+            refresh_token: f.str("refresh_token"),
+            id_token: f.str("id_token"),
+            scope: f.str("scope"),
+            error: f.str("error"),
+            error_description: f.str("error_description"),
         })
     }
 }
