@@ -29,6 +29,7 @@ use crate::core::server::{
     login_url, me_result, refresh_result, sign_out_result, Me, ServerConfig,
 };
 use crate::core::session::{status_after_callback_error, Status, StoredSession};
+use crate::core::text::{cat, uint};
 use crate::core::token::{code_exchange_body, refresh_body, token_result, TokenResponse};
 use crate::core::url::{parse_query, query_of, HttpUrl};
 use std::cell::{Cell, RefCell};
@@ -472,7 +473,7 @@ impl Client {
                     });
                 }
                 let p = self.check_metadata(&reply.body)?;
-                let _ = Area::Session.set(&key, &format!("{}\n{}", now(), reply.body));
+                let _ = Area::Session.set(&key, &cat(&[&uint(now()), "\n", &reply.body]));
                 p
             }
         };
@@ -638,7 +639,7 @@ impl Client {
     ) -> Result<Option<String>, Error> {
         let provider = self.provider().await?;
         let state = response.state.clone().ok_or(Error::StateMismatch)?;
-        let key = self.key(&format!("pending:{state}"));
+        let key = self.key(&cat(&["pending:", &state]));
         let pending: PendingSignIn = Area::Session
             .get(&key)
             .and_then(|t| from_json(&t, "pending sign-in").ok())
@@ -925,8 +926,8 @@ impl Client {
             Ok(()) => {
                 let at = js_sys::Date::now();
                 self.inner.server_refreshed_at.set(at);
-                let _ = idb::set(&self.key("refreshed"), Some(&(at as u64).to_string())).await;
-                self.broadcast(&format!("{MSG_REFRESHED}{}", at as u64));
+                let _ = idb::set(&self.key("refreshed"), Some(&uint(at as u64))).await;
+                self.broadcast(&cat(&[MSG_REFRESHED, &uint(at as u64)]));
             }
             // 401 from refresh: the backend has no session to refresh.
             Err(e)
@@ -988,7 +989,7 @@ impl Client {
             authorization_request(&self.inner.config, &provider, &options, &entropy, t)?;
         self.prune_pending(t);
         Area::Session.set(
-            &self.key(&format!("pending:{}", pending.state)),
+            &self.key(&cat(&["pending:", &pending.state])),
             &pending.to_json(),
         )?;
         nav::assign(&url)

@@ -5,6 +5,7 @@
 use crate::browser::crypto::random_bytes;
 use crate::browser::storage::Area;
 use crate::core::error::Error;
+use crate::core::text::{cat, uint};
 use js_sys::{Promise, Reflect};
 use std::cell::RefCell;
 use std::future::Future;
@@ -83,7 +84,7 @@ pub struct Lease {
 impl Lease {
     /// Waits for the lease `name`; takes it over when the holder's lease expired.
     pub async fn acquire(name: &str) -> Self {
-        let key = format!("{name}:lease");
+        let key = cat(&[name, ":lease"]);
         let owner = crate::core::pkce::b64url(&random_bytes::<9>().unwrap_or_default());
         loop {
             let now = now_ms();
@@ -92,7 +93,7 @@ impl Lease {
                 who != owner && until.parse::<u64>().is_ok_and(|u| u > now)
             });
             if !held_by_other {
-                let _ = Area::Local.set(&key, &format!("{owner} {}", now + LEASE_MS));
+                let _ = Area::Local.set(&key, &cat(&[&owner, " ", &uint(now + LEASE_MS)]));
                 // Two tabs may have written at once: the last write wins; both re-read.
                 sleep(25).await;
                 if Area::Local

@@ -6,6 +6,7 @@ use crate::core::error::Error;
 use crate::core::json::{self, Field, Fields, FromJson, Writer};
 use crate::core::pkce::{b64url, Entropy};
 use crate::core::secret::PkceVerifier;
+use crate::core::text::uint;
 use crate::core::url::{form_encode, with_query};
 
 /// How long a pending sign-in stays usable, in seconds.
@@ -194,7 +195,7 @@ fn build(
         scopes.extend(s.iter().filter(|s| *s != "openid").cloned());
     }
     let scope = scopes.join(" ");
-    let max_age = options.max_age.map(|m| m.to_string());
+    let max_age = options.max_age.map(uint);
 
     let mut pairs: Vec<(&str, &str)> = vec![
         ("response_type", "code"),

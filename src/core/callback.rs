@@ -4,6 +4,7 @@ use crate::core::authorize::PendingSignIn;
 use crate::core::discovery::Provider;
 use crate::core::error::{Error, IssuerSource};
 use crate::core::secret::AuthorizationCode;
+use crate::core::text::cat;
 use crate::core::url::{parse_query, query_of, HttpUrl};
 
 /// A parsed authorization response. Its `state` still has to be matched to a pending sign-in.
@@ -65,7 +66,7 @@ pub fn parse_response(query: &str) -> Result<Option<AuthorizationResponse>, Erro
             // RFC 6749 3.1: parameters must not be included more than once.
             return Err(Error::InvalidResponse {
                 what: "authorization response",
-                reason: format!("`{name}` appears twice"),
+                reason: cat(&["`", name, "` appears twice"]),
             });
         }
         Ok(first)

@@ -3,6 +3,7 @@
 use crate::core::error::Error;
 use crate::core::json::{self, Field, Fields};
 use crate::core::server::ServerConfig;
+use crate::core::text::cat;
 use crate::core::url::HttpUrl;
 
 /// Where tokens are kept between page loads.
@@ -204,7 +205,7 @@ impl Config {
         }
         let silent_redirect_uri = match &input.silent_redirect_uri {
             Some(u) => same_origin_uri(u, app_origin, "silentRedirectUri")?,
-            None => format!("{app_origin}/silent.html"),
+            None => cat(&[app_origin, "/silent.html"]),
         };
         let silent_timeout = input.silent_timeout_seconds.unwrap_or(10);
         if !(1..=120).contains(&silent_timeout) {
@@ -267,7 +268,7 @@ impl Config {
         let base =
             path(&input.server_base_path, "serverBasePath")?.unwrap_or_else(|| "/api/auth".into());
         let url = |p: Option<String>, leaf: &str| {
-            format!("{origin}{}", p.unwrap_or_else(|| format!("{base}/{leaf}")))
+            cat(&[&origin, &p.unwrap_or_else(|| cat(&[&base, "/", leaf]))])
         };
         let token =
             |v: &Option<String>, default: &str, field: &'static str| -> Result<String, Error> {
@@ -313,7 +314,7 @@ impl Config {
 
     /// A storage-key prefix unique to this issuer and client.
     pub fn key_prefix(&self) -> String {
-        format!("oidc-session:{}:{}", self.issuer, self.client_id)
+        cat(&["oidc-session:", &self.issuer, ":", &self.client_id])
     }
 }
 
@@ -352,7 +353,7 @@ pub fn sanitize_return_to(return_to: &str, app_origin: &str) -> Result<String, E
     Ok(if u.rest.starts_with('/') {
         u.rest
     } else {
-        format!("/{}", u.rest)
+        cat(&["/", &u.rest])
     })
 }
 

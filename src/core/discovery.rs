@@ -4,6 +4,7 @@ use crate::core::config::Config;
 use crate::core::error::{Error, IssuerSource};
 use crate::core::json::{Field, Fields, FromJson};
 use crate::core::jwt::Alg;
+use crate::core::text::cat;
 use crate::core::url::HttpUrl;
 
 /// The discovery document, as the provider publishes it. Unknown members are ignored.
@@ -63,10 +64,10 @@ impl FromJson for ProviderMetadata {
 /// The discovery URL for an issuer (Discovery 4.1: `/.well-known/openid-configuration` appended
 /// after removing a trailing `/`).
 pub fn discovery_url(issuer: &str) -> String {
-    format!(
-        "{}/.well-known/openid-configuration",
-        issuer.trim_end_matches('/')
-    )
+    cat(&[
+        issuer.trim_end_matches('/'),
+        "/.well-known/openid-configuration",
+    ])
 }
 
 /// Metadata that passed every check, with the signing algorithms we will accept.

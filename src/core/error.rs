@@ -1,5 +1,6 @@
 //! One error type for every layer, each variant mapped to one stable `code` string.
 
+use crate::core::text::{cat, uint};
 use core::fmt;
 
 /// Which party's issuer value disagreed with the configured issuer.
@@ -57,49 +58,50 @@ pub enum TokenProblem {
     UnsupportedTokenType(String),
 }
 
-impl fmt::Display for TokenProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl TokenProblem {
+    /// What was wrong with the token, for the error message.
+    pub fn message(&self) -> String {
         match self {
-            Self::Malformed => f.write_str("the token is not a well-formed JWS"),
-            Self::Encrypted => f.write_str("encrypted (JWE) ID tokens are not supported"),
+            Self::Malformed => "the token is not a well-formed JWS".into(),
+            Self::Encrypted => "encrypted (JWE) ID tokens are not supported".into(),
             Self::AlgNotAllowed(a) => {
-                write!(f, "signature algorithm `{}` is not allowed", clip(a, 16))
+                cat(&["signature algorithm `", &clip(a, 16), "` is not allowed"])
             }
             Self::CriticalHeader => {
-                f.write_str("the token header has critical extensions we do not understand")
+                "the token header has critical extensions we do not understand".into()
             }
-            Self::UnknownKey => {
-                f.write_str("no key in the provider's JWKS matches the token's `kid`")
-            }
+            Self::UnknownKey => "no key in the provider's JWKS matches the token's `kid`".into(),
             Self::AmbiguousKey => {
-                f.write_str("the token has no `kid` and the provider publishes several keys")
+                "the token has no `kid` and the provider publishes several keys".into()
             }
             Self::KeyUnusable => {
-                f.write_str("the provider's key cannot be used with the token's algorithm")
+                "the provider's key cannot be used with the token's algorithm".into()
             }
-            Self::BadSignature => f.write_str("the token signature does not verify"),
-            Self::AudienceMismatch => {
-                f.write_str("the token's `aud` does not contain this client id")
-            }
-            Self::UntrustedAudience => {
-                f.write_str("the token's `aud` contains an untrusted audience")
-            }
-            Self::AzpMissing => f.write_str("the token has several audiences and no `azp`"),
-            Self::AzpMismatch => f.write_str("the token's `azp` is not this client id"),
-            Self::MissingClaim(c) => write!(f, "the token has no `{c}` claim"),
-            Self::IssuedInFuture => f.write_str("the token's `iat` lies in the future"),
+            Self::BadSignature => "the token signature does not verify".into(),
+            Self::AudienceMismatch => "the token's `aud` does not contain this client id".into(),
+            Self::UntrustedAudience => "the token's `aud` contains an untrusted audience".into(),
+            Self::AzpMissing => "the token has several audiences and no `azp`".into(),
+            Self::AzpMismatch => "the token's `azp` is not this client id".into(),
+            Self::MissingClaim(c) => cat(&["the token has no `", c, "` claim"]),
+            Self::IssuedInFuture => "the token's `iat` lies in the future".into(),
             Self::AuthTimeTooOld => {
-                f.write_str("`auth_time` is missing or older than the requested max_age")
+                "`auth_time` is missing or older than the requested max_age".into()
             }
-            Self::AtHashMismatch => f.write_str("`at_hash` does not match the access token"),
-            Self::SubjectChanged => f.write_str("the refreshed ID token names another subject"),
+            Self::AtHashMismatch => "`at_hash` does not match the access token".into(),
+            Self::SubjectChanged => "the refreshed ID token names another subject".into(),
             Self::UserinfoSubjectMismatch => {
-                f.write_str("the UserInfo `sub` differs from the ID token's")
+                "the UserInfo `sub` differs from the ID token's".into()
             }
             Self::UnsupportedTokenType(t) => {
-                write!(f, "token_type `{}` is not supported", clip(t, 16))
+                cat(&["token_type `", &clip(t, 16), "` is not supported"])
             }
         }
+    }
+}
+
+impl fmt::Display for TokenProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
     }
 }
 
@@ -254,51 +256,63 @@ pub(crate) fn clip(s: &str, max: usize) -> String {
     s.chars().filter(|c| !c.is_control()).take(max).collect()
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Error {
+    /// The human message: says what failed and, where the app can act, what to do. Never
+    /// contains a secret; provider-controlled text is clipped and stripped of control characters.
+    pub fn message(&self) -> String {
         match self {
-            Self::ConfigInvalid { field, reason } => write!(f, "invalid configuration: `{field}` {reason}"),
-            Self::Network { detail } => write!(f, "network error: {detail}"),
-            Self::HtmlResponse { status, snippet } => {
-                write!(f, "expected JSON but got an HTML page (HTTP {status}): {snippet}")
-            }
-            Self::HttpError { status } => write!(f, "unexpected HTTP status {status}"),
-            Self::RateLimited { retry_after: Some(s) } => write!(f, "rate limited; retry after {s} s"),
-            Self::RateLimited { retry_after: None } => f.write_str("rate limited"),
-            Self::InvalidResponse { what, reason } => write!(f, "invalid {what}: {reason}"),
-            Self::DiscoveryInvalid { reason } => write!(f, "invalid discovery document: {reason}"),
-            Self::StateMismatch => f.write_str(
-                "the callback's state matches no pending sign-in (tampered, already used, or started elsewhere); sign in again",
-            ),
-            Self::SignInExpired => f.write_str("the pending sign-in expired; sign in again"),
+            Self::ConfigInvalid { field, reason } => cat(&["invalid configuration: `", field, "` ", reason]),
+            Self::Network { detail } => cat(&["network error: ", detail]),
+            Self::HtmlResponse { status, snippet } => cat(&[
+                "expected JSON but got an HTML page (HTTP ",
+                &uint(u64::from(*status)),
+                "): ",
+                snippet,
+            ]),
+            Self::HttpError { status } => cat(&["unexpected HTTP status ", &uint(u64::from(*status))]),
+            Self::RateLimited { retry_after: Some(s) } => cat(&["rate limited; retry after ", &uint(*s), " s"]),
+            Self::RateLimited { retry_after: None } => "rate limited".into(),
+            Self::InvalidResponse { what, reason } => cat(&["invalid ", what, ": ", reason]),
+            Self::DiscoveryInvalid { reason } => cat(&["invalid discovery document: ", reason]),
+            Self::StateMismatch => "the callback's state matches no pending sign-in (tampered, already used, or started elsewhere); sign in again".into(),
+            Self::SignInExpired => "the pending sign-in expired; sign in again".into(),
             Self::IssMismatch { source, found } => {
                 let what = match source {
                     IssuerSource::Discovery => "discovery document's issuer",
                     IssuerSource::AuthorizationResponse => "authorization response's iss",
                     IssuerSource::IdToken => "ID token's iss",
                 };
-                write!(f, "the {what} `{}` is not the configured issuer", clip(found, 120))
+                cat(&["the ", what, " `", &clip(found, 120), "` is not the configured issuer"])
             }
-            Self::IssMissing => f.write_str(
-                "the authorization response has no iss although the provider advertises RFC 9207 support",
-            ),
-            Self::NonceMismatch => f.write_str("the ID token's nonce is not the one this sign-in sent"),
-            Self::TokenInvalid(p) => write!(f, "token refused: {p}"),
-            Self::TokenExpired => f.write_str("the token has expired"),
+            Self::IssMissing => {
+                "the authorization response has no iss although the provider advertises RFC 9207 support".into()
+            }
+            Self::NonceMismatch => "the ID token's nonce is not the one this sign-in sent".into(),
+            Self::TokenInvalid(p) => cat(&["token refused: ", &p.message()]),
+            Self::TokenExpired => "the token has expired".into(),
             Self::Provider { error, description } => {
-                write!(f, "the provider answered `{}`", clip(error, 64))?;
-                if let Some(d) = description {
-                    write!(f, ": {}", clip(d, 200))?;
-                }
-                Ok(())
+                let d = description.as_deref().map(|d| clip(d, 200));
+                cat(&[
+                    "the provider answered `",
+                    &clip(error, 64),
+                    "`",
+                    if d.is_some() { ": " } else { "" },
+                    d.as_deref().unwrap_or(""),
+                ])
             }
-            Self::ReturnToInvalid => f.write_str("returnTo must be a path or a URL of this origin"),
-            Self::NotSignedIn => f.write_str("not signed in"),
-            Self::Unsupported { what } => write!(f, "unsupported: {what}"),
-            Self::Timeout { what } => write!(f, "{what} did not finish in time"),
-            Self::Storage { detail } => write!(f, "storage error: {detail}"),
-            Self::Crypto { detail } => write!(f, "WebCrypto error: {detail}"),
+            Self::ReturnToInvalid => "returnTo must be a path or a URL of this origin".into(),
+            Self::NotSignedIn => "not signed in".into(),
+            Self::Unsupported { what } => cat(&["unsupported: ", what]),
+            Self::Timeout { what } => cat(&[what, " did not finish in time"]),
+            Self::Storage { detail } => cat(&["storage error: ", detail]),
+            Self::Crypto { detail } => cat(&["WebCrypto error: ", detail]),
         }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
     }
 }
 

@@ -6,6 +6,7 @@
 //! claims parse differently in two parsers is an attack), and nesting is bounded.
 
 use crate::core::error::Error;
+use crate::core::text::{cat, int, uint};
 use std::cell::Cell;
 
 /// A parsed JSON value. Objects keep member order.
@@ -243,7 +244,7 @@ impl Json {
             Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Json::Num(n) => {
                 if n.fract() == 0.0 && n.abs() < 9.0e15 {
-                    out.push_str(&(*n as i64).to_string());
+                    out.push_str(&int(*n as i64));
                 } else {
                     out.push_str("null"); // fractional numbers do not occur in the documents we re-emit
                 }
@@ -420,7 +421,7 @@ pub fn decode<T: FromJson>(text: &str, what: &'static str) -> Result<T, Error> {
     let bad = |reason: String| Error::InvalidResponse { what, reason };
     let v = parse(text).ok_or_else(|| bad("the body is not valid JSON".into()))?;
     let f = Fields::of(&v).ok_or_else(|| bad("the body is not a JSON object".into()))?;
-    T::read(&f).map_err(|m| bad(format!("member `{m}` is missing or has the wrong type")))
+    T::read(&f).map_err(|m| bad(cat(&["member `", m, "` is missing or has the wrong type"])))
 }
 
 /// Writes a flat JSON object.
@@ -460,7 +461,7 @@ impl Writer {
     pub fn opt_uint(mut self, k: &str, v: Option<u64>) -> Self {
         if let Some(v) = v {
             self.key(k);
-            self.0.push_str(&v.to_string());
+            self.0.push_str(&uint(v));
         }
         self
     }
@@ -569,10 +570,16 @@ mod tests {
         assert_eq!(one(&v, |f| f.uint("neg")), Err("neg"));
         assert_eq!(one(&v, |f| f.bool("b")), Ok(Some(true)));
         assert_eq!(one(&v, |f| f.bool("s")), Err("s"));
-        assert_eq!(one(&v, |f| f.strs("l", false)), Ok(Some(vec!["a".into(), "b".into()])));
+        assert_eq!(
+            one(&v, |f| f.strs("l", false)),
+            Ok(Some(vec!["a".into(), "b".into()]))
+        );
         assert_eq!(one(&v, |f| f.strs("s", true)), Ok(Some(vec!["x".into()])));
         assert_eq!(one(&v, |f| f.strs("s", false)), Err("s"));
-        assert_eq!(one(&v, |f| f.str_map("m")), Ok(Some(vec![("k".into(), "v".into())])));
+        assert_eq!(
+            one(&v, |f| f.str_map("m")),
+            Ok(Some(vec![("k".into(), "v".into())]))
+        );
         assert_eq!(one(&v, |f| f.str_map("l")), Err("l"));
 
         // An array with one non-string element is refused as a whole, not filtered.

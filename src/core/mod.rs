@@ -16,5 +16,6 @@ pub mod refresh;
 pub mod secret;
 pub mod server;
 pub mod session;
+pub mod text;
 pub mod token;
 pub mod url;

@@ -1,6 +1,8 @@
 //! The little URL handling the core needs: form encoding, query parsing, and the origin of an
 //! absolute http(s) URL. No URL crate: the browser adapters use the platform's `URL` where they can.
 
+use crate::core::text::{cat, uint};
+
 /// Appends `s` percent-encoded: everything but RFC 3986 unreserved characters.
 pub fn encode_into(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
@@ -126,7 +128,7 @@ impl HttpUrl {
                 "" => None,
                 p => Some(p.strip_prefix(':')?),
             };
-            (format!("[{}]", h.to_ascii_lowercase()), port)
+            (cat(&["[", &h.to_ascii_lowercase(), "]"]), port)
         } else {
             match authority.split_once(':') {
                 Some((h, p)) => (h.to_ascii_lowercase(), Some(p)),
@@ -157,8 +159,8 @@ impl HttpUrl {
     /// `scheme://host[:port]`, the serialisation browsers use for `location.origin`.
     pub fn origin(&self) -> String {
         match self.port {
-            Some(p) => format!("{}://{}:{}", self.scheme, self.host, p),
-            None => format!("{}://{}", self.scheme, self.host),
+            Some(p) => cat(&[&self.scheme, "://", &self.host, ":", &uint(u64::from(p))]),
+            None => cat(&[&self.scheme, "://", &self.host]),
         }
     }
 

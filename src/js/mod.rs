@@ -224,13 +224,13 @@ fn error_members(o: &Object, e: &Error) {
 fn error_object(e: &Error) -> Object {
     let err = Object::new();
     error_members(&err, e);
-    set(&err, "message", &e.to_string().into());
+    set(&err, "message", &e.message().into());
     err
 }
 
 /// An `Error` with `name = "OidcSessionError"`, a stable `code` and a message without secrets.
 fn js_error(e: &Error) -> JsValue {
-    let err = js_sys::Error::new(&e.to_string());
+    let err = js_sys::Error::new(&e.message());
     err.set_name("OidcSessionError");
     error_members(&err, e);
     err.into()
