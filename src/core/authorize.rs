@@ -194,7 +194,13 @@ fn build(
         scopes = vec!["openid".into()];
         scopes.extend(s.iter().filter(|s| *s != "openid").cloned());
     }
-    let scope = scopes.join(" ");
+    let mut scope = String::new();
+    for s in &scopes {
+        if !scope.is_empty() {
+            scope.push(' ');
+        }
+        scope.push_str(s);
+    }
     let max_age = options.max_age.map(uint);
 
     let mut pairs: Vec<(&str, &str)> = vec![

@@ -125,8 +125,7 @@ pub fn me_result(status: u16, content_type: Option<&str>, body: &str) -> Result<
 
 /// Reads `POST …/refresh`: a 2xx that is not an HTML page is success.
 pub fn refresh_result(status: u16, content_type: Option<&str>, body: &str) -> Result<(), Error> {
-    let html = content_type.is_some_and(|c| c.to_ascii_lowercase().contains("html"))
-        || body.trim_start().starts_with('<');
+    let html = crate::core::token::looks_like_html(content_type, body);
     if status == 429 || html {
         check_json_response(status, content_type, body, None)?;
     }

@@ -31,6 +31,15 @@ pub fn refresh_body(refresh_token: &RefreshToken, client_id: &str) -> String {
     ])
 }
 
+/// An HTML page: a `Content-Type` naming html, or a body that starts with `<`.
+pub fn looks_like_html(content_type: Option<&str>, body: &str) -> bool {
+    content_type.is_some_and(|c| {
+        c.as_bytes()
+            .windows(4)
+            .any(|w| w.eq_ignore_ascii_case(b"html"))
+    }) || body.trim_start().starts_with('<')
+}
+
 /// Decides whether an HTTP answer may be parsed as JSON, before any parser sees it.
 ///
 /// Only the start of `body` is looked at. HTML (by content type or by a leading `<`) is refused
@@ -43,8 +52,7 @@ pub fn check_json_response(
     retry_after: Option<&str>,
 ) -> Result<(), Error> {
     let trimmed = body.trim_start();
-    let html = content_type.is_some_and(|c| c.to_ascii_lowercase().contains("html"))
-        || trimmed.starts_with('<');
+    let html = looks_like_html(content_type, body);
     if status == 429 {
         return Err(Error::RateLimited {
             retry_after: retry_after.and_then(|r| r.trim().parse().ok()),

@@ -112,7 +112,8 @@ impl HttpUrl {
         if s.bytes().any(|b| b <= b' ' || b == b'\\' || b == 0x7f) {
             return None;
         }
-        let (scheme, rest) = s.split_once("://")?;
+        let (scheme, rest) = s.split_once(':')?;
+        let rest = rest.strip_prefix("//")?;
         let scheme = scheme.to_ascii_lowercase();
         if scheme != "http" && scheme != "https" {
             return None;
