@@ -270,9 +270,11 @@ pub(crate) mod tests {
         }
     }
 
+    type Tamper = Box<dyn Fn(&mut serde_json::Value)>;
+
     #[test]
     fn refuses_incomplete_or_insecure_documents() {
-        let cases: Vec<Box<dyn Fn(&mut serde_json::Value)>> = vec![
+        let cases: Vec<Tamper> = vec![
             Box::new(|v| {
                 v.as_object_mut()
                     .unwrap()
