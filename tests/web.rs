@@ -719,3 +719,21 @@ async fn sha256_matches_the_rfc_vectors() {
     assert_eq!(b64(&digest[..16]), "77QmUPtjPfzWtF2AnpK9RQ");
     assert_ne!(sha256(b"").await.unwrap(), sha256(b" ").await.unwrap());
 }
+
+/// The IndexedDB store round-trips strings, overwrites, deletes, and a value written and
+/// committed is visible to the next transaction (what the cross-tab refresh relies on).
+#[wasm_bindgen_test]
+async fn indexeddb_round_trips() {
+    use oidc_session::browser::idb;
+    let key = "web-test:idb";
+    idb::set(key, None).await.unwrap();
+    assert_eq!(idb::get(key).await.unwrap(), None);
+    idb::set(key, Some("first")).await.unwrap();
+    assert_eq!(idb::get(key).await.unwrap().as_deref(), Some("first"));
+    idb::set(key, Some("second \u{e9}\n{\"json\":true}")).await.unwrap();
+    assert_eq!(idb::get(key).await.unwrap().as_deref(), Some("second \u{e9}\n{\"json\":true}"));
+    assert_eq!(idb::get("web-test:absent").await.unwrap(), None);
+    idb::set(key, None).await.unwrap();
+    assert_eq!(idb::get(key).await.unwrap(), None);
+}
+

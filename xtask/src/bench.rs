@@ -1,7 +1,7 @@
 //! `cargo xtask bench size`: what the npm package costs a web page.
 //! `cargo xtask bench refresh`: the multi-tab refresh race, oidc-session against oidc-client-ts.
 
-use crate::build::{self, NAME, PKG};
+use crate::build::{self, PKG};
 use crate::setup;
 use crate::util::{run, stdout_of, Result};
 use std::io::Read;
@@ -15,19 +15,29 @@ pub fn size() -> Result {
     build::run()?;
 
     println!("\nbench size: {PKG}/");
-    println!("  {:<24} {:>10} {:>12}", "file", "raw B", "gzip -9 B");
+    println!("  {:<40} {:>10} {:>12}", "file", "raw B", "gzip -9 B");
     let (mut raw_total, mut gzip_total) = (0, 0);
-    for file in [format!("{NAME}_bg.wasm"), format!("{NAME}.js")] {
-        let path = Path::new(PKG).join(&file);
+    let pkg = crate::root().join(PKG);
+    for path in build::bundle_files(&pkg)? {
+        let file = path
+            .strip_prefix(&pkg)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
+        // pkg/snippets/<crate>-<hash>/src/browser/idb.js -> snippets/…/idb.js
+        let file = match file.strip_prefix("snippets/") {
+            Some(rest) => format!("snippets/…/{}", rest.rsplit('/').next().unwrap_or(rest)),
+            None => file,
+        };
         let raw = std::fs::metadata(&path)
             .map_err(|e| format!("{}: {e}", path.display()))?
             .len();
         let gzip = gzip_size(&path)?;
-        println!("  {file:<24} {raw:>10} {gzip:>12}");
+        println!("  {file:<40} {raw:>10} {gzip:>12}");
         raw_total += raw;
         gzip_total += gzip;
     }
-    println!("  {:<24} {raw_total:>10} {gzip_total:>12}", "total");
+    println!("  {:<40} {raw_total:>10} {gzip_total:>12}", "total");
     let verdict = if gzip_total < BUDGET_GZIP {
         "pass"
     } else {

@@ -165,6 +165,35 @@ fn compile() -> Result<PathBuf> {
         .join(format!("{NAME}.wasm")))
 }
 
+/// What a page loads from `pkg/`: the wasm, the JS glue and the JS snippets of the browser
+/// adapters (`pkg/snippets/**.js`, which the glue imports), in that order.
+pub fn bundle_files(pkg: &Path) -> Result<Vec<PathBuf>> {
+    fn snippets(dir: &Path, out: &mut Vec<PathBuf>) -> Result {
+        let mut entries: Vec<PathBuf> = fs::read_dir(dir)
+            .map_err(|e| format!("listing {}: {e}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                snippets(&p, out)?;
+            } else if p.extension().is_some_and(|e| e == "js") {
+                out.push(p);
+            }
+        }
+        Ok(())
+    }
+    let mut files = vec![
+        pkg.join(format!("{NAME}_bg.wasm")),
+        pkg.join(format!("{NAME}.js")),
+    ];
+    let dir = pkg.join("snippets");
+    if dir.is_dir() {
+        snippets(&dir, &mut files)?;
+    }
+    Ok(files)
+}
+
 /// Builds `pkg/`, assuming the tools are installed (see `setup::toolchain`).
 pub fn build() -> Result {
     let pkg = crate::root().join(PKG);
@@ -201,19 +230,24 @@ pub fn build() -> Result {
     fs::rename(&tmp, &bg)
         .map_err(|e| format!("moving {} to {}: {e}", tmp.display(), bg.display()))?;
 
-    // The JS glue ships minified, as every peer's dist does (the names the wasm imports are
-    // property names, which terser leaves alone): 7,647 -> 5,375 B gzip.
-    println!("build: terser (JS glue)");
-    let glue = pkg.join(format!("{NAME}.js"));
-    let min = glue.with_extension("min.js");
-    util::run(
-        Command::new(crate::root().join(TERSER))
-            .arg(&glue)
-            .args(["--module", "--compress", "--mangle", "--output"])
-            .arg(&min),
-    )?;
-    fs::rename(&min, &glue)
-        .map_err(|e| format!("moving {} to {}: {e}", min.display(), glue.display()))?;
+    // The JS glue and the adapters' JS snippets ship minified, as every peer's dist does (the
+    // names the wasm imports are property names and exports, which terser leaves alone):
+    // glue 7,647 -> 5,469 B gzip.
+    println!("build: terser (JS glue and snippets)");
+    for js in bundle_files(&pkg)?
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "js"))
+    {
+        let min = js.with_extension("min.js");
+        util::run(
+            Command::new(crate::root().join(TERSER))
+                .arg(&js)
+                .args(["--module", "--compress", "--mangle", "--output"])
+                .arg(&min),
+        )?;
+        fs::rename(&min, &js)
+            .map_err(|e| format!("moving {} to {}: {e}", min.display(), js.display()))?;
+    }
 
     for extra in ["README.md", "LICENSE-MIT", "LICENSE-APACHE", "LICENSE"] {
         let from = crate::root().join(extra);
