@@ -730,10 +730,14 @@ async fn indexeddb_round_trips() {
     assert_eq!(idb::get(key).await.unwrap(), None);
     idb::set(key, Some("first")).await.unwrap();
     assert_eq!(idb::get(key).await.unwrap().as_deref(), Some("first"));
-    idb::set(key, Some("second \u{e9}\n{\"json\":true}")).await.unwrap();
-    assert_eq!(idb::get(key).await.unwrap().as_deref(), Some("second \u{e9}\n{\"json\":true}"));
+    idb::set(key, Some("second \u{e9}\n{\"json\":true}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        idb::get(key).await.unwrap().as_deref(),
+        Some("second \u{e9}\n{\"json\":true}")
+    );
     assert_eq!(idb::get("web-test:absent").await.unwrap(), None);
     idb::set(key, None).await.unwrap();
     assert_eq!(idb::get(key).await.unwrap(), None);
 }
-

@@ -4,9 +4,10 @@
 use crate::browser::describe;
 use crate::core::error::Error;
 use crate::core::token::check_json_response;
-use wasm_bindgen::{JsCast, JsValue};
+use js_sys::{Array, Promise};
+use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Request, RequestInit, Response};
+use web_sys::{Request, Response};
 
 /// A vetted answer: its status and JSON text.
 pub struct JsonReply {
@@ -22,67 +23,106 @@ fn network(e: JsValue) -> Error {
     }
 }
 
-async fn fetch(
-    method: &str,
-    url: &str,
-    headers: &[(&str, &str)],
+#[wasm_bindgen(module = "/src/browser/http.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = request)]
+    fn js_request(
+        method: &str,
+        url: &str,
+        body: Option<String>,
+        bearer: Option<&str>,
+        csrf_name: Option<&str>,
+        csrf_value: Option<&str>,
+        with_cookies: bool,
+    ) -> Promise;
+}
+
+/// What `request` needs besides the method and URL.
+#[derive(Default)]
+struct Options<'a> {
     body: Option<String>,
-) -> Result<Response, Error> {
-    let init = RequestInit::new();
-    init.set_method(method);
-    if let Some(b) = body {
-        init.set_body(&JsValue::from(b));
-    }
-    let req = Request::new_with_str_and_init(url, &init).map_err(network)?;
-    for (k, v) in headers {
-        req.headers().set(k, v).map_err(network)?;
-    }
-    let w = web_sys::window().ok_or(Error::Unsupported { what: "no window" })?;
-    let resp = JsFuture::from(w.fetch_with_request(&req))
-        .await
-        .map_err(network)?;
-    Ok(resp.unchecked_into())
+    bearer: Option<&'a str>,
+    csrf: Option<(&'a str, &'a str)>,
+    with_cookies: bool,
 }
 
-async fn json_reply(resp: Response) -> Result<JsonReply, Error> {
-    let status = resp.status();
-    let headers = resp.headers();
-    let content_type = headers.get("content-type").ok().flatten();
-    let retry_after = headers.get("retry-after").ok().flatten();
-    let text = JsFuture::from(resp.text().map_err(network)?)
-        .await
-        .map_err(network)?;
-    let body = text.as_string().unwrap_or_default();
+/// One request through `http.js`; any HTTP answer is `Ok`, no answer is `network`.
+async fn request(method: &str, url: &str, o: Options<'_>) -> Result<Reply, Error> {
+    let (csrf_name, csrf_value) = o.csrf.unzip();
+    let p = js_request(
+        method,
+        url,
+        o.body,
+        o.bearer,
+        csrf_name,
+        csrf_value,
+        o.with_cookies,
+    );
+    let a: Array = JsFuture::from(p).await.map_err(network)?.unchecked_into();
+    Ok(Reply {
+        status: a.get(0).as_f64().map_or(0, |s| s as u16),
+        content_type: a.get(1).as_string(),
+        retry_after: a.get(2).as_string(),
+        body: a.get(3).as_string().unwrap_or_default(),
+    })
+}
+
+fn vetted(r: Reply) -> Result<JsonReply, Error> {
     check_json_response(
-        status,
-        content_type.as_deref(),
-        &body,
-        retry_after.as_deref(),
+        r.status,
+        r.content_type.as_deref(),
+        &r.body,
+        r.retry_after.as_deref(),
     )?;
-    Ok(JsonReply { status, body })
+    Ok(JsonReply {
+        status: r.status,
+        body: r.body,
+    })
 }
-
-const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
-const ACCEPT_JSON: (&str, &str) = ("Accept", "application/json");
 
 /// `GET url` expecting JSON, optionally with a bearer token.
 pub async fn get_json(url: &str, bearer: Option<&str>) -> Result<JsonReply, Error> {
-    let auth = bearer.map(|t| ["Bearer ", t].concat());
-    let mut headers = vec![ACCEPT_JSON];
-    if let Some(a) = &auth {
-        headers.push(("Authorization", a));
-    }
-    json_reply(fetch("GET", url, &headers, None).await?).await
+    vetted(
+        request(
+            "GET",
+            url,
+            Options {
+                bearer,
+                ..Options::default()
+            },
+        )
+        .await?,
+    )
 }
 
 /// `POST url` with a form body, expecting JSON (the token endpoint).
 pub async fn post_form(url: &str, body: String) -> Result<JsonReply, Error> {
-    json_reply(fetch("POST", url, &[FORM, ACCEPT_JSON], Some(body)).await?).await
+    vetted(
+        request(
+            "POST",
+            url,
+            Options {
+                body: Some(body),
+                ..Options::default()
+            },
+        )
+        .await?,
+    )
 }
 
 /// `POST url` with a form body where any 2xx is success and the body does not matter (RFC 7009).
 pub async fn post_form_no_content(url: &str, body: String) -> Result<u16, Error> {
-    match fetch("POST", url, &[FORM], Some(body)).await?.status() {
+    match request(
+        "POST",
+        url,
+        Options {
+            body: Some(body),
+            ..Options::default()
+        },
+    )
+    .await?
+    .status
+    {
         s @ 200..=299 => Ok(s),
         s => Err(Error::HttpError { status: s }),
     }
@@ -94,6 +134,8 @@ pub struct Reply {
     pub status: u16,
     /// `Content-Type`.
     pub content_type: Option<String>,
+    /// `Retry-After`.
+    pub retry_after: Option<String>,
     /// Body text.
     pub body: String,
 }
@@ -115,25 +157,10 @@ pub async fn backend(
     csrf: (&str, &str),
     cross_origin: bool,
 ) -> Result<Reply, Error> {
-    let init = RequestInit::new();
-    init.set_method(method);
-    if cross_origin {
-        init.set_credentials(web_sys::RequestCredentials::Include);
-    }
-    let req = Request::new_with_str_and_init(url, &init).map_err(network)?;
-    req.headers().set(csrf.0, csrf.1).map_err(network)?;
-    req.headers()
-        .set(ACCEPT_JSON.0, ACCEPT_JSON.1)
-        .map_err(network)?;
-    let resp = send(&req).await?;
-    let status = resp.status();
-    let content_type = resp.headers().get("content-type").ok().flatten();
-    let text = JsFuture::from(resp.text().map_err(network)?)
-        .await
-        .map_err(network)?;
-    Ok(Reply {
-        status,
-        content_type,
-        body: text.as_string().unwrap_or_default(),
-    })
+    let o = Options {
+        csrf: Some(csrf),
+        with_cookies: cross_origin,
+        ..Options::default()
+    };
+    request(method, url, o).await
 }

@@ -35,5 +35,8 @@ pub async fn get(key: &str) -> Result<Option<String>, Error> {
 /// Writes `key` (or deletes it for `None`) and waits until the transaction committed, so every
 /// tab that looks afterwards sees it.
 pub async fn set(key: &str, value: Option<&str>) -> Result<(), Error> {
-    JsFuture::from(idb_set(key, value)).await.map_err(storage_err).map(drop)
+    JsFuture::from(idb_set(key, value))
+        .await
+        .map_err(storage_err)
+        .map(drop)
 }
