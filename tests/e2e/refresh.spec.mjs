@@ -5,6 +5,7 @@
 // Tokens never leave the test: they are compared here and only counts and error codes are printed.
 import { test, expect, APP_ORIGIN, signIn, gotoApp } from './helpers.mjs';
 import { OP_SHORT_ISSUER, OP_SHORT_TTL } from './env.mjs';
+import { storedExpiresAt } from './page.mjs';
 
 const PATH = '/?client=demo&storage=local&op=short';
 const TABS = 4;
@@ -59,19 +60,10 @@ function raceAll(tabs, calls) {
   }, calls)));
 }
 
-// The stored session's `expires_at` (seconds since the epoch; the tabs share localStorage), or null. Only that
-// number leaves the page. The library may renew in the background, so the token to wait for is the stored one.
+// The stored session's `expires_at`: the library may renew in the background, so the token to
+// wait for is the stored one.
 function storedExpiry(tab) {
-  return tab.evaluate(() => {
-    for (const key of Object.keys(localStorage)) {
-      if (!key.startsWith('oidc-session:') || !key.endsWith(':session')) continue;
-      try {
-        const at = JSON.parse(localStorage.getItem(key)).expires_at;
-        if (typeof at === 'number') return at;
-      } catch { /* not ours */ }
-    }
-    return null;
-  });
+  return tab.evaluate(storedExpiresAt);
 }
 
 // Sleeps until the current access token is past expiry.
