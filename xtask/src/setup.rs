@@ -18,14 +18,12 @@ const NPM_STAMP: &str = "node_modules/.xtask-stamp";
 
 /// Everything: `cargo xtask setup`.
 pub fn all() -> Result {
-    wasm_target()?;
-    wasm_bindgen()?;
-    chromium()?;
-    node_modules()
+    toolchain()?;
+    chromium()
 }
 
-/// What `build` needs: the wasm target, wasm-bindgen and node_modules (for wasm-opt).
-/// The standard library's source (for the size build) is wanted but not required.
+/// What `build` needs: the wasm target, wasm-bindgen and node_modules (for wasm-opt and
+/// terser). The standard library's source (for the size build) is wanted but not required.
 pub fn toolchain() -> Result {
     wasm_target()?;
     if let Err(e) = rust_src() {
