@@ -767,7 +767,10 @@ fn the_allocator_keeps_every_block_intact() {
             2 if !live.is_empty() => {
                 let i = (r >> 8) as usize % live.len();
                 let (tag, v) = live.swap_remove(i);
-                assert!(v.iter().all(|&b| b == tag), "block corrupted at round {round}");
+                assert!(
+                    v.iter().all(|&b| b == tag),
+                    "block corrupted at round {round}"
+                );
             }
             3 if !live.is_empty() => {
                 let i = (r >> 8) as usize % live.len();
@@ -792,5 +795,9 @@ fn the_allocator_keeps_every_block_intact() {
     for v in &wide {
         assert!(v.iter().enumerate().all(|(i, &x)| x == i as u64));
     }
-    assert!(live.len() > 100, "the load kept {} blocks alive", live.len());
+    assert!(
+        live.len() > 100,
+        "the load kept {} blocks alive",
+        live.len()
+    );
 }

@@ -155,17 +155,23 @@ const fn bad(field: &'static str, reason: &'static str) -> Error {
 impl Config {
     /// Checks `input` for an app served from `app_origin`.
     pub fn new(input: ConfigInput, app_origin: &str) -> Result<Self, Error> {
+        // Every check reads `input` by reference and nothing is owned until all of them passed:
+        // an early return then has nothing to drop (in the bundle, per-return drop code for the
+        // ~20 members was most of this function's size).
+        Self::check(&input, app_origin)
+    }
+
+    fn check(input: &ConfigInput, app_origin: &str) -> Result<Self, Error> {
         match input.mode.as_deref() {
             None | Some("browser") => {}
-            Some("server") => return Self::server(&input, app_origin),
+            Some("server") => return Self::server(input, app_origin),
             Some(_) => return Err(bad("mode", "must be \"browser\" or \"server\"")),
         }
-        let issuer = input.issuer.trim().to_owned();
+        let issuer = input.issuer.trim();
         if issuer.is_empty() {
             return Err(bad("issuer", "is required (the provider's issuer URL)"));
         }
-        let iss =
-            HttpUrl::parse(&issuer).ok_or(bad("issuer", "must be an absolute http(s) URL"))?;
+        let iss = HttpUrl::parse(issuer).ok_or(bad("issuer", "must be an absolute http(s) URL"))?;
         if !iss.is_secure_enough() {
             return Err(bad(
                 "issuer",
@@ -175,37 +181,33 @@ impl Config {
         if iss.has_query_or_fragment() {
             return Err(bad("issuer", "must not contain a query or fragment"));
         }
-        let client_id = input.client_id.trim().to_owned();
+        let client_id = input.client_id.trim();
         if client_id.is_empty() {
             return Err(bad("clientId", "is required"));
         }
         let redirect_uri = same_origin_uri(&input.redirect_uri, app_origin, "redirectUri")?;
-        let post_logout_redirect_uri = input
-            .post_logout_redirect_uri
-            .map(|u| same_origin_uri(&u, app_origin, "postLogoutRedirectUri"))
-            .transpose()?;
-        let mut scopes = vec!["openid".to_owned()];
-        for s in input
-            .scopes
-            .unwrap_or_else(|| vec!["profile".into(), "email".into()])
+        let post_logout_redirect_uri = match &input.post_logout_redirect_uri {
+            Some(u) => Some(same_origin_uri(u, app_origin, "postLogoutRedirectUri")?),
+            None => None,
+        };
+        let default_scopes = ["profile".to_owned(), "email".to_owned()];
+        let requested = input.scopes.as_deref().unwrap_or(&default_scopes);
+        if requested
+            .iter()
+            .any(|s| s.is_empty() || s.bytes().any(|b| b <= b' ' || b == b'"' || b == b'\\'))
         {
-            if s.is_empty() || s.bytes().any(|b| b <= b' ' || b == b'"' || b == b'\\') {
-                return Err(bad(
-                    "scopes",
-                    "must be non-empty scope tokens without spaces or quotes",
-                ));
-            }
-            if !scopes.contains(&s) {
-                scopes.push(s);
-            }
+            return Err(bad(
+                "scopes",
+                "must be non-empty scope tokens without spaces or quotes",
+            ));
         }
         let clock_skew = u64::from(input.clock_skew_seconds.unwrap_or(60));
         if clock_skew > 300 {
             return Err(bad("clockSkewSeconds", "must be at most 300"));
         }
         let silent_redirect_uri = match &input.silent_redirect_uri {
-            Some(u) => same_origin_uri(u, app_origin, "silentRedirectUri")?,
-            None => cat(&[app_origin, "/silent.html"]),
+            Some(u) => Some(same_origin_uri(u, app_origin, "silentRedirectUri")?),
+            None => None,
         };
         let silent_timeout = input.silent_timeout_seconds.unwrap_or(10);
         if !(1..=120).contains(&silent_timeout) {
@@ -214,19 +216,28 @@ impl Config {
         if input.refresh_margin_seconds.is_some_and(|m| m > 3600) {
             return Err(bad("refreshMarginSeconds", "must be at most 3600"));
         }
+        let mut scopes = vec!["openid".to_owned()];
+        for s in requested {
+            if !scopes.contains(s) {
+                scopes.push(s.clone());
+            }
+        }
         Ok(Self {
-            issuer,
-            client_id,
-            redirect_uri,
-            post_logout_redirect_uri,
+            issuer: issuer.to_owned(),
+            client_id: client_id.to_owned(),
+            redirect_uri: redirect_uri.to_owned(),
+            post_logout_redirect_uri: post_logout_redirect_uri.map(str::to_owned),
             scopes,
             storage: input.storage.unwrap_or_default(),
             clock_skew,
-            trusted_audiences: input.trusted_audiences.unwrap_or_default(),
+            trusted_audiences: input.trusted_audiences.clone().unwrap_or_default(),
             auto_refresh: input.auto_refresh.unwrap_or(true),
             refresh_margin: input.refresh_margin_seconds.unwrap_or(30),
             silent_sso: input.silent_sso.unwrap_or(false),
-            silent_redirect_uri,
+            silent_redirect_uri: match silent_redirect_uri {
+                Some(u) => u.to_owned(),
+                None => cat(&[app_origin, "/silent.html"]),
+            },
             silent_timeout,
             app_origin: app_origin.to_owned(),
             server: None,
@@ -318,7 +329,11 @@ impl Config {
     }
 }
 
-fn same_origin_uri(uri: &str, app_origin: &str, field: &'static str) -> Result<String, Error> {
+fn same_origin_uri<'a>(
+    uri: &'a str,
+    app_origin: &str,
+    field: &'static str,
+) -> Result<&'a str, Error> {
     let u = HttpUrl::parse(uri.trim()).ok_or(bad(field, "must be an absolute http(s) URL"))?;
     if u.origin() != app_origin {
         return Err(bad(field, "must be a URL of this app's origin"));
@@ -326,7 +341,7 @@ fn same_origin_uri(uri: &str, app_origin: &str, field: &'static str) -> Result<S
     if u.rest.contains('#') {
         return Err(bad(field, "must not contain a fragment"));
     }
-    Ok(uri.trim().to_owned())
+    Ok(uri.trim())
 }
 
 /// Validates a `returnTo` and returns it as a same-origin path (`/path?query#fragment`).
