@@ -871,7 +871,7 @@ impl Client {
             None => {
                 let me = self.clone();
                 let work = start();
-                let p = wasm_bindgen_futures::future_to_promise(async move {
+                let p = crate::browser::promise(async move {
                     let r = work.await;
                     me.inner.refresh.borrow_mut().take();
                     match r {

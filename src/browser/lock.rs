@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use wasm_bindgen_futures::JsFuture;
 
 /// How long a storage lease is valid, and so the longest a vanished holder can block others.
 pub const LEASE_MS: u64 = 10_000;
@@ -43,7 +43,7 @@ where
     let result: Rc<RefCell<Option<Result<(), Error>>>> = Rc::default();
     let slot = result.clone();
     let callback = Closure::once_into_js(move |_lock: JsValue| -> Promise {
-        future_to_promise(async move {
+        crate::browser::promise(async move {
             let r = task.await;
             *slot.borrow_mut() = Some(r);
             Ok(JsValue::UNDEFINED)

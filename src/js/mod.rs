@@ -1,6 +1,6 @@
 //! The JS facade (`js` feature): `SessionManager`, the npm package's one export besides `init`.
 //!
-//! Each async method clones the `Rc`-based client and returns `future_to_promise(async move …)`,
+//! Each async method clones the `Rc`-based client and returns `browser::promise(async move …)`,
 //! so concurrent JS calls never hit wasm-bindgen's "recursive use of an object" borrow error.
 //! Errors cross the boundary as `Error` objects with a stable `code` and a `message`.
 
@@ -12,7 +12,6 @@ use js_sys::{Function, Object, Promise, Reflect, JSON};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 /// The npm bundle's allocator: a free list of ~1 KB instead of dlmalloc's ~5 KB (3.4 KB gzip
 /// less in the bundle, measured). Rust users of the crate keep their own allocator: this is
@@ -356,7 +355,7 @@ impl SessionManager {
         }
         let client = self.client.clone();
         let cache = self.snapshot.clone();
-        let p = future_to_promise(async move {
+        let p = crate::browser::promise(async move {
             let view = client.bootstrap().await;
             Ok(snapshot_of(&cache, &view))
         });
@@ -388,7 +387,7 @@ impl SessionManager {
     pub fn sign_in(&self, options: Option<JsSignInOptions>) -> PromiseVoid {
         let client = self.client.clone();
         let options = json_text(&options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED));
-        future_to_promise(async move {
+        crate::browser::promise(async move {
             let opts = SignInOptions::from_json(&options).map_err(|e| js_error(&e))?;
             client.sign_in(opts).await.map_err(|e| js_error(&e))?;
             Ok(JsValue::UNDEFINED)
@@ -400,7 +399,7 @@ impl SessionManager {
     #[wasm_bindgen(js_name = getAccessToken)]
     pub fn get_access_token(&self) -> PromiseString {
         let client = self.client.clone();
-        future_to_promise(async move {
+        crate::browser::promise(async move {
             client
                 .access_token()
                 .await
@@ -422,7 +421,7 @@ impl SessionManager {
         let client = self.client.clone();
         let input: JsValue = input.into();
         let init: Option<web_sys::RequestInit> = init.map(|i| i.unchecked_into());
-        future_to_promise(async move {
+        crate::browser::promise(async move {
             let request = match (input.as_string(), init) {
                 (Some(url), Some(init)) => web_sys::Request::new_with_str_and_init(&url, &init),
                 (Some(url), None) => web_sys::Request::new_with_str(&url),
@@ -450,7 +449,7 @@ impl SessionManager {
     pub fn sign_out(&self, options: Option<JsSignOutOptions>) -> PromiseVoid {
         let client = self.client.clone();
         let options = json_text(&options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED));
-        future_to_promise(async move {
+        crate::browser::promise(async move {
             let opts = SignOutOptions::from_json(&options).map_err(|e| js_error(&e))?;
             client.sign_out(opts).await.map_err(|e| js_error(&e))?;
             Ok(JsValue::UNDEFINED)
