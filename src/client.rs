@@ -847,30 +847,25 @@ impl Client {
     /// successful refresh; terminal failures sign every tab out.
     async fn server_refresh(&self, request_started: f64) -> Result<(), Error> {
         let me = self.clone();
-        self.single_flight(move || {
-            Box::pin(async move {
-                let inner = me.clone();
-                with_lock(&me.key("refresh"), async move {
-                    inner.server_refresh_locked(request_started).await
-                })
-                .await
+        self.single_flight(Box::pin(async move {
+            let inner = me.clone();
+            with_lock(&me.key("refresh"), async move {
+                inner.server_refresh_locked(request_started).await
             })
-        })
+            .await
+        }))
         .await
     }
 
-    /// Runs the refresh `start` makes, unless one is already under way in this tab: then waits
-    /// for that one. Every caller gets the same outcome.
-    async fn single_flight(
-        &self,
-        start: impl FnOnce() -> Boxed<Result<(), Error>>,
-    ) -> Result<(), Error> {
+    /// Runs `work`, unless a refresh is already under way in this tab: then `work` is dropped
+    /// unstarted (futures do nothing until polled) and this waits for that one. Every caller gets
+    /// the same outcome.
+    async fn single_flight(&self, work: Boxed<Result<(), Error>>) -> Result<(), Error> {
         let shared = self.inner.refresh.borrow().clone();
         let promise = match shared {
             Some(p) => p,
             None => {
                 let me = self.clone();
-                let work = start();
                 let p = crate::browser::promise(async move {
                     let r = work.await;
                     me.inner.refresh.borrow_mut().take();
@@ -1026,7 +1021,7 @@ impl Client {
             }
         }
         let me = self.clone();
-        self.single_flight(move || Box::pin(async move { me.refresh_now().await }))
+        self.single_flight(Box::pin(async move { me.refresh_now().await }))
             .await?;
         self.inner
             .session

@@ -34,6 +34,14 @@ pub async fn with_lock<F>(name: &str, task: F) -> Result<(), Error>
 where
     F: Future<Output = Result<(), Error>> + 'static,
 {
+    // One compiled copy of the locking for every caller: the task is boxed here.
+    locked(name, Box::pin(task)).await
+}
+
+async fn locked(
+    name: &str,
+    task: std::pin::Pin<Box<dyn Future<Output = Result<(), Error>>>>,
+) -> Result<(), Error> {
     let Some(locks) = lock_manager() else {
         let lease = Lease::acquire(name).await;
         let r = task.await;

@@ -15,6 +15,11 @@ impl Timeout {
     /// Calls `f` once after `ms` milliseconds. `f` should defer real work (`spawn_local`): the
     /// timer's owner may replace, and so drop, this guard from that work.
     pub fn new(ms: u32, f: impl FnOnce() + 'static) -> Option<Self> {
+        Self::boxed(ms, Box::new(f))
+    }
+
+    // One compiled copy for every caller.
+    fn boxed(ms: u32, f: Box<dyn FnOnce()>) -> Option<Self> {
         let mut f = Some(f);
         let closure = Closure::<dyn FnMut()>::new(move || {
             if let Some(f) = f.take() {
@@ -56,7 +61,16 @@ impl Listener {
     pub fn new(
         target: &EventTarget,
         kind: &'static str,
-        mut f: impl FnMut(&Event) + 'static,
+        f: impl FnMut(&Event) + 'static,
+    ) -> Option<Self> {
+        Self::boxed(target, kind, Box::new(f))
+    }
+
+    // One compiled copy for every caller.
+    fn boxed(
+        target: &EventTarget,
+        kind: &'static str,
+        mut f: Box<dyn FnMut(&Event)>,
     ) -> Option<Self> {
         let closure = Closure::<dyn FnMut(Event)>::new(move |e: Event| f(&e));
         target

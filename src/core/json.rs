@@ -418,10 +418,31 @@ pub trait FromJson: Sized {
 
 /// Parses `text` as an object of type `T`; errors say which document (`what`) and member failed.
 pub fn decode<T: FromJson>(text: &str, what: &'static str) -> Result<T, Error> {
-    let bad = |reason: String| Error::InvalidResponse { what, reason };
-    let v = parse(text).ok_or_else(|| bad("the body is not valid JSON".into()))?;
-    let f = Fields::of(&v).ok_or_else(|| bad("the body is not a JSON object".into()))?;
-    T::read(&f).map_err(|m| bad(cat(&["member `", m, "` is missing or has the wrong type"])))
+    // The generic part is only the read: parsing and the errors are compiled once.
+    let members = object(text, what)?;
+    let f = Fields {
+        members: &members,
+        bad: Cell::new(None),
+    };
+    T::read(&f).map_err(|m| {
+        invalid(
+            what,
+            cat(&["member `", m, "` is missing or has the wrong type"]),
+        )
+    })
+}
+
+fn invalid(what: &'static str, reason: String) -> Error {
+    Error::InvalidResponse { what, reason }
+}
+
+/// `text` parsed as an object: its members (taken out of the value).
+fn object(text: &str, what: &'static str) -> Result<Vec<(String, Json)>, Error> {
+    match parse(text) {
+        Some(Json::Obj(m)) => Ok(m),
+        Some(_) => Err(invalid(what, "the body is not a JSON object".into())),
+        None => Err(invalid(what, "the body is not valid JSON".into())),
+    }
 }
 
 /// Writes a flat JSON object.
