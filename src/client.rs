@@ -30,7 +30,7 @@ use crate::core::server::{
 };
 use crate::core::session::{status_after_callback_error, Status, StoredSession};
 use crate::core::text::{cat, uint};
-use crate::core::token::{code_exchange_body, refresh_body, token_result, TokenResponse};
+use crate::core::token::{code_exchange_body, refresh_body, token_result, TokenResponse, TokenSet};
 use crate::core::url::{parse_query, query_of, HttpUrl};
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -653,6 +653,33 @@ impl Client {
 
     /// Exchanges a checked code, validates the ID token (the same subject as `previous_sub` when
     /// renewing), reads UserInfo when needed, and stores the session.
+    /// A token-endpoint request, vetted and judged by the core (code exchange and refresh).
+    async fn token_request(&self, provider: &Provider, body: String) -> Result<TokenSet, Error> {
+        let reply = post_form(provider.token_endpoint(), body).await?;
+        let parsed = from_json::<TokenResponse>(&reply.body, "token response")?;
+        token_result(reply.status, parsed, now())
+    }
+
+    /// Verifies an ID token issued together with `access_token` (so `at_hash` is checked too).
+    async fn verify_issued_with(
+        &self,
+        id_token: &IdToken,
+        access_token: &AccessToken,
+        nonce: Option<&str>,
+        max_age: Option<u64>,
+        previous_sub: Option<&str>,
+    ) -> Result<(IdTokenClaims, String), Error> {
+        let digest = sha256(access_token.secret().as_bytes()).await?;
+        let want = Expectations {
+            nonce,
+            max_age,
+            access_token_sha256: Some(&digest),
+            previous_sub,
+            now: now(),
+        };
+        self.verify_id_token(id_token, &want).await
+    }
+
     async fn exchange(
         &self,
         provider: &Provider,
@@ -666,24 +693,20 @@ impl Client {
             &pending.redirect_uri,
             &self.inner.config.client_id,
         );
-        let reply = post_form(provider.token_endpoint(), body).await?;
-        let tokens = token_result(
-            reply.status,
-            from_json::<TokenResponse>(&reply.body, "token response")?,
-            now(),
-        )?;
+        let tokens = self.token_request(provider, body).await?;
         let id_token = tokens.id_token.ok_or(Error::InvalidResponse {
             what: "token response",
             reason: "no id_token".into(),
         })?;
-        let want = Expectations {
-            nonce: Some(&pending.nonce),
-            max_age: pending.max_age,
-            access_token_sha256: Some(&sha256(tokens.access_token.secret().as_bytes()).await?),
-            previous_sub,
-            now: now(),
-        };
-        let (claims, payload) = self.verify_id_token(&id_token, &want).await?;
+        let (claims, payload) = self
+            .verify_issued_with(
+                &id_token,
+                &tokens.access_token,
+                Some(&pending.nonce),
+                pending.max_age,
+                previous_sub,
+            )
+            .await?;
         let sub = claims.sub.unwrap_or_default();
         let userinfo = self
             .userinfo(provider, &tokens.access_token, &sub, &payload)
@@ -1106,25 +1129,12 @@ impl Client {
             return Err(Error::TokenExpired);
         };
         let provider = self.provider().await?;
-        let reply = post_form(
-            provider.token_endpoint(),
-            refresh_body(&rt, &self.inner.config.client_id),
-        )
-        .await?;
-        let parsed = from_json::<TokenResponse>(&reply.body, "token response")?;
-        let tokens = token_result(reply.status, parsed, now())?;
+        let body = refresh_body(&rt, &self.inner.config.client_id);
+        let tokens = self.token_request(&provider, body).await?;
         let id_token = match tokens.id_token {
             Some(t) => {
-                let want = Expectations {
-                    nonce: None,
-                    max_age: None,
-                    access_token_sha256: Some(
-                        &sha256(tokens.access_token.secret().as_bytes()).await?,
-                    ),
-                    previous_sub: Some(&current.sub),
-                    now: now(),
-                };
-                self.verify_id_token(&t, &want).await?;
+                self.verify_issued_with(&t, &tokens.access_token, None, None, Some(&current.sub))
+                    .await?;
                 t
             }
             None => current.id_token.clone(),
