@@ -108,15 +108,7 @@ fn compile() -> Result<PathBuf> {
             ));
         }
         flags.push_str("\x1f-Zunstable-options\x1f-Cpanic=immediate-abort\x1f-Zlocation-detail=none\x1f-Zfmt-debug=none");
-        let status = util::cargo()
-            .args([
-                "build",
-                "--lib",
-                "--release",
-                "--target",
-                setup::WASM_TARGET,
-            ])
-            .args(["--features", "js"])
+        let status = cargo_build(&flags)
             .args([
                 "-Z",
                 "build-std=std,panic_abort",
@@ -125,15 +117,9 @@ fn compile() -> Result<PathBuf> {
             ])
             .env("CARGO_TARGET_DIR", &dir)
             .env("RUSTC_BOOTSTRAP", "1")
-            .env("CARGO_ENCODED_RUSTFLAGS", flags)
             .status();
         match status {
-            Ok(s) if s.success() => {
-                return Ok(dir
-                    .join(setup::WASM_TARGET)
-                    .join("release")
-                    .join(format!("{NAME}.wasm")))
-            }
+            Ok(s) if s.success() => return Ok(wasm_in(&dir)),
             Ok(s) => {
                 println!("build: note: the size build failed ({s}); building with the prebuilt std")
             }
@@ -147,22 +133,31 @@ fn compile() -> Result<PathBuf> {
         );
     }
     println!("build: cargo (release, {}, feature js)", setup::WASM_TARGET);
-    util::run(
-        util::cargo()
-            .args([
-                "build",
-                "--lib",
-                "--release",
-                "--target",
-                setup::WASM_TARGET,
-            ])
-            .args(["--features", "js"])
-            .env("CARGO_ENCODED_RUSTFLAGS", remap_flags()),
-    )?;
-    Ok(util::target_dir()
-        .join(setup::WASM_TARGET)
+    util::run(&mut cargo_build(&remap_flags()))?;
+    Ok(wasm_in(&util::target_dir()))
+}
+
+/// `cargo build` of the bundle's library (release, wasm32, feature `js`) with `rustflags`
+/// (`CARGO_ENCODED_RUSTFLAGS`: separated by 0x1f).
+fn cargo_build(rustflags: &str) -> Command {
+    let mut cmd = util::cargo();
+    cmd.args([
+        "build",
+        "--lib",
+        "--release",
+        "--target",
+        setup::WASM_TARGET,
+    ])
+    .args(["--features", "js"])
+    .env("CARGO_ENCODED_RUSTFLAGS", rustflags);
+    cmd
+}
+
+/// The library's `.wasm` in the cargo target directory `dir`.
+fn wasm_in(dir: &Path) -> PathBuf {
+    dir.join(setup::WASM_TARGET)
         .join("release")
-        .join(format!("{NAME}.wasm")))
+        .join(format!("{NAME}.wasm"))
 }
 
 /// What a page loads from `pkg/`: the wasm, the JS glue and the JS snippets of the browser
