@@ -7,7 +7,7 @@ use crate::browser::http::{backend, get_json, post_form, post_form_no_content, s
 use crate::browser::idb;
 use crate::browser::lock::with_lock;
 use crate::browser::storage::Area;
-use crate::browser::timer::{Listener, Timeout};
+use crate::browser::timer::{on_wake_up, timeout, Guard};
 use crate::browser::{nav, now};
 use crate::core::authorize::{authorization_request, silent_request, PendingSignIn, SignInOptions};
 use crate::core::callback::{
@@ -154,9 +154,9 @@ struct Inner {
     /// Open while tokens live in localStorage, which every tab shares.
     channel: RefCell<Option<Channel>>,
     /// The proactive renewal timer.
-    renewal: RefCell<Option<Timeout>>,
+    renewal: RefCell<Option<Guard>>,
     /// `focus`, `online`, `visibilitychange`: the clock is re-read when the page wakes up.
-    wake: RefCell<Vec<Listener>>,
+    wake: RefCell<Option<Guard>>,
     last_attempt: Cell<Option<u64>>,
     failures: Cell<u32>,
     on_refresh: RefCell<Option<RefreshHook>>,
@@ -260,12 +260,10 @@ impl Client {
             Next::RenewIn(d) | Next::RecheckIn(d) => d,
         };
         let weak = Rc::downgrade(&self.inner);
-        let timer = Timeout::new(u32::try_from(secs * 1000).unwrap_or(u32::MAX), move || {
-            if let Some(inner) = weak.upgrade() {
-                wasm_bindgen_futures::spawn_local(Client { inner }.renew_if_due());
-            }
+        let timer = timeout(u32::try_from(secs * 1000).unwrap_or(u32::MAX), move || {
+            renew_soon(&weak)
         });
-        *self.inner.renewal.borrow_mut() = timer;
+        *self.inner.renewal.borrow_mut() = Some(timer);
     }
 
     /// Reads the wall clock and renews when due (timers alone are not trusted: they stop while
@@ -278,33 +276,11 @@ impl Client {
     }
 
     fn watch_wake_ups(&self) {
-        if !self.inner.config.auto_refresh || !self.inner.wake.borrow().is_empty() {
+        if !self.inner.config.auto_refresh || self.inner.wake.borrow().is_some() {
             return;
         }
-        let Some(window) = web_sys::window() else {
-            return;
-        };
-        let mut wake = Vec::new();
-        let targets: [(&web_sys::EventTarget, &'static str); 2] =
-            [(window.as_ref(), "focus"), (window.as_ref(), "online")];
-        for (target, kind) in targets {
-            let weak = Rc::downgrade(&self.inner);
-            let l = Listener::new(target, kind, move |_| {
-                if let Some(inner) = weak.upgrade() {
-                    wasm_bindgen_futures::spawn_local(Client { inner }.renew_if_due());
-                }
-            });
-            wake.extend(l);
-        }
-        if let Some(doc) = window.document() {
-            let weak = Rc::downgrade(&self.inner);
-            wake.extend(Listener::new(doc.as_ref(), "visibilitychange", move |_| {
-                if let Some(inner) = weak.upgrade() {
-                    wasm_bindgen_futures::spawn_local(Client { inner }.renew_if_due());
-                }
-            }));
-        }
-        *self.inner.wake.borrow_mut() = wake;
+        let weak = Rc::downgrade(&self.inner);
+        *self.inner.wake.borrow_mut() = Some(on_wake_up(move || renew_soon(&weak)));
     }
 
     /// Listens to the other tabs (shared localStorage only): a `session` message means the stored
@@ -318,7 +294,7 @@ impl Client {
         let channel = Channel::open(&self.key("events"), move |msg| {
             let Some(inner) = weak.upgrade() else { return };
             let me = Client { inner };
-            match msg {
+            match msg.as_str() {
                 MSG_SESSION => wasm_bindgen_futures::spawn_local(async move {
                     if let Some(s) = me.read_shared().await {
                         let newer = me
@@ -1249,7 +1225,13 @@ impl Client {
     }
 }
 
-/// Silent SSO outcomes that mean "no provider session": end quietly in `signedOut`.
+/// Starts `renew_if_due` from a timer or an event, unless the client is gone.
+fn renew_soon(weak: &Weak<Inner>) {
+    if let Some(inner) = weak.upgrade() {
+        wasm_bindgen_futures::spawn_local(Client { inner }.renew_if_due());
+    }
+}
+
 /// The random values of one sign-in, with the verifier hashed by WebCrypto.
 async fn draw_entropy() -> Result<Entropy, Error> {
     let drawn = Entropy::from_bytes(random_bytes::<96>()?);
@@ -1257,6 +1239,7 @@ async fn draw_entropy() -> Result<Entropy, Error> {
     Ok(drawn.hashed(digest))
 }
 
+/// Silent SSO outcomes that mean "no provider session": end quietly in `signedOut`.
 fn is_quiet(e: &Error) -> bool {
     matches!(e, Error::Provider { error, .. }
         if matches!(error.as_str(), "login_required" | "consent_required" | "interaction_required" | "account_selection_required"))

@@ -32,6 +32,17 @@ fn obj(pairs: &[(&str, JsValue)]) -> Object {
     o
 }
 
+/// Resolves after `ms` milliseconds.
+async fn sleep(ms: i32) {
+    let p = js_sys::Promise::new(&mut |resolve, _| {
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .unwrap();
+    });
+    JsFuture::from(p).await.unwrap();
+}
+
 fn b64(b: &[u8]) -> String {
     oidc_session::core::pkce::b64url(b)
 }
@@ -253,58 +264,34 @@ fn html_and_wrong_shapes_are_typed_errors_not_exceptions() {
 
 mod refresh {
     use super::*;
-    use oidc_session::browser::lock::{sleep, with_lock, Lease};
+    use oidc_session::browser::lock::with_lock;
     use oidc_session::{Client, ConfigInput, StorageKind};
     use std::cell::Cell;
     use std::rc::Rc;
-    use wasm_bindgen_futures::{future_to_promise, spawn_local};
+    use wasm_bindgen_futures::future_to_promise;
 
-    #[wasm_bindgen_test]
-    async fn a_storage_lease_excludes_others_until_dropped() {
-        let first = Lease::acquire("oidc-session-test:l1").await;
-        let second_got_it = Rc::new(Cell::new(false));
-        let flag = second_got_it.clone();
-        spawn_local(async move {
-            let l = Lease::acquire("oidc-session-test:l1").await;
-            flag.set(true);
-            drop(l);
-        });
-        sleep(200).await;
-        assert!(!second_got_it.get(), "the lease is exclusive");
-        drop(first);
-        sleep(300).await;
-        assert!(second_got_it.get(), "released on drop");
-        assert_eq!(Area::Local.get("oidc-session-test:l1:lease"), None);
-    }
-
-    #[wasm_bindgen_test]
-    async fn an_abandoned_lease_is_taken_over_when_it_expires() {
-        let until = js_sys::Date::now() as u64 + 150;
-        Area::Local
-            .set("oidc-session-test:l2:lease", &format!("closed-tab {until}"))
-            .unwrap();
-        let t0 = js_sys::Date::now();
-        let l = Lease::acquire("oidc-session-test:l2").await;
-        let waited = js_sys::Date::now() - t0;
-        assert!(waited >= 100.0, "waited for the other holder ({waited} ms)");
-        assert!(
-            waited < 2000.0,
-            "but not longer than its lease ({waited} ms)"
+    /// Hides `navigator.locks` (as in a browser without Web Locks), or shows it again.
+    fn hide_web_locks(hide: bool) {
+        let f = js_sys::Function::new_with_args(
+            "hide",
+            "if (hide) Object.defineProperty(navigator, 'locks', { value: undefined, configurable: true }); else delete navigator.locks;",
         );
-        drop(l);
+        f.call1(&JsValue::NULL, &hide.into()).unwrap();
     }
 
-    #[wasm_bindgen_test]
-    async fn web_locks_run_tasks_one_at_a_time() {
+    /// Runs five tasks under the lock `name` at once; returns how many were inside at most.
+    async fn most_inside_at_once(name: &'static str, during: impl Fn() + 'static) -> u32 {
         let inside = Rc::new(Cell::new(0u32));
         let max = Rc::new(Cell::new(0u32));
+        let during = Rc::new(during);
         let tasks: Vec<_> = (0..5)
             .map(|_| {
-                let (inside, max) = (inside.clone(), max.clone());
+                let (inside, max, during) = (inside.clone(), max.clone(), during.clone());
                 future_to_promise(async move {
-                    with_lock("oidc-session-test:wl", async move {
+                    with_lock(name, async move {
                         inside.set(inside.get() + 1);
                         max.set(max.get().max(inside.get()));
+                        during();
                         sleep(20).await;
                         inside.set(inside.get() - 1);
                         Ok(())
@@ -317,7 +304,50 @@ mod refresh {
             .collect();
         let all = js_sys::Promise::all(&tasks.into_iter().collect::<Array>());
         JsFuture::from(all).await.unwrap();
-        assert_eq!(max.get(), 1);
+        max.get()
+    }
+
+    #[wasm_bindgen_test]
+    async fn web_locks_run_tasks_one_at_a_time() {
+        assert_eq!(most_inside_at_once("oidc-session-test:wl", || ()).await, 1);
+    }
+
+    #[wasm_bindgen_test]
+    async fn without_web_locks_a_storage_lease_runs_tasks_one_at_a_time() {
+        hide_web_locks(true);
+        let max = most_inside_at_once("oidc-session-test:l1", || {
+            let lease = Area::Local.get("oidc-session-test:l1:lease");
+            assert!(lease.is_some(), "the lease is held while the task runs");
+        })
+        .await;
+        hide_web_locks(false);
+        assert_eq!(max, 1);
+        assert_eq!(
+            Area::Local.get("oidc-session-test:l1:lease"),
+            None,
+            "released when the last task settled"
+        );
+    }
+
+    #[wasm_bindgen_test]
+    async fn an_abandoned_lease_is_taken_over_when_it_expires() {
+        hide_web_locks(true);
+        let until = js_sys::Date::now() as u64 + 150;
+        Area::Local
+            .set("oidc-session-test:l2:lease", &format!("closed-tab {until}"))
+            .unwrap();
+        let t0 = js_sys::Date::now();
+        with_lock("oidc-session-test:l2", async { Ok(()) })
+            .await
+            .unwrap();
+        let waited = js_sys::Date::now() - t0;
+        hide_web_locks(false);
+        assert!(waited >= 100.0, "waited for the other holder ({waited} ms)");
+        assert!(
+            waited < 2000.0,
+            "but not longer than its lease ({waited} ms)"
+        );
+        assert_eq!(Area::Local.get("oidc-session-test:l2:lease"), None);
     }
 
     /// Replaces `window.fetch` with a fake provider that counts refresh requests.
@@ -502,7 +532,6 @@ mod refresh {
 
 mod silent {
     use super::*;
-    use oidc_session::browser::lock::sleep;
     use oidc_session::browser::silent::run;
     use wasm_bindgen_futures::future_to_promise;
 

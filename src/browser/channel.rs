@@ -1,39 +1,42 @@
 //! A BroadcastChannel to the other tabs of this origin, closed on `Drop`.
 
+use js_sys::{Array, Function};
 use wasm_bindgen::prelude::*;
-use web_sys::{BroadcastChannel, MessageEvent};
+
+#[wasm_bindgen(module = "/src/browser/platform.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = channel)]
+    fn js_channel(name: &str, f: &JsValue) -> JsValue;
+}
 
 /// An open channel with its message listener.
 pub struct Channel {
-    channel: BroadcastChannel,
-    _listener: Closure<dyn FnMut(MessageEvent)>,
+    post: Function,
+    close: Function,
+    _listener: Closure<dyn FnMut(String)>,
 }
 
 impl Channel {
     /// Opens `name`; `on_message` receives string messages from other tabs (never from this one).
-    pub fn open(name: &str, mut on_message: impl FnMut(&str) + 'static) -> Option<Self> {
-        let channel = BroadcastChannel::new(name).ok()?;
-        let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-            if let Some(s) = e.data().as_string() {
-                on_message(&s);
-            }
-        });
-        channel.set_onmessage(Some(listener.as_ref().unchecked_ref()));
+    /// `None` where the browser has no BroadcastChannel.
+    pub fn open(name: &str, on_message: impl FnMut(String) + 'static) -> Option<Self> {
+        let listener = Closure::<dyn FnMut(String)>::wrap(Box::new(on_message));
+        let fns: Array = js_channel(name, listener.as_ref()).dyn_into().ok()?;
         Some(Self {
-            channel,
+            post: fns.get(0).unchecked_into(),
+            close: fns.get(1).unchecked_into(),
             _listener: listener,
         })
     }
 
     /// Sends `msg` to the other tabs.
     pub fn post(&self, msg: &str) {
-        let _ = self.channel.post_message(&JsValue::from_str(msg));
+        let _ = self.post.call1(&JsValue::NULL, &JsValue::from_str(msg));
     }
 }
 
 impl Drop for Channel {
     fn drop(&mut self) {
-        self.channel.set_onmessage(None);
-        self.channel.close();
+        let _ = self.close.call0(&JsValue::NULL);
     }
 }

@@ -23,7 +23,7 @@ fn network(e: JsValue) -> Error {
     }
 }
 
-#[wasm_bindgen(module = "/src/browser/http.js")]
+#[wasm_bindgen(module = "/src/browser/platform.js")]
 extern "C" {
     #[wasm_bindgen(js_name = request)]
     fn js_request(
@@ -35,6 +35,8 @@ extern "C" {
         csrf_value: Option<&str>,
         with_cookies: bool,
     ) -> Promise;
+    #[wasm_bindgen(js_name = send)]
+    fn js_send(request: &Request) -> Promise;
 }
 
 /// What `request` needs besides the method and URL.
@@ -46,7 +48,7 @@ struct Options<'a> {
     with_cookies: bool,
 }
 
-/// One request through `http.js`; any HTTP answer is `Ok`, no answer is `network`.
+/// One request through `platform.js`; any HTTP answer is `Ok`, no answer is `network`.
 async fn request(method: &str, url: &str, o: Options<'_>) -> Result<Reply, Error> {
     let (csrf_name, csrf_value) = o.csrf.unzip();
     let p = js_request(
@@ -142,10 +144,7 @@ pub struct Reply {
 
 /// Sends `req` as is.
 pub async fn send(req: &Request) -> Result<Response, Error> {
-    let w = web_sys::window().ok_or(Error::Unsupported { what: "no window" })?;
-    let resp = JsFuture::from(w.fetch_with_request(req))
-        .await
-        .map_err(network)?;
+    let resp = JsFuture::from(js_send(req)).await.map_err(network)?;
     Ok(resp.unchecked_into())
 }
 

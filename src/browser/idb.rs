@@ -3,7 +3,7 @@
 //! localStorage does not guarantee (in Chromium a tab that takes a Web Lock right after another
 //! tab wrote localStorage and released it can still read the old value).
 //!
-//! The IndexedDB calls live in `idb.js`: its request/event protocol is glue, which costs far
+//! The IndexedDB calls live in `platform.js`: its request/event protocol is glue, which costs far
 //! less as JS than as Rust closures (measured in ARCHITECTURE.md "Size").
 
 use crate::browser::describe;
@@ -12,7 +12,7 @@ use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-#[wasm_bindgen(module = "/src/browser/idb.js")]
+#[wasm_bindgen(module = "/src/browser/platform.js")]
 extern "C" {
     #[wasm_bindgen(js_name = idbGet)]
     fn idb_get(key: &str) -> Promise;

@@ -1,43 +1,43 @@
-//! The page's location and history.
+//! The page's location and history. The calls live in `platform.js`.
 
 use crate::core::error::Error;
+use wasm_bindgen::prelude::*;
 
-fn window() -> Result<web_sys::Window, Error> {
-    web_sys::window().ok_or(Error::Unsupported { what: "no window" })
+#[wasm_bindgen(module = "/src/browser/platform.js")]
+extern "C" {
+    #[wasm_bindgen(catch, js_name = href)]
+    fn js_href() -> Result<String, JsValue>;
+    #[wasm_bindgen(catch, js_name = origin)]
+    fn js_origin() -> Result<String, JsValue>;
+    #[wasm_bindgen(catch, js_name = assign)]
+    fn js_assign(url: &str) -> Result<(), JsValue>;
+    #[wasm_bindgen(catch, js_name = replaceUrl)]
+    fn js_replace_url(url: &str) -> Result<(), JsValue>;
 }
 
 /// `location.href`.
 pub fn href() -> Result<String, Error> {
-    window()?.location().href().map_err(|_| Error::Unsupported {
+    js_href().map_err(|_| Error::Unsupported {
         what: "location is unavailable",
     })
 }
 
 /// `location.origin`.
 pub fn origin() -> Result<String, Error> {
-    window()?
-        .location()
-        .origin()
-        .map_err(|_| Error::Unsupported {
-            what: "location.origin is unavailable",
-        })
+    js_origin().map_err(|_| Error::Unsupported {
+        what: "location.origin is unavailable",
+    })
 }
 
-/// Replaces the current history entry's URL (same-origin path) without navigating.
+/// Replaces the current history entry's URL (same-origin path) without navigating; the entry's
+/// state (a router's) is kept.
 pub fn replace_url(url: &str) {
-    if let Ok(w) = window() {
-        if let Ok(h) = w.history() {
-            let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(url));
-        }
-    }
+    let _ = js_replace_url(url);
 }
 
 /// Navigates the page to `url` (the provider's authorization or end-session endpoint).
 pub fn assign(url: &str) -> Result<(), Error> {
-    window()?
-        .location()
-        .assign(url)
-        .map_err(|_| Error::Unsupported {
-            what: "navigation was refused",
-        })
+    js_assign(url).map_err(|_| Error::Unsupported {
+        what: "navigation was refused",
+    })
 }

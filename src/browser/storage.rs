@@ -1,9 +1,22 @@
-//! Web Storage by key, as strings. `Memory` keeps nothing: the caller holds the value.
+//! Web Storage by key, as strings. `Memory` keeps nothing: the caller holds the value. The
+//! calls live in `platform.js`.
 
 use crate::browser::describe;
 use crate::core::config::StorageKind;
 use crate::core::error::Error;
-use web_sys::Storage;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(module = "/src/browser/platform.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = storeGet)]
+    fn store_get(local: bool, key: &str) -> Option<String>;
+    #[wasm_bindgen(catch, js_name = storeSet)]
+    fn store_set(local: bool, key: &str, value: &str) -> Result<(), JsValue>;
+    #[wasm_bindgen(js_name = storeRemove)]
+    fn store_remove(local: bool, key: &str);
+    #[wasm_bindgen(js_name = storeKeys)]
+    fn store_keys(local: bool, prefix: &str) -> Vec<String>;
+}
 
 /// One of the browser's storage areas.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,50 +37,29 @@ impl Area {
         }
     }
 
-    fn storage(self) -> Result<Storage, Error> {
-        let w = web_sys::window().ok_or(Error::Unsupported { what: "no window" })?;
-        let s = match self {
-            Self::Session => w.session_storage(),
-            Self::Local => w.local_storage(),
-        };
-        s.map_err(|e| Error::Storage {
-            detail: describe(&e),
-        })?
-        .ok_or(Error::Storage {
-            detail: "storage is unavailable".into(),
-        })
+    fn local(self) -> bool {
+        self == Self::Local
     }
 
     /// Reads a key. A storage that cannot be opened reads as empty.
     pub fn get(self, key: &str) -> Option<String> {
-        self.storage().ok()?.get_item(key).ok().flatten()
+        store_get(self.local(), key)
     }
 
     /// Writes a key.
     pub fn set(self, key: &str, value: &str) -> Result<(), Error> {
-        self.storage()?
-            .set_item(key, value)
-            .map_err(|e| Error::Storage {
-                detail: describe(&e),
-            })
+        store_set(self.local(), key, value).map_err(|e| Error::Storage {
+            detail: describe(&e),
+        })
     }
 
     /// Removes a key (absent keys are fine).
     pub fn remove(self, key: &str) {
-        if let Ok(s) = self.storage() {
-            let _ = s.remove_item(key);
-        }
+        store_remove(self.local(), key);
     }
 
     /// All keys that start with `prefix`.
     pub fn keys_with_prefix(self, prefix: &str) -> Vec<String> {
-        let Ok(s) = self.storage() else {
-            return Vec::new();
-        };
-        let n = s.length().unwrap_or(0);
-        (0..n)
-            .filter_map(|i| s.key(i).ok().flatten())
-            .filter(|k| k.starts_with(prefix))
-            .collect()
+        store_keys(self.local(), prefix)
     }
 }

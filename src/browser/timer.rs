@@ -1,93 +1,45 @@
-//! `setTimeout` and `addEventListener` as guards: dropping one cancels the timer or removes the
-//! listener, so nothing outlives the flow that made it.
+//! Timers and wake-up events as guards: dropping one cancels the timer or removes the
+//! listeners, so nothing outlives the flow that made it. The calls live in `platform.js`.
 
+use js_sys::Function;
 use wasm_bindgen::prelude::*;
-use web_sys::{Event, EventTarget};
 
-/// A pending `setTimeout`, cleared on `Drop`.
-#[must_use = "the timer is cancelled when dropped"]
-pub struct Timeout {
-    id: i32,
+#[wasm_bindgen(module = "/src/browser/platform.js")]
+extern "C" {
+    fn later(f: &JsValue, ms: u32) -> Function;
+    #[wasm_bindgen(js_name = onWake)]
+    fn on_wake(f: &JsValue) -> Function;
+}
+
+/// A registration with the function that undoes it, called on `Drop`.
+#[must_use = "dropping it cancels at once"]
+pub struct Guard {
+    undo: Function,
     _closure: Closure<dyn FnMut()>,
 }
 
-impl Timeout {
-    /// Calls `f` once after `ms` milliseconds. `f` should defer real work (`spawn_local`): the
-    /// timer's owner may replace, and so drop, this guard from that work.
-    pub fn new(ms: u32, f: impl FnOnce() + 'static) -> Option<Self> {
-        Self::boxed(ms, Box::new(f))
-    }
-
-    // One compiled copy for every caller.
-    fn boxed(ms: u32, f: Box<dyn FnOnce()>) -> Option<Self> {
-        let mut f = Some(f);
-        let closure = Closure::<dyn FnMut()>::new(move || {
-            if let Some(f) = f.take() {
-                f();
-            }
-        });
-        let ms = i32::try_from(ms).unwrap_or(i32::MAX);
-        let id = web_sys::window()?
-            .set_timeout_with_callback_and_timeout_and_arguments_0(
-                closure.as_ref().unchecked_ref(),
-                ms,
-            )
-            .ok()?;
-        Some(Self {
-            id,
-            _closure: closure,
-        })
-    }
-}
-
-impl Drop for Timeout {
+impl Drop for Guard {
     fn drop(&mut self) {
-        if let Some(w) = web_sys::window() {
-            w.clear_timeout_with_handle(self.id);
-        }
+        let _ = self.undo.call0(&JsValue::NULL);
     }
 }
 
-/// An event listener, removed on `Drop`.
-#[must_use = "the listener is removed when dropped"]
-pub struct Listener {
-    target: EventTarget,
-    kind: &'static str,
-    closure: Closure<dyn FnMut(Event)>,
-}
-
-impl Listener {
-    /// Calls `f` with every `kind` event of `target`.
-    pub fn new(
-        target: &EventTarget,
-        kind: &'static str,
-        f: impl FnMut(&Event) + 'static,
-    ) -> Option<Self> {
-        Self::boxed(target, kind, Box::new(f))
-    }
-
-    // One compiled copy for every caller.
-    fn boxed(
-        target: &EventTarget,
-        kind: &'static str,
-        mut f: Box<dyn FnMut(&Event)>,
-    ) -> Option<Self> {
-        let closure = Closure::<dyn FnMut(Event)>::new(move |e: Event| f(&e));
-        target
-            .add_event_listener_with_callback(kind, closure.as_ref().unchecked_ref())
-            .ok()?;
-        Some(Self {
-            target: target.clone(),
-            kind,
-            closure,
-        })
+fn guard(f: Box<dyn FnMut()>, register: impl FnOnce(&JsValue) -> Function) -> Guard {
+    let closure = Closure::wrap(f);
+    Guard {
+        undo: register(closure.as_ref()),
+        _closure: closure,
     }
 }
 
-impl Drop for Listener {
-    fn drop(&mut self) {
-        let _ = self
-            .target
-            .remove_event_listener_with_callback(self.kind, self.closure.as_ref().unchecked_ref());
-    }
+/// Calls `f` once after `ms` milliseconds. `f` should defer real work (`spawn_local`): the
+/// timer's owner may replace, and so drop, this guard from that work.
+pub fn timeout(ms: u32, f: impl FnMut() + 'static) -> Guard {
+    guard(Box::new(f), |c| later(c, ms))
+}
+
+/// Calls `f` whenever the page may have slept or gone offline (`focus`, `online`,
+/// `visibilitychange`): timers stop while a machine sleeps, so the clock is re-read then.
+pub fn on_wake_up(f: impl FnMut() + 'static) -> Guard {
+    guard(Box::new(f), on_wake)
 }

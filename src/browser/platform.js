@@ -1,0 +1,249 @@
+// The JS half of the browser adapters (the Rust half: src/browser/*.rs). Only platform glue
+// lives here, no protocol decision: building requests, WebCrypto parameters, IndexedDB's
+// event protocol, the hidden iframe, locks. Written in Rust through web-sys the same glue cost
+// several times its size in the bundle (measured in ARCHITECTURE.md "Size"), and one file
+// instead of one per adapter saves a gzip stream per file.
+
+// ---- http.rs --------------------------------------------------------------------------------
+
+// Sends one request. `body` (a form-encoded string) makes it a form POST; `bearer` adds an
+// Authorization header; `csrfName`/`csrfValue` add the server-mode CSRF header; `withCookies`
+// sends cookies across origins. Resolves with [status, content-type, retry-after, body text];
+// rejects only when no HTTP answer arrived.
+export async function request(method, url, body, bearer, csrfName, csrfValue, withCookies) {
+  const headers = new Headers({ Accept: "application/json" });
+  if (body != null) headers.set("Content-Type", "application/x-www-form-urlencoded");
+  if (bearer != null) headers.set("Authorization", "Bearer " + bearer);
+  if (csrfName != null) headers.set(csrfName, csrfValue);
+  const init = { method, headers };
+  if (body != null) init.body = body;
+  if (withCookies) init.credentials = "include";
+  // One Request object, as fetch interceptors (service workers aside, wrapped window.fetch) expect.
+  const r = await fetch(new Request(url, init));
+  return [r.status, r.headers.get("content-type"), r.headers.get("retry-after"), await r.text()];
+}
+
+// Sends the app's own Request (server mode's `fetch`) as it is.
+export const send = (r) => fetch(r);
+
+// ---- idb.rs: a tiny key-value store in IndexedDB ----------------------------------------------
+
+const DB = "oidc-session";
+const STORE = "kv";
+
+// Resolves with `target.result` when `ok` fires; rejects on `error` or `abort`.
+const settle = (target, ok) =>
+  new Promise((resolve, reject) => {
+    target.addEventListener(ok, () => resolve(target.result), { once: true });
+    const fail = () => reject(new Error("IndexedDB request failed"));
+    target.addEventListener("error", fail, { once: true });
+    target.addEventListener("abort", fail, { once: true });
+  });
+
+const open = () => {
+  const req = indexedDB.open(DB, 1);
+  req.onupgradeneeded = () => {
+    if (!req.result.objectStoreNames.contains(STORE)) req.result.createObjectStore(STORE);
+  };
+  return settle(req, "success");
+};
+
+// The string stored under `key`, or undefined.
+export async function idbGet(key) {
+  const db = await open();
+  try {
+    const v = await settle(db.transaction(STORE, "readonly").objectStore(STORE).get(key), "success");
+    return typeof v === "string" ? v : undefined;
+  } finally {
+    db.close();
+  }
+}
+
+// Writes `value` under `key` (deletes it for null) and resolves once the transaction committed,
+// so every tab that looks afterwards sees it.
+export async function idbSet(key, value) {
+  const db = await open();
+  try {
+    const tx = db.transaction(STORE, "readwrite");
+    const store = tx.objectStore(STORE);
+    if (value == null) store.delete(key);
+    else store.put(value, key);
+    await settle(tx, "complete");
+  } finally {
+    db.close();
+  }
+}
+
+// ---- crypto.rs: WebCrypto --------------------------------------------------------------------
+
+const subtle = () => {
+  const s = globalThis.crypto && crypto.subtle;
+  if (!s) throw new Error("crypto.subtle needs a secure context (https or loopback)");
+  return s;
+};
+
+// SHA-256 of `data` (a Uint8Array), as a Uint8Array.
+export async function sha256(data) {
+  return new Uint8Array(await subtle().digest("SHA-256", data));
+}
+
+// [import parameters, verify parameters] per JWS algorithm (the core chose `alg` from its allowlist).
+const ALGS = {
+  RS256: [{ name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, { name: "RSASSA-PKCS1-v1_5" }],
+  PS256: [{ name: "RSA-PSS", hash: "SHA-256" }, { name: "RSA-PSS", saltLength: 32 }],
+  ES256: [{ name: "ECDSA", namedCurve: "P-256" }, { name: "ECDSA", hash: "SHA-256" }],
+};
+
+// Verifies `sig` over `data` with the public JWK `jwk` (a JSON text holding only kty, n, e, crv,
+// x, y: the algorithm is ours, not the key's). Resolves true or false, or null when WebCrypto
+// cannot import the key for `alg`; rejects when WebCrypto itself fails.
+export async function verify(alg, jwk, data, sig) {
+  // Copies: the arguments are views of wasm memory, which may move while this awaits.
+  [data, sig] = [data.slice(), sig.slice()];
+  const [imp, ver] = ALGS[alg];
+  const s = subtle();
+  const key = await s.importKey("jwk", { ...JSON.parse(jwk), ext: true }, imp, false, ["verify"]).catch(() => null);
+  return key && s.verify(ver, key, sig, data);
+}
+
+// ---- lock.rs: cross-tab mutual exclusion ------------------------------------------------------
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// How long a localStorage lease is valid: the longest a vanished holder can block others.
+const LEASE_MS = 10000;
+const holder = (key) => (localStorage.getItem(key) || "").split(" ");
+
+// Runs `task` (a function returning a promise) while this tab holds the lock `name`; resolves
+// when it finished. Web Locks where the browser has them; otherwise a lease in localStorage
+// (`"{owner} {until_ms}"`) that expires, released when the task settles.
+export async function withLock(name, task) {
+  if (navigator.locks) return navigator.locks.request(name, () => task());
+  const key = name + ":lease";
+  const owner = crypto.getRandomValues(new Uint32Array(2)).join("-");
+  try {
+    for (;;) {
+      const [who, until] = holder(key);
+      if (!who || who === owner || !(+until > Date.now())) {
+        localStorage.setItem(key, owner + " " + (Date.now() + LEASE_MS));
+        // Two tabs may have written at once: the last write wins; both re-read.
+        await sleep(25);
+        if (holder(key)[0] === owner) break;
+      }
+      await sleep(50);
+    }
+  } catch {
+    // No localStorage at all: there is no other tab to exclude through it.
+  }
+  try {
+    return await task();
+  } finally {
+    try {
+      if (holder(key)[0] === owner) localStorage.removeItem(key);
+    } catch {}
+  }
+}
+
+// ---- silent.rs: the hidden iframe of silent SSO ---------------------------------------------
+
+// Loads `url` in a hidden iframe and resolves with the URL that the silent page posts to this
+// window, accepted only from `origin`, from that very iframe, and only when its `state` is
+// `state`. Rejects (with "timeout") after `ms`. The iframe, the listener and the timer are
+// removed on every way out.
+export function silentFrame(url, origin, state, ms) {
+  return new Promise((resolve, reject) => {
+    const frame = document.createElement("iframe");
+    frame.setAttribute("style", "position:absolute;width:0;height:0;border:0;visibility:hidden");
+    frame.setAttribute("aria-hidden", "true");
+    frame.setAttribute("tabindex", "-1");
+    const done = (ok, v) => {
+      clearTimeout(timer);
+      removeEventListener("message", onMessage);
+      frame.remove();
+      (ok ? resolve : reject)(v);
+    };
+    const onMessage = (e) => {
+      let ours = false;
+      try {
+        ours = new URL(e.data).searchParams.getAll("state").includes(state);
+      } catch {}
+      if (ours && e.origin === origin && e.source === frame.contentWindow && e.source) done(1, e.data);
+    };
+    const timer = setTimeout(() => done(0, new Error("timeout")), ms);
+    addEventListener("message", onMessage);
+    frame.src = url;
+    try {
+      document.body.appendChild(frame);
+    } catch (e) {
+      done(0, e);
+    }
+  });
+}
+
+// For the silent redirect page: hands this page's URL to the parent window, on this origin only.
+export function notifyParent() {
+  if (parent === window) throw new Error("not in an iframe");
+  parent.postMessage(location.href, location.origin);
+}
+
+// ---- timer.rs, channel.rs ---------------------------------------------------------------------
+
+// Calls `f` after `ms`; returns the function that cancels it.
+export function later(f, ms) {
+  // setTimeout fires at once for delays beyond 2^31-1 ms: clamp (to 24.8 days).
+  const id = setTimeout(f, Math.min(ms, 2147483647));
+  return () => clearTimeout(id);
+}
+
+// Calls `f` whenever the page may have slept or gone offline (`focus`, `online`,
+// `visibilitychange`); returns the function that stops.
+export function onWake(f) {
+  const on = [[window, "focus"], [window, "online"], [document, "visibilitychange"]];
+  for (const [t, k] of on) t.addEventListener(k, f);
+  return () => on.forEach(([t, k]) => t.removeEventListener(k, f));
+}
+
+// Opens the BroadcastChannel `name`; `f` receives other tabs' string messages. Returns
+// [post(msg), close()], or undefined without BroadcastChannel.
+export function channel(name, f) {
+  if (!globalThis.BroadcastChannel) return;
+  const c = new BroadcastChannel(name);
+  c.onmessage = (e) => typeof e.data === "string" && f(e.data);
+  return [(m) => c.postMessage(m), () => c.close()];
+}
+
+// ---- storage.rs, nav.rs -----------------------------------------------------------------------
+
+const area = (local) => (local ? localStorage : sessionStorage);
+
+// The value under `key`, or undefined (also when the storage cannot be opened).
+export function storeGet(local, key) {
+  try {
+    return area(local).getItem(key) ?? undefined;
+  } catch {}
+}
+
+// Writes `key`; throws when the storage refuses (quota, privacy mode).
+export function storeSet(local, key, value) {
+  area(local).setItem(key, value);
+}
+
+export function storeRemove(local, key) {
+  try {
+    area(local).removeItem(key);
+  } catch {}
+}
+
+// The keys that start with `prefix`.
+export function storeKeys(local, prefix) {
+  try {
+    return Object.keys(area(local)).filter((k) => k.startsWith(prefix));
+  } catch {
+    return [];
+  }
+}
+
+export const href = () => location.href;
+export const origin = () => location.origin;
+export const assign = (url) => location.assign(url);
+// Replaces the current history entry's URL (same-origin path) without navigating.
+export const replaceUrl = (url) => history.replaceState(history.state, "", url);
