@@ -225,6 +225,12 @@ pub fn build() -> Result {
     fs::rename(&tmp, &bg)
         .map_err(|e| format!("moving {} to {}: {e}", tmp.display(), bg.display()))?;
 
+    println!("build: short import and export names");
+    let glue = pkg.join(format!("{NAME}.js"));
+    crate::minify::apply(&setup::wasm_opt()?, WASM_FEATURES, &bg, &glue, NAME)?;
+    // It declared the wasm's exports by their old names; the glue is the package's interface.
+    let _ = fs::remove_file(pkg.join(format!("{NAME}_bg.wasm.d.ts")));
+
     // The JS glue and the adapters' JS snippets ship minified, as every peer's dist does (the
     // names the wasm imports are property names and exports, which terser leaves alone):
     // glue 7,647 -> 5,469 B gzip.
