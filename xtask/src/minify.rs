@@ -19,6 +19,9 @@ struct Import {
     new: String,
 }
 
+/// Exports: (old name, new name).
+type Exports = Vec<(String, String)>;
+
 /// The one module every import is renamed into.
 const MODULE: &str = "a";
 
@@ -66,7 +69,7 @@ fn quoted(line: &str) -> Vec<&str> {
 
 /// wasm-opt's mapping: `{"imports": [[module, name, new], …], "exports": [[name, new], …]}`,
 /// one entry per line.
-fn parse_mapping(text: &str) -> Result<(Vec<Import>, Vec<(String, String)>)> {
+fn parse_mapping(text: &str) -> Result<(Vec<Import>, Exports)> {
     let (mut imports, mut exports) = (Vec::new(), Vec::new());
     for line in text.lines() {
         match quoted(line).as_slice() {
