@@ -247,3 +247,38 @@ export const origin = () => location.origin;
 export const assign = (url) => location.assign(url);
 // Replaces the current history entry's URL (same-origin path) without navigating.
 export const replaceUrl = (url) => history.replaceState(history.state, "", url);
+
+// ---- js/mod.rs: the facade's values -------------------------------------------------------------
+
+const parse = (t) => {
+  try {
+    return JSON.parse(t);
+  } catch {
+    return {};
+  }
+};
+
+// A SessionError `{ code, message, …extra }` (`extra`: JSON text of status, snippet, retryAfter,
+// description); an Error object named OidcSessionError when it is thrown (`thrown`).
+export function sessionError(thrown, code, message, extra) {
+  const e = thrown ? Object.assign(new Error(message), { name: "OidcSessionError" }) : { message };
+  return Object.assign(e, { code }, parse(extra));
+}
+
+// Members of an ID token that describe the token, not the user: only in `user.claims`.
+const PROTOCOL_CLAIMS = "iss aud exp iat nbf nonce azp at_hash c_hash s_hash auth_time sid acr amr jti".split(" ");
+
+// The frozen SessionState: `user` (when `sub` is given) is the ID token's claims without the
+// protocol ones, merged with UserInfo, plus `sub` and the frozen `claims`.
+export function sessionState(status, sub, claims, userinfo, error) {
+  const o = { status };
+  if (sub != null) {
+    const c = parse(claims);
+    const u = { ...c };
+    for (const k of PROTOCOL_CLAIMS) delete u[k];
+    if (userinfo != null) Object.assign(u, parse(userinfo));
+    o.user = Object.freeze(Object.assign(u, { sub, claims: Object.freeze(c) }));
+  }
+  if (error) o.error = Object.freeze(error);
+  return Object.freeze(o);
+}

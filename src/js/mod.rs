@@ -4,11 +4,12 @@
 //! so concurrent JS calls never hit wasm-bindgen's "recursive use of an object" borrow error.
 //! Errors cross the boundary as `Error` objects with a stable `code` and a `message`.
 
-use crate::client::{Client, SignOutOptions, Subscription, User, View};
+use crate::client::{Client, SignOutOptions, Subscription, View};
 use crate::core::authorize::SignInOptions;
 use crate::core::config::ConfigInput;
 use crate::core::error::Error;
-use js_sys::{Function, Object, Promise, Reflect, JSON};
+use crate::core::json::Writer;
+use js_sys::{Function, Promise, Reflect, JSON};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -196,91 +197,55 @@ pub struct SessionManager {
     bootstrap: RefCell<Option<Promise>>,
 }
 
-fn set(o: &Object, k: &str, v: &JsValue) {
-    let _ = Reflect::set(o, &JsValue::from_str(k), v);
+#[wasm_bindgen(module = "/src/browser/platform.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = sessionError)]
+    fn session_error(thrown: bool, code: &str, message: &str, extra: &str) -> JsValue;
+    #[wasm_bindgen(js_name = sessionState)]
+    fn session_state(
+        status: &str,
+        sub: Option<&str>,
+        claims: Option<&str>,
+        userinfo: Option<&str>,
+        error: JsValue,
+    ) -> JsValue;
 }
 
-fn error_members(o: &Object, e: &Error) {
-    set(o, "code", &e.code().into());
-    match e {
-        Error::HtmlResponse { status, snippet } => {
-            set(o, "status", &(*status).into());
-            set(o, "snippet", &snippet.as_str().into());
-        }
-        Error::HttpError { status } => set(o, "status", &(*status).into()),
-        Error::RateLimited {
-            retry_after: Some(s),
-        } => set(o, "retryAfter", &(*s as f64).into()),
-        Error::Provider {
-            description: Some(d),
-            ..
-        } => set(o, "description", &d.as_str().into()),
-        _ => {}
-    }
+/// `e` as a JS value: `{ code, message, status?, snippet?, retryAfter?, description? }`, or with
+/// `thrown`, an `Error` with `name = "OidcSessionError"` and the same members. Never a secret.
+fn error_value(e: &Error, thrown: bool) -> JsValue {
+    let w = Writer::default();
+    let extra = match e {
+        Error::HtmlResponse { status, snippet } => w
+            .opt_uint("status", Some(u64::from(*status)))
+            .str("snippet", snippet),
+        Error::HttpError { status } => w.opt_uint("status", Some(u64::from(*status))),
+        Error::RateLimited { retry_after } => w.opt_uint("retryAfter", *retry_after),
+        Error::Provider { description, .. } => w.opt_str("description", description.as_deref()),
+        _ => w,
+    };
+    session_error(thrown, e.code(), &e.message(), &extra.finish())
 }
 
 /// A plain `{ code, message, … }` object (`SessionError`), for `state.error` and hooks.
-fn error_object(e: &Error) -> Object {
-    let err = Object::new();
-    error_members(&err, e);
-    set(&err, "message", &e.message().into());
-    err
+fn error_object(e: &Error) -> JsValue {
+    error_value(e, false)
 }
 
 /// An `Error` with `name = "OidcSessionError"`, a stable `code` and a message without secrets.
 fn js_error(e: &Error) -> JsValue {
-    let err = js_sys::Error::new(&e.message());
-    err.set_name("OidcSessionError");
-    error_members(&err, e);
-    err.into()
-}
-
-const PROTOCOL_CLAIMS: &[&str] = &[
-    "iss",
-    "aud",
-    "exp",
-    "iat",
-    "nbf",
-    "nonce",
-    "azp",
-    "at_hash",
-    "c_hash",
-    "s_hash",
-    "auth_time",
-    "sid",
-    "acr",
-    "amr",
-    "jti",
-];
-
-fn user_object(u: &User) -> JsValue {
-    let claims = JSON::parse(&u.claims_json).unwrap_or_else(|_| Object::new().into());
-    let user = Object::assign(&Object::new(), claims.unchecked_ref::<Object>());
-    for c in PROTOCOL_CLAIMS {
-        let _ = Reflect::delete_property(&user, &JsValue::from_str(c));
-    }
-    if let Some(info) = u.userinfo_json.as_deref().and_then(|j| JSON::parse(j).ok()) {
-        Object::assign(&user, info.unchecked_ref::<Object>());
-    }
-    set(&user, "sub", &u.sub.as_str().into());
-    set(
-        &user,
-        "claims",
-        &Object::freeze(claims.unchecked_ref::<Object>()),
-    );
-    Object::freeze(&user).into()
+    error_value(e, true)
 }
 
 fn state_object(v: &View) -> JsValue {
-    let o = Object::new();
-    set(&o, "status", &v.status.as_str().into());
-    if let Some(u) = &v.user {
-        set(&o, "user", &user_object(u));
-    }
-    if let Some(e) = &v.error {
-        set(&o, "error", &Object::freeze(&error_object(e)));
-    }
-    Object::freeze(&o).into()
+    let u = v.user.as_ref();
+    session_state(
+        v.status.as_str(),
+        u.map(|u| u.sub.as_str()),
+        u.map(|u| u.claims_json.as_str()),
+        u.and_then(|u| u.userinfo_json.as_deref()),
+        v.error.as_ref().map_or(JsValue::UNDEFINED, error_object),
+    )
 }
 
 /// The state object for `view`, reusing the last one while the view is unchanged.
@@ -329,11 +294,10 @@ impl SessionManager {
                 // A throwing hook must not break the refresh.
                 let _ = match (r, &on_ok, &on_err) {
                     (Ok(exp), Some(f), _) => {
-                        let info = Object::new();
-                        if let Some(exp) = exp {
-                            set(&info, "expiresAt", &((exp as f64) * 1000.0).into());
-                        }
-                        f.call1(&JsValue::NULL, &info)
+                        let info = Writer::default()
+                            .opt_uint("expiresAt", exp.map(|s| s.saturating_mul(1000)))
+                            .finish();
+                        f.call1(&JsValue::NULL, &JSON::parse(&info).unwrap_or_default())
                     }
                     (Err(e), _, Some(f)) => f.call1(&JsValue::NULL, &error_object(e)),
                     _ => Ok(JsValue::UNDEFINED),
