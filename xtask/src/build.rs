@@ -108,6 +108,9 @@ fn compile() -> Result<PathBuf> {
             ));
         }
         flags.push_str("\x1f-Zunstable-options\x1f-Cpanic=immediate-abort\x1f-Zlocation-detail=none\x1f-Zfmt-debug=none");
+        // JS values as indices into the glue's heap array rather than an externref table:
+        // smaller wasm for a little more glue (66,426 vs 67,253 B gzip in total, measured).
+        flags.push_str("\x1f-Ctarget-feature=-reference-types");
         let status = cargo_build(&flags)
             .args([
                 "-Z",
