@@ -3,7 +3,7 @@
 
 use crate::browser::channel::Channel;
 use crate::browser::crypto::{random_bytes, sha256, verify};
-use crate::browser::http::{backend, get_json, post_form, post_form_no_content, send};
+use crate::browser::http::{backend, get_json, post_form, post_form_no_content, send, AppRequest};
 use crate::browser::idb;
 use crate::browser::lock::with_lock;
 use crate::browser::storage::Area;
@@ -34,6 +34,7 @@ use crate::core::token::{code_exchange_body, refresh_body, token_result, TokenRe
 use crate::core::url::{parse_query, query_of, HttpUrl};
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
+use wasm_bindgen::JsValue;
 
 /// How long a cached discovery document is used before it is fetched again, in seconds.
 const DISCOVERY_TTL: u64 = 3600;
@@ -133,7 +134,7 @@ impl FromJson for ProfileHints {
     }
 }
 
-type Subscriber = Rc<dyn Fn(&View)>;
+type Subscriber = Rc<dyn Fn(&Rc<View>)>;
 
 /// A boxed flow, so the single-flight wrapper is compiled once for every kind of refresh.
 type Boxed<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T>>>;
@@ -146,7 +147,8 @@ struct Inner {
     provider: RefCell<Option<Rc<Provider>>>,
     jwks: RefCell<Option<Rc<JwkSet>>>,
     session: RefCell<Option<StoredSession>>,
-    view: RefCell<View>,
+    /// Replaced, never mutated: an `Rc` identifies one state (the facade's snapshot cache).
+    view: RefCell<Rc<View>>,
     listeners: RefCell<Vec<(u32, Subscriber)>>,
     next_listener: Cell<u32>,
     refresh: RefCell<Option<js_sys::Promise>>,
@@ -198,11 +200,11 @@ impl Client {
                 provider: RefCell::default(),
                 jwks: RefCell::default(),
                 session: RefCell::default(),
-                view: RefCell::new(View {
+                view: RefCell::new(Rc::new(View {
                     status: Status::Loading,
                     user: None,
                     error: None,
-                }),
+                })),
                 listeners: RefCell::default(),
                 next_listener: Cell::new(0),
                 refresh: RefCell::default(),
@@ -377,13 +379,13 @@ impl Client {
         &self.inner.config
     }
 
-    /// The current view.
-    pub fn view(&self) -> View {
+    /// The current view (the same `Rc` until the view changes).
+    pub fn view(&self) -> Rc<View> {
         self.inner.view.borrow().clone()
     }
 
     /// Calls `f` on every change of the view until the returned guard is dropped.
-    pub fn subscribe(&self, f: impl Fn(&View) + 'static) -> Subscription {
+    pub fn subscribe(&self, f: impl Fn(&Rc<View>) + 'static) -> Subscription {
         let id = self.inner.next_listener.get();
         self.inner.next_listener.set(id.wrapping_add(1));
         self.inner.listeners.borrow_mut().push((id, Rc::new(f)));
@@ -399,9 +401,10 @@ impl Client {
             user,
             error,
         };
-        if *self.inner.view.borrow() == next {
+        if **self.inner.view.borrow() == next {
             return;
         }
+        let next = Rc::new(next);
         *self.inner.view.borrow_mut() = next.clone();
         let listeners: Vec<Subscriber> = self
             .inner
@@ -516,7 +519,7 @@ impl Client {
 
     /// Finishes a pending callback when this page is one, otherwise restores the stored session.
     /// Never fails: the outcome is the returned (and observable) view.
-    pub async fn bootstrap(&self) -> View {
+    pub async fn bootstrap(&self) -> Rc<View> {
         self.open_channel();
         if let Some(server) = self.server().cloned() {
             self.server_bootstrap(&server).await;
@@ -807,39 +810,31 @@ impl Client {
         me_result(r.status, r.content_type.as_deref(), &r.body)
     }
 
-    /// Server mode: sends `request` with the CSRF header (and cookies); on 401 from the backend,
-    /// one `POST {refresh}` shared by every caller and tab, then the request once more.
-    pub async fn server_fetch(
-        &self,
-        request: web_sys::Request,
-    ) -> Result<web_sys::Response, Error> {
+    /// Server mode: `fetch(input, init)` (`input` a URL or `Request`, `init` a `RequestInit` or
+    /// `undefined`) with the CSRF header (and cookies) when it goes to the backend; on 401 from
+    /// the backend, one `POST {refresh}` shared by every caller and tab, then the request once
+    /// more. Resolves with the `Response`.
+    pub async fn server_fetch(&self, input: &JsValue, init: &JsValue) -> Result<JsValue, Error> {
         let Some(server) = self.server().cloned() else {
             return Err(Error::Unsupported {
                 what: "fetch() is for server mode; use getAccessToken() in browser mode",
             });
         };
-        let to_backend = self.is_backend_url(&request.url(), &server);
-        if to_backend {
-            let _ = request.headers().set(&server.csrf_name, &server.csrf_value);
-        }
-        let retry = request.clone().map_err(|_| Error::Unsupported {
-            what: "the request body cannot be replayed",
-        })?;
-        let started = js_sys::Date::now();
-        let first = send(&request).await?;
-        if first.status() != 401 || !to_backend {
-            return Ok(first);
-        }
-        self.server_refresh(started).await?;
-        send(&retry).await
-    }
-
-    fn is_backend_url(&self, url: &str, server: &ServerConfig) -> bool {
-        let target = HttpUrl::parse(url).map(|u| u.origin());
         let backend_origin = HttpUrl::parse(&server.me_url)
             .map(|u| u.origin())
             .unwrap_or_else(|| self.inner.config.app_origin.clone());
-        target.as_deref() == Some(backend_origin.as_str())
+        let csrf = (server.csrf_name.as_str(), server.csrf_value.as_str());
+        let r = AppRequest::new(input, init, &backend_origin, csrf)?;
+        let started = js_sys::Date::now();
+        let (first, status) = send(&r.request).await?;
+        if status != 401 || !r.to_backend {
+            return Ok(first);
+        }
+        let retry = r.copy.ok_or(Error::Unsupported {
+            what: "the request body cannot be replayed",
+        })?;
+        self.server_refresh(started).await?;
+        Ok(send(&retry).await?.0)
     }
 
     /// `POST {refresh}` once for every caller and tab whose request started before the last
@@ -926,7 +921,7 @@ impl Client {
             // 401 from refresh: the backend has no session to refresh.
             Err(e)
                 if classify(e) != Verdict::Transient
-                    || *e == (Error::HttpError { status: 401 }) =>
+                    || matches!(e, Error::HttpError { status: 401 }) =>
             {
                 self.set_view(Status::SignedOut, None, None);
                 self.broadcast(MSG_SIGNED_OUT);

@@ -680,12 +680,14 @@ mod server_mode {
             .map(|_| {
                 let c = client.clone();
                 JsValue::from(future_to_promise(async move {
-                    let req = web_sys::Request::new_with_str("/api/data").unwrap();
+                    let req = JsValue::from_str("/api/data");
                     let resp = c
-                        .server_fetch(req)
+                        .server_fetch(&req, &JsValue::UNDEFINED)
                         .await
                         .map_err(|e| JsValue::from_str(e.code()))?;
-                    Ok(JsValue::from(resp.status()))
+                    Ok(JsValue::from(
+                        resp.unchecked_into::<web_sys::Response>().status(),
+                    ))
                 }))
             })
             .collect();
@@ -724,7 +726,7 @@ mod server_mode {
             let client = server_client();
             client.bootstrap().await;
             let e = client
-                .server_fetch(web_sys::Request::new_with_str("/api/data").unwrap())
+                .server_fetch(&"/api/data".into(), &JsValue::UNDEFINED)
                 .await
                 .unwrap_err();
             Reflect::set(&js_sys::global(), &"fetch".into(), &original).unwrap();

@@ -7,7 +7,6 @@ use crate::core::token::check_json_response;
 use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Request, Response};
 
 /// A vetted answer: its status and JSON text.
 pub struct JsonReply {
@@ -35,8 +34,16 @@ extern "C" {
         csrf_value: Option<&str>,
         with_cookies: bool,
     ) -> Promise;
+    #[wasm_bindgen(catch, js_name = appRequest)]
+    fn app_request(
+        input: &JsValue,
+        init: &JsValue,
+        backend: &str,
+        csrf_name: &str,
+        csrf_value: &str,
+    ) -> Result<Array, JsValue>;
     #[wasm_bindgen(js_name = send)]
-    fn js_send(request: &Request) -> Promise;
+    fn js_send(request: &JsValue) -> Promise;
 }
 
 /// What `request` needs besides the method and URL.
@@ -142,10 +149,41 @@ pub struct Reply {
     pub body: String,
 }
 
-/// Sends `req` as is.
-pub async fn send(req: &Request) -> Result<Response, Error> {
-    let resp = JsFuture::from(js_send(req)).await.map_err(network)?;
-    Ok(resp.unchecked_into())
+/// An app's request (server mode's `fetch`), ready to send to `backend`'s origin or elsewhere.
+pub struct AppRequest {
+    /// The `Request`, with the CSRF header when it goes to the backend.
+    pub request: JsValue,
+    /// A copy to send once more; `None` when the body cannot be replayed.
+    pub copy: Option<JsValue>,
+    /// Whether it goes to the backend's origin.
+    pub to_backend: bool,
+}
+
+impl AppRequest {
+    /// `new Request(input, init)`, with the header `csrf` when its origin is `backend`.
+    pub fn new(
+        input: &JsValue,
+        init: &JsValue,
+        backend: &str,
+        csrf: (&str, &str),
+    ) -> Result<Self, Error> {
+        let a = app_request(input, init, backend, csrf.0, csrf.1).map_err(network)?;
+        let copy = a.get(1);
+        Ok(Self {
+            request: a.get(0),
+            copy: (!copy.is_undefined()).then_some(copy),
+            to_backend: a.get(2).is_truthy(),
+        })
+    }
+}
+
+/// Sends a `Request` as it is: the `Response` and its status.
+pub async fn send(request: &JsValue) -> Result<(JsValue, u16), Error> {
+    let a: Array = JsFuture::from(js_send(request))
+        .await
+        .map_err(network)?
+        .unchecked_into();
+    Ok((a.get(0), a.get(1).as_f64().map_or(0, |s| s as u16)))
 }
 
 /// A request to the server-mode backend: the CSRF header always, cookies across origins when the

@@ -23,8 +23,22 @@ export async function request(method, url, body, bearer, csrfName, csrfValue, wi
   return [r.status, r.headers.get("content-type"), r.headers.get("retry-after"), await r.text()];
 }
 
-// Sends the app's own Request (server mode's `fetch`) as it is.
-export const send = (r) => fetch(r);
+// Server mode's `fetch(input, init)`: the app's request, with the CSRF header when it goes to
+// `backend` (an origin). Returns [request, copy to send again (undefined when its body cannot
+// be replayed), whether it goes to the backend]; throws when `input`/`init` make no Request.
+export function appRequest(input, init, backend, csrfName, csrfValue) {
+  const r = new Request(input, init ?? undefined);
+  const toBackend = new URL(r.url).origin === backend;
+  if (toBackend) r.headers.set(csrfName, csrfValue);
+  let copy;
+  try {
+    copy = r.clone();
+  } catch {}
+  return [r, copy, toBackend];
+}
+
+// Sends a Request as it is; resolves with [Response, status].
+export const send = (r) => fetch(r).then((res) => [res, res.status]);
 
 // ---- idb.rs: a tiny key-value store in IndexedDB ----------------------------------------------
 

@@ -189,11 +189,14 @@ extern "C" {
     pub type JsUnsubscribe;
 }
 
+/// The last state object handed out, and the view it shows.
+type Snapshot = RefCell<Option<(Rc<View>, JsValue)>>;
+
 /// Manages one sign-in session in the browser.
 #[wasm_bindgen]
 pub struct SessionManager {
     client: Client,
-    snapshot: Rc<RefCell<Option<(View, JsValue)>>>,
+    snapshot: Rc<Snapshot>,
     bootstrap: RefCell<Option<Promise>>,
 }
 
@@ -249,9 +252,9 @@ fn state_object(v: &View) -> JsValue {
 }
 
 /// The state object for `view`, reusing the last one while the view is unchanged.
-fn snapshot_of(cache: &RefCell<Option<(View, JsValue)>>, view: &View) -> JsValue {
+fn snapshot_of(cache: &Snapshot, view: &Rc<View>) -> JsValue {
     if let Some((v, js)) = &*cache.borrow() {
-        if v == view {
+        if Rc::ptr_eq(v, view) {
             return js.clone();
         }
     }
@@ -384,25 +387,11 @@ impl SessionManager {
     pub fn fetch(&self, input: JsRequestInfo, init: Option<JsRequestInit>) -> PromiseResponse {
         let client = self.client.clone();
         let input: JsValue = input.into();
-        let init: Option<web_sys::RequestInit> = init.map(|i| i.unchecked_into());
+        let init: JsValue = init.map_or(JsValue::UNDEFINED, JsValue::from);
         crate::browser::promise(async move {
-            let request = match (input.as_string(), init) {
-                (Some(url), Some(init)) => web_sys::Request::new_with_str_and_init(&url, &init),
-                (Some(url), None) => web_sys::Request::new_with_str(&url),
-                (None, Some(init)) => {
-                    web_sys::Request::new_with_request_and_init(input.unchecked_ref(), &init)
-                }
-                (None, None) => web_sys::Request::new_with_request(input.unchecked_ref()),
-            }
-            .map_err(|e| {
-                js_error(&Error::Network {
-                    detail: crate::browser::describe(&e),
-                })
-            })?;
             client
-                .server_fetch(request)
+                .server_fetch(&input, &init)
                 .await
-                .map(JsValue::from)
                 .map_err(|e| js_error(&e))
         })
         .unchecked_into()
