@@ -15,7 +15,7 @@ extern "C" {
     #[wasm_bindgen(js_name = storeRemove)]
     fn store_remove(local: bool, key: &str);
     #[wasm_bindgen(js_name = storeKeys)]
-    fn store_keys(local: bool, prefix: &str) -> Vec<String>;
+    fn store_keys(local: bool, prefix: &str) -> js_sys::Array;
 }
 
 /// One of the browser's storage areas.
@@ -60,6 +60,9 @@ impl Area {
 
     /// All keys that start with `prefix`.
     pub fn keys_with_prefix(self, prefix: &str) -> Vec<String> {
-        store_keys(self.local(), prefix)
+        let keys = store_keys(self.local(), prefix);
+        (0..keys.length())
+            .filter_map(|i| keys.get(i).as_string())
+            .collect()
     }
 }

@@ -331,7 +331,7 @@ impl<'a> Fields<'a> {
             .iter()
             .find(|(n, _)| n == k)
             .map(|(_, v)| v)
-            .filter(|v| **v != Json::Null)
+            .filter(|v| !matches!(v, Json::Null))
     }
 
     /// A string member.

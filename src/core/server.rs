@@ -95,8 +95,8 @@ pub fn me_result(status: u16, content_type: Option<&str>, body: &str) -> Result<
         None => (Some(&v), None, None),
     };
     let claims_obj = claims.filter(|c| matches!(c, Json::Obj(_)));
-    let user_json = match (user, claims_obj) {
-        (Some(u), _) => u.clone(),
+    let (sub, user_json) = match (user, claims_obj) {
+        (Some(u), _) => (Fields::of(u).and_then(|f| f.str("sub")), u.to_text()),
         (None, Some(c)) => {
             let cf = Fields::of(c).ok_or_else(|| bad("`claims` is not an object"))?;
             let mut w = Writer::default();
@@ -108,17 +108,16 @@ pub fn me_result(status: u16, content_type: Option<&str>, body: &str) -> Result<
             if let (None, Some(t)) = (cf.get("tenant"), tenant) {
                 w = w.value("tenant", t);
             }
-            parse(&w.finish()).unwrap_or(Json::Null)
+            (cf.str("sub"), w.finish())
         }
         (None, None) => return Err(bad("neither `data.user` nor `data.claims`")),
     };
-    let sub = Fields::of(&user_json)
-        .and_then(|f| f.str("sub"))
+    let sub = sub
         .filter(|s| !s.is_empty())
         .ok_or_else(|| bad("the user has no `sub`"))?;
     Ok(Me::User(ServerUser {
         sub,
-        user_json: user_json.to_text(),
+        user_json,
         claims_json: claims_obj.map_or_else(|| "{}".to_owned(), Json::to_text),
     }))
 }

@@ -52,7 +52,8 @@ fn hex(b: u8) -> Option<u8> {
 }
 
 /// Decodes one `application/x-www-form-urlencoded` component (`+` is a space). Invalid escapes are
-/// kept as written, invalid UTF-8 is replaced, as browsers do.
+/// kept as written; a component that does not decode to UTF-8 is kept whole as written (so it
+/// can never equal a value we issued, such as a `state`).
 pub fn decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -71,7 +72,7 @@ pub fn decode(s: &str) -> String {
         }
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8(out).unwrap_or_else(|_| s.to_owned())
 }
 
 /// The query of a URL or URL tail: between the first `?` and the `#`, empty when there is none.
@@ -197,6 +198,13 @@ impl HttpUrl {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_component_that_is_not_utf8_once_decoded_is_kept_as_written() {
+        assert_eq!(decode("%C3%A9t%C3%A9"), "été");
+        assert_eq!(decode("ab%FFcd"), "ab%FFcd");
+        assert_eq!(decode("a+b%2"), "a b%2");
+    }
     use super::*;
 
     #[test]
