@@ -29,7 +29,7 @@ use crate::core::server::{
     login_url, me_result, refresh_result, sign_out_result, Me, ServerConfig,
 };
 use crate::core::session::{status_after_callback_error, Status, StoredSession};
-use crate::core::text::{cat, uint};
+use crate::core::text::{before, cat, parse_uint, split_once, uint};
 use crate::core::token::{code_exchange_body, refresh_body, token_result, TokenResponse, TokenSet};
 use crate::core::url::{parse_query, query_of, HttpUrl};
 use std::cell::{Cell, RefCell};
@@ -316,10 +316,7 @@ impl Client {
                     me.set_view(Status::SignedOut, None, None);
                 }
                 m => {
-                    if let Some(at) = m
-                        .strip_prefix(MSG_REFRESHED)
-                        .and_then(|t| t.parse::<u64>().ok())
-                    {
+                    if let Some(at) = m.strip_prefix(MSG_REFRESHED).and_then(parse_uint) {
                         let at = at as f64;
                         if at > me.inner.server_refreshed_at.get() {
                             me.inner.server_refreshed_at.set(at);
@@ -438,8 +435,8 @@ impl Client {
         }
         let key = self.key("discovery");
         let cached = Area::Session.get(&key).and_then(|c| {
-            let (at, json) = c.split_once('\n')?;
-            let at: u64 = at.parse().ok()?;
+            let (at, json) = split_once(&c, b'\n')?;
+            let at = parse_uint(at)?;
             (now().saturating_sub(at) < DISCOVERY_TTL).then(|| json.to_owned())
         });
         let provider = match cached.and_then(|json| self.check_metadata(&json).ok()) {
@@ -582,7 +579,7 @@ impl Client {
     /// The redirect URI's path and query: where the URL goes after a callback is handled.
     fn callback_clean_path(&self) -> String {
         HttpUrl::parse(&self.inner.config.redirect_uri)
-            .map(|u| u.rest.split('#').next().unwrap_or("/").to_owned())
+            .map(|u| before(&u.rest, b'#').to_owned())
             .filter(|p| !p.is_empty())
             .unwrap_or_else(|| "/".into())
     }
@@ -894,7 +891,7 @@ impl Client {
         // The other tab's BroadcastChannel message may still be in flight when its lock is
         // released: the IndexedDB copy, committed before that release, is authoritative.
         if let Ok(Some(t)) = idb::get(&self.key("refreshed")).await {
-            if let Ok(at) = t.parse::<u64>().map(|v| v as f64) {
+            if let Some(at) = parse_uint(&t).map(|v| v as f64) {
                 if at > self.inner.server_refreshed_at.get() {
                     self.inner.server_refreshed_at.set(at);
                 }

@@ -3,7 +3,7 @@
 use crate::core::error::Error;
 use crate::core::json::{self, Field, Fields};
 use crate::core::server::ServerConfig;
-use crate::core::text::cat;
+use crate::core::text::{cat, find};
 use crate::core::url::HttpUrl;
 
 /// Where tokens are kept between page loads.
@@ -167,7 +167,7 @@ impl Config {
             Some("server") => return Self::server(input, app_origin),
             Some(_) => return Err(bad("mode", "must be \"browser\" or \"server\"")),
         }
-        let issuer = input.issuer.trim();
+        let issuer = input.issuer.trim_ascii();
         if issuer.is_empty() {
             return Err(bad("issuer", "is required (the provider's issuer URL)"));
         }
@@ -181,7 +181,7 @@ impl Config {
         if iss.has_query_or_fragment() {
             return Err(bad("issuer", "must not contain a query or fragment"));
         }
-        let client_id = input.client_id.trim();
+        let client_id = input.client_id.trim_ascii();
         if client_id.is_empty() {
             return Err(bad("clientId", "is required"));
         }
@@ -267,11 +267,13 @@ impl Config {
             match v.as_deref() {
                 None => Ok(None),
                 Some(p)
-                    if p.starts_with('/')
+                    if p.starts_with("/")
                         && !p.starts_with("//")
                         && !p.bytes().any(|b| b <= b' ' || b == b'\\') =>
                 {
-                    Ok(Some(p.trim_end_matches('/').to_owned()))
+                    // Without trailing slashes: routes are joined as `{base}/me`.
+                    let end = p.bytes().rposition(|b| b != b'/').map_or(0, |i| i + 1);
+                    Ok(Some(p[..end].to_owned()))
                 }
                 Some(_) => Err(bad(field, "must be a path starting with a single `/`")),
             }
@@ -334,14 +336,15 @@ fn same_origin_uri<'a>(
     app_origin: &str,
     field: &'static str,
 ) -> Result<&'a str, Error> {
-    let u = HttpUrl::parse(uri.trim()).ok_or(bad(field, "must be an absolute http(s) URL"))?;
+    let uri = uri.trim_ascii();
+    let u = HttpUrl::parse(uri).ok_or(bad(field, "must be an absolute http(s) URL"))?;
     if u.origin() != app_origin {
         return Err(bad(field, "must be a URL of this app's origin"));
     }
-    if u.rest.contains('#') {
+    if find(&u.rest, b'#').is_some() {
         return Err(bad(field, "must not contain a fragment"));
     }
-    Ok(uri.trim())
+    Ok(uri)
 }
 
 /// Validates a `returnTo` and returns it as a same-origin path (`/path?query#fragment`).
@@ -354,7 +357,7 @@ pub fn sanitize_return_to(return_to: &str, app_origin: &str) -> Result<String, E
     if s.is_empty() || s.bytes().any(|b| b <= b' ' || b == b'\\' || b == 0x7f) {
         return Err(Error::ReturnToInvalid);
     }
-    if s.starts_with('/') {
+    if s.starts_with("/") {
         return if s.starts_with("//") {
             Err(Error::ReturnToInvalid)
         } else {
@@ -365,7 +368,7 @@ pub fn sanitize_return_to(return_to: &str, app_origin: &str) -> Result<String, E
     if u.origin() != app_origin {
         return Err(Error::ReturnToInvalid);
     }
-    Ok(if u.rest.starts_with('/') {
+    Ok(if u.rest.starts_with("/") {
         u.rest
     } else {
         cat(&["/", &u.rest])

@@ -65,7 +65,7 @@ impl FromJson for ProviderMetadata {
 /// after removing a trailing `/`).
 pub fn discovery_url(issuer: &str) -> String {
     cat(&[
-        issuer.trim_end_matches('/'),
+        issuer.strip_suffix("/").unwrap_or(issuer),
         "/.well-known/openid-configuration",
     ])
 }

@@ -4,6 +4,7 @@
 use crate::core::b64;
 use crate::core::error::{Error, TokenProblem};
 use crate::core::json::{Field, Fields, FromJson, Json};
+use crate::core::text::split_once;
 
 /// The signature algorithms we implement. `none` and HMAC are not representable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,20 +53,21 @@ pub struct Jws<'a> {
 /// Splits a compact JWS. Five parts (JWE) and anything not strictly base64url are refused.
 pub fn split(token: &str) -> Result<Jws<'_>, Error> {
     let malformed = || Error::token(TokenProblem::Malformed);
-    let parts: Vec<&str> = token.split('.').collect();
-    match parts.len() {
-        3 => {}
-        5 => return Err(Error::token(TokenProblem::Encrypted)),
+    match token.bytes().filter(|b| *b == b'.').count() {
+        2 => {}
+        4 => return Err(Error::token(TokenProblem::Encrypted)),
         _ => return Err(malformed()),
     }
+    let (h, rest) = split_once(token, b'.').ok_or_else(malformed)?;
+    let (p, s) = split_once(rest, b'.').ok_or_else(malformed)?;
     let dec = |s: &str| b64::decode(s).ok_or_else(malformed);
-    let header = dec(parts[0])?;
-    let payload = dec(parts[1])?;
-    let signature = dec(parts[2])?;
+    let header = dec(h)?;
+    let payload = dec(p)?;
+    let signature = dec(s)?;
     if header.is_empty() || payload.is_empty() {
         return Err(malformed());
     }
-    let signing_input = &token[..parts[0].len() + 1 + parts[1].len()];
+    let signing_input = &token[..h.len() + 1 + p.len()];
     Ok(Jws {
         signing_input,
         header,

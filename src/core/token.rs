@@ -4,6 +4,7 @@
 use crate::core::error::{clip, Error, TokenProblem};
 use crate::core::json::{Field, Fields, FromJson};
 use crate::core::secret::{AccessToken, AuthorizationCode, IdToken, PkceVerifier, RefreshToken};
+use crate::core::text::parse_uint;
 use crate::core::url::form_encode;
 
 /// The form body of the authorization-code exchange (public client: `client_id`, no secret).
@@ -37,7 +38,7 @@ pub fn looks_like_html(content_type: Option<&str>, body: &str) -> bool {
         c.as_bytes()
             .windows(4)
             .any(|w| w.eq_ignore_ascii_case(b"html"))
-    }) || body.trim_start().starts_with('<')
+    }) || body.trim_ascii_start().starts_with("<")
 }
 
 /// Decides whether an HTTP answer may be parsed as JSON, before any parser sees it.
@@ -51,11 +52,11 @@ pub fn check_json_response(
     body: &str,
     retry_after: Option<&str>,
 ) -> Result<(), Error> {
-    let trimmed = body.trim_start();
+    let trimmed = body.trim_ascii_start();
     let html = looks_like_html(content_type, body);
     if status == 429 {
         return Err(Error::RateLimited {
-            retry_after: retry_after.and_then(|r| r.trim().parse().ok()),
+            retry_after: retry_after.and_then(|r| parse_uint(r.trim_ascii())),
         });
     }
     if html {
@@ -64,7 +65,7 @@ pub fn check_json_response(
             snippet: clip(trimmed, 80),
         });
     }
-    if !(trimmed.starts_with('{') || trimmed.starts_with('[')) {
+    if !(trimmed.starts_with("{") || trimmed.starts_with("[")) {
         return Err(if (200..300).contains(&status) {
             Error::InvalidResponse {
                 what: "response",

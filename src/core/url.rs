@@ -1,7 +1,7 @@
 //! The little URL handling the core needs: form encoding, query parsing, and the origin of an
 //! absolute http(s) URL. No URL crate: the browser adapters use the platform's `URL` where they can.
 
-use crate::core::text::{cat, uint};
+use crate::core::text::{before, cat, find, parse_uint, split_once, uint};
 
 /// Appends `s` percent-encoded: everything but RFC 3986 unreserved characters.
 pub fn encode_into(out: &mut String, s: &str) {
@@ -34,7 +34,7 @@ pub fn form_encode<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> S
 
 /// Appends `query` to `base`, which may already carry a query.
 pub fn with_query(base: &str, query: &str) -> String {
-    let sep = if base.contains('?') { '&' } else { '?' };
+    let sep = if find(base, b'?').is_some() { '&' } else { '?' };
     let mut s = String::with_capacity(base.len() + 1 + query.len());
     s.push_str(base);
     s.push(sep);
@@ -77,20 +77,38 @@ pub fn decode(s: &str) -> String {
 
 /// The query of a URL or URL tail: between the first `?` and the `#`, empty when there is none.
 pub fn query_of(url: &str) -> &str {
-    let before_fragment = url.split('#').next().unwrap_or_default();
-    before_fragment.split_once('?').map_or("", |(_, q)| q)
+    split_once(before(url, b'#'), b'?').map_or("", |(_, q)| q)
+}
+
+/// `r` is `n` dot-separated decimal numbers below 256.
+fn octets(mut r: &str, n: usize) -> bool {
+    for i in 1..=n {
+        let (octet, tail) = match split_once(r, b'.') {
+            Some(parts) if i < n => parts,
+            None if i == n => (r, ""),
+            _ => return false,
+        };
+        if parse_uint(octet).is_none_or(|v| v >= 256) {
+            return false;
+        }
+        r = tail;
+    }
+    true
 }
 
 /// Parses a query string (with or without the leading `?`) into decoded pairs, in order.
 pub fn parse_query(q: &str) -> Vec<(String, String)> {
-    let q = q.strip_prefix('?').unwrap_or(q);
-    q.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (decode(k), decode(v)),
-            None => (decode(p), String::new()),
-        })
-        .collect()
+    let mut rest = q.strip_prefix("?").unwrap_or(q);
+    let mut pairs = Vec::new();
+    while !rest.is_empty() {
+        let (p, tail) = split_once(rest, b'&').unwrap_or((rest, ""));
+        rest = tail;
+        if !p.is_empty() {
+            let (k, v) = split_once(p, b'=').unwrap_or((p, ""));
+            pairs.push((decode(k), decode(v)));
+        }
+    }
+    pairs
 }
 
 /// The parts of an absolute `http:`/`https:` URL that security decisions need.
@@ -113,26 +131,29 @@ impl HttpUrl {
         if s.bytes().any(|b| b <= b' ' || b == b'\\' || b == 0x7f) {
             return None;
         }
-        let (scheme, rest) = s.split_once(':')?;
+        let (scheme, rest) = split_once(s, b':')?;
         let rest = rest.strip_prefix("//")?;
         let scheme = scheme.to_ascii_lowercase();
         if scheme != "http" && scheme != "https" {
             return None;
         }
-        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let end = rest
+            .bytes()
+            .position(|b| matches!(b, b'/' | b'?' | b'#'))
+            .unwrap_or(rest.len());
         let (authority, tail) = rest.split_at(end);
-        if authority.is_empty() || authority.contains('@') {
+        if authority.is_empty() || find(authority, b'@').is_some() {
             return None;
         }
-        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let (h, after) = v6.split_once(']')?;
+        let (host, port) = if let Some(v6) = authority.strip_prefix("[") {
+            let (h, after) = split_once(v6, b']')?;
             let port = match after {
                 "" => None,
-                p => Some(p.strip_prefix(':')?),
+                p => Some(p.strip_prefix(":")?),
             };
             (cat(&["[", &h.to_ascii_lowercase(), "]"]), port)
         } else {
-            match authority.split_once(':') {
+            match split_once(authority, b':') {
                 Some((h, p)) => (h.to_ascii_lowercase(), Some(p)),
                 None => (authority.to_ascii_lowercase(), None),
             }
@@ -143,8 +164,7 @@ impl HttpUrl {
         let port = match port {
             None => None,
             Some(p) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => {
-                let n: u32 = p.parse().ok()?;
-                let n = u16::try_from(n).ok()?;
+                let n = u16::try_from(parse_uint(p)?).ok()?;
                 let default = if scheme == "https" { 443 } else { 80 };
                 (n != default).then_some(n)
             }
@@ -170,10 +190,7 @@ impl HttpUrl {
     pub fn is_loopback(&self) -> bool {
         self.host == "localhost"
             || self.host == "[::1]"
-            || self
-                .host
-                .strip_prefix("127.")
-                .is_some_and(|r| r.split('.').count() == 3)
+            || self.host.strip_prefix("127.").is_some_and(|r| octets(r, 3))
     }
 
     /// https, or http on a loopback host.
@@ -183,7 +200,11 @@ impl HttpUrl {
 
     /// The path without query and fragment.
     pub fn path(&self) -> &str {
-        let end = self.rest.find(['?', '#']).unwrap_or(self.rest.len());
+        let end = self
+            .rest
+            .bytes()
+            .position(|b| b == b'?' || b == b'#')
+            .unwrap_or(self.rest.len());
         match &self.rest[..end] {
             "" => "/",
             p => p,
@@ -269,6 +290,19 @@ mod tests {
     #[test]
     fn loopback_detection() {
         assert!(HttpUrl::parse("http://127.0.0.1/").unwrap().is_loopback());
+        assert!(HttpUrl::parse("http://127.10.200.3/")
+            .unwrap()
+            .is_loopback());
+        for host in [
+            "127.attacker.example.com",
+            "127.0.0.256",
+            "127.0.0",
+            "127.0.0.1.",
+            "127..0.1",
+        ] {
+            let u = HttpUrl::parse(&format!("http://{host}/")).unwrap();
+            assert!(!u.is_loopback(), "{host}");
+        }
         assert!(HttpUrl::parse("http://localhost:1/").unwrap().is_loopback());
         assert!(!HttpUrl::parse("http://127.0.0.1.evil.example/")
             .unwrap()
