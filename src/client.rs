@@ -518,8 +518,8 @@ impl Client {
     /// Never fails: the outcome is the returned (and observable) view.
     pub async fn bootstrap(&self) -> Rc<View> {
         self.open_channel();
-        if let Some(server) = self.server().cloned() {
-            self.server_bootstrap(&server).await;
+        if let Some(server) = self.server() {
+            self.server_bootstrap(server).await;
             return self.view();
         }
         self.watch_wake_ups();
@@ -812,7 +812,7 @@ impl Client {
     /// the backend, one `POST {refresh}` shared by every caller and tab, then the request once
     /// more. Resolves with the `Response`.
     pub async fn server_fetch(&self, input: &JsValue, init: &JsValue) -> Result<JsValue, Error> {
-        let Some(server) = self.server().cloned() else {
+        let Some(server) = self.server() else {
             return Err(Error::Unsupported {
                 what: "fetch() is for server mode; use getAccessToken() in browser mode",
             });
@@ -900,7 +900,7 @@ impl Client {
                 }
             }
         }
-        let Some(server) = self.server().cloned() else {
+        let Some(server) = self.server() else {
             return Err(Error::NotSignedIn);
         };
         let csrf = (server.csrf_name.as_str(), server.csrf_value.as_str());
@@ -1089,7 +1089,7 @@ impl Client {
     }
 
     async fn refresh_with(&self, current: &StoredSession) -> Result<(), Error> {
-        let Some(rt) = current.refresh_token.clone() else {
+        let Some(rt) = &current.refresh_token else {
             // No refresh token was issued: renew through the provider session, if allowed.
             if self.inner.config.silent_sso {
                 return self.silent_sign_in(Some(&current.sub)).await;
@@ -1097,7 +1097,7 @@ impl Client {
             return Err(Error::TokenExpired);
         };
         let provider = self.provider().await?;
-        let body = refresh_body(&rt, &self.inner.config.client_id);
+        let body = refresh_body(rt, &self.inner.config.client_id);
         let tokens = self.token_request(&provider, body).await?;
         let id_token = match tokens.id_token {
             Some(t) => {
@@ -1138,9 +1138,9 @@ impl Client {
             .as_deref()
             .map(|r| sanitize_return_to(r, origin))
             .transpose()?;
-        if let Some(server) = self.server().cloned() {
+        if let Some(server) = self.server() {
             return self
-                .server_sign_out(&server, options.local_only, return_to)
+                .server_sign_out(server, options.local_only, return_to)
                 .await;
         }
         let session = self.inner.session.borrow().clone();
