@@ -24,16 +24,19 @@ export async function request(method, url, body, bearer, csrfName, csrfValue, wi
 }
 
 // Server mode's `fetch(input, init)`: the app's request, with the CSRF header when it goes to
-// `backend` (an origin). Returns [request, copy to send again (undefined when its body cannot
-// be replayed), whether it goes to the backend]; throws when `input`/`init` make no Request.
+// `backend` (an origin). Returns [request, copy to send again after a 401 (only towards the
+// backend; undefined when its body cannot be replayed), whether it goes to the backend];
+// throws when `input`/`init` make no Request.
 export function appRequest(input, init, backend, csrfName, csrfValue) {
   const r = new Request(input, init ?? undefined);
   const toBackend = new URL(r.url).origin === backend;
-  if (toBackend) r.headers.set(csrfName, csrfValue);
   let copy;
-  try {
-    copy = r.clone();
-  } catch {}
+  if (toBackend) {
+    r.headers.set(csrfName, csrfValue);
+    try {
+      copy = r.clone();
+    } catch {}
+  }
   return [r, copy, toBackend];
 }
 
@@ -161,8 +164,8 @@ export async function withLock(name, task) {
 
 // Loads `url` in a hidden iframe and resolves with the URL that the silent page posts to this
 // window, accepted only from `origin`, from that very iframe, and only when its `state` is
-// `state`. Rejects (with "timeout") after `ms`. The iframe, the listener and the timer are
-// removed on every way out.
+// `state`; resolves with undefined after `ms` without one. Rejects only when the iframe cannot
+// be added. The iframe, the listener and the timer are removed on every way out.
 export function silentFrame(url, origin, state, ms) {
   return new Promise((resolve, reject) => {
     const frame = document.createElement("iframe");
@@ -182,7 +185,7 @@ export function silentFrame(url, origin, state, ms) {
       } catch {}
       if (ours && e.origin === origin && e.source === frame.contentWindow && e.source) done(1, e.data);
     };
-    const timer = setTimeout(() => done(0, new Error("timeout")), ms);
+    const timer = setTimeout(() => done(1), ms);
     addEventListener("message", onMessage);
     frame.src = url;
     try {

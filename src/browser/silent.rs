@@ -3,7 +3,6 @@
 //! only when it carries the pending `state`, and removes the iframe, the listener and the timer
 //! on every way out (answer, timeout, error). The core then checks the response in full.
 
-use crate::browser::describe;
 use crate::core::error::Error;
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
@@ -19,17 +18,15 @@ extern "C" {
 
 /// Loads `url` in a hidden iframe and waits for the silent page's URL carrying `state`.
 pub async fn run(url: &str, origin: &str, state: &str, timeout_ms: u32) -> Result<String, Error> {
-    match JsFuture::from(silent_frame(url, origin, state, timeout_ms)).await {
-        Ok(v) => Ok(v.as_string().unwrap_or_default()),
-        Err(e) => match describe(&e).as_str() {
-            "timeout" => Err(Error::Timeout {
-                what: "silent sign-in",
-            }),
-            _ => Err(Error::Unsupported {
-                what: "cannot create the silent sign-in iframe",
-            }),
-        },
-    }
+    let answer = JsFuture::from(silent_frame(url, origin, state, timeout_ms))
+        .await
+        .map_err(|_| Error::Unsupported {
+            what: "cannot create the silent sign-in iframe",
+        })?;
+    // No answer in time: undefined.
+    answer.as_string().ok_or(Error::Timeout {
+        what: "silent sign-in",
+    })
 }
 
 /// For the silent redirect page: hands this page's URL (with `code`/`error` and `state`) to the
