@@ -817,11 +817,8 @@ impl Client {
                 what: "fetch() is for server mode; use getAccessToken() in browser mode",
             });
         };
-        let backend_origin = HttpUrl::parse(&server.me_url)
-            .map(|u| u.origin())
-            .unwrap_or_else(|| self.inner.config.app_origin.clone());
         let csrf = (server.csrf_name.as_str(), server.csrf_value.as_str());
-        let r = AppRequest::new(input, init, &backend_origin, csrf)?;
+        let r = AppRequest::new(input, init, &server.origin, csrf)?;
         let started = js_sys::Date::now();
         let (first, status) = send(&r.request).await?;
         if status != 401 || !r.to_backend {

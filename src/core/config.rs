@@ -305,6 +305,11 @@ impl Config {
             )?,
             csrf_value: token(&input.csrf_header_value, "oidc-session", "csrfHeaderValue")?,
             cross_origin: !origin.is_empty() && origin != app_origin,
+            origin: if origin.is_empty() {
+                app_origin.to_owned()
+            } else {
+                origin
+            },
         };
         Ok(Self {
             issuer: String::new(),
@@ -428,86 +433,28 @@ mod tests {
 
     #[test]
     fn refuses_bad_configs_naming_the_field() {
-        assert_eq!(
-            field_of(Config::new(
-                ConfigInput {
-                    issuer: String::new(),
-                    ..input()
-                },
-                APP
-            )),
-            "issuer"
-        );
-        assert_eq!(
-            field_of(Config::new(
-                ConfigInput {
-                    issuer: "http://op.example".into(),
-                    ..input()
-                },
-                APP
-            )),
-            "issuer"
-        );
-        assert_eq!(
-            field_of(Config::new(
-                ConfigInput {
-                    issuer: "https://op.example/?x=1".into(),
-                    ..input()
-                },
-                APP
-            )),
-            "issuer"
-        );
-        assert_eq!(
-            field_of(Config::new(
-                ConfigInput {
-                    client_id: " ".into(),
-                    ..input()
-                },
-                APP
-            )),
-            "clientId"
-        );
-        assert_eq!(
-            field_of(Config::new(
-                ConfigInput {
-                    redirect_uri: "https://evil.example/cb".into(),
-                    ..input()
-                },
-                APP
-            )),
-            "redirectUri"
-        );
-        assert_eq!(
-            field_of(Config::new(
-                ConfigInput {
-                    post_logout_redirect_uri: Some("http://127.0.0.1:9999/".into()),
-                    ..input()
-                },
-                APP
-            )),
-            "postLogoutRedirectUri"
-        );
-        assert_eq!(
-            field_of(Config::new(
-                ConfigInput {
-                    scopes: Some(vec!["a b".into()]),
-                    ..input()
-                },
-                APP
-            )),
-            "scopes"
-        );
-        assert_eq!(
-            field_of(Config::new(
-                ConfigInput {
-                    clock_skew_seconds: Some(301),
-                    ..input()
-                },
-                APP
-            )),
-            "clockSkewSeconds"
-        );
+        type Change = fn(&mut ConfigInput);
+        let cases: [(Change, &str); 8] = [
+            (|i| i.issuer = String::new(), "issuer"),
+            (|i| i.issuer = "http://op.example".into(), "issuer"),
+            (|i| i.issuer = "https://op.example/?x=1".into(), "issuer"),
+            (|i| i.client_id = " ".into(), "clientId"),
+            (
+                |i| i.redirect_uri = "https://evil.example/cb".into(),
+                "redirectUri",
+            ),
+            (
+                |i| i.post_logout_redirect_uri = Some("http://127.0.0.1:9999/".into()),
+                "postLogoutRedirectUri",
+            ),
+            (|i| i.scopes = Some(vec!["a b".into()]), "scopes"),
+            (|i| i.clock_skew_seconds = Some(301), "clockSkewSeconds"),
+        ];
+        for (change, field) in cases {
+            let mut i = input();
+            change(&mut i);
+            assert_eq!(field_of(Config::new(i, APP)), field);
+        }
         assert!(Config::new(
             ConfigInput {
                 issuer: "http://127.0.0.1:9090".into(),
@@ -558,6 +505,7 @@ mod tests {
             ("X-Requested-With", "oidc-session")
         );
         assert!(!s.cross_origin);
+        assert_eq!(s.origin, APP);
         assert_eq!(
             c.storage,
             StorageKind::Memory,
@@ -569,6 +517,7 @@ mod tests {
         let s = c.server.unwrap();
         assert_eq!(s.me_url, "https://api.example/api/iqauth/me");
         assert_eq!(s.refresh_url, "https://api.example/api/iqauth/refresh");
+        assert_eq!(s.origin, "https://api.example");
         assert!(s.cross_origin);
 
         assert_eq!(field_of(server(r#"{"mode":"cookies"}"#)), "mode");

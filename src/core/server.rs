@@ -23,6 +23,9 @@ pub struct ServerConfig {
     pub csrf_name: String,
     /// The CSRF header's value (default `oidc-session`).
     pub csrf_value: String,
+    /// The backend's origin (`serverOrigin`, or the app's own): `fetch()` adds the CSRF header
+    /// to requests for this origin only.
+    pub origin: String,
     /// True when the backend is on another origin: requests then send `credentials: "include"`.
     pub cross_origin: bool,
 }
@@ -203,6 +206,7 @@ mod tests {
             login_url: "/api/auth/login".into(),
             csrf_name: "X-Requested-With".into(),
             csrf_value: "oidc-session".into(),
+            origin: "https://app.example".into(),
             cross_origin: false,
         }
     }
@@ -320,37 +324,44 @@ mod tests {
     fn refresh_failures_classify_as_the_contract_says() {
         let c = |status, body: &str| classify(&refresh_result(status, JSON, body).unwrap_err());
         assert!(refresh_result(204, None, "").is_ok());
-        assert_eq!(
-            c(
+        for (status, body, verdict) in [
+            (
                 401,
-                r#"{"success":false,"error":{"code":"TOKEN_REVOKED","message":"revoked"}}"#
+                r#"{"success":false,"error":{"code":"TOKEN_REVOKED","message":"revoked"}}"#,
+                Verdict::Terminal,
             ),
-            Verdict::Terminal
-        );
-        assert_eq!(c(401, r#"{"code":"SESSION_REVOKED"}"#), Verdict::Terminal);
-        assert_eq!(c(400, r#"{"error":"INVALID_GRANT"}"#), Verdict::Terminal);
-        assert_eq!(
-            c(403, r#"{"error":{"code":"USER_DISABLED"}}"#),
-            Verdict::Terminal
-        );
-        assert_eq!(
-            c(403, r#"{"error":{"code":"TENANT_SUSPENDED"}}"#),
-            Verdict::Terminal
-        );
-        assert_eq!(c(410, ""), Verdict::Terminal);
-        assert_eq!(
-            c(401, r#"{"error":{"code":"TOKEN_EXPIRED"}}"#),
-            Verdict::Transient
-        );
-        assert_eq!(
-            c(401, r#"{"error":{"code":"TOKEN_INVALID"}}"#),
-            Verdict::Transient
-        );
-        assert_eq!(
-            c(503, r#"{"error":{"code":"UPSTREAM_UNAVAILABLE"}}"#),
-            Verdict::Transient
-        );
-        assert_eq!(c(502, ""), Verdict::Transient);
+            (401, r#"{"code":"SESSION_REVOKED"}"#, Verdict::Terminal),
+            (400, r#"{"error":"INVALID_GRANT"}"#, Verdict::Terminal),
+            (
+                403,
+                r#"{"error":{"code":"USER_DISABLED"}}"#,
+                Verdict::Terminal,
+            ),
+            (
+                403,
+                r#"{"error":{"code":"TENANT_SUSPENDED"}}"#,
+                Verdict::Terminal,
+            ),
+            (410, "", Verdict::Terminal),
+            (
+                401,
+                r#"{"error":{"code":"TOKEN_EXPIRED"}}"#,
+                Verdict::Transient,
+            ),
+            (
+                401,
+                r#"{"error":{"code":"TOKEN_INVALID"}}"#,
+                Verdict::Transient,
+            ),
+            (
+                503,
+                r#"{"error":{"code":"UPSTREAM_UNAVAILABLE"}}"#,
+                Verdict::Transient,
+            ),
+            (502, "", Verdict::Transient),
+        ] {
+            assert_eq!(c(status, body), verdict, "{status} {body}");
+        }
         // A proxy or captive portal answering 200 with a page is not a refresh.
         let e = refresh_result(200, Some("text/html"), "<html>sign in to the wifi").unwrap_err();
         assert_eq!(
