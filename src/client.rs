@@ -463,55 +463,6 @@ impl Client {
         validate_metadata(m, &self.inner.config)
     }
 
-    async fn jwks(&self, provider: &Provider, refetch: bool) -> Result<Rc<JwkSet>, Error> {
-        if !refetch {
-            if let Some(j) = self.inner.jwks.borrow().clone() {
-                return Ok(j);
-            }
-        }
-        let reply = get_json(provider.jwks_uri(), None).await?;
-        if reply.status != 200 {
-            return Err(Error::HttpError {
-                status: reply.status,
-            });
-        }
-        let set = Rc::new(from_json::<JwkSet>(&reply.body, "JWKS")?);
-        *self.inner.jwks.borrow_mut() = Some(set.clone());
-        Ok(set)
-    }
-
-    /// Verifies an ID token's signature and claims; returns the claims and the payload JSON.
-    pub async fn verify_id_token(
-        &self,
-        token: &IdToken,
-        want: &Expectations<'_>,
-    ) -> Result<(IdTokenClaims, String), Error> {
-        let provider = self.provider().await?;
-        let malformed = |_| Error::token(TokenProblem::Malformed);
-        let jws = split(token.secret())?;
-        let header: JoseHeader =
-            from_json(&utf8(&jws.header)?, "ID token header").map_err(malformed)?;
-        let alg = check_header(&header, &provider.allowed_algs)?;
-        let kid = header.kid.as_deref();
-        let mut jwks = self.jwks(&provider, false).await?;
-        let key = match select_key(&jwks, kid, alg) {
-            Err(Error::TokenInvalid(TokenProblem::UnknownKey)) => {
-                // The provider may have rotated its keys: fetch the JWKS once more.
-                jwks = self.jwks(&provider, true).await?;
-                select_key(&jwks, kid, alg)?
-            }
-            other => other?,
-        };
-        check_signature_shape(&jws.signature, alg, key)?;
-        if !verify(alg, key, jws.signing_input.as_bytes(), &jws.signature).await? {
-            return Err(Error::token(TokenProblem::BadSignature));
-        }
-        let payload = utf8(&jws.payload)?;
-        let claims: IdTokenClaims = from_json(&payload, "ID token claims").map_err(malformed)?;
-        validate_claims(&claims, &self.inner.config, want)?;
-        Ok((claims, payload))
-    }
-
     // ---- bootstrap ------------------------------------------------------------------------
 
     /// Finishes a pending callback when this page is one, otherwise restores the stored session.
@@ -636,9 +587,12 @@ impl Client {
         token_result(reply.status, parsed, now())
     }
 
-    /// Verifies an ID token issued together with `access_token` (so `at_hash` is checked too).
+    /// Verifies an ID token issued together with `access_token`: the signature (key chosen by
+    /// `kid`; the JWKS is fetched once more when no key matches: the provider may have rotated
+    /// its keys), the claims and `at_hash`. Returns the claims and the payload JSON.
     async fn verify_issued_with(
         &self,
+        provider: &Provider,
         id_token: &IdToken,
         access_token: &AccessToken,
         nonce: Option<&str>,
@@ -646,6 +600,43 @@ impl Client {
         previous_sub: Option<&str>,
     ) -> Result<(IdTokenClaims, String), Error> {
         let digest = sha256(access_token.secret().as_bytes()).await?;
+        let malformed = |_| Error::token(TokenProblem::Malformed);
+        let jws = split(id_token.secret())?;
+        let header: JoseHeader =
+            from_json(&utf8(&jws.header)?, "ID token header").map_err(malformed)?;
+        let alg = check_header(&header, &provider.allowed_algs)?;
+        let kid = header.kid.as_deref();
+        let mut cached = self.inner.jwks.borrow().clone();
+        let mut refetched = false;
+        let jwks = loop {
+            let set = match cached.take() {
+                Some(set) => set,
+                None => {
+                    let reply = get_json(provider.jwks_uri(), None).await?;
+                    if reply.status != 200 {
+                        return Err(Error::HttpError {
+                            status: reply.status,
+                        });
+                    }
+                    let set = Rc::new(from_json::<JwkSet>(&reply.body, "JWKS")?);
+                    *self.inner.jwks.borrow_mut() = Some(set.clone());
+                    set
+                }
+            };
+            match select_key(&set, kid, alg) {
+                Err(Error::TokenInvalid(TokenProblem::UnknownKey)) if !refetched => {
+                    refetched = true
+                }
+                _ => break set,
+            }
+        };
+        let key = select_key(&jwks, kid, alg)?;
+        check_signature_shape(&jws.signature, alg, key)?;
+        if !verify(alg, key, jws.signing_input.as_bytes(), &jws.signature).await? {
+            return Err(Error::token(TokenProblem::BadSignature));
+        }
+        let payload = utf8(&jws.payload)?;
+        let claims: IdTokenClaims = from_json(&payload, "ID token claims").map_err(malformed)?;
         let want = Expectations {
             nonce,
             max_age,
@@ -653,7 +644,8 @@ impl Client {
             previous_sub,
             now: now(),
         };
-        self.verify_id_token(id_token, &want).await
+        validate_claims(&claims, &self.inner.config, &want)?;
+        Ok((claims, payload))
     }
 
     async fn exchange(
@@ -676,6 +668,7 @@ impl Client {
         })?;
         let (claims, payload) = self
             .verify_issued_with(
+                provider,
                 &id_token,
                 &tokens.access_token,
                 Some(&pending.nonce),
@@ -1098,8 +1091,15 @@ impl Client {
         let tokens = self.token_request(&provider, body).await?;
         let id_token = match tokens.id_token {
             Some(t) => {
-                self.verify_issued_with(&t, &tokens.access_token, None, None, Some(&current.sub))
-                    .await?;
+                self.verify_issued_with(
+                    &provider,
+                    &t,
+                    &tokens.access_token,
+                    None,
+                    None,
+                    Some(&current.sub),
+                )
+                .await?;
                 t
             }
             None => current.id_token.clone(),

@@ -1,14 +1,13 @@
 //! WebCrypto: random bytes, SHA-256 and JWS signature verification (RS256, PS256, ES256). The
 //! WebCrypto calls and their parameters live in `platform.js`.
 
-use crate::browser::describe;
+use crate::browser::{describe, Call};
 use crate::core::error::{Error, TokenProblem};
 use crate::core::json::Writer;
 use crate::core::jwt::{Alg, Jwk};
 use crate::core::pkce::Sha256;
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 
 #[wasm_bindgen(module = "/src/browser/platform.js")]
 extern "C" {
@@ -48,24 +47,23 @@ fn jwk_text(jwk: &Jwk) -> String {
 
 /// Verifies `signature` over `signing_input` with `jwk` under `alg` (chosen by the core from the
 /// allowlist). `Ok(false)` means the signature is wrong.
-pub async fn verify(
-    alg: Alg,
-    jwk: &Jwk,
-    signing_input: &[u8],
-    signature: &[u8],
-) -> Result<bool, Error> {
+pub fn verify(alg: Alg, jwk: &Jwk, signing_input: &[u8], signature: &[u8]) -> Call<bool> {
     let p = js_verify(alg.name(), &jwk_text(jwk), signing_input, signature);
-    match JsFuture::from(p).await.map_err(crypto_err)?.as_bool() {
-        Some(ok) => Ok(ok),
-        None => Err(Error::token(TokenProblem::KeyUnusable)),
-    }
+    Call::new(p, |r| {
+        r.map_err(crypto_err)?
+            .as_bool()
+            .ok_or(Error::token(TokenProblem::KeyUnusable))
+    })
 }
 
 /// SHA-256 by `crypto.subtle.digest` (for the PKCE challenge and `at_hash`): the platform's
 /// implementation instead of 8 KB of software hashing in the bundle.
-pub async fn sha256(data: &[u8]) -> Result<Sha256, Error> {
-    let buffer = JsFuture::from(js_sha256(data)).await.map_err(crypto_err)?;
-    let bytes = js_sys::Uint8Array::new(&buffer);
+pub fn sha256(data: &[u8]) -> Call<Sha256> {
+    Call::new(js_sha256(data), |r| digest(&r.map_err(crypto_err)?))
+}
+
+fn digest(buffer: &JsValue) -> Result<Sha256, Error> {
+    let bytes = js_sys::Uint8Array::new(buffer);
     let mut out = [0u8; 32];
     if bytes.length() != 32 {
         return Err(Error::Crypto {

@@ -1,12 +1,11 @@
 //! HTTP through the browser's `fetch`. Every answer is vetted by the core before a JSON parser
 //! sees it, so an HTML error page becomes `html_response`, never "Unexpected token <".
 
-use crate::browser::describe;
+use crate::browser::{describe, Call};
 use crate::core::error::Error;
 use crate::core::token::check_json_response;
 use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 
 /// A vetted answer: its status and JSON text.
 pub struct JsonReply {
@@ -56,9 +55,9 @@ struct Options<'a> {
 }
 
 /// One request through `platform.js`; any HTTP answer is `Ok`, no answer is `network`.
-async fn request(method: &str, url: &str, o: Options<'_>) -> Result<Reply, Error> {
+fn request(method: &str, url: &str, o: Options<'_>) -> js_sys::Promise {
     let (csrf_name, csrf_value) = o.csrf.unzip();
-    let p = js_request(
+    js_request(
         method,
         url,
         o.body,
@@ -66,8 +65,12 @@ async fn request(method: &str, url: &str, o: Options<'_>) -> Result<Reply, Error
         csrf_name,
         csrf_value,
         o.with_cookies,
-    );
-    let a: Array = JsFuture::from(p).await.map_err(network)?.unchecked_into();
+    )
+}
+
+/// The `[status, contentType, retryAfter, body]` array `request` resolves with.
+fn reply(r: Result<JsValue, JsValue>) -> Result<Reply, Error> {
+    let a: Array = r.map_err(network)?.unchecked_into();
     Ok(Reply {
         status: a.get(0).as_f64().map_or(0, |s| s as u16),
         content_type: a.get(1).as_string(),
@@ -76,7 +79,8 @@ async fn request(method: &str, url: &str, o: Options<'_>) -> Result<Reply, Error
     })
 }
 
-fn vetted(r: Reply) -> Result<JsonReply, Error> {
+fn vetted(r: Result<JsValue, JsValue>) -> Result<JsonReply, Error> {
+    let r = reply(r)?;
     check_json_response(
         r.status,
         r.content_type.as_deref(),
@@ -90,51 +94,34 @@ fn vetted(r: Reply) -> Result<JsonReply, Error> {
 }
 
 /// `GET url` expecting JSON, optionally with a bearer token.
-pub async fn get_json(url: &str, bearer: Option<&str>) -> Result<JsonReply, Error> {
-    vetted(
-        request(
-            "GET",
-            url,
-            Options {
-                bearer,
-                ..Options::default()
-            },
-        )
-        .await?,
-    )
+pub fn get_json(url: &str, bearer: Option<&str>) -> Call<JsonReply> {
+    let o = Options {
+        bearer,
+        ..Options::default()
+    };
+    Call::new(request("GET", url, o), vetted)
+}
+
+fn form(body: String) -> Options<'static> {
+    Options {
+        body: Some(body),
+        ..Options::default()
+    }
 }
 
 /// `POST url` with a form body, expecting JSON (the token endpoint).
-pub async fn post_form(url: &str, body: String) -> Result<JsonReply, Error> {
-    vetted(
-        request(
-            "POST",
-            url,
-            Options {
-                body: Some(body),
-                ..Options::default()
-            },
-        )
-        .await?,
-    )
+pub fn post_form(url: &str, body: String) -> Call<JsonReply> {
+    Call::new(request("POST", url, form(body)), vetted)
 }
 
 /// `POST url` with a form body where any 2xx is success and the body does not matter (RFC 7009).
-pub async fn post_form_no_content(url: &str, body: String) -> Result<u16, Error> {
-    match request(
-        "POST",
-        url,
-        Options {
-            body: Some(body),
-            ..Options::default()
-        },
-    )
-    .await?
-    .status
-    {
-        s @ 200..=299 => Ok(s),
-        s => Err(Error::HttpError { status: s }),
-    }
+pub fn post_form_no_content(url: &str, body: String) -> Call<u16> {
+    Call::new(request("POST", url, form(body)), |r| {
+        match reply(r)?.status {
+            s @ 200..=299 => Ok(s),
+            s => Err(Error::HttpError { status: s }),
+        }
+    })
 }
 
 /// An answer whose body may be anything (the server-mode backend).
@@ -178,26 +165,20 @@ impl AppRequest {
 }
 
 /// Sends a `Request` as it is: the `Response` and its status.
-pub async fn send(request: &JsValue) -> Result<(JsValue, u16), Error> {
-    let a: Array = JsFuture::from(js_send(request))
-        .await
-        .map_err(network)?
-        .unchecked_into();
-    Ok((a.get(0), a.get(1).as_f64().map_or(0, |s| s as u16)))
+pub fn send(request: &JsValue) -> Call<(JsValue, u16)> {
+    Call::new(js_send(request), |r| {
+        let a: Array = r.map_err(network)?.unchecked_into();
+        Ok((a.get(0), a.get(1).as_f64().map_or(0, |s| s as u16)))
+    })
 }
 
 /// A request to the server-mode backend: the CSRF header always, cookies across origins when the
 /// backend is on another origin.
-pub async fn backend(
-    method: &str,
-    url: &str,
-    csrf: (&str, &str),
-    cross_origin: bool,
-) -> Result<Reply, Error> {
+pub fn backend(method: &str, url: &str, csrf: (&str, &str), cross_origin: bool) -> Call<Reply> {
     let o = Options {
         csrf: Some(csrf),
         with_cookies: cross_origin,
         ..Options::default()
     };
-    request(method, url, o).await
+    Call::new(request(method, url, o), reply)
 }

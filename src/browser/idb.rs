@@ -6,11 +6,10 @@
 //! The IndexedDB calls live in `platform.js`: its request/event protocol is glue, which costs far
 //! less as JS than as Rust closures (measured in ARCHITECTURE.md "Size").
 
-use crate::browser::describe;
+use crate::browser::{describe, Call};
 use crate::core::error::Error;
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 
 #[wasm_bindgen(module = "/src/browser/platform.js")]
 extern "C" {
@@ -27,16 +26,12 @@ fn storage_err(e: JsValue) -> Error {
 }
 
 /// Reads `key` (a string value).
-pub async fn get(key: &str) -> Result<Option<String>, Error> {
-    let v = JsFuture::from(idb_get(key)).await.map_err(storage_err)?;
-    Ok(v.as_string())
+pub fn get(key: &str) -> Call<Option<String>> {
+    Call::new(idb_get(key), |r| Ok(r.map_err(storage_err)?.as_string()))
 }
 
 /// Writes `key` (or deletes it for `None`) and waits until the transaction committed, so every
 /// tab that looks afterwards sees it.
-pub async fn set(key: &str, value: Option<&str>) -> Result<(), Error> {
-    JsFuture::from(idb_set(key, value))
-        .await
-        .map_err(storage_err)
-        .map(drop)
+pub fn set(key: &str, value: Option<&str>) -> Call<()> {
+    Call::new(idb_set(key, value), |r| r.map(drop).map_err(storage_err))
 }

@@ -28,6 +28,42 @@ pub(crate) fn describe(v: &JsValue) -> String {
 
 use wasm_bindgen::JsCast;
 
+/// A platform promise and the function that reads its outcome. Every adapter returns this one
+/// future type instead of being an `async fn`: an adapter then compiles to no state machine or
+/// drop glue of its own, and each caller's `.await` is the same small poll.
+#[must_use = "futures do nothing unless awaited"]
+pub struct Call<T> {
+    promise: wasm_bindgen_futures::JsFuture,
+    read: fn(Result<JsValue, JsValue>) -> Result<T, crate::core::error::Error>,
+}
+
+impl<T> Call<T> {
+    /// `read` receives the promise's value (`Ok`) or its rejection (`Err`).
+    pub fn new(
+        promise: js_sys::Promise,
+        read: fn(Result<JsValue, JsValue>) -> Result<T, crate::core::error::Error>,
+    ) -> Self {
+        Self {
+            promise: promise.into(),
+            read,
+        }
+    }
+}
+
+impl<T> std::future::Future for Call<T> {
+    type Output = Result<T, crate::core::error::Error>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let this = self.get_mut();
+        std::pin::Pin::new(&mut this.promise)
+            .poll(cx)
+            .map(this.read)
+    }
+}
+
 /// JSON text of a JS value (`JSON.stringify`); `None` for values JSON cannot represent.
 pub fn stringify(v: &JsValue) -> Option<String> {
     js_sys::JSON::stringify(v).ok().and_then(|s| s.as_string())

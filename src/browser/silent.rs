@@ -3,10 +3,10 @@
 //! only when it carries the pending `state`, and removes the iframe, the listener and the timer
 //! on every way out (answer, timeout, error). The core then checks the response in full.
 
+use crate::browser::Call;
 use crate::core::error::Error;
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 
 #[wasm_bindgen(module = "/src/browser/platform.js")]
 extern "C" {
@@ -17,15 +17,15 @@ extern "C" {
 }
 
 /// Loads `url` in a hidden iframe and waits for the silent page's URL carrying `state`.
-pub async fn run(url: &str, origin: &str, state: &str, timeout_ms: u32) -> Result<String, Error> {
-    let answer = JsFuture::from(silent_frame(url, origin, state, timeout_ms))
-        .await
-        .map_err(|_| Error::Unsupported {
+pub fn run(url: &str, origin: &str, state: &str, timeout_ms: u32) -> Call<String> {
+    Call::new(silent_frame(url, origin, state, timeout_ms), |r| {
+        let answer = r.map_err(|_| Error::Unsupported {
             what: "cannot create the silent sign-in iframe",
         })?;
-    // No answer in time: undefined.
-    answer.as_string().ok_or(Error::Timeout {
-        what: "silent sign-in",
+        // No answer in time: undefined.
+        answer.as_string().ok_or(Error::Timeout {
+            what: "silent sign-in",
+        })
     })
 }
 

@@ -221,6 +221,10 @@ pub fn build() -> Result {
         Command::new(setup::wasm_opt()?)
             .arg("-Oz")
             .args(WASM_FEATURES)
+            // The `producers` and `target_features` sections only describe the build (toolchain
+            // versions, features wasm-bindgen has already acted on); browsers ignore them:
+            // 206 B gzip.
+            .args(["--strip-producers", "--strip-target-features"])
             .arg(&bg)
             .arg("-o")
             .arg(&tmp),
