@@ -3,11 +3,14 @@
 
 use crate::browser::channel::Channel;
 use crate::browser::crypto::{random_bytes, sha256, verify};
-use crate::browser::http::{backend, get_json, post_form, post_form_no_content, send, AppRequest};
+use crate::browser::http::{
+    backend, get_json, post_form, post_form_no_content, send, AppRequest, JsonReply,
+};
 use crate::browser::idb;
 use crate::browser::lock::with_lock;
 use crate::browser::storage::Area;
 use crate::browser::timer::{on_wake_up, timeout, Guard};
+use crate::browser::Call;
 use crate::browser::{nav, now};
 use crate::core::authorize::{authorization_request, silent_request, PendingSignIn, SignInOptions};
 use crate::core::callback::{
@@ -30,7 +33,7 @@ use crate::core::server::{
 };
 use crate::core::session::{status_after_callback_error, Status, StoredSession};
 use crate::core::text::{before, cat, parse_uint, split_once, uint};
-use crate::core::token::{code_exchange_body, refresh_body, token_result, TokenResponse, TokenSet};
+use crate::core::token::{code_exchange_body, refresh_body, token_result, TokenResponse};
 use crate::core::url::{parse_query, query_of, HttpUrl};
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -574,17 +577,10 @@ impl Client {
         let code = check_response(response, &pending, &provider, now())?;
         // Consumed exactly once, before anything is awaited: a second run finds nothing.
         Area::Session.remove(&key);
-        self.exchange(&provider, &code, &pending, None).await?;
+        let body = self.code_body(&code, &pending);
+        self.redeem(&provider, body, Some(&pending), None, None)
+            .await?;
         Ok(pending.return_to)
-    }
-
-    /// Exchanges a checked code, validates the ID token (the same subject as `previous_sub` when
-    /// renewing), reads UserInfo when needed, and stores the session.
-    /// A token-endpoint request, vetted and judged by the core (code exchange and refresh).
-    async fn token_request(&self, provider: &Provider, body: String) -> Result<TokenSet, Error> {
-        let reply = post_form(provider.token_endpoint(), body).await?;
-        let parsed = from_json::<TokenResponse>(&reply.body, "token response")?;
-        token_result(reply.status, parsed, now())
     }
 
     /// Verifies an ID token issued together with `access_token`: the signature (key chosen by
@@ -648,50 +644,77 @@ impl Client {
         Ok((claims, payload))
     }
 
-    async fn exchange(
+    /// Redeems a grant at the token endpoint: an authorization code (`pending` is its sign-in),
+    /// or the refresh token of `current`, the session being renewed. Verifies the ID token that
+    /// came back (the same subject as `previous_sub` when renewing), reads UserInfo for a new
+    /// sign-in whose ID token lacks the profile, and stores the session.
+    async fn redeem(
         &self,
         provider: &Provider,
-        code: &AuthorizationCode,
-        pending: &PendingSignIn,
+        body: String,
+        pending: Option<&PendingSignIn>,
+        current: Option<&StoredSession>,
         previous_sub: Option<&str>,
     ) -> Result<(), Error> {
-        let body = code_exchange_body(
-            code,
-            &pending.verifier,
-            &pending.redirect_uri,
-            &self.inner.config.client_id,
-        );
-        let tokens = self.token_request(provider, body).await?;
-        let id_token = tokens.id_token.ok_or(Error::InvalidResponse {
-            what: "token response",
-            reason: "no id_token".into(),
-        })?;
-        let (claims, payload) = self
-            .verify_issued_with(
-                provider,
-                &id_token,
-                &tokens.access_token,
-                Some(&pending.nonce),
-                pending.max_age,
-                previous_sub,
-            )
-            .await?;
-        let sub = claims.sub.unwrap_or_default();
-        let userinfo = self
-            .userinfo(provider, &tokens.access_token, &sub, &payload)
-            .await?;
+        let reply = post_form(provider.token_endpoint(), body).await?;
+        let parsed = from_json::<TokenResponse>(&reply.body, "token response")?;
+        let tokens = token_result(reply.status, parsed, now())?;
+        let (id_token, sub, userinfo) = match (tokens.id_token, current) {
+            (Some(t), _) => {
+                let (claims, payload) = self
+                    .verify_issued_with(
+                        provider,
+                        &t,
+                        &tokens.access_token,
+                        pending.map(|p| p.nonce.as_str()),
+                        pending.and_then(|p| p.max_age),
+                        previous_sub,
+                    )
+                    .await?;
+                let sub = claims.sub.unwrap_or_default();
+                let userinfo = match (
+                    current,
+                    self.userinfo_request(provider, &tokens.access_token, &payload)?,
+                ) {
+                    (Some(c), _) => c.userinfo.clone(),
+                    (None, Some(call)) => userinfo_result(call.await, &sub)?,
+                    (None, None) => None,
+                };
+                (t, sub, userinfo)
+            }
+            // A refresh response need not carry an ID token (Core 12.2).
+            (None, Some(c)) => (c.id_token.clone(), c.sub.clone(), c.userinfo.clone()),
+            (None, None) => {
+                return Err(Error::InvalidResponse {
+                    what: "token response",
+                    reason: "no id_token".into(),
+                })
+            }
+        };
+        let expires_at = tokens.expires_at;
         let session = StoredSession {
             access_token: tokens.access_token,
-            refresh_token: tokens.refresh_token,
+            refresh_token: tokens
+                .refresh_token
+                .or_else(|| current.and_then(|c| c.refresh_token.clone())),
             id_token,
-            expires_at: tokens.expires_at,
+            expires_at,
             issued_at: Some(now()),
-            scope: tokens.scope,
+            scope: tokens
+                .scope
+                .or_else(|| current.and_then(|c| c.scope.clone())),
             userinfo,
             sub,
         };
         self.write_shared(Some(&session)).await;
-        self.save_session(session)
+        self.save_session(session)?;
+        if previous_sub.is_some() {
+            let hook = self.inner.on_refresh.borrow().clone();
+            if let Some(h) = hook {
+                h(Ok(expires_at));
+            }
+        }
+        Ok(())
     }
 
     /// A `prompt=none` sign-in in a hidden iframe: resumes the provider's session without a form.
@@ -704,19 +727,28 @@ impl Client {
         let href = crate::browser::silent::run(&url, origin, &pending.state, timeout_ms).await?;
         let response = parse_response(query_of(&href))?.ok_or(Error::StateMismatch)?;
         let code = check_response(response, &pending, &provider, now())?;
-        self.exchange(&provider, &code, &pending, previous_sub)
+        let body = self.code_body(&code, &pending);
+        self.redeem(&provider, body, Some(&pending), None, previous_sub)
             .await
     }
 
-    /// UserInfo, when the ID token lacks profile claims. A `sub` mismatch is fatal (Core 5.3.2);
-    /// an unreachable endpoint is not (the ID token already identifies the user).
-    async fn userinfo(
+    /// The token request body that redeems `code` (with the sign-in's PKCE verifier).
+    fn code_body(&self, code: &AuthorizationCode, pending: &PendingSignIn) -> String {
+        code_exchange_body(
+            code,
+            &pending.verifier,
+            &pending.redirect_uri,
+            &self.inner.config.client_id,
+        )
+    }
+
+    /// The UserInfo request, when the ID token lacks profile claims the app asked for.
+    fn userinfo_request(
         &self,
         provider: &Provider,
         token: &AccessToken,
-        sub: &str,
         payload: &str,
-    ) -> Result<Option<String>, Error> {
+    ) -> Result<Option<Call<JsonReply>>, Error> {
         let Some(endpoint) = provider.metadata.userinfo_endpoint.as_deref() else {
             return Ok(None);
         };
@@ -730,15 +762,7 @@ impl Client {
         if hints.email.is_some() || hints.name.is_some() || !wants_profile {
             return Ok(None);
         }
-        let Ok(reply) = get_json(endpoint, Some(token.secret())).await else {
-            return Ok(None);
-        };
-        if reply.status != 200 {
-            return Ok(None);
-        }
-        let info: ProfileHints = from_json(&reply.body, "UserInfo response")?;
-        check_userinfo_sub(sub, info.sub.as_deref())?;
-        Ok(Some(reply.body))
+        Ok(Some(get_json(endpoint, Some(token.secret()))))
     }
 
     fn save_session(&self, session: StoredSession) -> Result<(), Error> {
@@ -1088,42 +1112,8 @@ impl Client {
         };
         let provider = self.provider().await?;
         let body = refresh_body(rt, &self.inner.config.client_id);
-        let tokens = self.token_request(&provider, body).await?;
-        let id_token = match tokens.id_token {
-            Some(t) => {
-                self.verify_issued_with(
-                    &provider,
-                    &t,
-                    &tokens.access_token,
-                    None,
-                    None,
-                    Some(&current.sub),
-                )
-                .await?;
-                t
-            }
-            None => current.id_token.clone(),
-        };
-        let expires_at = tokens.expires_at;
-        let session = StoredSession {
-            access_token: tokens.access_token,
-            refresh_token: tokens
-                .refresh_token
-                .or_else(|| current.refresh_token.clone()),
-            id_token,
-            expires_at: tokens.expires_at,
-            issued_at: Some(now()),
-            scope: tokens.scope.or_else(|| current.scope.clone()),
-            userinfo: current.userinfo.clone(),
-            sub: current.sub.clone(),
-        };
-        self.write_shared(Some(&session)).await;
-        self.save_session(session)?;
-        let hook = self.inner.on_refresh.borrow().clone();
-        if let Some(h) = hook {
-            h(Ok(expires_at));
-        }
-        Ok(())
+        self.redeem(&provider, body, None, Some(current), Some(&current.sub))
+            .await
     }
 
     /// Revokes the refresh token, clears the session, and (unless `local_only`) ends the
@@ -1246,4 +1236,18 @@ fn user_of(s: &StoredSession) -> Option<User> {
         claims_json: utf8(&jws.payload).ok()?,
         userinfo_json: s.userinfo.clone(),
     })
+}
+
+/// The UserInfo response as stored. A `sub` mismatch is fatal (Core 5.3.2); an unreachable
+/// endpoint is not (the ID token already identifies the user).
+fn userinfo_result(reply: Result<JsonReply, Error>, sub: &str) -> Result<Option<String>, Error> {
+    let Ok(reply) = reply else {
+        return Ok(None);
+    };
+    if reply.status != 200 {
+        return Ok(None);
+    }
+    let info: ProfileHints = from_json(&reply.body, "UserInfo response")?;
+    check_userinfo_sub(sub, info.sub.as_deref())?;
+    Ok(Some(reply.body))
 }
