@@ -1,6 +1,6 @@
 //! `cargo xtask build`: the npm package in `pkg/`.
 //!
-//! cargo (release, wasm32, feature `js`) -> wasm-bindgen `--target web` -> wasm-opt -Oz
+//! cargo (release, wasm32, feature `js`) -> wasm-bindgen `--target web` -> wasm-opt (-Oz, twice --flatten --rereloop)
 //! (npm binaryen) -> terser (the JS glue) -> `pkg/package.json` + README.
 
 use crate::setup;
@@ -28,6 +28,21 @@ pub const WASM_FEATURES: &[&str] = &[
     "--enable-nontrapping-float-to-int",
     "--enable-reference-types",
     "--enable-sign-ext",
+];
+
+/// wasm-opt's passes. After `-Oz`, rebuilding the control flow of every function from scratch
+/// (`--flatten --rereloop`) and optimising again finds smaller shapes for the state machines
+/// that `async fn`s compile to; a second round still pays, a third no longer does (56,686 ->
+/// 56,321 B gzip for the wasm, measured; about 20 s more build time).
+const OPT_PASSES: &[&str] = &[
+    "-Oz",
+    "--flatten",
+    "--rereloop",
+    "-Oz",
+    "--flatten",
+    "--rereloop",
+    "-Oz",
+    "--converge",
 ];
 
 pub fn run() -> Result {
@@ -215,11 +230,11 @@ pub fn build() -> Result {
     fs::copy(&bg, &keep)
         .map_err(|e| format!("copying {} to {}: {e}", bg.display(), keep.display()))?;
 
-    println!("build: wasm-opt -Oz");
+    println!("build: wasm-opt {}", OPT_PASSES.join(" "));
     let tmp = bg.with_extension("opt.wasm");
     util::run(
         Command::new(setup::wasm_opt()?)
-            .arg("-Oz")
+            .args(OPT_PASSES)
             .args(WASM_FEATURES)
             // The `producers` and `target_features` sections only describe the build (toolchain
             // versions, features wasm-bindgen has already acted on); browsers ignore them:
