@@ -7,7 +7,7 @@ use crate::browser::http::{
     backend, get_json, post_form, post_form_no_content, send, AppRequest, JsonReply,
 };
 use crate::browser::idb;
-use crate::browser::lock::with_lock;
+use crate::browser::lock::request as request_lock;
 use crate::browser::storage::Area;
 use crate::browser::timer::{on_wake_up, timeout, Guard};
 use crate::browser::Call;
@@ -142,6 +142,9 @@ type Subscriber = Rc<dyn Fn(&Rc<View>)>;
 /// A boxed flow, so the single-flight wrapper is compiled once for every kind of refresh.
 type Boxed<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T>>>;
 
+/// A refresh's error, for every caller that waited on it (a JS promise cannot carry it).
+type Outcome = Rc<RefCell<Option<Error>>>;
+
 /// Called after each refresh request: `Ok(expires_at)` or the error. Never given a token.
 pub type RefreshHook = Rc<dyn Fn(Result<Option<u64>, &Error>)>;
 
@@ -154,8 +157,8 @@ struct Inner {
     view: RefCell<Rc<View>>,
     listeners: RefCell<Vec<(u32, Subscriber)>>,
     next_listener: Cell<u32>,
-    refresh: RefCell<Option<js_sys::Promise>>,
-    refresh_error: RefCell<Option<Error>>,
+    /// The refresh under way in this tab: its lock request, and where its error will be.
+    refresh: RefCell<Option<(js_sys::Promise, Outcome)>>,
     /// Open while tokens live in localStorage, which every tab shares.
     channel: RefCell<Option<Channel>>,
     /// The proactive renewal timer.
@@ -211,7 +214,6 @@ impl Client {
                 listeners: RefCell::default(),
                 next_listener: Cell::new(0),
                 refresh: RefCell::default(),
-                refresh_error: RefCell::default(),
                 channel: RefCell::default(),
                 renewal: RefCell::default(),
                 wake: RefCell::default(),
@@ -853,48 +855,58 @@ impl Client {
     async fn server_refresh(&self, request_started: f64) -> Result<(), Error> {
         let me = self.clone();
         self.single_flight(Box::pin(async move {
-            let inner = me.clone();
-            with_lock(&me.key("refresh"), async move {
-                inner.server_refresh_locked(request_started).await
-            })
-            .await
+            me.server_refresh_locked(request_started).await
         }))
         .await
     }
 
-    /// Runs `work`, unless a refresh is already under way in this tab: then `work` is dropped
-    /// unstarted (futures do nothing until polled) and this waits for that one. Every caller gets
-    /// the same outcome.
+    /// Runs `work` under the cross-tab lock `refresh`, unless a refresh is already under way in
+    /// this tab: then `work` is dropped unstarted (futures do nothing until polled) and this
+    /// waits for that one. Every caller gets the same outcome. The promise every caller waits on
+    /// is the lock request itself.
     async fn single_flight(&self, work: Boxed<Result<(), Error>>) -> Result<(), Error> {
         let shared = self.inner.refresh.borrow().clone();
-        let promise = match shared {
-            Some(p) => p,
+        let (promise, outcome) = match shared {
+            Some(flight) => flight,
             None => {
-                let me = self.clone();
-                let p = crate::browser::promise(async move {
-                    let r = work.await;
-                    me.inner.refresh.borrow_mut().take();
-                    match r {
-                        Ok(()) => Ok(wasm_bindgen::JsValue::UNDEFINED),
-                        Err(e) => {
-                            *me.inner.refresh_error.borrow_mut() = Some(e);
-                            Err(wasm_bindgen::JsValue::NULL)
-                        }
-                    }
+                let outcome = Outcome::default();
+                let (me, slot) = (self.clone(), outcome.clone());
+                let task = wasm_bindgen::closure::Closure::once_into_js(move || {
+                    crate::browser::promise(async move {
+                        let r = work.await;
+                        me.inner.refresh.borrow_mut().take();
+                        r.map(|()| JsValue::UNDEFINED).map_err(|e| {
+                            *slot.borrow_mut() = Some(e);
+                            JsValue::NULL
+                        })
+                    })
                 });
-                *self.inner.refresh.borrow_mut() = Some(p.clone());
-                p
+                let p = request_lock(&self.key("refresh"), &task);
+                *self.inner.refresh.borrow_mut() = Some((p.clone(), outcome.clone()));
+                (p, outcome)
             }
         };
-        match wasm_bindgen_futures::JsFuture::from(promise).await {
-            Ok(_) => Ok(()),
-            Err(_) => Err(self
-                .inner
-                .refresh_error
-                .borrow()
-                .clone()
-                .unwrap_or(Error::NotSignedIn)),
+        if wasm_bindgen_futures::JsFuture::from(promise.clone())
+            .await
+            .is_ok()
+        {
+            return Ok(());
         }
+        let error = outcome.borrow().clone();
+        error.map_or_else(
+            || {
+                // No error recorded: the lock was refused and `work` never ran, so nothing
+                // cleared this flight.
+                let mut slot = self.inner.refresh.borrow_mut();
+                if slot.as_ref().is_some_and(|(p, _)| **p == *promise) {
+                    slot.take();
+                }
+                Err(Error::Unsupported {
+                    what: "the lock request was refused",
+                })
+            },
+            Err,
+        )
     }
 
     async fn server_refresh_locked(&self, request_started: f64) -> Result<(), Error> {
@@ -1036,16 +1048,12 @@ impl Client {
             .ok_or(Error::NotSignedIn)
     }
 
-    /// One refresh for every tab: under the cross-tab lock, re-read storage first (another tab
-    /// may have refreshed while we waited), and treat `invalid_grant` as a possible race.
+    /// One refresh for every tab (run under the cross-tab lock by `single_flight`): re-read
+    /// storage first (another tab may have refreshed while we waited), and treat
+    /// `invalid_grant` as a possible race.
     async fn refresh_now(&self) -> Result<(), Error> {
         self.inner.last_attempt.set(Some(now()));
-        let me = self.clone();
-        let r = with_lock(
-            &self.key("refresh"),
-            async move { me.refresh_locked().await },
-        )
-        .await;
+        let r = self.refresh_locked().await;
         match &r {
             Ok(()) => self.inner.failures.set(0),
             Err(e) => {

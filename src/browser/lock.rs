@@ -38,7 +38,7 @@ async fn locked(
             Ok(JsValue::UNDEFINED)
         })
     });
-    JsFuture::from(js_with_lock(name, &callback))
+    JsFuture::from(request(name, &callback))
         .await
         .map_err(|_| Error::Unsupported {
             what: "the lock request was refused",
@@ -47,4 +47,10 @@ async fn locked(
     r.unwrap_or(Err(Error::Unsupported {
         what: "the lock was released before the task ran",
     }))
+}
+
+/// Calls `task` (a JS function returning a promise) while this tab holds the lock `name`; the
+/// returned promise settles as `task`'s does, or rejects when the lock is refused.
+pub fn request(name: &str, task: &JsValue) -> Promise {
+    js_with_lock(name, task)
 }
