@@ -403,8 +403,16 @@ impl Client {
             user,
             error,
         };
-        if **self.inner.view.borrow() == next {
-            return;
+        {
+            // A failure is always news (two errors are not compared).
+            let current = self.inner.view.borrow();
+            if next.error.is_none()
+                && current.error.is_none()
+                && current.status == next.status
+                && current.user == next.user
+            {
+                return;
+            }
         }
         let next = Rc::new(next);
         *self.inner.view.borrow_mut() = next.clone();
