@@ -806,14 +806,22 @@ impl Client {
     async fn server_bootstrap(&self, server: &ServerConfig) {
         self.set_view(Status::Loading, None, None);
         let started = js_sys::Date::now();
-        let mut result = self.read_me(server).await;
-        if let Ok(Me::Expired) = result {
-            result = match self.server_refresh(started).await {
-                Ok(()) => self.read_me(server).await,
-                Err(e) if classify(&e) == Verdict::Transient => Err(e),
-                Err(_) => Ok(Me::SignedOut),
-            };
-        }
+        let csrf = (server.csrf_name.as_str(), server.csrf_value.as_str());
+        let mut refreshed = false;
+        let result = loop {
+            let me = backend("GET", &server.me_url, csrf, server.cross_origin)
+                .await
+                .and_then(|r| me_result(r.status, r.content_type.as_deref(), &r.body));
+            if refreshed || !matches!(me, Ok(Me::Expired)) {
+                break me;
+            }
+            refreshed = true;
+            match self.server_refresh(started).await {
+                Ok(()) => {}
+                Err(e) if classify(&e) == Verdict::Transient => break Err(e),
+                Err(_) => break Ok(Me::SignedOut),
+            }
+        };
         match result {
             Ok(Me::User(u)) => {
                 let user = User {
@@ -826,12 +834,6 @@ impl Client {
             Ok(Me::SignedOut | Me::Expired) => self.set_view(Status::SignedOut, None, None),
             Err(e) => self.set_view(Status::Failed, None, Some(e)),
         }
-    }
-
-    async fn read_me(&self, server: &ServerConfig) -> Result<Me, Error> {
-        let csrf = (server.csrf_name.as_str(), server.csrf_value.as_str());
-        let r = backend("GET", &server.me_url, csrf, server.cross_origin).await?;
-        me_result(r.status, r.content_type.as_deref(), &r.body)
     }
 
     /// Server mode: `fetch(input, init)` (`input` a URL or `Request`, `init` a `RequestInit` or
