@@ -863,10 +863,9 @@ impl Client {
     /// `POST {refresh}` once for every caller and tab whose request started before the last
     /// successful refresh; terminal failures sign every tab out.
     async fn server_refresh(&self, request_started: f64) -> Result<(), Error> {
-        let me = self.clone();
-        self.single_flight(Box::pin(async move {
-            me.server_refresh_locked(request_started).await
-        }))
+        self.single_flight(Box::pin(
+            self.clone().server_refresh_locked(request_started),
+        ))
         .await
     }
 
@@ -919,7 +918,7 @@ impl Client {
         )
     }
 
-    async fn server_refresh_locked(&self, request_started: f64) -> Result<(), Error> {
+    async fn server_refresh_locked(self, request_started: f64) -> Result<(), Error> {
         if self.inner.server_refreshed_at.get() > request_started {
             // Another caller or tab refreshed after this request went out: just retry it.
             return Ok(());
@@ -1047,8 +1046,7 @@ impl Client {
                 return Err(Error::TokenExpired);
             }
         }
-        let me = self.clone();
-        self.single_flight(Box::pin(async move { me.refresh_now().await }))
+        self.single_flight(Box::pin(self.clone().refresh_now()))
             .await?;
         self.inner
             .session
@@ -1058,13 +1056,69 @@ impl Client {
             .ok_or(Error::NotSignedIn)
     }
 
-    /// One refresh for every tab (run under the cross-tab lock by `single_flight`): re-read
+    /// One refresh for every tab, run under the cross-tab lock by `single_flight`: re-read
     /// storage first (another tab may have refreshed while we waited), and treat
     /// `invalid_grant` as a possible race.
-    async fn refresh_now(&self) -> Result<(), Error> {
+    async fn refresh_now(self) -> Result<(), Error> {
         self.inner.last_attempt.set(Some(now()));
-        let r = self.refresh_locked().await;
-        match &r {
+        let result = 'refresh: {
+            // Another tab may have refreshed while this one waited for the lock.
+            let shared = self.read_shared().await;
+            if let Some(stored) = &shared {
+                if !needs_refresh(stored.expires_at, stored.issued_at, now(), self.margin()) {
+                    self.adopt(stored.clone());
+                    break 'refresh Ok(());
+                }
+            }
+            let mine = self.inner.session.borrow().clone();
+            let Some(mut current) = shared.or(mine) else {
+                break 'refresh Err(Error::NotSignedIn);
+            };
+            let mut rechecked = false;
+            let result = loop {
+                let r = match &current.refresh_token {
+                    // No refresh token was issued: renew through the provider session, if allowed.
+                    None if self.inner.config.silent_sso => {
+                        self.silent_sign_in(Some(&current.sub)).await
+                    }
+                    None => Err(Error::TokenExpired),
+                    Some(rt) => match self.provider().await {
+                        Ok(provider) => {
+                            let body = refresh_body(rt, &self.inner.config.client_id);
+                            self.redeem(&provider, body, None, Some(&current), Some(&current.sub))
+                                .await
+                        }
+                        Err(e) => Err(e),
+                    },
+                };
+                match &r {
+                    Err(e) if !rechecked && classify(e) == Verdict::RecheckStorage => {}
+                    _ => break r,
+                }
+                // A possible race (BCP 212): if storage holds another refresh token, try that
+                // one. It is not adopted on trust: a provider with reuse detection may have
+                // revoked the whole grant, and only a successful refresh proves the session alive.
+                rechecked = true;
+                match self.read_shared().await {
+                    Some(s)
+                        if s.refresh_token.as_ref().map(|t| t.secret())
+                            != current.refresh_token.as_ref().map(|t| t.secret()) =>
+                    {
+                        current = s;
+                    }
+                    _ => break r,
+                }
+            };
+            if let Err(e) = &result {
+                // After the re-check an `invalid_grant` is final.
+                if classify(e) != Verdict::Transient {
+                    self.write_shared(None).await;
+                    self.drop_session();
+                }
+            }
+            result
+        };
+        match &result {
             Ok(()) => self.inner.failures.set(0),
             Err(e) => {
                 self.inner
@@ -1077,61 +1131,7 @@ impl Client {
                 self.schedule_renewal();
             }
         }
-        r
-    }
-
-    async fn refresh_locked(&self) -> Result<(), Error> {
-        // Another tab may have refreshed while this one waited for the lock.
-        let shared = self.read_shared().await;
-        if let Some(stored) = &shared {
-            if !needs_refresh(stored.expires_at, stored.issued_at, now(), self.margin()) {
-                self.adopt(stored.clone());
-                return Ok(());
-            }
-        }
-        let mine = self.inner.session.borrow().clone();
-        let Some(current) = shared.or(mine) else {
-            return Err(Error::NotSignedIn);
-        };
-        let mut result = self.refresh_with(&current).await;
-        if let Err(e) = &result {
-            if classify(e) == Verdict::RecheckStorage {
-                // A possible race (BCP 212): if storage holds another refresh token, try that one.
-                // It is not adopted on trust: a provider with reuse detection may have revoked the
-                // whole grant, and only a successful refresh proves the session alive.
-                let used = current
-                    .refresh_token
-                    .as_ref()
-                    .map(|t| t.secret().to_owned());
-                if let Some(s) = self.read_shared().await {
-                    if s.refresh_token.as_ref().map(|t| t.secret()) != used.as_deref() {
-                        result = self.refresh_with(&s).await;
-                    }
-                }
-            }
-        }
-        if let Err(e) = &result {
-            // After the re-check an `invalid_grant` is final.
-            if classify(e) != Verdict::Transient {
-                self.write_shared(None).await;
-                self.drop_session();
-            }
-        }
         result
-    }
-
-    async fn refresh_with(&self, current: &StoredSession) -> Result<(), Error> {
-        let Some(rt) = &current.refresh_token else {
-            // No refresh token was issued: renew through the provider session, if allowed.
-            if self.inner.config.silent_sso {
-                return self.silent_sign_in(Some(&current.sub)).await;
-            }
-            return Err(Error::TokenExpired);
-        };
-        let provider = self.provider().await?;
-        let body = refresh_body(rt, &self.inner.config.client_id);
-        self.redeem(&provider, body, None, Some(current), Some(&current.sub))
-            .await
     }
 
     /// Revokes the refresh token, clears the session, and (unless `local_only`) ends the
