@@ -967,28 +967,6 @@ impl Client {
         result
     }
 
-    async fn server_sign_out(
-        &self,
-        server: &ServerConfig,
-        local_only: bool,
-        return_to: Option<String>,
-    ) -> Result<(), Error> {
-        let csrf = (server.csrf_name.as_str(), server.csrf_value.as_str());
-        let reply = backend("POST", &server.sign_out_url, csrf, server.cross_origin).await?;
-        let end = sign_out_result(reply.status, &reply.body)?;
-        self.set_view(Status::SignedOut, None, None);
-        self.broadcast(MSG_SIGNED_OUT);
-        match (end, local_only) {
-            (Some(url), false) => nav::assign(&url),
-            _ => {
-                if let Some(r) = return_to {
-                    nav::replace_url(&r);
-                }
-                Ok(())
-            }
-        }
-    }
-
     /// Stores a pending sign-in and navigates to the provider.
     pub async fn sign_in(&self, options: SignInOptions) -> Result<(), Error> {
         if let Some(server) = self.server() {
@@ -1143,44 +1121,51 @@ impl Client {
             .as_deref()
             .map(|r| sanitize_return_to(r, origin))
             .transpose()?;
-        if let Some(server) = self.server() {
-            return self
-                .server_sign_out(server, options.local_only, return_to)
-                .await;
-        }
-        let session = self.inner.session.borrow().clone();
-        let provider = self.provider().await.ok();
-        if let (Some(s), Some(p)) = (&session, &provider) {
-            if let (Some(rt), Some(ep)) = (&s.refresh_token, &p.metadata.revocation_endpoint) {
-                // RFC 7009 answers 200 even for unknown tokens; a failure must not keep the user signed in.
-                let _ = post_form_no_content(ep, revocation_body(rt, &self.inner.config.client_id))
-                    .await;
+        // Where the page goes next: the end-session URL (unless `local_only`), else `returnTo`.
+        let end = if let Some(server) = self.server() {
+            let csrf = (server.csrf_name.as_str(), server.csrf_value.as_str());
+            let reply = backend("POST", &server.sign_out_url, csrf, server.cross_origin).await?;
+            let end = sign_out_result(reply.status, &reply.body)?;
+            self.set_view(Status::SignedOut, None, None);
+            self.broadcast(MSG_SIGNED_OUT);
+            end.filter(|_| !options.local_only)
+        } else {
+            let session = self.inner.session.borrow().clone();
+            let provider = self.provider().await.ok();
+            if let (Some(s), Some(p)) = (&session, &provider) {
+                if let (Some(rt), Some(ep)) = (&s.refresh_token, &p.metadata.revocation_endpoint) {
+                    // RFC 7009 answers 200 even for unknown tokens; a failure must not keep the
+                    // user signed in.
+                    let body = revocation_body(rt, &self.inner.config.client_id);
+                    let _ = post_form_no_content(ep, body).await;
+                }
             }
-        }
-        self.write_shared(None).await;
-        self.drop_session();
-        let end = match (&provider, options.local_only) {
-            (Some(p), false) => {
-                let state = b64url(&random_bytes::<16>()?);
-                let url = end_session_url(
-                    p,
-                    &self.inner.config.client_id,
-                    session.as_ref().map(|s| &s.id_token),
-                    self.inner.config.post_logout_redirect_uri.as_deref(),
-                    &state,
-                );
-                url.map(|u| (u, state))
+            self.write_shared(None).await;
+            self.drop_session();
+            match (&provider, options.local_only) {
+                (Some(p), false) => {
+                    let state = b64url(&random_bytes::<16>()?);
+                    let url = end_session_url(
+                        p,
+                        &self.inner.config.client_id,
+                        session.as_ref().map(|s| &s.id_token),
+                        self.inner.config.post_logout_redirect_uri.as_deref(),
+                        &state,
+                    );
+                    if url.is_some() {
+                        let pending = PendingSignOut {
+                            state,
+                            return_to: return_to.clone(),
+                        };
+                        Area::Session.set(&self.key("signout"), &pending.to_json())?;
+                    }
+                    url
+                }
+                _ => None,
             }
-            _ => None,
         };
         match end {
-            Some((url, state)) => {
-                Area::Session.set(
-                    &self.key("signout"),
-                    &PendingSignOut { state, return_to }.to_json(),
-                )?;
-                nav::assign(&url)
-            }
+            Some(url) => nav::assign(&url),
             None => {
                 if let Some(r) = return_to {
                     nav::replace_url(&r);
