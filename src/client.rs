@@ -483,7 +483,39 @@ impl Client {
     pub async fn bootstrap(&self) -> Rc<View> {
         self.open_channel();
         if let Some(server) = self.server() {
-            self.server_bootstrap(server).await;
+            // One read-only request, `GET {me}`; only when the backend says `TOKEN_EXPIRED`, one
+            // refresh and a second read. Nothing is written to storage, no timer is armed.
+            self.set_view(Status::Loading, None, None);
+            let started = js_sys::Date::now();
+            let csrf = (server.csrf_name.as_str(), server.csrf_value.as_str());
+            let mut refreshed = false;
+            let result = loop {
+                let me = backend("GET", &server.me_url, csrf, server.cross_origin)
+                    .await
+                    .and_then(|r| me_result(r.status, r.content_type.as_deref(), &r.body));
+                if refreshed || !matches!(me, Ok(Me::Expired)) {
+                    break me;
+                }
+                refreshed = true;
+                match self.server_refresh(started).await {
+                    Ok(()) => {}
+                    Err(e) if classify(&e) == Verdict::Transient => break Err(e),
+                    Err(_) => break Ok(Me::SignedOut),
+                }
+            };
+            match result {
+                Ok(Me::User(u)) => {
+                    let user = User {
+                        sub: u.sub,
+                        claims_json: u.claims_json,
+                        userinfo_json: Some(u.user_json),
+                    };
+                    self.set_view(Status::SignedIn, Some(user), None);
+                }
+                Ok(Me::SignedOut | Me::Expired) => self.set_view(Status::SignedOut, None, None),
+                Err(e) => self.set_view(Status::Failed, None, Some(e)),
+            }
+
             return self.view();
         }
         self.watch_wake_ups();
@@ -800,41 +832,6 @@ impl Client {
     // ---- commands -------------------------------------------------------------------------
 
     // ---- server mode ------------------------------------------------------------------------
-
-    /// One read-only request, `GET {me}`; only when the backend says `TOKEN_EXPIRED`, one
-    /// refresh and a second read. Nothing is written to storage, no timer is armed.
-    async fn server_bootstrap(&self, server: &ServerConfig) {
-        self.set_view(Status::Loading, None, None);
-        let started = js_sys::Date::now();
-        let csrf = (server.csrf_name.as_str(), server.csrf_value.as_str());
-        let mut refreshed = false;
-        let result = loop {
-            let me = backend("GET", &server.me_url, csrf, server.cross_origin)
-                .await
-                .and_then(|r| me_result(r.status, r.content_type.as_deref(), &r.body));
-            if refreshed || !matches!(me, Ok(Me::Expired)) {
-                break me;
-            }
-            refreshed = true;
-            match self.server_refresh(started).await {
-                Ok(()) => {}
-                Err(e) if classify(&e) == Verdict::Transient => break Err(e),
-                Err(_) => break Ok(Me::SignedOut),
-            }
-        };
-        match result {
-            Ok(Me::User(u)) => {
-                let user = User {
-                    sub: u.sub,
-                    claims_json: u.claims_json,
-                    userinfo_json: Some(u.user_json),
-                };
-                self.set_view(Status::SignedIn, Some(user), None);
-            }
-            Ok(Me::SignedOut | Me::Expired) => self.set_view(Status::SignedOut, None, None),
-            Err(e) => self.set_view(Status::Failed, None, Some(e)),
-        }
-    }
 
     /// Server mode: `fetch(input, init)` (`input` a URL or `Request`, `init` a `RequestInit` or
     /// `undefined`) with the CSRF header (and cookies) when it goes to the backend; on 401 from
