@@ -13,14 +13,19 @@ extern "C" {
 pub struct Channel {
     post: Function,
     close: Function,
-    _listener: Closure<dyn FnMut(String)>,
+    _listener: Closure<dyn FnMut(JsValue)>,
 }
 
 impl Channel {
     /// Opens `name`; `on_message` receives string messages from other tabs (never from this one).
     /// `None` where the browser has no BroadcastChannel.
-    pub fn open(name: &str, on_message: impl FnMut(String) + 'static) -> Option<Self> {
-        let listener = Closure::<dyn FnMut(String)>::wrap(Box::new(on_message));
+    pub fn open(name: &str, mut on_message: impl FnMut(String) + 'static) -> Option<Self> {
+        // `FnMut(JsValue)`, the signature of every callback handed to JS (see `timer`).
+        let listener = Closure::<dyn FnMut(JsValue)>::wrap(Box::new(move |m: JsValue| {
+            if let Some(m) = m.as_string() {
+                on_message(m);
+            }
+        }));
         let fns: Array = js_channel(name, listener.as_ref()).dyn_into().ok()?;
         Some(Self {
             post: fns.get(0).unchecked_into(),

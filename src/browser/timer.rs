@@ -15,7 +15,7 @@ extern "C" {
 #[must_use = "dropping it cancels at once"]
 pub struct Guard {
     undo: Function,
-    _closure: Closure<dyn FnMut()>,
+    _closure: Closure<dyn FnMut(JsValue)>,
 }
 
 impl Drop for Guard {
@@ -24,7 +24,9 @@ impl Drop for Guard {
     }
 }
 
-fn guard(f: Box<dyn FnMut()>, register: impl FnOnce(&JsValue) -> Function) -> Guard {
+/// Every callback handed to JS has the one signature `FnMut(JsValue)` (arguments unused here):
+/// each closure signature costs wasm-bindgen a shim in the wasm and a wrapper in the glue.
+fn guard(f: Box<dyn FnMut(JsValue)>, register: impl FnOnce(&JsValue) -> Function) -> Guard {
     let closure = Closure::wrap(f);
     Guard {
         undo: register(closure.as_ref()),
@@ -34,12 +36,12 @@ fn guard(f: Box<dyn FnMut()>, register: impl FnOnce(&JsValue) -> Function) -> Gu
 
 /// Calls `f` once after `ms` milliseconds. `f` should defer real work (`spawn_local`): the
 /// timer's owner may replace, and so drop, this guard from that work.
-pub fn timeout(ms: u32, f: impl FnMut() + 'static) -> Guard {
-    guard(Box::new(f), |c| later(c, ms))
+pub fn timeout(ms: u32, mut f: impl FnMut() + 'static) -> Guard {
+    guard(Box::new(move |_| f()), |c| later(c, ms))
 }
 
 /// Calls `f` whenever the page may have slept or gone offline (`focus`, `online`,
 /// `visibilitychange`): timers stop while a machine sleeps, so the clock is re-read then.
-pub fn on_wake_up(f: impl FnMut() + 'static) -> Guard {
-    guard(Box::new(f), on_wake)
+pub fn on_wake_up(mut f: impl FnMut() + 'static) -> Guard {
+    guard(Box::new(move |_| f()), on_wake)
 }

@@ -345,7 +345,7 @@ impl SessionManager {
             let _ = f.call1(&JsValue::NULL, &snapshot_of(&cache, view));
         });
         let slot: RefCell<Option<Subscription>> = RefCell::new(Some(sub));
-        let off = Closure::<dyn FnMut()>::new(move || drop(slot.borrow_mut().take()));
+        let off = Closure::<dyn FnMut(JsValue)>::new(move |_| drop(slot.borrow_mut().take()));
         off.into_js_value().unchecked_into()
     }
 
