@@ -714,13 +714,15 @@ impl Client {
                     )
                     .await?;
                 let sub = claims.sub.unwrap_or_default();
-                let userinfo = match (
-                    current,
-                    self.userinfo_request(provider, &tokens.access_token, &payload)?,
-                ) {
-                    (Some(c), _) => c.userinfo.clone(),
-                    (None, Some(call)) => userinfo_result(call.await, &sub)?,
-                    (None, None) => None,
+                // A renewal keeps the stored UserInfo; only a new sign-in may read it.
+                let userinfo = match current {
+                    Some(c) => c.userinfo.clone(),
+                    None => {
+                        match self.userinfo_request(provider, &tokens.access_token, &payload)? {
+                            Some(call) => userinfo_result(call.await, &sub)?,
+                            None => None,
+                        }
+                    }
                 };
                 (t, sub, userinfo)
             }

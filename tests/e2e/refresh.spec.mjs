@@ -125,7 +125,8 @@ for (const variant of [
 
         const tabResults = await raceAll(tabs, CALLS);
         issuedAt = Date.now();
-        const refreshes = (await op.counters()).token.refresh_token;
+        const counted = await op.counters();
+        const refreshes = counted.token.refresh_token;
         perCycle.push(refreshes);
 
         const all = tabResults.flatMap((t) => t.results);
@@ -143,6 +144,8 @@ for (const variant of [
           + `tab status=${after.join(',')} errors=${JSON.stringify(codes)}`);
 
         expect(refreshes, `cycle ${cycle}: refresh requests the provider saw`).toBe(1);
+        // A renewal keeps the stored UserInfo: no UserInfo request rides along with a refresh.
+        expect(counted.userinfo, `cycle ${cycle}: UserInfo requests during the refresh`).toBe(0);
         expect(codes, `cycle ${cycle}: rejected getAccessToken() calls by error code`).toEqual({});
         expect(fulfilled.length, `cycle ${cycle}: fulfilled calls`).toBe(TABS * CALLS);
         expect(distinct, `cycle ${cycle}: distinct access tokens across all tabs and calls`).toBe(1);
