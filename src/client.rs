@@ -487,10 +487,9 @@ impl Client {
             // refresh and a second read. Nothing is written to storage, no timer is armed.
             self.set_view(Status::Loading, None, None);
             let started = js_sys::Date::now();
-            let csrf = (server.csrf_name.as_str(), server.csrf_value.as_str());
             let mut refreshed = false;
             let result = loop {
-                let me = backend("GET", &server.me_url, csrf, server.cross_origin)
+                let me = backend("GET", &server.me_url, server)
                     .await
                     .and_then(|r| me_result(r.status, r.content_type.as_deref(), &r.body));
                 if refreshed || !matches!(me, Ok(Me::Expired)) {
@@ -845,8 +844,7 @@ impl Client {
                 what: "fetch() is for server mode; use getAccessToken() in browser mode",
             });
         };
-        let csrf = (server.csrf_name.as_str(), server.csrf_value.as_str());
-        let r = AppRequest::new(input, init, &server.origin, csrf)?;
+        let r = AppRequest::new(input, init, &server.origin, server.csrf())?;
         let started = js_sys::Date::now();
         let (first, status) = send(&r.request).await?;
         if status != 401 || !r.to_backend {
@@ -900,21 +898,19 @@ impl Client {
         {
             return Ok(());
         }
-        let error = outcome.borrow().clone();
-        error.map_or_else(
-            || {
-                // No error recorded: the lock was refused and `work` never ran, so nothing
-                // cleared this flight.
-                let mut slot = self.inner.refresh.borrow_mut();
-                if slot.as_ref().is_some_and(|(p, _)| **p == *promise) {
-                    slot.take();
-                }
-                Err(Error::Unsupported {
-                    what: "the lock request was refused",
-                })
-            },
-            Err,
-        )
+        let recorded = outcome.borrow().clone();
+        if let Some(e) = recorded {
+            return Err(e);
+        }
+        // No error recorded: the lock was refused and `work` never ran, so nothing cleared this
+        // flight.
+        let mut flight = self.inner.refresh.borrow_mut();
+        if flight.as_ref().is_some_and(|(p, _)| **p == *promise) {
+            flight.take();
+        }
+        Err(Error::Unsupported {
+            what: "the lock request was refused",
+        })
     }
 
     async fn server_refresh_locked(self, request_started: f64) -> Result<(), Error> {
@@ -937,8 +933,7 @@ impl Client {
         let Some(server) = self.server() else {
             return Err(Error::NotSignedIn);
         };
-        let csrf = (server.csrf_name.as_str(), server.csrf_value.as_str());
-        let result = match backend("POST", &server.refresh_url, csrf, server.cross_origin).await {
+        let result = match backend("POST", &server.refresh_url, server).await {
             Ok(r) => refresh_result(r.status, r.content_type.as_deref(), &r.body),
             Err(e) => Err(e),
         };
@@ -1122,8 +1117,7 @@ impl Client {
             .transpose()?;
         // Where the page goes next: the end-session URL (unless `local_only`), else `returnTo`.
         let end = if let Some(server) = self.server() {
-            let csrf = (server.csrf_name.as_str(), server.csrf_value.as_str());
-            let reply = backend("POST", &server.sign_out_url, csrf, server.cross_origin).await?;
+            let reply = backend("POST", &server.sign_out_url, server).await?;
             let end = sign_out_result(reply.status, &reply.body)?;
             self.set_view(Status::SignedOut, None, None);
             self.broadcast(MSG_SIGNED_OUT);

@@ -3,6 +3,7 @@
 
 use crate::browser::{describe, Call};
 use crate::core::error::Error;
+use crate::core::server::ServerConfig;
 use crate::core::token::check_json_response;
 use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
@@ -172,12 +173,12 @@ pub fn send(request: &JsValue) -> Call<(JsValue, u16)> {
     })
 }
 
-/// A request to the server-mode backend: the CSRF header always, cookies across origins when the
-/// backend is on another origin.
-pub fn backend(method: &str, url: &str, csrf: (&str, &str), cross_origin: bool) -> Call<Reply> {
+/// A request to the server-mode backend (`url` one of `server`'s endpoints): the CSRF header
+/// always, cookies across origins when the backend is on another origin.
+pub fn backend(method: &str, url: &str, server: &ServerConfig) -> Call<Reply> {
     let o = Options {
-        csrf: Some(csrf),
-        with_cookies: cross_origin,
+        csrf: Some(server.csrf()),
+        with_cookies: server.cross_origin,
         ..Options::default()
     };
     Call::new(request(method, url, o), reply)

@@ -30,6 +30,13 @@ pub struct ServerConfig {
     pub cross_origin: bool,
 }
 
+impl ServerConfig {
+    /// The CSRF header every request to the backend carries: (name, value).
+    pub fn csrf(&self) -> (&str, &str) {
+        (&self.csrf_name, &self.csrf_value)
+    }
+}
+
 /// The signed-in user as the backend describes it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerUser {
