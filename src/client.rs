@@ -302,7 +302,7 @@ impl Client {
             let Some(inner) = weak.upgrade() else { return };
             let me = Client { inner };
             match msg.as_str() {
-                MSG_SESSION => wasm_bindgen_futures::spawn_local(async move {
+                MSG_SESSION => crate::browser::spawn(async move {
                     if let Some(s) = me.read_shared().await {
                         let newer = me
                             .inner
@@ -1203,7 +1203,7 @@ impl Client {
 /// Starts `renew_if_due` from a timer or an event, unless the client is gone.
 fn renew_soon(weak: &Weak<Inner>) {
     if let Some(inner) = weak.upgrade() {
-        wasm_bindgen_futures::spawn_local(Client { inner }.renew_if_due());
+        crate::browser::spawn(Client { inner }.renew_if_due());
     }
 }
 

@@ -202,6 +202,15 @@ export function notifyParent() {
   parent.postMessage(location.href, location.origin);
 }
 
+// ---- task.rs ---------------------------------------------------------------------------------
+
+// A promise and the functions that settle it: [promise, resolve, reject].
+export function deferred() {
+  let a, b;
+  const p = new Promise((x, y) => ((a = x), (b = y)));
+  return [p, a, b];
+}
+
 // ---- timer.rs, channel.rs ---------------------------------------------------------------------
 
 // Calls `f` after `ms`; returns the function that cancels it.
