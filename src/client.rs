@@ -877,14 +877,12 @@ impl Client {
             None => {
                 let outcome = Outcome::default();
                 let (me, slot) = (self.clone(), outcome.clone());
-                let task = wasm_bindgen::closure::Closure::once_into_js(move || {
-                    crate::browser::promise(async move {
-                        let r = work.await;
-                        me.inner.refresh.borrow_mut().take();
-                        r.map(|()| JsValue::UNDEFINED).map_err(|e| {
-                            *slot.borrow_mut() = Some(e);
-                            JsValue::NULL
-                        })
+                let task = crate::browser::task::starter(async move {
+                    let r = work.await;
+                    me.inner.refresh.borrow_mut().take();
+                    r.map(|()| JsValue::UNDEFINED).map_err(|e| {
+                        *slot.borrow_mut() = Some(e);
+                        JsValue::NULL
                     })
                 });
                 let p = request_lock(&self.key("refresh"), &task);
@@ -892,10 +890,7 @@ impl Client {
                 (p, outcome)
             }
         };
-        if wasm_bindgen_futures::JsFuture::from(promise.clone())
-            .await
-            .is_ok()
-        {
+        if crate::browser::settled(&promise).await.is_ok() {
             return Ok(());
         }
         let recorded = outcome.borrow().clone();

@@ -8,7 +8,6 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 
 #[wasm_bindgen(module = "/src/browser/platform.js")]
 extern "C" {
@@ -31,14 +30,12 @@ async fn locked(
 ) -> Result<(), Error> {
     let result: Rc<RefCell<Option<Result<(), Error>>>> = Rc::default();
     let slot = result.clone();
-    let callback = Closure::once_into_js(move || -> Promise {
-        crate::browser::promise(async move {
-            let r = task.await;
-            *slot.borrow_mut() = Some(r);
-            Ok(JsValue::UNDEFINED)
-        })
+    let callback = crate::browser::task::starter(async move {
+        let r = task.await;
+        *slot.borrow_mut() = Some(r);
+        Ok(JsValue::UNDEFINED)
     });
-    JsFuture::from(request(name, &callback))
+    crate::browser::settled(&request(name, &callback))
         .await
         .map_err(|_| Error::Unsupported {
             what: "the lock request was refused",
@@ -49,8 +46,8 @@ async fn locked(
     }))
 }
 
-/// Calls `task` (a JS function returning a promise) while this tab holds the lock `name`; the
-/// returned promise settles as `task`'s does, or rejects when the lock is refused.
+/// Starts `task` (made by `task::starter`) while this tab holds the lock `name`; the returned
+/// promise settles as the task does, or rejects when the lock is refused.
 pub fn request(name: &str, task: &JsValue) -> Promise {
     js_with_lock(name, task)
 }

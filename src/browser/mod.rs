@@ -34,7 +34,7 @@ use wasm_bindgen::JsCast;
 /// drop glue of its own, and each caller's `.await` is the same small poll.
 #[must_use = "futures do nothing unless awaited"]
 pub struct Call<T> {
-    promise: wasm_bindgen_futures::JsFuture,
+    promise: Settled,
     read: fn(Result<JsValue, JsValue>) -> Result<T, crate::core::error::Error>,
 }
 
@@ -45,7 +45,7 @@ impl<T> Call<T> {
         read: fn(Result<JsValue, JsValue>) -> Result<T, crate::core::error::Error>,
     ) -> Self {
         Self {
-            promise: promise.into(),
+            promise: settled(&promise),
             read,
         }
     }
@@ -62,6 +62,67 @@ impl<T> std::future::Future for Call<T> {
         std::pin::Pin::new(&mut this.promise)
             .poll(cx)
             .map(this.read)
+    }
+}
+
+/// Where a promise's outcome lands, and the task to wake when it does.
+#[derive(Default)]
+struct Outcome {
+    value: Option<Result<JsValue, JsValue>>,
+    waker: Option<std::task::Waker>,
+}
+
+/// A promise as a future of its value (`Ok`) or rejection (`Err`). The callback that receives
+/// the outcome is an `FnMut(JsValue)`, the one closure type the bundle hands to JS.
+pub struct Settled(std::rc::Rc<std::cell::RefCell<Outcome>>);
+
+#[wasm_bindgen::prelude::wasm_bindgen(module = "/src/browser/platform.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = onSettle)]
+    fn js_settle(promise: &js_sys::Promise, f: &JsValue);
+}
+
+/// `promise`'s outcome as a future. The callback is owned by JS (freed when collected), so a
+/// dropped future never leaves a dangling callback behind.
+pub fn settled(promise: &js_sys::Promise) -> Settled {
+    let outcome = std::rc::Rc::new(std::cell::RefCell::new(Outcome::default()));
+    let slot = outcome.clone();
+    let f = wasm_bindgen::closure::Closure::<dyn FnMut(JsValue)>::new(move |v: JsValue| {
+        // `[value]` when fulfilled, `[reason, 1]` when rejected.
+        let a: js_sys::Array = v.unchecked_into();
+        let r = if a.length() > 1 {
+            Err(a.get(0))
+        } else {
+            Ok(a.get(0))
+        };
+        let waker = {
+            let mut o = slot.borrow_mut();
+            o.value = Some(r);
+            o.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    });
+    js_settle(promise, &f.into_js_value());
+    Settled(outcome)
+}
+
+impl std::future::Future for Settled {
+    type Output = Result<JsValue, JsValue>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let mut o = self.0.borrow_mut();
+        match o.value.take() {
+            Some(v) => std::task::Poll::Ready(v),
+            None => {
+                o.waker = Some(cx.waker().clone());
+                std::task::Poll::Pending
+            }
+        }
     }
 }
 

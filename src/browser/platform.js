@@ -130,11 +130,12 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const LEASE_MS = 10000;
 const holder = (key) => (localStorage.getItem(key) || "").split(" ");
 
-// Runs `task` (a function returning a promise) while this tab holds the lock `name`; resolves
-// when it finished. Web Locks where the browser has them; otherwise a lease in localStorage
+// Runs a task while this tab holds the lock `name`: `start` is called with [, resolve, reject]
+// and settles them when the task has finished (so does the returned promise). Web Locks where the browser has them; otherwise a lease in localStorage
 // (`"{owner} {until_ms}"`) that expires, released when the task settles.
-export async function withLock(name, task) {
-  if (navigator.locks) return navigator.locks.request(name, () => task());
+export async function withLock(name, start) {
+  const task = () => new Promise((res, rej) => start([, res, rej]));
+  if (navigator.locks) return navigator.locks.request(name, task);
   const key = name + ":lease";
   const owner = crypto.getRandomValues(new Uint32Array(2)).join("-");
   try {
@@ -209,6 +210,11 @@ export function deferred() {
   let a, b;
   const p = new Promise((x, y) => ((a = x), (b = y)));
   return [p, a, b];
+}
+
+// Hands `p`'s outcome to `f`: [value] when it fulfils, [reason, 1] when it rejects.
+export function onSettle(p, f) {
+  p.then((v) => f([v]), (e) => f([e, 1]));
 }
 
 // ---- timer.rs, channel.rs ---------------------------------------------------------------------

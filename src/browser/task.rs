@@ -15,7 +15,6 @@ use std::rc::Rc;
 use std::task::{Context, RawWaker, RawWakerVTable, Waker};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
 type Job = Pin<Box<dyn Future<Output = ()>>>;
 
@@ -43,6 +42,12 @@ pub fn promise(job: impl Future<Output = Result<JsValue, JsValue>> + 'static) ->
 /// One compiled copy of the promise plumbing for every caller: the job is boxed.
 fn settle(job: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>) -> Promise {
     let d = deferred();
+    settle_into(job, &d);
+    d.get(0).unchecked_into()
+}
+
+/// Runs `job`, then calls `d[1]` with its value or `d[2]` with its error.
+fn settle_into(job: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>, d: &Array) {
     let (resolve, reject): (Function, Function) =
         (d.get(1).unchecked_into(), d.get(2).unchecked_into());
     start(Box::pin(async move {
@@ -52,13 +57,25 @@ fn settle(job: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>) -> Promi
         };
         let _ = f.call1(&JsValue::UNDEFINED, &v);
     }));
-    d.get(0).unchecked_into()
+}
+
+/// `job` as a JS function for `platform.js` to call once with `[_, resolve, reject]` (the
+/// shape `deferred()` returns): the job starts then, and settles them.
+pub fn starter(job: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> JsValue {
+    let mut job: Option<Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>> =
+        Some(Box::pin(job));
+    Closure::<dyn FnMut(JsValue)>::new(move |d: JsValue| {
+        if let Some(job) = job.take() {
+            settle_into(job, d.unchecked_ref());
+        }
+    })
+    .into_js_value()
 }
 
 fn start(job: Job) {
     // The first poll waits for a microtask: the caller (a facade method holding `&self`, a
     // listener being notified) finishes first, so a job never re-enters it.
-    let tick = JsFuture::from(Promise::resolve(&JsValue::UNDEFINED));
+    let tick = super::settled(&Promise::resolve(&JsValue::UNDEFINED));
     let task = Rc::new(Task {
         job: RefCell::new(Some(Box::pin(async move {
             let _ = tick.await;
