@@ -17,6 +17,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 type Job = Pin<Box<dyn Future<Output = ()>>>;
+/// A job whose outcome settles a JS promise.
+type Settling = Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
 
 struct Task {
     job: RefCell<Option<Job>>,
@@ -40,14 +42,14 @@ pub fn promise(job: impl Future<Output = Result<JsValue, JsValue>> + 'static) ->
 }
 
 /// One compiled copy of the promise plumbing for every caller: the job is boxed.
-fn settle(job: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>) -> Promise {
+fn settle(job: Settling) -> Promise {
     let d = deferred();
     settle_into(job, &d);
     d.get(0).unchecked_into()
 }
 
 /// Runs `job`, then calls `d[1]` with its value or `d[2]` with its error.
-fn settle_into(job: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>, d: &Array) {
+fn settle_into(job: Settling, d: &Array) {
     let (resolve, reject): (Function, Function) =
         (d.get(1).unchecked_into(), d.get(2).unchecked_into());
     start(Box::pin(async move {
@@ -62,8 +64,7 @@ fn settle_into(job: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>, d: 
 /// `job` as a JS function for `platform.js` to call once with `[_, resolve, reject]` (the
 /// shape `deferred()` returns): the job starts then, and settles them.
 pub fn starter(job: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> JsValue {
-    let mut job: Option<Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>> =
-        Some(Box::pin(job));
+    let mut job: Option<Settling> = Some(Box::pin(job));
     Closure::<dyn FnMut(JsValue)>::new(move |d: JsValue| {
         if let Some(job) = job.take() {
             settle_into(job, d.unchecked_ref());
