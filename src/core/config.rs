@@ -246,7 +246,7 @@ impl Config {
 
     /// Server mode: only the backend's endpoints and the CSRF header matter.
     fn server(input: &ConfigInput, app_origin: &str) -> Result<Self, Error> {
-        let origin = match input.server_origin.as_deref().map(str::trim) {
+        let origin = match input.server_origin.as_deref().map(str::trim_ascii) {
             None | Some("") => String::new(),
             Some(o) => {
                 let u = HttpUrl::parse(o)
