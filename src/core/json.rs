@@ -377,36 +377,34 @@ impl<'a> Fields<'a> {
 
     /// An array-of-strings member; with `one_ok`, a single string reads as one element (`aud`).
     pub fn strs(&self, k: &'static str, one_ok: bool) -> Option<Vec<String>> {
-        match self.get(k) {
-            None => None,
-            Some(Json::Str(s)) if one_ok => Some(vec![s.clone()]),
-            Some(Json::Arr(items)) if items.iter().all(|i| matches!(i, Json::Str(_))) => Some(
-                items
-                    .iter()
-                    .filter_map(|i| match i {
-                        Json::Str(s) => Some(s.clone()),
-                        _ => None,
-                    })
-                    .collect(),
-            ),
-            Some(_) => self.fail(k),
+        let items = match self.get(k)? {
+            Json::Str(s) if one_ok => return Some(vec![s.clone()]),
+            Json::Arr(items) => items,
+            _ => return self.fail(k),
+        };
+        let mut out = Vec::new();
+        for i in items {
+            match i {
+                Json::Str(s) => out.push(s.clone()),
+                _ => return self.fail(k),
+            }
         }
+        Some(out)
     }
 
     /// An object-of-strings member, in order (`extraParams`).
     pub fn str_map(&self, k: &'static str) -> Option<Vec<(String, String)>> {
-        match self.get(k) {
-            Some(Json::Obj(m)) if m.iter().all(|(_, v)| matches!(v, Json::Str(_))) => Some(
-                m.iter()
-                    .filter_map(|(n, v)| match v {
-                        Json::Str(s) => Some((n.clone(), s.clone())),
-                        _ => None,
-                    })
-                    .collect(),
-            ),
-            None => None,
-            Some(_) => self.fail(k),
+        let Json::Obj(members) = self.get(k)? else {
+            return self.fail(k);
+        };
+        let mut out = Vec::new();
+        for (n, v) in members {
+            match v {
+                Json::Str(s) => out.push((n.clone(), s.clone())),
+                _ => return self.fail(k),
+            }
         }
+        Some(out)
     }
 }
 
