@@ -61,8 +61,12 @@ impl Area {
     /// All keys that start with `prefix`.
     pub fn keys_with_prefix(self, prefix: &str) -> Vec<String> {
         let keys = store_keys(self.local(), prefix);
-        (0..keys.length())
-            .filter_map(|i| keys.get(i).as_string())
-            .collect()
+        let mut out = Vec::new();
+        for i in 0..keys.length() {
+            if let Some(k) = keys.get(i).as_string() {
+                out.push(k);
+            }
+        }
+        out
     }
 }

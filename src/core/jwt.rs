@@ -188,38 +188,39 @@ impl FromJson for JwkSet {
         let Some(Json::Arr(items)) = f.get("keys") else {
             return Err("keys");
         };
-        let keys = items
-            .iter()
-            .filter_map(|k| Fields::of(k).and_then(|kf| Jwk::read(&kf).ok()))
-            .collect();
+        let mut keys = Vec::new();
+        for k in items {
+            if let Some(key) = Fields::of(k).and_then(|kf| Jwk::read(&kf).ok()) {
+                keys.push(key);
+            }
+        }
         Ok(Self { keys })
     }
 }
 
 /// Picks the verification key. `UnknownKey` tells the caller to refetch the JWKS once.
 pub fn select_key<'a>(jwks: &'a JwkSet, kid: Option<&str>, alg: Alg) -> Result<&'a Jwk, Error> {
-    match kid {
-        Some(kid) => {
-            let mut same_kid = jwks
-                .keys
-                .iter()
-                .filter(|k| k.kid.as_deref() == Some(kid))
-                .peekable();
-            if same_kid.peek().is_none() {
-                return Err(Error::token(TokenProblem::UnknownKey));
-            }
-            same_kid
-                .find(|k| k.fits(alg))
-                .ok_or(Error::token(TokenProblem::KeyUnusable))
+    // With a `kid`: the first key of that id that fits `alg`; without: the one key that fits.
+    let mut named = false;
+    let mut fitting = None;
+    for k in &jwks.keys {
+        if kid.is_some() && k.kid.as_deref() != kid {
+            continue;
         }
-        None => {
-            let mut fitting = jwks.keys.iter().filter(|k| k.fits(alg));
-            match (fitting.next(), fitting.next()) {
-                (Some(k), None) => Ok(k),
-                (None, _) => Err(Error::token(TokenProblem::UnknownKey)),
-                (Some(_), Some(_)) => Err(Error::token(TokenProblem::AmbiguousKey)),
+        named = true;
+        if k.fits(alg) {
+            if kid.is_some() {
+                return Ok(k);
+            }
+            if fitting.replace(k).is_some() {
+                return Err(Error::token(TokenProblem::AmbiguousKey));
             }
         }
+    }
+    match fitting {
+        Some(k) => Ok(k),
+        None if kid.is_some() && named => Err(Error::token(TokenProblem::KeyUnusable)),
+        None => Err(Error::token(TokenProblem::UnknownKey)),
     }
 }
 
