@@ -416,13 +416,11 @@ impl Client {
         }
         let next = Rc::new(next);
         *self.inner.view.borrow_mut() = next.clone();
-        let listeners: Vec<Subscriber> = self
-            .inner
-            .listeners
-            .borrow()
-            .iter()
-            .map(|(_, l)| l.clone())
-            .collect();
+        // A copy: a listener may subscribe or unsubscribe while being called.
+        let mut listeners: Vec<Subscriber> = Vec::new();
+        for (_, l) in self.inner.listeners.borrow().iter() {
+            listeners.push(l.clone());
+        }
         for l in listeners {
             l(&next);
         }

@@ -192,7 +192,11 @@ fn build(
     let mut scopes = config.scopes.clone();
     if let Some(s) = &options.scopes {
         scopes = vec!["openid".into()];
-        scopes.extend(s.iter().filter(|s| *s != "openid").cloned());
+        for s in s {
+            if s != "openid" {
+                scopes.push(s.clone());
+            }
+        }
     }
     let mut scope = String::new();
     for s in &scopes {
@@ -219,7 +223,11 @@ fn build(
         ("max_age", max_age.as_deref()),
         ("ui_locales", options.ui_locales.as_deref()),
     ];
-    pairs.extend(optional.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))));
+    for (k, v) in optional {
+        if let Some(v) = v {
+            pairs.push((k, v));
+        }
+    }
     for (k, v) in options.extra_params.iter().flatten() {
         if k.is_empty() || RESERVED.contains(&k.as_str()) {
             return Err(Error::ConfigInvalid {

@@ -46,7 +46,9 @@ pub fn decode(s: &str) -> Option<Vec<u8>> {
         if n & ((1 << (24 - 8 * bytes)) - 1) != 0 {
             return None;
         }
-        out.extend((0..bytes).map(|i| (n >> (16 - 8 * i)) as u8));
+        for i in 0..bytes {
+            out.push((n >> (16 - 8 * i)) as u8);
+        }
     }
     Some(out)
 }

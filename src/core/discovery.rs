@@ -163,11 +163,12 @@ pub fn validate_metadata(metadata: ProviderMetadata, config: &Config) -> Result<
             });
         }
     }
-    let allowed_algs: Vec<Alg> = metadata
-        .id_token_signing_alg_values_supported
-        .iter()
-        .filter_map(|a| Alg::from_name(a))
-        .collect();
+    let mut allowed_algs: Vec<Alg> = Vec::new();
+    for a in &metadata.id_token_signing_alg_values_supported {
+        if let Some(alg) = Alg::from_name(a) {
+            allowed_algs.push(alg);
+        }
+    }
     if allowed_algs.is_empty() {
         return Err(Error::DiscoveryInvalid {
             reason: "id_token_signing_alg_values_supported has none of RS256, PS256, ES256",
