@@ -1171,11 +1171,14 @@ impl Client {
         else {
             return false;
         };
-        let state = parse_query(query_of(href))
-            .into_iter()
-            .find(|(k, _)| k == "state")
-            .map(|(_, v)| v);
-        if state.as_deref() == Some(pending.state.as_str()) {
+        let mut state_matches = false;
+        for (k, v) in parse_query(query_of(href)) {
+            if k == "state" {
+                state_matches = v == pending.state;
+                break;
+            }
+        }
+        if state_matches {
             Area::Session.remove(&key);
             let clean = self
                 .inner

@@ -57,19 +57,21 @@ pub fn classify_location(current_url: &str, redirect_uri: &str) -> Result<Landin
 pub fn parse_response(query: &str) -> Result<Option<AuthorizationResponse>, Error> {
     let pairs = parse_query(query);
     let one = |name: &str| -> Result<Option<String>, Error> {
-        let mut it = pairs
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.clone());
-        let first = it.next();
-        if it.next().is_some() {
+        let mut first = None;
+        let mut twice = false;
+        for (k, v) in &pairs {
+            if k == name {
+                twice |= first.replace(v).is_some();
+            }
+        }
+        if twice {
             // RFC 6749 3.1: parameters must not be included more than once.
             return Err(Error::InvalidResponse {
                 what: "authorization response",
                 reason: cat(&["`", name, "` appears twice"]),
             });
         }
-        Ok(first)
+        Ok(first.cloned())
     };
     let code = one("code")?;
     let error = one("error")?;
