@@ -25,7 +25,11 @@ pub fn uint(mut n: u64) -> String {
             break;
         }
     }
-    digits[i..].iter().map(|&d| char::from(d)).collect()
+    let mut s = String::new();
+    for &d in &digits[i..] {
+        s.push(char::from(d));
+    }
+    s
 }
 
 /// The index of the first `b` (ASCII) in `s`.
