@@ -188,10 +188,11 @@ pub struct Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         if let Some(inner) = self.inner.upgrade() {
-            inner
-                .listeners
-                .borrow_mut()
-                .retain(|(id, _)| *id != self.id);
+            let mut listeners = inner.listeners.borrow_mut();
+            if let Some(i) = listeners.iter().position(|(id, _)| *id == self.id) {
+                // Ids are unique: one entry to remove.
+                drop(listeners.remove(i));
+            }
         }
     }
 }
