@@ -189,21 +189,13 @@ fn build(
     let nonce = b64url(&entropy.nonce);
     let challenge = PkceVerifier::challenge(&entropy.verifier_sha256);
 
-    let mut scopes = config.scopes.clone();
-    if let Some(s) = &options.scopes {
-        scopes = vec!["openid".into()];
-        for s in s {
-            if s != "openid" {
-                scopes.push(s.clone());
-            }
-        }
-    }
-    let mut scope = String::new();
-    for s in &scopes {
-        if !scope.is_empty() {
+    // `openid` first: the configured scopes start with it; per-sign-in scopes get it added.
+    let mut scope = String::from("openid");
+    for s in options.scopes.as_ref().unwrap_or(&config.scopes) {
+        if s != "openid" {
             scope.push(' ');
+            scope.push_str(s);
         }
-        scope.push_str(s);
     }
     let max_age = options.max_age.map(uint);
 
