@@ -143,12 +143,6 @@ fn compile() -> Result<PathBuf> {
         // the data; the deepest call chain uses a few KB (frames of at most ~1 KB, JSON
         // nesting capped at 32), so it cannot reach down into the data.
         flags.push_str("\x1f-Clink-arg=--no-stack-first\x1f-Clink-arg=--global-base=16");
-        if let Ok(x) = std::env::var("XTASK_EXTRA") {
-            for f in x.split(' ') {
-                flags.push('\x1f');
-                flags.push_str(f);
-            }
-        }
         let status = cargo_build(&flags)
             .args([
                 "-Z",
