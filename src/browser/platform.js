@@ -131,8 +131,9 @@ const LEASE_MS = 10000;
 const holder = (key) => (localStorage.getItem(key) || "").split(" ");
 
 // Runs a task while this tab holds the lock `name`: `start` is called with [, resolve, reject]
-// and settles them when the task has finished (so does the returned promise). Web Locks where the browser has them; otherwise a lease in localStorage
-// (`"{owner} {until_ms}"`) that expires, released when the task settles.
+// and settles them when the task has finished (so does the returned promise). Web Locks where
+// the browser has them; otherwise a lease in localStorage (`"{owner} {until_ms}"`) that
+// expires, released when the task settles.
 export async function withLock(name, start) {
   const task = () => new Promise((res, rej) => start([, res, rej]));
   if (navigator.locks) return navigator.locks.request(name, task);

@@ -34,7 +34,7 @@ fn guard(f: Box<dyn FnMut(JsValue)>, register: impl FnOnce(&JsValue) -> Function
     }
 }
 
-/// Calls `f` once after `ms` milliseconds. `f` should defer real work (`spawn_local`): the
+/// Calls `f` once after `ms` milliseconds. `f` should defer real work (`browser::spawn`): the
 /// timer's owner may replace, and so drop, this guard from that work.
 pub fn timeout(ms: u32, mut f: impl FnMut() + 'static) -> Guard {
     guard(Box::new(move |_| f()), |c| later(c, ms))
