@@ -158,7 +158,7 @@ struct Inner {
     listeners: RefCell<Vec<(u32, Subscriber)>>,
     next_listener: Cell<u32>,
     /// The refresh under way in this tab: its lock request, and where its error will be.
-    refresh: RefCell<Option<(js_sys::Promise, Outcome)>>,
+    refresh: RefCell<Option<(crate::browser::builtins::Promise, Outcome)>>,
     /// Open while tokens live in localStorage, which every tab shares.
     channel: RefCell<Option<Channel>>,
     /// The proactive renewal timer.
@@ -485,7 +485,7 @@ impl Client {
             // One read-only request, `GET {me}`; only when the backend says `TOKEN_EXPIRED`, one
             // refresh and a second read. Nothing is written to storage, no timer is armed.
             self.set_view(Status::Loading, None, None);
-            let started = js_sys::Date::now();
+            let started = crate::browser::builtins::date_now();
             let mut refreshed = false;
             let result = loop {
                 let me = backend("GET", &server.me_url, server)
@@ -844,7 +844,7 @@ impl Client {
             });
         };
         let r = AppRequest::new(input, init, &server.origin, server.csrf())?;
-        let started = js_sys::Date::now();
+        let started = crate::browser::builtins::date_now();
         let (first, status) = send(&r.request).await?;
         if status != 401 || !r.to_backend {
             return Ok(first);
@@ -933,7 +933,7 @@ impl Client {
         };
         match &result {
             Ok(()) => {
-                let at = js_sys::Date::now();
+                let at = crate::browser::builtins::date_now();
                 self.inner.server_refreshed_at.set(at);
                 let _ = idb::set(&self.key("refreshed"), Some(&uint(at as u64))).await;
                 self.broadcast(&cat(&[MSG_REFRESHED, &uint(at as u64)]));

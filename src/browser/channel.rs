@@ -1,6 +1,6 @@
 //! A BroadcastChannel to the other tabs of this origin, closed on `Drop`.
 
-use js_sys::{Array, Function};
+use super::builtins::{Array, Function};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/src/browser/platform.js")]
@@ -26,7 +26,11 @@ impl Channel {
                 on_message(m);
             }
         }));
-        let fns: Array = js_channel(name, listener.as_ref()).dyn_into().ok()?;
+        let fns = js_channel(name, listener.as_ref());
+        if fns.is_undefined() {
+            return None;
+        }
+        let fns: Array = fns.unchecked_into();
         Some(Self {
             post: fns.get(0).unchecked_into(),
             close: fns.get(1).unchecked_into(),

@@ -1,18 +1,20 @@
 //! WebCrypto: random bytes, SHA-256 and JWS signature verification (RS256, PS256, ES256). The
 //! WebCrypto calls and their parameters live in `platform.js`.
 
+use crate::browser::builtins::Promise;
 use crate::browser::{describe, Call};
 use crate::core::error::{Error, TokenProblem};
 use crate::core::json::Writer;
 use crate::core::jwt::{Alg, Jwk};
 use crate::core::pkce::Sha256;
-use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/src/browser/platform.js")]
 extern "C" {
     #[wasm_bindgen(js_name = sha256)]
     fn js_sha256(data: &[u8]) -> Promise;
+    #[wasm_bindgen(js_name = bytes)]
+    fn js_bytes(v: &JsValue) -> Vec<u8>;
     #[wasm_bindgen(js_name = verify)]
     fn js_verify(alg: &str, jwk: &str, data: &[u8], signature: &[u8]) -> Promise;
 }
@@ -63,13 +65,7 @@ pub fn sha256(data: &[u8]) -> Call<Sha256> {
 }
 
 fn digest(buffer: &JsValue) -> Result<Sha256, Error> {
-    let bytes = js_sys::Uint8Array::new(buffer);
-    let mut out = [0u8; 32];
-    if bytes.length() != 32 {
-        return Err(Error::Crypto {
-            detail: "SHA-256 digest of unexpected length".into(),
-        });
-    }
-    bytes.copy_to(&mut out);
-    Ok(out)
+    js_bytes(buffer).try_into().map_err(|_| Error::Crypto {
+        detail: "SHA-256 digest of unexpected length".into(),
+    })
 }

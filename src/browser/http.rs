@@ -1,11 +1,11 @@
 //! HTTP through the browser's `fetch`. Every answer is vetted by the core before a JSON parser
 //! sees it, so an HTML error page becomes `html_response`, never "Unexpected token <".
 
+use crate::browser::builtins::{Array, Promise};
 use crate::browser::{describe, Call};
 use crate::core::error::Error;
 use crate::core::server::ServerConfig;
 use crate::core::token::check_json_response;
-use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
 
 /// A vetted answer: its status and JSON text.
@@ -56,7 +56,7 @@ struct Options<'a> {
 }
 
 /// One request through `platform.js`; any HTTP answer is `Ok`, no answer is `network`.
-fn request(method: &str, url: &str, o: Options<'_>) -> js_sys::Promise {
+fn request(method: &str, url: &str, o: Options<'_>) -> Promise {
     let (csrf_name, csrf_value) = o.csrf.unzip();
     js_request(
         method,

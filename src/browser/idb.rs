@@ -6,9 +6,9 @@
 //! The IndexedDB calls live in `platform.js`: its request/event protocol is glue, which costs far
 //! less as JS than as Rust closures (measured in ARCHITECTURE.md "Size").
 
+use crate::browser::builtins::Promise;
 use crate::browser::{describe, Call};
 use crate::core::error::Error;
-use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/src/browser/platform.js")]

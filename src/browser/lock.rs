@@ -2,8 +2,8 @@
 //! lease in localStorage that expires after 10 s, so a lock left by a closed tab stalls nobody
 //! longer than that. Both live in `platform.js` (`withLock`).
 
+use crate::browser::builtins::Promise;
 use crate::core::error::Error;
-use js_sys::Promise;
 use std::cell::RefCell;
 use std::future::Future;
 use std::rc::Rc;

@@ -1,6 +1,7 @@
 //! Browser adapters: thin wrappers over fetch, Web Storage, WebCrypto and navigation. Each turns
 //! platform failures into [`crate::Error`] and holds no protocol logic: decisions live in the core.
 
+pub mod builtins;
 pub mod channel;
 pub mod crypto;
 pub mod http;
@@ -16,15 +17,12 @@ use wasm_bindgen::JsValue;
 
 /// Seconds since the epoch, from the browser clock. The only clock read in the crate.
 pub fn now() -> u64 {
-    (js_sys::Date::now() / 1000.0) as u64
+    (builtins::date_now() / 1000.0) as u64
 }
 
 /// A short description of a thrown JS value, without echoing request bodies.
 pub(crate) fn describe(v: &JsValue) -> String {
-    if let Some(e) = v.dyn_ref::<js_sys::Error>() {
-        return String::from(e.message());
-    }
-    v.as_string().unwrap_or_else(|| "unknown error".into())
+    js_describe(v)
 }
 
 use wasm_bindgen::JsCast;
@@ -41,7 +39,7 @@ pub struct Call<T> {
 impl<T> Call<T> {
     /// `read` receives the promise's value (`Ok`) or its rejection (`Err`).
     pub fn new(
-        promise: js_sys::Promise,
+        promise: builtins::Promise,
         read: fn(Result<JsValue, JsValue>) -> Result<T, crate::core::error::Error>,
     ) -> Self {
         Self {
@@ -79,17 +77,19 @@ pub struct Settled(std::rc::Rc<std::cell::RefCell<Outcome>>);
 #[wasm_bindgen::prelude::wasm_bindgen(module = "/src/browser/platform.js")]
 extern "C" {
     #[wasm_bindgen(js_name = onSettle)]
-    fn js_settle(promise: &js_sys::Promise, f: &JsValue);
+    fn js_settle(promise: &builtins::Promise, f: &JsValue);
+    #[wasm_bindgen(js_name = describe)]
+    fn js_describe(v: &JsValue) -> String;
 }
 
 /// `promise`'s outcome as a future. The callback is owned by JS (freed when collected), so a
 /// dropped future never leaves a dangling callback behind.
-pub fn settled(promise: &js_sys::Promise) -> Settled {
+pub fn settled(promise: &builtins::Promise) -> Settled {
     let outcome = std::rc::Rc::new(std::cell::RefCell::new(Outcome::default()));
     let slot = outcome.clone();
     let f = wasm_bindgen::closure::Closure::<dyn FnMut(JsValue)>::new(move |v: JsValue| {
         // `[value]` when fulfilled, `[reason, 1]` when rejected.
-        let a: js_sys::Array = v.unchecked_into();
+        let a: builtins::Array = v.unchecked_into();
         let r = if a.length() > 1 {
             Err(a.get(0))
         } else {
@@ -128,7 +128,7 @@ impl std::future::Future for Settled {
 
 /// JSON text of a JS value (`JSON.stringify`); `None` for values JSON cannot represent.
 pub fn stringify(v: &JsValue) -> Option<String> {
-    js_sys::JSON::stringify(v).ok().and_then(|s| s.as_string())
+    builtins::stringify(v).ok().flatten()
 }
 
 pub use task::{promise, spawn};

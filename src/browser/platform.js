@@ -4,6 +4,12 @@
 // several times its size in the bundle (measured in ARCHITECTURE.md "Size"), and one file
 // instead of one per adapter saves a gzip stream per file.
 
+// ---- mod.rs ---------------------------------------------------------------------------------
+
+// A thrown value's message (its text when a string), for errors that never echo request bodies.
+export const describe = (e) =>
+  e instanceof Error ? e.message : typeof e == "string" ? e : "unknown error";
+
 // ---- http.rs --------------------------------------------------------------------------------
 
 // Sends one request. `body` (a form-encoded string) makes it a form POST; `bearer` adds an
@@ -103,6 +109,9 @@ const subtle = () => {
 export async function sha256(data) {
   return new Uint8Array(await subtle().digest("SHA-256", data));
 }
+
+// A Uint8Array as it is: the glue copies it into wasm memory (`Vec<u8>` in crypto.rs).
+export const bytes = (b) => b;
 
 // [import parameters, verify parameters] per JWS algorithm (the core chose `alg` from its allowlist).
 const ALGS = {

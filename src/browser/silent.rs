@@ -3,9 +3,9 @@
 //! only when it carries the pending `state`, and removes the iframe, the listener and the timer
 //! on every way out (answer, timeout, error). The core then checks the response in full.
 
+use crate::browser::builtins::Promise;
 use crate::browser::Call;
 use crate::core::error::Error;
-use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/src/browser/platform.js")]

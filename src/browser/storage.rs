@@ -15,7 +15,7 @@ extern "C" {
     #[wasm_bindgen(js_name = storeRemove)]
     fn store_remove(local: bool, key: &str);
     #[wasm_bindgen(js_name = storeKeys)]
-    fn store_keys(local: bool, prefix: &str) -> js_sys::Array;
+    fn store_keys(local: bool, prefix: &str) -> crate::browser::builtins::Array;
 }
 
 /// One of the browser's storage areas.

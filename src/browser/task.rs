@@ -6,7 +6,7 @@
 //! JSPI) cost ~3 KB in the bundle for the same job; this one is a reference-counted cell and a
 //! four-function waker.
 
-use js_sys::{Array, Function, Promise};
+use super::builtins::{Array, Function, Promise};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::mem::ManuallyDrop;

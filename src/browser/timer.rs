@@ -1,7 +1,7 @@
 //! Timers and wake-up events as guards: dropping one cancels the timer or removes the
 //! listeners, so nothing outlives the flow that made it. The calls live in `platform.js`.
 
-use js_sys::Function;
+use super::builtins::Function;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/src/browser/platform.js")]

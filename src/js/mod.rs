@@ -4,12 +4,12 @@
 //! so concurrent JS calls never hit wasm-bindgen's "recursive use of an object" borrow error.
 //! Errors cross the boundary as `Error` objects with a stable `code` and a `message`.
 
+use crate::browser::builtins::{json_parse, reflect_get, Function, Promise};
 use crate::client::{Client, SignOutOptions, Subscription, View};
 use crate::core::authorize::SignInOptions;
 use crate::core::config::ConfigInput;
 use crate::core::error::Error;
 use crate::core::json::Writer;
-use js_sys::{Function, Promise, Reflect, JSON};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -287,9 +287,10 @@ impl SessionManager {
         let input = ConfigInput::from_json(&json_text(&config)).map_err(|e| js_error(&e))?;
         let client = Client::new(input).map_err(|e| js_error(&e))?;
         let hook = |name: &str| {
-            Reflect::get(&config, &JsValue::from_str(name))
+            reflect_get(&config, name)
                 .ok()
-                .and_then(|f| f.dyn_into::<Function>().ok())
+                .filter(JsValue::is_function)
+                .map(JsCast::unchecked_into::<Function>)
         };
         let (on_ok, on_err) = (hook("onRefresh"), hook("onRefreshError"));
         if on_ok.is_some() || on_err.is_some() {
@@ -300,7 +301,7 @@ impl SessionManager {
                         let info = Writer::default()
                             .opt_uint("expiresAt", exp.map(|s| s.saturating_mul(1000)))
                             .finish();
-                        f.call1(&JsValue::NULL, &JSON::parse(&info).unwrap_or_default())
+                        f.call1(&JsValue::NULL, &json_parse(&info).unwrap_or_default())
                     }
                     (Err(e), _, Some(f)) => f.call1(&JsValue::NULL, &error_object(e)),
                     _ => Ok(JsValue::UNDEFINED),
