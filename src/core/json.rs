@@ -31,6 +31,7 @@ const MAX_DEPTH: usize = 32;
 /// Parses a complete JSON text. `None` on any syntax error, duplicate member, or excessive depth.
 pub fn parse(text: &str) -> Option<Json> {
     let mut p = Parser {
+        s: text,
         b: text.as_bytes(),
         i: 0,
     };
@@ -40,6 +41,7 @@ pub fn parse(text: &str) -> Option<Json> {
 }
 
 struct Parser<'a> {
+    s: &'a str,
     b: &'a [u8],
     i: usize,
 }
@@ -133,7 +135,8 @@ impl Parser<'_> {
                 }
                 self.i += 1;
             }
-            out.push_str(core::str::from_utf8(&self.b[start..self.i]).ok()?);
+            // Both ends sit next to ASCII bytes of valid text: no UTF-8 check is needed.
+            out.push_str(self.s.get(start..self.i)?);
             match *self.b.get(self.i)? {
                 b'"' => {
                     self.i += 1;
