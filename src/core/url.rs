@@ -213,7 +213,7 @@ impl HttpUrl {
 
     /// True when the URL has a `?query` or `#fragment`.
     pub fn has_query_or_fragment(&self) -> bool {
-        self.rest.contains(['?', '#'])
+        self.rest.bytes().any(|b| b == b'?' || b == b'#')
     }
 }
 
