@@ -1173,9 +1173,9 @@ impl Client {
             return false;
         };
         let mut state_matches = false;
-        for (k, v) in parse_query(query_of(href)) {
+        for (k, v) in &parse_query(query_of(href)) {
             if k == "state" {
-                state_matches = v == pending.state;
+                state_matches = *v == pending.state;
                 break;
             }
         }
