@@ -422,7 +422,7 @@ impl Client {
         for (_, l) in self.inner.listeners.borrow().iter() {
             listeners.push(l.clone());
         }
-        for l in listeners {
+        for l in &listeners {
             l(&next);
         }
     }

@@ -229,7 +229,7 @@ fn build(
         }
         pairs.push((k, v));
     }
-    let url = with_query(provider.authorization_endpoint(), &form_encode(pairs));
+    let url = with_query(provider.authorization_endpoint(), &form_encode(&pairs));
     let pending = PendingSignIn {
         state,
         nonce,

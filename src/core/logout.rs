@@ -6,7 +6,7 @@ use crate::core::url::{form_encode, with_query};
 
 /// The revocation form body for a public client.
 pub fn revocation_body(token: &RefreshToken, client_id: &str) -> String {
-    form_encode([
+    form_encode(&[
         ("token", token.secret()),
         ("token_type_hint", "refresh_token"),
         ("client_id", client_id),
@@ -31,7 +31,7 @@ pub fn end_session_url(
         pairs.push(("post_logout_redirect_uri", uri));
         pairs.push(("state", state));
     }
-    Some(with_query(endpoint, &form_encode(pairs)))
+    Some(with_query(endpoint, &form_encode(&pairs)))
 }
 
 #[cfg(test)]

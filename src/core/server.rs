@@ -169,7 +169,7 @@ pub fn login_url(
             let r = sanitize_return_to(r, app_origin)?;
             Ok(with_query(
                 &cfg.login_url,
-                &form_encode([("returnTo", r.as_str())]),
+                &form_encode(&[("returnTo", r.as_str())]),
             ))
         }
     }

@@ -14,7 +14,7 @@ pub fn code_exchange_body(
     redirect_uri: &str,
     client_id: &str,
 ) -> String {
-    form_encode([
+    form_encode(&[
         ("grant_type", "authorization_code"),
         ("code", code.secret()),
         ("redirect_uri", redirect_uri),
@@ -25,7 +25,7 @@ pub fn code_exchange_body(
 
 /// The form body of a refresh (RFC 6749 6).
 pub fn refresh_body(refresh_token: &RefreshToken, client_id: &str) -> String {
-    form_encode([
+    form_encode(&[
         ("grant_type", "refresh_token"),
         ("refresh_token", refresh_token.secret()),
         ("client_id", client_id),
