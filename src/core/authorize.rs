@@ -215,12 +215,13 @@ fn build(
         ("max_age", max_age.as_deref()),
         ("ui_locales", options.ui_locales.as_deref()),
     ];
-    for (k, v) in optional {
+    for &(k, v) in &optional {
         if let Some(v) = v {
             pairs.push((k, v));
         }
     }
-    for (k, v) in options.extra_params.iter().flatten() {
+    let no_extra = Vec::new();
+    for (k, v) in options.extra_params.as_ref().unwrap_or(&no_extra) {
         if k.is_empty() || RESERVED.contains(&k.as_str()) {
             return Err(Error::ConfigInvalid {
                 field: "extraParams",
