@@ -425,12 +425,16 @@ pub fn decode<T: FromJson>(text: &str, what: &'static str) -> Result<T, Error> {
         members: &members,
         bad: Cell::new(None),
     };
-    T::read(&f).map_err(|m| {
-        invalid(
-            what,
-            cat(&["member `", m, "` is missing or has the wrong type"]),
-        )
-    })
+    T::read(&f).map_err(|m| bad_member(what, m))
+}
+
+/// Not inlined: `decode` is compiled once per document type, its error once.
+#[inline(never)]
+fn bad_member(what: &'static str, m: &'static str) -> Error {
+    invalid(
+        what,
+        cat(&["member `", m, "` is missing or has the wrong type"]),
+    )
 }
 
 fn invalid(what: &'static str, reason: String) -> Error {
