@@ -190,8 +190,7 @@ impl Config {
             Some(u) => Some(same_origin_uri(u, app_origin, "postLogoutRedirectUri")?),
             None => None,
         };
-        let default_scopes = ["profile".to_owned(), "email".to_owned()];
-        let requested = input.scopes.as_deref().unwrap_or(&default_scopes);
+        let requested = input.scopes.as_deref().unwrap_or_default();
         if requested
             .iter()
             .any(|s| s.is_empty() || s.bytes().any(|b| b <= b' ' || b == b'"' || b == b'\\'))
@@ -217,6 +216,10 @@ impl Config {
             return Err(bad("refreshMarginSeconds", "must be at most 3600"));
         }
         let mut scopes = vec!["openid".to_owned()];
+        if input.scopes.is_none() {
+            scopes.push("profile".to_owned());
+            scopes.push("email".to_owned());
+        }
         for s in requested {
             if !scopes.contains(s) {
                 scopes.push(s.clone());
