@@ -126,6 +126,7 @@ impl PendingSignIn {
     }
 
     /// True when the pending sign-in is too old to finish.
+    #[inline(never)]
     pub fn is_expired(&self, now: u64) -> bool {
         now.saturating_sub(self.created_at) > PENDING_LIFETIME
             || self.created_at > now + PENDING_LIFETIME

@@ -456,6 +456,7 @@ fn object(text: &str, what: &'static str) -> Result<Vec<(String, Json)>, Error> 
 pub struct Writer(String);
 
 impl Default for Writer {
+#[inline(never)]
     fn default() -> Self {
         Self(String::from("{"))
     }
@@ -502,6 +503,7 @@ impl Writer {
     }
 
     /// The finished object.
+    #[inline(never)]
     pub fn finish(mut self) -> String {
         self.0.push('}');
         self.0

@@ -58,6 +58,7 @@ pub fn effective_margin(margin: u64, lifetime: Option<u64>) -> u64 {
 }
 
 /// True when the access token should be renewed before use.
+#[inline(never)]
 pub fn needs_refresh(
     expires_at: Option<u64>,
     issued_at: Option<u64>,

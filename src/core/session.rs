@@ -59,6 +59,7 @@ impl StoredSession {
     }
 
     /// True while the access token is usable for at least `margin` more seconds.
+    #[inline(never)]
     pub fn access_token_fresh(&self, now: u64, margin: u64) -> bool {
         self.expires_at.is_none_or(|at| now + margin < at)
     }
