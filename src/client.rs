@@ -18,7 +18,7 @@ use crate::core::callback::{
 };
 use crate::core::config::{sanitize_return_to, Config, ConfigInput};
 use crate::core::discovery::{discovery_url, validate_metadata, Provider, ProviderMetadata};
-use crate::core::error::{Error, TokenProblem};
+use crate::core::error::{Error, ErrorKind, TokenProblem};
 use crate::core::id_token::{check_userinfo_sub, validate_claims, Expectations, IdTokenClaims};
 use crate::core::json::{decode as from_json, Field, Fields, FromJson, Writer};
 use crate::core::jwt::{
@@ -91,9 +91,12 @@ impl SignOutOptions {
                 local_only: f.bool("localOnly").unwrap_or(false),
             })
         };
-        read().map_err(|field| Error::ConfigInvalid {
-            field,
-            reason: "has the wrong type (see the SignOutOptions type)",
+        read().map_err(|field| {
+            ErrorKind::ConfigInvalid {
+                field,
+                reason: "has the wrong type (see the SignOutOptions type)",
+            }
+            .into()
         })
     }
 }
@@ -456,9 +459,10 @@ impl Client {
             None => {
                 let reply = get_json(&discovery_url(&self.inner.config.issuer), None).await?;
                 if reply.status != 200 {
-                    return Err(Error::HttpError {
+                    return Err(ErrorKind::HttpError {
                         status: reply.status,
-                    });
+                    }
+                    .into());
                 }
                 let p = self.check_metadata(&reply.body)?;
                 let _ = Area::Session.set(&key, &cat(&[&uint(now()), "\n", &reply.body]));
@@ -608,12 +612,12 @@ impl Client {
         response: AuthorizationResponse,
     ) -> Result<Option<String>, Error> {
         let provider = self.provider().await?;
-        let state = response.state.clone().ok_or(Error::StateMismatch)?;
+        let state = response.state.clone().ok_or(ErrorKind::StateMismatch)?;
         let key = self.key(&cat(&["pending:", &state]));
         let pending: PendingSignIn = Area::Session
             .get(&key)
             .and_then(|t| from_json(&t, "pending sign-in").ok())
-            .ok_or(Error::StateMismatch)?;
+            .ok_or(ErrorKind::StateMismatch)?;
         let code = check_response(response, &pending, &provider, now())?;
         // Consumed exactly once, before anything is awaited: a second run finds nothing.
         Area::Session.remove(&key);
@@ -650,9 +654,10 @@ impl Client {
                 None => {
                     let reply = get_json(provider.jwks_uri(), None).await?;
                     if reply.status != 200 {
-                        return Err(Error::HttpError {
+                        return Err(ErrorKind::HttpError {
                             status: reply.status,
-                        });
+                        }
+                        .into());
                     }
                     let set = Rc::new(from_json::<JwkSet>(&reply.body, "JWKS")?);
                     *self.inner.jwks.borrow_mut() = Some(set.clone());
@@ -660,7 +665,10 @@ impl Client {
                 }
             };
             match select_key(&set, kid, alg) {
-                Err(Error::TokenInvalid(TokenProblem::UnknownKey)) if !refetched => {
+                Err(e)
+                    if !refetched
+                        && *e.kind() == ErrorKind::TokenInvalid(TokenProblem::UnknownKey) =>
+                {
                     refetched = true
                 }
                 _ => break set,
@@ -727,10 +735,11 @@ impl Client {
             // A refresh response need not carry an ID token (Core 12.2).
             (None, Some(c)) => (c.id_token.clone(), c.sub.clone(), c.userinfo.clone()),
             (None, None) => {
-                return Err(Error::InvalidResponse {
+                return Err(ErrorKind::InvalidResponse {
                     what: "token response",
                     reason: "no id_token".into(),
-                })
+                }
+                .into())
             }
         };
         let expires_at = tokens.expires_at;
@@ -767,7 +776,7 @@ impl Client {
         let origin = &self.inner.config.app_origin;
         let timeout_ms = u32::try_from(self.inner.config.silent_timeout * 1000).unwrap_or(u32::MAX);
         let href = crate::browser::silent::run(&url, origin, &pending.state, timeout_ms).await?;
-        let response = parse_response(query_of(&href))?.ok_or(Error::StateMismatch)?;
+        let response = parse_response(query_of(&href))?.ok_or(ErrorKind::StateMismatch)?;
         let code = check_response(response, &pending, &provider, now())?;
         let body = self.code_body(&code, &pending);
         self.redeem(&provider, body, Some(&pending), None, previous_sub)
@@ -839,9 +848,10 @@ impl Client {
     /// more. Resolves with the `Response`.
     pub async fn server_fetch(&self, input: &JsValue, init: &JsValue) -> Result<JsValue, Error> {
         let Some(server) = self.server() else {
-            return Err(Error::Unsupported {
+            return Err(ErrorKind::Unsupported {
                 what: "fetch() is for server mode; use getAccessToken() in browser mode",
-            });
+            }
+            .into());
         };
         let r = AppRequest::new(input, init, &server.origin, server.csrf())?;
         let started = crate::browser::builtins::date_now();
@@ -849,7 +859,7 @@ impl Client {
         if status != 401 || !r.to_backend {
             return Ok(first);
         }
-        let retry = r.copy.ok_or(Error::Unsupported {
+        let retry = r.copy.ok_or(ErrorKind::Unsupported {
             what: "the request body cannot be replayed",
         })?;
         self.server_refresh(started).await?;
@@ -902,9 +912,10 @@ impl Client {
         if flight.as_ref().is_some_and(|(p, _)| **p == *promise) {
             flight.take();
         }
-        Err(Error::Unsupported {
+        Err(ErrorKind::Unsupported {
             what: "the lock request was refused",
-        })
+        }
+        .into())
     }
 
     async fn server_refresh_locked(self, request_started: f64) -> Result<(), Error> {
@@ -925,7 +936,7 @@ impl Client {
             }
         }
         let Some(server) = self.server() else {
-            return Err(Error::NotSignedIn);
+            return Err(ErrorKind::NotSignedIn.into());
         };
         let result = match backend("POST", &server.refresh_url, server).await {
             Ok(r) => refresh_result(r.status, r.content_type.as_deref(), &r.body),
@@ -941,7 +952,7 @@ impl Client {
             // 401 from refresh: the backend has no session to refresh.
             Err(e)
                 if classify(e) != Verdict::Transient
-                    || matches!(e, Error::HttpError { status: 401 }) =>
+                    || matches!(e.kind(), ErrorKind::HttpError { status: 401 }) =>
             {
                 self.set_view(Status::SignedOut, None, None);
                 self.broadcast(MSG_SIGNED_OUT);
@@ -998,18 +1009,18 @@ impl Client {
     /// however many callers wait).
     pub async fn access_token(&self) -> Result<String, Error> {
         if self.server().is_some() {
-            return Err(Error::Unsupported {
+            return Err(ErrorKind::Unsupported {
                 what: "in server mode the backend holds the tokens and the browser never sees one; call fetch() instead",
-            });
+            }.into());
         }
         {
             let s = self.inner.session.borrow();
-            let s = s.as_ref().ok_or(Error::NotSignedIn)?;
+            let s = s.as_ref().ok_or(ErrorKind::NotSignedIn)?;
             if !needs_refresh(s.expires_at, s.issued_at, now(), self.margin()) {
                 return Ok(s.access_token.secret().to_owned());
             }
             if s.refresh_token.is_none() && !self.inner.config.silent_sso {
-                return Err(Error::TokenExpired);
+                return Err(ErrorKind::TokenExpired.into());
             }
         }
         self.single_flight(Box::pin(self.clone().refresh_now()))
@@ -1019,7 +1030,7 @@ impl Client {
             .borrow()
             .as_ref()
             .map(|s| s.access_token.secret().to_owned())
-            .ok_or(Error::NotSignedIn)
+            .ok_or_else(|| ErrorKind::NotSignedIn.into())
     }
 
     /// One refresh for every tab, run under the cross-tab lock by `single_flight`: re-read
@@ -1038,7 +1049,7 @@ impl Client {
             }
             let mine = self.inner.session.borrow().clone();
             let Some(mut current) = shared.or(mine) else {
-                break 'refresh Err(Error::NotSignedIn);
+                break 'refresh Err(ErrorKind::NotSignedIn.into());
             };
             let mut rechecked = false;
             let result = loop {
@@ -1047,7 +1058,7 @@ impl Client {
                     None if self.inner.config.silent_sso => {
                         self.silent_sign_in(Some(&current.sub)).await
                     }
-                    None => Err(Error::TokenExpired),
+                    None => Err(ErrorKind::TokenExpired.into()),
                     Some(rt) => match self.provider().await {
                         Ok(provider) => {
                             let body = refresh_body(rt, &self.inner.config.client_id);
@@ -1213,12 +1224,12 @@ async fn draw_entropy() -> Result<Entropy, Error> {
 
 /// Silent SSO outcomes that mean "no provider session": end quietly in `signedOut`.
 fn is_quiet(e: &Error) -> bool {
-    matches!(e, Error::Provider { error, .. }
+    matches!(e.kind(), ErrorKind::Provider { error, .. }
         if matches!(error.as_str(), "login_required" | "consent_required" | "interaction_required" | "account_selection_required"))
 }
 
 fn utf8(b: &[u8]) -> Result<String, Error> {
-    crate::core::text::utf8(b.to_vec()).ok_or(Error::token(TokenProblem::Malformed))
+    crate::core::text::utf8(b.to_vec()).ok_or_else(|| Error::token(TokenProblem::Malformed))
 }
 
 /// The user of a stored session: the ID token's payload (verified before it was stored).

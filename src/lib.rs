@@ -50,7 +50,7 @@ mod js;
 
 pub use crate::core::authorize::SignInOptions;
 pub use crate::core::config::{ConfigInput, StorageKind};
-pub use crate::core::error::{Error, IssuerSource, TokenProblem};
+pub use crate::core::error::{Error, ErrorKind, IssuerSource, TokenProblem};
 pub use crate::core::session::Status;
 
 #[cfg(target_arch = "wasm32")]

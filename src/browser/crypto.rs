@@ -3,7 +3,7 @@
 
 use crate::browser::builtins::Promise;
 use crate::browser::{describe, Call};
-use crate::core::error::{Error, TokenProblem};
+use crate::core::error::{Error, ErrorKind, TokenProblem};
 use crate::core::json::Writer;
 use crate::core::jwt::{Alg, Jwk};
 use crate::core::pkce::Sha256;
@@ -20,15 +20,16 @@ extern "C" {
 }
 
 fn crypto_err(e: JsValue) -> Error {
-    Error::Crypto {
+    ErrorKind::Crypto {
         detail: describe(&e),
     }
+    .into()
 }
 
 /// `N` bytes from the platform CSPRNG (`crypto.getRandomValues` through getrandom).
 pub fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
     let mut b = [0u8; N];
-    getrandom::fill(&mut b).map_err(|_| Error::Crypto {
+    getrandom::fill(&mut b).map_err(|_| ErrorKind::Crypto {
         detail: "no secure random source".into(),
     })?;
     Ok(b)
@@ -54,7 +55,7 @@ pub fn verify(alg: Alg, jwk: &Jwk, signing_input: &[u8], signature: &[u8]) -> Ca
     Call::new(p, |r| {
         r.map_err(crypto_err)?
             .as_bool()
-            .ok_or(Error::token(TokenProblem::KeyUnusable))
+            .ok_or_else(|| Error::token(TokenProblem::KeyUnusable))
     })
 }
 
@@ -65,7 +66,10 @@ pub fn sha256(data: &[u8]) -> Call<Sha256> {
 }
 
 fn digest(buffer: &JsValue) -> Result<Sha256, Error> {
-    js_bytes(buffer).try_into().map_err(|_| Error::Crypto {
-        detail: "SHA-256 digest of unexpected length".into(),
+    js_bytes(buffer).try_into().map_err(|_| {
+        ErrorKind::Crypto {
+            detail: "SHA-256 digest of unexpected length".into(),
+        }
+        .into()
     })
 }

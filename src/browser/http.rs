@@ -3,7 +3,7 @@
 
 use crate::browser::builtins::{Array, Promise};
 use crate::browser::{describe, Call};
-use crate::core::error::Error;
+use crate::core::error::{Error, ErrorKind};
 use crate::core::server::ServerConfig;
 use crate::core::token::check_json_response;
 use wasm_bindgen::prelude::*;
@@ -17,9 +17,10 @@ pub struct JsonReply {
 }
 
 fn network(e: JsValue) -> Error {
-    Error::Network {
+    ErrorKind::Network {
         detail: describe(&e),
     }
+    .into()
 }
 
 #[wasm_bindgen(module = "/src/browser/platform.js")]
@@ -120,7 +121,7 @@ pub fn post_form_no_content(url: &str, body: String) -> Call<u16> {
     Call::new(request("POST", url, form(body)), |r| {
         match reply(r)?.status {
             s @ 200..=299 => Ok(s),
-            s => Err(Error::HttpError { status: s }),
+            s => Err(ErrorKind::HttpError { status: s }.into()),
         }
     })
 }

@@ -8,7 +8,7 @@
 
 use crate::browser::builtins::Promise;
 use crate::browser::{describe, Call};
-use crate::core::error::Error;
+use crate::core::error::{Error, ErrorKind};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/src/browser/platform.js")]
@@ -20,9 +20,10 @@ extern "C" {
 }
 
 fn storage_err(e: JsValue) -> Error {
-    Error::Storage {
+    ErrorKind::Storage {
         detail: describe(&e),
     }
+    .into()
 }
 
 /// Reads `key` (a string value).

@@ -3,7 +3,7 @@
 //! longer than that. Both live in `platform.js` (`withLock`).
 
 use crate::browser::builtins::Promise;
-use crate::core::error::Error;
+use crate::core::error::{Error, ErrorKind};
 use std::cell::RefCell;
 use std::future::Future;
 use std::rc::Rc;
@@ -37,13 +37,16 @@ async fn locked(
     });
     crate::browser::settled(&request(name, &callback))
         .await
-        .map_err(|_| Error::Unsupported {
+        .map_err(|_| ErrorKind::Unsupported {
             what: "the lock request was refused",
         })?;
     let r = result.borrow_mut().take();
-    r.unwrap_or(Err(Error::Unsupported {
-        what: "the lock was released before the task ran",
-    }))
+    r.unwrap_or_else(|| {
+        Err(ErrorKind::Unsupported {
+            what: "the lock was released before the task ran",
+        }
+        .into())
+    })
 }
 
 /// Starts `task` (made by `task::starter`) while this tab holds the lock `name`; the returned

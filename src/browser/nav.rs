@@ -1,6 +1,6 @@
 //! The page's location and history. The calls live in `platform.js`.
 
-use crate::core::error::Error;
+use crate::core::error::{Error, ErrorKind};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/src/browser/platform.js")]
@@ -17,15 +17,21 @@ extern "C" {
 
 /// `location.href`.
 pub fn href() -> Result<String, Error> {
-    js_href().map_err(|_| Error::Unsupported {
-        what: "location is unavailable",
+    js_href().map_err(|_| {
+        ErrorKind::Unsupported {
+            what: "location is unavailable",
+        }
+        .into()
     })
 }
 
 /// `location.origin`.
 pub fn origin() -> Result<String, Error> {
-    js_origin().map_err(|_| Error::Unsupported {
-        what: "location.origin is unavailable",
+    js_origin().map_err(|_| {
+        ErrorKind::Unsupported {
+            what: "location.origin is unavailable",
+        }
+        .into()
     })
 }
 
@@ -37,7 +43,10 @@ pub fn replace_url(url: &str) {
 
 /// Navigates the page to `url` (the provider's authorization or end-session endpoint).
 pub fn assign(url: &str) -> Result<(), Error> {
-    js_assign(url).map_err(|_| Error::Unsupported {
-        what: "navigation was refused",
+    js_assign(url).map_err(|_| {
+        ErrorKind::Unsupported {
+            what: "navigation was refused",
+        }
+        .into()
     })
 }

@@ -5,7 +5,7 @@
 
 use crate::browser::builtins::Promise;
 use crate::browser::Call;
-use crate::core::error::Error;
+use crate::core::error::{Error, ErrorKind};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/src/browser/platform.js")]
@@ -19,12 +19,15 @@ extern "C" {
 /// Loads `url` in a hidden iframe and waits for the silent page's URL carrying `state`.
 pub fn run(url: &str, origin: &str, state: &str, timeout_ms: u32) -> Call<String> {
     Call::new(silent_frame(url, origin, state, timeout_ms), |r| {
-        let answer = r.map_err(|_| Error::Unsupported {
+        let answer = r.map_err(|_| ErrorKind::Unsupported {
             what: "cannot create the silent sign-in iframe",
         })?;
         // No answer in time: undefined.
-        answer.as_string().ok_or(Error::Timeout {
-            what: "silent sign-in",
+        answer.as_string().ok_or_else(|| {
+            ErrorKind::Timeout {
+                what: "silent sign-in",
+            }
+            .into()
         })
     })
 }
@@ -32,7 +35,10 @@ pub fn run(url: &str, origin: &str, state: &str, timeout_ms: u32) -> Call<String
 /// For the silent redirect page: hands this page's URL (with `code`/`error` and `state`) to the
 /// parent window, on this origin only.
 pub fn notify_parent() -> Result<(), Error> {
-    js_notify_parent().map_err(|_| Error::Unsupported {
-        what: "not in an iframe",
+    js_notify_parent().map_err(|_| {
+        ErrorKind::Unsupported {
+            what: "not in an iframe",
+        }
+        .into()
     })
 }

@@ -3,7 +3,7 @@
 
 use crate::browser::describe;
 use crate::core::config::StorageKind;
-use crate::core::error::Error;
+use crate::core::error::{Error, ErrorKind};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/src/browser/platform.js")]
@@ -48,8 +48,11 @@ impl Area {
 
     /// Writes a key.
     pub fn set(self, key: &str, value: &str) -> Result<(), Error> {
-        store_set(self.local(), key, value).map_err(|e| Error::Storage {
-            detail: describe(&e),
+        store_set(self.local(), key, value).map_err(|e| {
+            ErrorKind::Storage {
+                detail: describe(&e),
+            }
+            .into()
         })
     }
 

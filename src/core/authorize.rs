@@ -2,7 +2,7 @@
 
 use crate::core::config::{sanitize_return_to, Config};
 use crate::core::discovery::Provider;
-use crate::core::error::Error;
+use crate::core::error::{Error, ErrorKind};
 use crate::core::json::{self, Field, Fields, FromJson, Writer};
 use crate::core::pkce::{b64url, Entropy};
 use crate::core::secret::PkceVerifier;
@@ -87,9 +87,12 @@ impl SignInOptions {
                 extra_params: f.str_map("extraParams"),
             })
         };
-        read().map_err(|field| Error::ConfigInvalid {
-            field,
-            reason: "has the wrong type (see the SignInOptions type)",
+        read().map_err(|field| {
+            ErrorKind::ConfigInvalid {
+                field,
+                reason: "has the wrong type (see the SignInOptions type)",
+            }
+            .into()
         })
     }
 }
@@ -224,10 +227,11 @@ fn build(
     let no_extra = Vec::new();
     for (k, v) in options.extra_params.as_ref().unwrap_or(&no_extra) {
         if k.is_empty() || RESERVED.contains(&k.as_str()) {
-            return Err(Error::ConfigInvalid {
+            return Err(ErrorKind::ConfigInvalid {
                 field: "extraParams",
                 reason: "may not set a protocol parameter",
-            });
+            }
+            .into());
         }
         pairs.push((k, v));
     }
@@ -348,8 +352,8 @@ mod tests {
             let r = authorization_request(&config(), &provider(), &opts, &entropy(), 0);
             assert!(
                 matches!(
-                    r,
-                    Err(Error::ConfigInvalid {
+                    r.as_ref().map_err(|e| e.kind()),
+                    Err(ErrorKind::ConfigInvalid {
                         field: "extraParams",
                         ..
                     })
@@ -366,7 +370,10 @@ mod tests {
             ..Default::default()
         };
         let r = authorization_request(&config(), &provider(), &opts, &entropy(), 0);
-        assert!(matches!(r, Err(Error::ReturnToInvalid)));
+        assert!(matches!(
+            r.as_ref().map_err(|e| e.kind()),
+            Err(ErrorKind::ReturnToInvalid)
+        ));
     }
 
     #[test]
@@ -415,7 +422,7 @@ mod tests {
         let e = SignInOptions::from_json(r#"{"maxAge":"soon"}"#).unwrap_err();
         assert_eq!(
             e,
-            Error::ConfigInvalid {
+            ErrorKind::ConfigInvalid {
                 field: "maxAge",
                 reason: "has the wrong type (see the SignInOptions type)"
             }

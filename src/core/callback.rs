@@ -2,7 +2,7 @@
 
 use crate::core::authorize::PendingSignIn;
 use crate::core::discovery::Provider;
-use crate::core::error::{Error, IssuerSource};
+use crate::core::error::{Error, ErrorKind, IssuerSource};
 use crate::core::secret::AuthorizationCode;
 use crate::core::text::cat;
 use crate::core::url::{parse_query, query_of, HttpUrl};
@@ -66,10 +66,11 @@ pub fn parse_response(query: &str) -> Result<Option<AuthorizationResponse>, Erro
         }
         if twice {
             // RFC 6749 3.1: parameters must not be included more than once.
-            return Err(Error::InvalidResponse {
+            return Err(ErrorKind::InvalidResponse {
                 what: "authorization response",
                 reason: cat(&["`", name, "` appears twice"]),
-            });
+            }
+            .into());
         }
         Ok(first.cloned())
     };
@@ -82,10 +83,11 @@ pub fn parse_response(query: &str) -> Result<Option<AuthorizationResponse>, Erro
         (_, Some(error)) => Outcome::Error { error, description },
         (Some(code), None) if !code.is_empty() => Outcome::Code(AuthorizationCode::new(code)),
         (Some(_), None) => {
-            return Err(Error::InvalidResponse {
+            return Err(ErrorKind::InvalidResponse {
                 what: "authorization response",
                 reason: "empty `code`".into(),
-            })
+            }
+            .into())
         }
         (None, None) => return Ok(None),
     };
@@ -107,29 +109,32 @@ pub fn check_response(
     now: u64,
 ) -> Result<AuthorizationCode, Error> {
     if response.state.as_deref() != Some(pending.state.as_str()) {
-        return Err(Error::StateMismatch);
+        return Err(ErrorKind::StateMismatch.into());
     }
     if pending.is_expired(now) {
-        return Err(Error::SignInExpired);
+        return Err(ErrorKind::SignInExpired.into());
     }
     match response.iss {
         Some(iss) if iss != provider.metadata.issuer => {
-            return Err(Error::IssMismatch {
+            return Err(ErrorKind::IssMismatch {
                 source: IssuerSource::AuthorizationResponse,
                 found: iss,
-            })
+            }
+            .into())
         }
         None if provider
             .metadata
             .authorization_response_iss_parameter_supported =>
         {
-            return Err(Error::IssMissing)
+            return Err(ErrorKind::IssMissing.into())
         }
         _ => {}
     }
     match response.outcome {
         Outcome::Code(code) => Ok(code),
-        Outcome::Error { error, description } => Err(Error::Provider { error, description }),
+        Outcome::Error { error, description } => {
+            Err(ErrorKind::Provider { error, description }.into())
+        }
     }
 }
 
@@ -166,35 +171,42 @@ mod tests {
     fn refuses_every_tampering() {
         assert_eq!(
             check("code=abc&state=s2&iss=https%3A%2F%2Fop.example").unwrap_err(),
-            Error::StateMismatch
+            ErrorKind::StateMismatch
         );
         assert_eq!(
             check("code=abc&iss=https%3A%2F%2Fop.example").unwrap_err(),
-            Error::StateMismatch
+            ErrorKind::StateMismatch
         );
         assert!(matches!(
-            check("code=abc&state=s1&iss=https%3A%2F%2Fevil.example").unwrap_err(),
-            Error::IssMismatch {
+            check("code=abc&state=s1&iss=https%3A%2F%2Fevil.example")
+                .unwrap_err()
+                .kind(),
+            ErrorKind::IssMismatch {
                 source: IssuerSource::AuthorizationResponse,
                 ..
             }
         ));
         assert!(matches!(
-            check("code=abc&state=s1&iss=https%3A%2F%2Fop.example%2F").unwrap_err(),
-            Error::IssMismatch { .. }
+            check("code=abc&state=s1&iss=https%3A%2F%2Fop.example%2F")
+                .unwrap_err()
+                .kind(),
+            ErrorKind::IssMismatch { .. }
         ));
-        assert_eq!(check("code=abc&state=s1").unwrap_err(), Error::IssMissing);
+        assert_eq!(
+            check("code=abc&state=s1").unwrap_err(),
+            ErrorKind::IssMissing
+        );
         assert!(matches!(
-            check("code=a&code=b&state=s1").unwrap_err(),
-            Error::InvalidResponse { .. }
+            check("code=a&code=b&state=s1").unwrap_err().kind(),
+            ErrorKind::InvalidResponse { .. }
         ));
         assert!(matches!(
-            check("code=a&state=s1&state=s1").unwrap_err(),
-            Error::InvalidResponse { .. }
+            check("code=a&state=s1&state=s1").unwrap_err().kind(),
+            ErrorKind::InvalidResponse { .. }
         ));
         assert!(matches!(
-            check("code=&state=s1").unwrap_err(),
-            Error::InvalidResponse { .. }
+            check("code=&state=s1").unwrap_err().kind(),
+            ErrorKind::InvalidResponse { .. }
         ));
     }
 
@@ -208,8 +220,10 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(matches!(
-            check_response(r, &pending(), &p, 200),
-            Err(Error::IssMismatch { .. })
+            check_response(r, &pending(), &p, 200)
+                .as_ref()
+                .map_err(|e| e.kind()),
+            Err(ErrorKind::IssMismatch { .. })
         ));
     }
 
@@ -220,7 +234,7 @@ mod tests {
         assert_eq!(e.code(), "access_denied");
         assert_eq!(
             e,
-            Error::Provider {
+            ErrorKind::Provider {
                 error: "access_denied".into(),
                 description: Some("User said no".into())
             }
@@ -234,12 +248,14 @@ mod tests {
         // A forged error for another flow is a state mismatch, not the provider's word.
         assert_eq!(
             check("error=access_denied&state=zzz").unwrap_err(),
-            Error::StateMismatch
+            ErrorKind::StateMismatch
         );
         // A forged error with a foreign issuer is a mix-up attempt.
         assert!(matches!(
-            check("error=access_denied&state=s1&iss=https%3A%2F%2Fevil.example").unwrap_err(),
-            Error::IssMismatch { .. }
+            check("error=access_denied&state=s1&iss=https%3A%2F%2Fevil.example")
+                .unwrap_err()
+                .kind(),
+            ErrorKind::IssMismatch { .. }
         ));
     }
 
@@ -250,7 +266,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             check_response(r, &pending(), &provider(), 100 + 3601).unwrap_err(),
-            Error::SignInExpired
+            ErrorKind::SignInExpired
         );
     }
 

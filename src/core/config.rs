@@ -1,6 +1,6 @@
 //! The validated client configuration.
 
-use crate::core::error::Error;
+use crate::core::error::{Error, ErrorKind};
 use crate::core::json::{self, Field, Fields};
 use crate::core::server::ServerConfig;
 use crate::core::text::{cat, find};
@@ -141,15 +141,15 @@ impl ConfigInput {
 
     /// Reads the configuration object as JSON text (the JS object, camelCase members).
     pub fn from_json(text: &str) -> Result<Self, Error> {
-        let v = json::parse(text).ok_or(bad("config", "must be a plain object"))?;
-        let f = Fields::of(&v).ok_or(bad("config", "must be a plain object"))?;
+        let v = json::parse(text).ok_or_else(|| bad("config", "must be a plain object"))?;
+        let f = Fields::of(&v).ok_or_else(|| bad("config", "must be a plain object"))?;
         Self::read(&f)
             .map_err(|field| bad(field, "has the wrong type (see the SessionConfig type)"))
     }
 }
 
-const fn bad(field: &'static str, reason: &'static str) -> Error {
-    Error::ConfigInvalid { field, reason }
+fn bad(field: &'static str, reason: &'static str) -> Error {
+    ErrorKind::ConfigInvalid { field, reason }.into()
 }
 
 impl Config {
@@ -171,7 +171,8 @@ impl Config {
         if issuer.is_empty() {
             return Err(bad("issuer", "is required (the provider's issuer URL)"));
         }
-        let iss = HttpUrl::parse(issuer).ok_or(bad("issuer", "must be an absolute http(s) URL"))?;
+        let iss = HttpUrl::parse(issuer)
+            .ok_or_else(|| bad("issuer", "must be an absolute http(s) URL"))?;
         if !iss.is_secure_enough() {
             return Err(bad(
                 "issuer",
@@ -253,7 +254,7 @@ impl Config {
             None | Some("") => String::new(),
             Some(o) => {
                 let u = HttpUrl::parse(o)
-                    .ok_or(bad("serverOrigin", "must be an absolute http(s) origin"))?;
+                    .ok_or_else(|| bad("serverOrigin", "must be an absolute http(s) origin"))?;
                 if !u.is_secure_enough() {
                     return Err(bad(
                         "serverOrigin",
@@ -345,7 +346,7 @@ fn same_origin_uri<'a>(
     field: &'static str,
 ) -> Result<&'a str, Error> {
     let uri = uri.trim_ascii();
-    let u = HttpUrl::parse(uri).ok_or(bad(field, "must be an absolute http(s) URL"))?;
+    let u = HttpUrl::parse(uri).ok_or_else(|| bad(field, "must be an absolute http(s) URL"))?;
     if u.origin() != app_origin {
         return Err(bad(field, "must be a URL of this app's origin"));
     }
@@ -363,18 +364,18 @@ fn same_origin_uri<'a>(
 pub fn sanitize_return_to(return_to: &str, app_origin: &str) -> Result<String, Error> {
     let s = return_to;
     if s.is_empty() || s.bytes().any(|b| b <= b' ' || b == b'\\' || b == 0x7f) {
-        return Err(Error::ReturnToInvalid);
+        return Err(ErrorKind::ReturnToInvalid.into());
     }
     if s.starts_with("/") {
         return if s.starts_with("//") {
-            Err(Error::ReturnToInvalid)
+            Err(ErrorKind::ReturnToInvalid.into())
         } else {
             Ok(s.to_owned())
         };
     }
-    let u = HttpUrl::parse(s).ok_or(Error::ReturnToInvalid)?;
+    let u = HttpUrl::parse(s).ok_or(ErrorKind::ReturnToInvalid)?;
     if u.origin() != app_origin {
-        return Err(Error::ReturnToInvalid);
+        return Err(ErrorKind::ReturnToInvalid.into());
     }
     Ok(if u.rest.starts_with("/") {
         u.rest
@@ -399,8 +400,8 @@ mod tests {
     }
 
     fn field_of(r: Result<Config, Error>) -> &'static str {
-        match r {
-            Err(Error::ConfigInvalid { field, .. }) => field,
+        match r.as_ref().map_err(|e| e.kind()) {
+            Err(ErrorKind::ConfigInvalid { field, .. }) => field,
             other => panic!("expected config_invalid, got {other:?}"),
         }
     }
@@ -580,7 +581,7 @@ mod tests {
         ] {
             assert_eq!(
                 sanitize_return_to(hostile, APP),
-                Err(Error::ReturnToInvalid),
+                Err(ErrorKind::ReturnToInvalid.into()),
                 "{hostile:?}"
             );
         }

@@ -1,7 +1,7 @@
 //! OpenID Provider metadata (OpenID Connect Discovery 1.0), checked per section 4.3.
 
 use crate::core::config::Config;
-use crate::core::error::{Error, IssuerSource};
+use crate::core::error::{Error, ErrorKind, IssuerSource};
 use crate::core::json::{Field, Fields, FromJson};
 use crate::core::jwt::Alg;
 use crate::core::text::cat;
@@ -99,11 +99,11 @@ impl Provider {
 
 fn endpoint(url: &Option<String>, required: bool, reason: &'static str) -> Result<(), Error> {
     match url {
-        None if required => Err(Error::DiscoveryInvalid { reason }),
+        None if required => Err(ErrorKind::DiscoveryInvalid { reason }.into()),
         None => Ok(()),
         Some(u) => match HttpUrl::parse(u) {
             Some(p) if p.is_secure_enough() => Ok(()),
-            _ => Err(Error::DiscoveryInvalid { reason }),
+            _ => Err(ErrorKind::DiscoveryInvalid { reason }.into()),
         },
     }
 }
@@ -111,10 +111,11 @@ fn endpoint(url: &Option<String>, required: bool, reason: &'static str) -> Resul
 /// Checks a discovery document against the configuration (Discovery 4.3 and the code flow's needs).
 pub fn validate_metadata(metadata: ProviderMetadata, config: &Config) -> Result<Provider, Error> {
     if metadata.issuer != config.issuer {
-        return Err(Error::IssMismatch {
+        return Err(ErrorKind::IssMismatch {
             source: IssuerSource::Discovery,
             found: metadata.issuer,
-        });
+        }
+        .into());
     }
     endpoint(
         &metadata.authorization_endpoint,
@@ -147,20 +148,23 @@ pub fn validate_metadata(metadata: ProviderMetadata, config: &Config) -> Result<
         .iter()
         .any(|t| t == "code")
     {
-        return Err(Error::DiscoveryInvalid {
+        return Err(ErrorKind::DiscoveryInvalid {
             reason: "response_types_supported does not include `code`",
-        });
+        }
+        .into());
     }
     if metadata.subject_types_supported.is_none() {
-        return Err(Error::DiscoveryInvalid {
+        return Err(ErrorKind::DiscoveryInvalid {
             reason: "subject_types_supported is missing",
-        });
+        }
+        .into());
     }
     if let Some(methods) = &metadata.code_challenge_methods_supported {
         if !methods.iter().any(|m| m == "S256") {
-            return Err(Error::DiscoveryInvalid {
+            return Err(ErrorKind::DiscoveryInvalid {
                 reason: "the provider does not support PKCE S256",
-            });
+            }
+            .into());
         }
     }
     let mut allowed_algs: Vec<Alg> = Vec::new();
@@ -170,9 +174,10 @@ pub fn validate_metadata(metadata: ProviderMetadata, config: &Config) -> Result<
         }
     }
     if allowed_algs.is_empty() {
-        return Err(Error::DiscoveryInvalid {
+        return Err(ErrorKind::DiscoveryInvalid {
             reason: "id_token_signing_alg_values_supported has none of RS256, PS256, ES256",
-        });
+        }
+        .into());
     }
     Ok(Provider {
         metadata,
@@ -260,8 +265,8 @@ pub(crate) mod tests {
             let r = with(|v| v["issuer"] = found.into());
             assert!(
                 matches!(
-                    r,
-                    Err(Error::IssMismatch {
+                    r.as_ref().map_err(|e| e.kind()),
+                    Err(ErrorKind::IssMismatch {
                         source: IssuerSource::Discovery,
                         ..
                     })
@@ -315,7 +320,10 @@ pub(crate) mod tests {
         for (i, f) in cases.iter().enumerate() {
             let r = with(|v| f(v));
             assert!(
-                matches!(r, Err(Error::DiscoveryInvalid { .. })),
+                matches!(
+                    r.as_ref().map_err(|e| e.kind()),
+                    Err(ErrorKind::DiscoveryInvalid { .. })
+                ),
                 "case {i}: {r:?}"
             );
         }

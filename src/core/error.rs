@@ -105,12 +105,13 @@ impl fmt::Display for TokenProblem {
     }
 }
 
-/// Every failure oidc-session reports. Each variant maps to one stable [`Error::code`].
+/// Every failure oidc-session reports (carried boxed as [`Error`]). Each variant maps to one
+/// stable [`ErrorKind::code`].
 ///
 /// Messages never contain tokens, codes, verifiers or other secrets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Error {
+pub enum ErrorKind {
     /// The configuration cannot work; `field` names what to fix.
     ConfigInvalid {
         /// The configuration member, as the app spells it (`clientId`).
@@ -204,7 +205,7 @@ pub enum Error {
     },
 }
 
-impl Error {
+impl ErrorKind {
     /// The stable, machine-readable code of this error.
     pub fn code(&self) -> &str {
         match self {
@@ -237,10 +238,42 @@ impl Error {
             Self::Crypto { .. } => "crypto",
         }
     }
+}
+
+/// An [`ErrorKind`] in a box: a `Result<T, Error>` is one pointer wider than `T`, so results are
+/// passed and checked as one word instead of a 24-byte enum (in the bundle, every `?` moved it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error(Box<ErrorKind>);
+
+impl From<ErrorKind> for Error {
+    #[inline(never)]
+    fn from(kind: ErrorKind) -> Self {
+        Self(Box::new(kind))
+    }
+}
+
+impl PartialEq<ErrorKind> for Error {
+    fn eq(&self, kind: &ErrorKind) -> bool {
+        *self.0 == *kind
+    }
+}
+
+impl core::ops::Deref for Error {
+    type Target = ErrorKind;
+    fn deref(&self) -> &ErrorKind {
+        &self.0
+    }
+}
+
+impl Error {
+    /// What failed.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.0
+    }
 
     /// Shorthand for a refused token.
     pub fn token(problem: TokenProblem) -> Self {
-        Self::TokenInvalid(problem)
+        ErrorKind::TokenInvalid(problem).into()
     }
 }
 
@@ -256,7 +289,7 @@ pub(crate) fn clip(s: &str, max: usize) -> String {
     s.chars().filter(|c| !c.is_control()).take(max).collect()
 }
 
-impl Error {
+impl ErrorKind {
     /// The human message: says what failed and, where the app can act, what to do. Never
     /// contains a secret; provider-controlled text is clipped and stripped of control characters.
     pub fn message(&self) -> String {
@@ -310,9 +343,15 @@ impl Error {
     }
 }
 
-impl fmt::Display for Error {
+impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
     }
 }
 
@@ -324,22 +363,22 @@ mod tests {
 
     #[test]
     fn provider_codes_pass_through_only_when_conventional() {
-        let e = Error::Provider {
+        let e = ErrorKind::Provider {
             error: "access_denied".into(),
             description: None,
         };
         assert_eq!(e.code(), "access_denied");
-        let e = Error::Provider {
+        let e = ErrorKind::Provider {
             error: "<script>".into(),
             description: None,
         };
         assert_eq!(e.code(), "provider_error");
-        let e = Error::Provider {
+        let e = ErrorKind::Provider {
             error: "TOKEN_REVOKED".into(),
             description: None,
         };
         assert_eq!(e.code(), "TOKEN_REVOKED");
-        let e = Error::Provider {
+        let e = ErrorKind::Provider {
             error: "a b".into(),
             description: None,
         };
@@ -348,7 +387,7 @@ mod tests {
 
     #[test]
     fn provider_text_is_clipped_and_stripped_of_control_characters() {
-        let e = Error::Provider {
+        let e = ErrorKind::Provider {
             error: "x".into(),
             description: Some(format!("a\nb{}", "c".repeat(500))),
         };

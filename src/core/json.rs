@@ -5,7 +5,7 @@
 //! Why strict: duplicate member names are refused (RFC 7519 7.2 / RFC 8259 4: a JWT whose
 //! claims parse differently in two parsers is an attack), and nesting is bounded.
 
-use crate::core::error::Error;
+use crate::core::error::{Error, ErrorKind};
 use crate::core::text::{cat, int, uint};
 use std::cell::Cell;
 
@@ -440,7 +440,7 @@ fn bad_member(what: &'static str, m: &'static str) -> Error {
 }
 
 fn invalid(what: &'static str, reason: String) -> Error {
-    Error::InvalidResponse { what, reason }
+    ErrorKind::InvalidResponse { what, reason }.into()
 }
 
 /// `text` parsed as an object: its members (taken out of the value).
@@ -456,7 +456,7 @@ fn object(text: &str, what: &'static str) -> Result<Vec<(String, Json)>, Error> 
 pub struct Writer(String);
 
 impl Default for Writer {
-#[inline(never)]
+    #[inline(never)]
     fn default() -> Self {
         Self(String::from("{"))
     }

@@ -1,6 +1,6 @@
 //! When to refresh, and what a refresh failure means for the session.
 
-use crate::core::error::Error;
+use crate::core::error::{Error, ErrorKind};
 
 /// What a failed refresh means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,15 +28,15 @@ const TERMINAL_CODES: &[&str] = &[
 
 /// Classifies a refresh failure.
 pub fn classify(error: &Error) -> Verdict {
-    match error {
-        Error::Provider { error, .. } if error == "invalid_grant" => Verdict::RecheckStorage,
-        Error::Provider { error, .. } if TERMINAL_CODES.contains(&error.as_str()) => {
+    match error.kind() {
+        ErrorKind::Provider { error, .. } if error == "invalid_grant" => Verdict::RecheckStorage,
+        ErrorKind::Provider { error, .. } if TERMINAL_CODES.contains(&error.as_str()) => {
             Verdict::Terminal
         }
-        Error::HttpError { status: 410 } => Verdict::Terminal,
+        ErrorKind::HttpError { status: 410 } => Verdict::Terminal,
         // A refreshed ID token that fails validation (another subject, a bad signature) cannot be
         // trusted to continue the session.
-        Error::TokenInvalid(_) | Error::IssMismatch { .. } | Error::NotSignedIn => {
+        ErrorKind::TokenInvalid(_) | ErrorKind::IssMismatch { .. } | ErrorKind::NotSignedIn => {
             Verdict::Terminal
         }
         // Network, 5xx, 429, HTML pages, unreadable bodies, TOKEN_EXPIRED/TOKEN_INVALID from a
@@ -145,10 +145,11 @@ mod tests {
     use crate::core::error::TokenProblem;
 
     fn provider(code: &str) -> Error {
-        Error::Provider {
+        ErrorKind::Provider {
             error: code.into(),
             description: None,
         }
+        .into()
     }
 
     #[test]
@@ -162,42 +163,55 @@ mod tests {
             (provider("USER_DISABLED"), Verdict::Terminal),
             (provider("TENANT_SUSPENDED"), Verdict::Terminal),
             (provider("invalid_client"), Verdict::Terminal),
-            (Error::HttpError { status: 410 }, Verdict::Terminal),
+            (
+                ErrorKind::HttpError { status: 410 }.into(),
+                Verdict::Terminal,
+            ),
             (
                 Error::token(TokenProblem::SubjectChanged),
                 Verdict::Terminal,
             ),
-            (Error::NotSignedIn, Verdict::Terminal),
+            (ErrorKind::NotSignedIn.into(), Verdict::Terminal),
             (provider("TOKEN_EXPIRED"), Verdict::Transient),
             (provider("TOKEN_INVALID"), Verdict::Transient),
             (provider("server_error"), Verdict::Transient),
             (provider("temporarily_unavailable"), Verdict::Transient),
-            (Error::HttpError { status: 503 }, Verdict::Transient),
-            (Error::HttpError { status: 500 }, Verdict::Transient),
             (
-                Error::RateLimited {
-                    retry_after: Some(3),
-                },
+                ErrorKind::HttpError { status: 503 }.into(),
                 Verdict::Transient,
             ),
             (
-                Error::HtmlResponse {
+                ErrorKind::HttpError { status: 500 }.into(),
+                Verdict::Transient,
+            ),
+            (
+                ErrorKind::RateLimited {
+                    retry_after: Some(3),
+                }
+                .into(),
+                Verdict::Transient,
+            ),
+            (
+                ErrorKind::HtmlResponse {
                     status: 200,
                     snippet: "<html>".into(),
-                },
+                }
+                .into(),
                 Verdict::Transient,
             ),
             (
-                Error::Network {
+                ErrorKind::Network {
                     detail: "offline".into(),
-                },
+                }
+                .into(),
                 Verdict::Transient,
             ),
             (
-                Error::InvalidResponse {
+                ErrorKind::InvalidResponse {
                     what: "token response",
                     reason: "x".into(),
-                },
+                }
+                .into(),
                 Verdict::Transient,
             ),
         ];

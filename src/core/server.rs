@@ -3,7 +3,7 @@
 //! backend's answers (the contract in ANCHORS.md) and builds its URLs.
 
 use crate::core::config::sanitize_return_to;
-use crate::core::error::Error;
+use crate::core::error::{Error, ErrorKind};
 use crate::core::json::{parse, Fields, Json, Writer};
 use crate::core::token::check_json_response;
 use crate::core::url::{form_encode, with_query};
@@ -75,8 +75,8 @@ pub enum Me {
 /// else derived from the claims), or a plain user object with a `sub`.
 pub fn me_result(status: u16, content_type: Option<&str>, body: &str) -> Result<Me, Error> {
     if status == 401 {
-        return Ok(match error_of(status, body) {
-            Error::Provider { error, .. } if error == "TOKEN_EXPIRED" => Me::Expired,
+        return Ok(match error_of(status, body).kind() {
+            ErrorKind::Provider { error, .. } if error == "TOKEN_EXPIRED" => Me::Expired,
             _ => Me::SignedOut,
         });
     }
@@ -84,9 +84,12 @@ pub fn me_result(status: u16, content_type: Option<&str>, body: &str) -> Result<
     if status != 200 {
         return Err(error_of(status, body));
     }
-    let bad = |reason: &str| Error::InvalidResponse {
-        what: "session (me) response",
-        reason: reason.into(),
+    let bad = |reason: &str| -> Error {
+        ErrorKind::InvalidResponse {
+            what: "session (me) response",
+            reason: reason.into(),
+        }
+        .into()
     };
     let v = parse(body).ok_or_else(|| bad("the body is not valid JSON"))?;
     let top = Fields::of(&v).ok_or_else(|| bad("the body is not a JSON object"))?;
@@ -190,11 +193,12 @@ fn error_of(status: u16, body: &str) -> Error {
         _ => (None, None),
     };
     match code {
-        Some(error) if !error.is_empty() => Error::Provider {
+        Some(error) if !error.is_empty() => ErrorKind::Provider {
             error,
             description: message,
-        },
-        _ => Error::HttpError { status },
+        }
+        .into(),
+        _ => ErrorKind::HttpError { status }.into(),
     }
 }
 
@@ -312,14 +316,14 @@ mod tests {
                 r#"{"success":false,"error":{"code":"UPSTREAM_DOWN"}}"#
             )
             .unwrap_err(),
-            Error::Provider {
+            ErrorKind::Provider {
                 error: "UPSTREAM_DOWN".into(),
                 description: None
             }
         );
         assert_eq!(
             me_result(500, Some("text/plain"), "oops").unwrap_err(),
-            Error::HttpError { status: 500 }
+            ErrorKind::HttpError { status: 500 }
         );
         assert_eq!(
             me_result(429, JSON, "{}").unwrap_err().code(),
@@ -415,7 +419,7 @@ mod tests {
         );
         assert_eq!(
             login_url(&cfg(), Some("//evil.example"), app).unwrap_err(),
-            Error::ReturnToInvalid
+            ErrorKind::ReturnToInvalid
         );
     }
 }

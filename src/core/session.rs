@@ -1,6 +1,6 @@
 //! The stored session and the state an application observes.
 
-use crate::core::error::Error;
+use crate::core::error::{Error, ErrorKind};
 use crate::core::json::{Field, Fields, FromJson, Writer};
 use crate::core::secret::{AccessToken, IdToken, RefreshToken};
 
@@ -96,7 +96,7 @@ impl Status {
 /// URL reloaded or revisited): the session stands. Every other failure is reported, and nothing
 /// stored is touched.
 pub fn status_after_callback_error(error: &Error, has_session: bool) -> Status {
-    if has_session && *error == Error::StateMismatch {
+    if has_session && *error == ErrorKind::StateMismatch {
         Status::SignedIn
     } else {
         Status::Failed
@@ -130,15 +130,15 @@ mod tests {
     #[test]
     fn replayed_callbacks_keep_the_session() {
         assert_eq!(
-            status_after_callback_error(&Error::StateMismatch, true),
+            status_after_callback_error(&ErrorKind::StateMismatch.into(), true),
             Status::SignedIn
         );
         assert_eq!(
-            status_after_callback_error(&Error::StateMismatch, false),
+            status_after_callback_error(&ErrorKind::StateMismatch.into(), false),
             Status::Failed
         );
         assert_eq!(
-            status_after_callback_error(&Error::IssMissing, true),
+            status_after_callback_error(&ErrorKind::IssMissing.into(), true),
             Status::Failed
         );
     }

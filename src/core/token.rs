@@ -1,7 +1,7 @@
 //! Token endpoint requests and responses (RFC 6749 4.1.3-4.1.4, 6; OIDC Core 3.1.3.3), and the
 //! classification of any HTTP answer that should have been JSON.
 
-use crate::core::error::{clip, Error, TokenProblem};
+use crate::core::error::{clip, Error, ErrorKind, TokenProblem};
 use crate::core::json::{Field, Fields, FromJson};
 use crate::core::secret::{AccessToken, AuthorizationCode, IdToken, PkceVerifier, RefreshToken};
 use crate::core::text::parse_uint;
@@ -55,24 +55,27 @@ pub fn check_json_response(
     let trimmed = body.trim_ascii_start();
     let html = looks_like_html(content_type, body);
     if status == 429 {
-        return Err(Error::RateLimited {
+        return Err(ErrorKind::RateLimited {
             retry_after: retry_after.and_then(|r| parse_uint(r.trim_ascii())),
-        });
+        }
+        .into());
     }
     if html {
-        return Err(Error::HtmlResponse {
+        return Err(ErrorKind::HtmlResponse {
             status,
             snippet: clip(trimmed, 80),
-        });
+        }
+        .into());
     }
     if !(trimmed.starts_with("{") || trimmed.starts_with("[")) {
         return Err(if (200..300).contains(&status) {
-            Error::InvalidResponse {
+            ErrorKind::InvalidResponse {
                 what: "response",
                 reason: "the body is not JSON".into(),
             }
+            .into()
         } else {
-            Error::HttpError { status }
+            ErrorKind::HttpError { status }.into()
         });
     }
     Ok(())
@@ -132,19 +135,21 @@ pub struct TokenSet {
 /// Turns a parsed token response (with its HTTP status) into tokens or a typed error.
 pub fn token_result(status: u16, r: TokenResponse, now: u64) -> Result<TokenSet, Error> {
     if let Some(error) = r.error {
-        return Err(Error::Provider {
+        return Err(ErrorKind::Provider {
             error,
             description: r.error_description,
-        });
+        }
+        .into());
     }
     if !(200..300).contains(&status) {
-        return Err(Error::HttpError { status });
+        return Err(ErrorKind::HttpError { status }.into());
     }
     let Some(access_token) = r.access_token.filter(|t| !t.is_empty()) else {
-        return Err(Error::InvalidResponse {
+        return Err(ErrorKind::InvalidResponse {
             what: "token response",
             reason: "no access_token".into(),
-        });
+        }
+        .into());
     };
     match r.token_type.as_deref() {
         Some(t) if t.eq_ignore_ascii_case("bearer") => {}
@@ -210,22 +215,25 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.code(), "html_response");
         assert!(
-            matches!(&e, Error::HtmlResponse { status: 200, snippet } if snippet.starts_with("<!doctype"))
+            matches!(&e.kind(), ErrorKind::HtmlResponse { status: 200, snippet } if snippet.starts_with("<!doctype"))
         );
         let e = check_json_response(502, Some("application/json"), "\n <html>Bad gateway", None)
             .unwrap_err();
-        assert!(matches!(e, Error::HtmlResponse { status: 502, .. }));
+        assert!(matches!(
+            e.kind(),
+            ErrorKind::HtmlResponse { status: 502, .. }
+        ));
         let e =
             check_json_response(429, Some("text/html"), "<html>slow down", Some("7")).unwrap_err();
         assert_eq!(
             e,
-            Error::RateLimited {
+            ErrorKind::RateLimited {
                 retry_after: Some(7)
             }
         );
         assert_eq!(
             check_json_response(503, Some("text/plain"), "down", None).unwrap_err(),
-            Error::HttpError { status: 503 }
+            ErrorKind::HttpError { status: 503 }
         );
         assert_eq!(
             check_json_response(200, None, "ok", None)
@@ -258,7 +266,7 @@ mod tests {
         assert_eq!(e.code(), "invalid_grant");
         assert_eq!(
             token_result(500, parse(json!({})), 0).unwrap_err(),
-            Error::HttpError { status: 500 }
+            ErrorKind::HttpError { status: 500 }
         );
         assert_eq!(
             token_result(200, parse(json!({"token_type":"Bearer"})), 0)

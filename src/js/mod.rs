@@ -8,7 +8,7 @@ use crate::browser::builtins::{json_parse, reflect_get, Function, Promise};
 use crate::client::{Client, SignOutOptions, Subscription, View};
 use crate::core::authorize::SignInOptions;
 use crate::core::config::ConfigInput;
-use crate::core::error::Error;
+use crate::core::error::{Error, ErrorKind};
 use crate::core::json::Writer;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -218,13 +218,13 @@ extern "C" {
 /// `thrown`, an `Error` with `name = "OidcSessionError"` and the same members. Never a secret.
 fn error_value(e: &Error, thrown: bool) -> JsValue {
     let w = Writer::default();
-    let extra = match e {
-        Error::HtmlResponse { status, snippet } => w
+    let extra = match e.kind() {
+        ErrorKind::HtmlResponse { status, snippet } => w
             .opt_uint("status", Some(u64::from(*status)))
             .str("snippet", snippet),
-        Error::HttpError { status } => w.opt_uint("status", Some(u64::from(*status))),
-        Error::RateLimited { retry_after } => w.opt_uint("retryAfter", *retry_after),
-        Error::Provider { description, .. } => w.opt_str("description", description.as_deref()),
+        ErrorKind::HttpError { status } => w.opt_uint("status", Some(u64::from(*status))),
+        ErrorKind::RateLimited { retry_after } => w.opt_uint("retryAfter", *retry_after),
+        ErrorKind::Provider { description, .. } => w.opt_str("description", description.as_deref()),
         _ => w,
     };
     session_error(thrown, e.code(), &e.message(), &extra.finish())
