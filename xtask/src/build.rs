@@ -30,14 +30,16 @@ pub const WASM_FEATURES: &[&str] = &[
     "--enable-sign-ext",
 ];
 
-/// wasm-opt's passes. Rebuilding the control flow of every function from scratch (`--flatten
-/// --rereloop`) and optimising finds smaller shapes for the state machines that `async fn`s
-/// compile to; a second round still pays, a third no longer does (56,686 -> 56,321 B gzip for
-/// the wasm, measured; about 20 s more build time). Flattening LLVM's output directly, without
-/// an `-Oz` first, and one more `-Oz` in the converging list: 48,733 -> 48,588 (neighbours
-/// measured: `-O3` as the first round's optimiser 48,548 but `-O2` 48,752 and `-O4` 48,817, a
-/// lottery; three rounds 48,714).
+/// wasm-opt's passes. After `-Oz`, rebuilding the control flow of every function from scratch
+/// (`--flatten --rereloop`) and optimising again finds smaller shapes for the state machines
+/// that `async fn`s compile to; a second round still pays, a third no longer does (56,686 ->
+/// 56,321 B gzip for the wasm, measured; about 20 s more build time). One more `-Oz` in the
+/// converging list paid at both code states it was measured at (wasm 48,733 -> 48,710 and
+/// 46,017 -> 45,929). The neighbours are a lottery within ~100 B that changes with the code:
+/// no first `-Oz` won at one state (-145) and lost at the next (+118); `-O3` as the middle
+/// round's optimiser -40 at both, `-O2`/`-O4` +20/+84; three rounds +26.
 const OPT_PASSES: &[&str] = &[
+    "-Oz",
     "--flatten",
     "--rereloop",
     "-Oz",
