@@ -667,7 +667,10 @@ impl Client {
             match select_key(&set, kid, alg) {
                 Err(e)
                     if !refetched
-                        && *e.kind() == ErrorKind::TokenInvalid(TokenProblem::UnknownKey) =>
+                        && matches!(
+                            e.kind(),
+                            ErrorKind::TokenInvalid(TokenProblem::UnknownKey)
+                        ) =>
                 {
                     refetched = true
                 }

@@ -96,7 +96,7 @@ impl Status {
 /// URL reloaded or revisited): the session stands. Every other failure is reported, and nothing
 /// stored is touched.
 pub fn status_after_callback_error(error: &Error, has_session: bool) -> Status {
-    if has_session && *error == ErrorKind::StateMismatch {
+    if has_session && matches!(error.kind(), ErrorKind::StateMismatch) {
         Status::SignedIn
     } else {
         Status::Failed
