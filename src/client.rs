@@ -155,7 +155,7 @@ struct Inner {
     config: Config,
     provider: RefCell<Option<Rc<Provider>>>,
     jwks: RefCell<Option<Rc<JwkSet>>>,
-    session: RefCell<Option<StoredSession>>,
+    session: RefCell<Option<Rc<StoredSession>>>,
     /// Replaced, never mutated: an `Rc` identifies one state (the facade's snapshot cache).
     view: RefCell<Rc<View>>,
     listeners: RefCell<Vec<(u32, Subscriber)>>,
@@ -373,7 +373,7 @@ impl Client {
     /// Takes `s` (written by this or another tab) as the session, without writing it back.
     fn adopt(&self, s: StoredSession) {
         let user = user_of(&s);
-        *self.inner.session.borrow_mut() = Some(s);
+        *self.inner.session.borrow_mut() = Some(Rc::new(s));
         if let Some(u) = user {
             self.set_view(Status::SignedIn, Some(u), None);
         }
@@ -592,14 +592,14 @@ impl Client {
                     .map(|t| from_json::<StoredSession>(&t, "stored session"))
                 {
                     Some(Ok(s)) if s.access_token_fresh(now(), 0) || s.refresh_token.is_some() => {
-                        *self.inner.session.borrow_mut() = Some(s);
+                        *self.inner.session.borrow_mut() = Some(Rc::new(s));
                     }
                     Some(_) => area.remove(&key),
                     None => {}
                 }
             }
         }
-        let user = self.inner.session.borrow().as_ref().and_then(user_of);
+        let user = self.inner.session.borrow().as_deref().and_then(user_of);
         match user {
             Some(u) => self.set_view(Status::SignedIn, Some(u), None),
             None => self.set_view(Status::SignedOut, None, None),
@@ -824,7 +824,7 @@ impl Client {
             area.set(&self.key("session"), &session.to_json())?;
         }
         let user = user_of(&session);
-        *self.inner.session.borrow_mut() = Some(session);
+        *self.inner.session.borrow_mut() = Some(Rc::new(session));
         self.set_view(Status::SignedIn, user, None);
         self.broadcast(MSG_SESSION);
         self.schedule_renewal();
@@ -1043,15 +1043,15 @@ impl Client {
         self.inner.last_attempt.set(Some(now()));
         let result = 'refresh: {
             // Another tab may have refreshed while this one waited for the lock.
-            let shared = self.read_shared().await;
-            if let Some(stored) = &shared {
-                if !needs_refresh(stored.expires_at, stored.issued_at, now(), self.margin()) {
-                    self.adopt(stored.clone());
-                    break 'refresh Ok(());
-                }
+            let mut shared = self.read_shared().await;
+            let fresh =
+                shared.take_if(|s| !needs_refresh(s.expires_at, s.issued_at, now(), self.margin()));
+            if let Some(stored) = fresh {
+                self.adopt(stored);
+                break 'refresh Ok(());
             }
             let mine = self.inner.session.borrow().clone();
-            let Some(mut current) = shared.or(mine) else {
+            let Some(mut current) = shared.map(Rc::new).or(mine) else {
                 break 'refresh Err(ErrorKind::NotSignedIn.into());
             };
             let mut rechecked = false;
@@ -1084,7 +1084,7 @@ impl Client {
                         if s.refresh_token.as_ref().map(|t| t.secret())
                             != current.refresh_token.as_ref().map(|t| t.secret()) =>
                     {
-                        current = s;
+                        current = Rc::new(s);
                     }
                     _ => break r,
                 }
