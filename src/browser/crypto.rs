@@ -66,7 +66,7 @@ pub fn sha256(data: &[u8]) -> Call<Sha256> {
 }
 
 fn digest(buffer: &JsValue) -> Result<Sha256, Error> {
-    js_bytes(buffer).try_into().map_err(|_| {
+    <[u8; 32]>::try_from(js_bytes(buffer).as_slice()).map_err(|_| {
         ErrorKind::Crypto {
             detail: "SHA-256 digest of unexpected length".into(),
         }

@@ -29,7 +29,7 @@ extern "C" {
     fn js_request(
         method: &str,
         url: &str,
-        body: Option<String>,
+        body: Option<&str>,
         bearer: Option<&str>,
         csrf_name: Option<&str>,
         csrf_value: Option<&str>,
@@ -62,7 +62,7 @@ fn request(method: &str, url: &str, o: Options<'_>) -> Promise {
     js_request(
         method,
         url,
-        o.body,
+        o.body.as_deref(),
         o.bearer,
         csrf_name,
         csrf_value,
