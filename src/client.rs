@@ -912,7 +912,10 @@ impl Client {
         // No error recorded: the lock was refused and `work` never ran, so nothing cleared this
         // flight.
         let mut flight = self.inner.refresh.borrow_mut();
-        if flight.as_ref().is_some_and(|(p, _)| **p == *promise) {
+        if flight
+            .as_ref()
+            .is_some_and(|(_, o)| Rc::ptr_eq(o, &outcome))
+        {
             flight.take();
         }
         Err(ErrorKind::Unsupported {

@@ -46,8 +46,4 @@ extern "C" {
     /// `JSON.parse(text)`.
     #[wasm_bindgen(catch, js_namespace = JSON, js_name = parse)]
     pub fn json_parse(text: &str) -> Result<JsValue, JsValue>;
-
-    /// `Reflect.get(target, key)`.
-    #[wasm_bindgen(catch, js_namespace = Reflect, js_name = get)]
-    pub fn reflect_get(target: &JsValue, key: &str) -> Result<JsValue, JsValue>;
 }

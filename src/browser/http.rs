@@ -161,7 +161,7 @@ impl AppRequest {
         Ok(Self {
             request: a.get(0),
             copy: (!copy.is_undefined()).then_some(copy),
-            to_backend: a.get(2).is_truthy(),
+            to_backend: a.get(2).as_bool().unwrap_or(false),
         })
     }
 }

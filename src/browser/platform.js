@@ -292,6 +292,10 @@ export const replaceUrl = (url) => history.replaceState(history.state, "", url);
 
 // ---- js/mod.rs: the facade's values -------------------------------------------------------------
 
+// `config[name]` when it is a function (the `onRefresh` hooks).
+export const hook = (config, name) =>
+  typeof config[name] == "function" ? config[name] : undefined;
+
 const parse = (t) => {
   try {
     return JSON.parse(t);

@@ -4,7 +4,7 @@
 //! so concurrent JS calls never hit wasm-bindgen's "recursive use of an object" borrow error.
 //! Errors cross the boundary as `Error` objects with a stable `code` and a `message`.
 
-use crate::browser::builtins::{json_parse, reflect_get, Function, Promise};
+use crate::browser::builtins::{json_parse, Function, Promise};
 use crate::client::{Client, SignOutOptions, Subscription, View};
 use crate::core::authorize::SignInOptions;
 use crate::core::config::ConfigInput;
@@ -202,6 +202,9 @@ pub struct SessionManager {
 
 #[wasm_bindgen(module = "/src/browser/platform.js")]
 extern "C" {
+    /// `config[name]` when it is a function.
+    #[wasm_bindgen(js_name = hook)]
+    fn js_hook(config: &JsValue, name: &str) -> Option<Function>;
     #[wasm_bindgen(js_name = sessionError)]
     fn session_error(thrown: bool, code: &str, message: &str, extra: &str) -> JsValue;
     #[wasm_bindgen(js_name = sessionState)]
@@ -263,11 +266,9 @@ fn snapshot_of(cache: &Snapshot, view: &Rc<View>) -> JsValue {
     js
 }
 
-/// A JS options object as JSON text (`""` for `undefined`/`null`, which read as defaults).
+/// A JS options object as JSON text: `""` for `undefined` and `"null"` for `null`, which the
+/// options readers take as defaults and the configuration reader refuses as not an object.
 fn json_text(v: &JsValue) -> String {
-    if v.is_undefined() || v.is_null() {
-        return String::new();
-    }
     crate::browser::stringify(v).unwrap_or_default()
 }
 
@@ -286,12 +287,7 @@ impl SessionManager {
         let config: JsValue = config.into();
         let input = ConfigInput::from_json(&json_text(&config)).map_err(|e| js_error(&e))?;
         let client = Client::new(input).map_err(|e| js_error(&e))?;
-        let hook = |name: &str| {
-            reflect_get(&config, name)
-                .ok()
-                .filter(JsValue::is_function)
-                .map(JsCast::unchecked_into::<Function>)
-        };
+        let hook = |name: &str| js_hook(&config, name);
         let (on_ok, on_err) = (hook("onRefresh"), hook("onRefreshError"));
         if on_ok.is_some() || on_err.is_some() {
             client.on_refresh(Rc::new(move |r| {
