@@ -29,9 +29,6 @@ extern "C" {
     /// A JS function.
     #[derive(Clone)]
     pub type Function;
-    /// `f.call(context)`.
-    #[wasm_bindgen(method, catch, js_name = call)]
-    pub fn call0(this: &Function, context: &JsValue) -> Result<JsValue, JsValue>;
     /// `f.call(context, arg)`.
     #[wasm_bindgen(method, catch, js_name = call)]
     pub fn call1(this: &Function, context: &JsValue, arg: &JsValue) -> Result<JsValue, JsValue>;

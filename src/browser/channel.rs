@@ -6,7 +6,7 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen(module = "/src/browser/platform.js")]
 extern "C" {
     #[wasm_bindgen(js_name = channel)]
-    fn js_channel(name: &str, f: &JsValue) -> JsValue;
+    fn js_channel(name: &str, f: &JsValue) -> Option<Array>;
 }
 
 /// An open channel with its message listener.
@@ -26,11 +26,7 @@ impl Channel {
                 on_message(m);
             }
         }));
-        let fns = js_channel(name, listener.as_ref());
-        if fns.is_undefined() {
-            return None;
-        }
-        let fns: Array = fns.unchecked_into();
+        let fns = js_channel(name, listener.as_ref())?;
         Some(Self {
             post: fns.get(0).unchecked_into(),
             close: fns.get(1).unchecked_into(),
@@ -46,6 +42,6 @@ impl Channel {
 
 impl Drop for Channel {
     fn drop(&mut self) {
-        let _ = self.close.call0(&JsValue::NULL);
+        let _ = self.close.call1(&JsValue::NULL, &JsValue::UNDEFINED);
     }
 }

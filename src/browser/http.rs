@@ -157,11 +157,10 @@ impl AppRequest {
         csrf: (&str, &str),
     ) -> Result<Self, Error> {
         let a = app_request(input, init, backend, csrf.0, csrf.1).map_err(network)?;
-        let copy = a.get(1);
         Ok(Self {
             request: a.get(0),
-            copy: (!copy.is_undefined()).then_some(copy),
-            to_backend: a.get(2).as_bool().unwrap_or(false),
+            to_backend: a.get(1).as_bool().unwrap_or(false),
+            copy: (a.length() > 2).then(|| a.get(2)),
         })
     }
 }

@@ -30,9 +30,9 @@ export async function request(method, url, body, bearer, csrfName, csrfValue, wi
 }
 
 // Server mode's `fetch(input, init)`: the app's request, with the CSRF header when it goes to
-// `backend` (an origin). Returns [request, copy to send again after a 401 (only towards the
-// backend; undefined when its body cannot be replayed), whether it goes to the backend];
-// throws when `input`/`init` make no Request.
+// `backend` (an origin). Returns [request, whether it goes to the backend, copy to send again
+// after a 401] (the copy only towards the backend, and absent when the body cannot be
+// replayed); throws when `input`/`init` make no Request.
 export function appRequest(input, init, backend, csrfName, csrfValue) {
   const r = new Request(input, init ?? undefined);
   const toBackend = new URL(r.url).origin === backend;
@@ -43,7 +43,7 @@ export function appRequest(input, init, backend, csrfName, csrfValue) {
       copy = r.clone();
     } catch {}
   }
-  return [r, copy, toBackend];
+  return copy ? [r, toBackend, copy] : [r, toBackend];
 }
 
 // Sends a Request as it is; resolves with [Response, status].

@@ -20,7 +20,7 @@ pub struct Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        let _ = self.undo.call0(&JsValue::NULL);
+        let _ = self.undo.call1(&JsValue::NULL, &JsValue::UNDEFINED);
     }
 }
 
