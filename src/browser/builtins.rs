@@ -12,9 +12,6 @@ extern "C" {
     /// A JS `Promise`.
     #[derive(Clone)]
     pub type Promise;
-    /// `Promise.resolve(v)`.
-    #[wasm_bindgen(static_method_of = Promise)]
-    pub fn resolve(v: &JsValue) -> Promise;
 
     /// A JS array, read by index.
     #[derive(Clone)]

@@ -222,9 +222,10 @@ export function deferred() {
   return [p, a, b];
 }
 
-// Hands `p`'s outcome to `f`: [value] when it fulfils, [reason, 1] when it rejects.
+// Hands `p`'s outcome to `f`: [value] when it fulfils, [reason, 1] when it rejects. A value
+// that is not a promise (task.rs passes undefined) fulfils in the next microtask.
 export function onSettle(p, f) {
-  p.then((v) => f([v]), (e) => f([e, 1]));
+  Promise.resolve(p).then((v) => f([v]), (e) => f([e, 1]));
 }
 
 // ---- timer.rs, channel.rs ---------------------------------------------------------------------

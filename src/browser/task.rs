@@ -76,7 +76,8 @@ pub fn starter(job: impl Future<Output = Result<JsValue, JsValue>> + 'static) ->
 fn start(job: Job) {
     // The first poll waits for a microtask: the caller (a facade method holding `&self`, a
     // listener being notified) finishes first, so a job never re-enters it.
-    let tick = super::settled(&Promise::resolve(&JsValue::UNDEFINED));
+    // `undefined` settles in the next microtask (`onSettle` resolves what it is given).
+    let tick = super::settled(JsValue::UNDEFINED.unchecked_ref());
     let task = Rc::new(Task {
         job: RefCell::new(Some(Box::pin(async move {
             let _ = tick.await;
