@@ -37,7 +37,4 @@ extern "C" {
     /// `JSON.stringify(v)`; `None` for values JSON cannot represent.
     #[wasm_bindgen(catch, js_namespace = JSON, js_name = stringify)]
     pub fn stringify(v: &JsValue) -> Result<Option<String>, JsValue>;
-    /// `JSON.parse(text)`.
-    #[wasm_bindgen(catch, js_namespace = JSON, js_name = parse)]
-    pub fn json_parse(text: &str) -> Result<JsValue, JsValue>;
 }

@@ -293,6 +293,9 @@ export const replaceUrl = (url) => history.replaceState(history.state, "", url);
 
 // ---- js/mod.rs: the facade's values -------------------------------------------------------------
 
+// The argument of `onRefresh`: `{ expiresAt }` (ms since the epoch) when the expiry is known.
+export const refreshInfo = (at) => (at === undefined ? {} : { expiresAt: at });
+
 // `config[name]` when it is a function (the `onRefresh` hooks).
 export const hook = (config, name) =>
   typeof config[name] == "function" ? config[name] : undefined;

@@ -4,7 +4,7 @@
 //! so concurrent JS calls never hit wasm-bindgen's "recursive use of an object" borrow error.
 //! Errors cross the boundary as `Error` objects with a stable `code` and a `message`.
 
-use crate::browser::builtins::{json_parse, Function, Promise};
+use crate::browser::builtins::{Function, Promise};
 use crate::client::{Client, SignOutOptions, Subscription, View};
 use crate::core::authorize::SignInOptions;
 use crate::core::config::ConfigInput;
@@ -202,6 +202,9 @@ pub struct SessionManager {
 
 #[wasm_bindgen(module = "/src/browser/platform.js")]
 extern "C" {
+    /// `{ expiresAt }` (ms since the epoch), or `{}` when the expiry is unknown.
+    #[wasm_bindgen(js_name = refreshInfo)]
+    fn refresh_info(expires_at: Option<f64>) -> JsValue;
     /// `config[name]` when it is a function.
     #[wasm_bindgen(js_name = hook)]
     fn js_hook(config: &JsValue, name: &str) -> Option<Function>;
@@ -294,10 +297,8 @@ impl SessionManager {
                 // A throwing hook must not break the refresh.
                 let _ = match (r, &on_ok, &on_err) {
                     (Ok(exp), Some(f), _) => {
-                        let info = Writer::default()
-                            .opt_uint("expiresAt", exp.map(|s| s.saturating_mul(1000)))
-                            .finish();
-                        f.call1(&JsValue::NULL, &json_parse(&info).unwrap_or_default())
+                        let at = exp.map(|s| s.saturating_mul(1000) as f64);
+                        f.call1(&JsValue::NULL, &refresh_info(at))
                     }
                     (Err(e), _, Some(f)) => f.call1(&JsValue::NULL, &error_object(e)),
                     _ => Ok(JsValue::UNDEFINED),
