@@ -233,9 +233,13 @@ impl Client {
         self.inner.config.server.as_ref()
     }
 
-    /// Sets the hook called after every refresh request (for logging or metrics).
+    /// Sets the hook called after every refresh request (for logging or metrics). Set it before
+    /// the session starts: the hook is called in place, so a call from inside the hook itself
+    /// cannot replace it and is ignored.
     pub fn on_refresh(&self, hook: RefreshHook) {
-        *self.inner.on_refresh.borrow_mut() = Some(hook);
+        if let Ok(mut slot) = self.inner.on_refresh.try_borrow_mut() {
+            *slot = Some(hook);
+        }
     }
 
     fn margin(&self) -> u64 {
@@ -763,8 +767,8 @@ impl Client {
         self.write_shared(Some(&session)).await;
         self.save_session(session)?;
         if previous_sub.is_some() {
-            let hook = self.inner.on_refresh.borrow().clone();
-            if let Some(h) = hook {
+            // Called in place (no clone): `on_refresh` does not replace it during the call.
+            if let Some(h) = &*self.inner.on_refresh.borrow() {
                 h(Ok(expires_at));
             }
         }
@@ -965,8 +969,8 @@ impl Client {
             }
             Err(_) => {}
         }
-        let hook = self.inner.on_refresh.borrow().clone();
-        if let Some(h) = hook {
+        // Called in place (no clone): `on_refresh` does not replace it during the call.
+        if let Some(h) = &*self.inner.on_refresh.borrow() {
             h(result.as_ref().map(|_| None));
         }
         result
@@ -1107,8 +1111,8 @@ impl Client {
                 self.inner
                     .failures
                     .set(self.inner.failures.get().saturating_add(1));
-                let hook = self.inner.on_refresh.borrow().clone();
-                if let Some(h) = hook {
+                // Called in place (no clone): `on_refresh` does not replace it during the call.
+                if let Some(h) = &*self.inner.on_refresh.borrow() {
                     h(Err(e));
                 }
                 self.schedule_renewal();
