@@ -5,7 +5,6 @@
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use oidc_session::browser::crypto::{random_bytes, sha256, verify};
 use oidc_session::browser::storage::Area;
-use oidc_session::browser::stringify;
 use oidc_session::core::discovery::ProviderMetadata;
 use oidc_session::core::error::{Error, TokenProblem};
 use oidc_session::core::json::decode as from_json;
@@ -93,7 +92,11 @@ async fn key_pair(alg: Alg) -> (JsValue, Jwk, Object) {
     let jwk = JsFuture::from(subtle().export_key("jwk", &public).unwrap())
         .await
         .unwrap();
-    let mut jwk: Jwk = from_json(&stringify(&jwk).unwrap(), "exported JWK").unwrap();
+    let mut jwk: Jwk = from_json(
+        &String::from(js_sys::JSON::stringify(&jwk).unwrap()),
+        "exported JWK",
+    )
+    .unwrap();
     jwk.kid = Some(format!("{}-1", alg.name()));
     (private, jwk, sign)
 }

@@ -33,8 +33,4 @@ extern "C" {
     /// `Date.now()`: milliseconds since the epoch.
     #[wasm_bindgen(js_namespace = Date, js_name = now)]
     pub fn date_now() -> f64;
-
-    /// `JSON.stringify(v)`; `None` for values JSON cannot represent.
-    #[wasm_bindgen(catch, js_namespace = JSON, js_name = stringify)]
-    pub fn stringify(v: &JsValue) -> Result<Option<String>, JsValue>;
 }

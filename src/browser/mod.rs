@@ -128,9 +128,4 @@ impl std::future::Future for Settled {
     }
 }
 
-/// JSON text of a JS value (`JSON.stringify`); `None` for values JSON cannot represent.
-pub fn stringify(v: &JsValue) -> Option<String> {
-    builtins::stringify(v).ok().flatten()
-}
-
 pub use task::{promise, spawn};

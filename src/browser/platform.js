@@ -296,6 +296,15 @@ export const replaceUrl = (url) => history.replaceState(history.state, "", url);
 // The argument of `onRefresh`: `{ expiresAt }` (ms since the epoch) when the expiry is known.
 export const refreshInfo = (at) => (at === undefined ? {} : { expiresAt: at });
 
+// An options or configuration object as JSON text; "" when JSON cannot represent it.
+export function jsonText(v) {
+  try {
+    return JSON.stringify(v) ?? "";
+  } catch {
+    return "";
+  }
+}
+
 // `config[name]` when it is a function (the `onRefresh` hooks).
 export const hook = (config, name) =>
   typeof config[name] == "function" ? config[name] : undefined;

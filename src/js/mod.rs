@@ -205,6 +205,8 @@ extern "C" {
     /// `{ expiresAt }` (ms since the epoch), or `{}` when the expiry is unknown.
     #[wasm_bindgen(js_name = refreshInfo)]
     fn refresh_info(expires_at: Option<f64>) -> JsValue;
+    #[wasm_bindgen(js_name = jsonText)]
+    fn js_json_text(v: &JsValue) -> String;
     /// `config[name]` when it is a function.
     #[wasm_bindgen(js_name = hook)]
     fn js_hook(config: &JsValue, name: &str) -> Option<Function>;
@@ -269,10 +271,11 @@ fn snapshot_of(cache: &Snapshot, view: &Rc<View>) -> JsValue {
     js
 }
 
-/// A JS options object as JSON text: `""` for `undefined` and `"null"` for `null`, which the
-/// options readers take as defaults and the configuration reader refuses as not an object.
+/// A JS options object as JSON text: `""` for `undefined` (and for what JSON cannot represent)
+/// and `"null"` for `null`, which the options readers take as defaults and the configuration
+/// reader refuses as not an object.
 fn json_text(v: &JsValue) -> String {
-    crate::browser::stringify(v).unwrap_or_default()
+    js_json_text(v)
 }
 
 /// Call this on the silent redirect page (`silentRedirectUri`): it hands the page's URL to the
