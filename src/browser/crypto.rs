@@ -54,7 +54,8 @@ pub fn verify(alg: Alg, jwk: &Jwk, signing_input: &[u8], signature: &[u8]) -> Ca
     let p = js_verify(alg.name(), &jwk_text(jwk), signing_input, signature);
     Call::new(p, |r| {
         r.map_err(crypto_err)?
-            .as_bool()
+            .as_f64()
+            .map(|valid| valid == 1.0)
             .ok_or_else(|| Error::token(TokenProblem::KeyUnusable))
     })
 }

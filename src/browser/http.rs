@@ -159,7 +159,7 @@ impl AppRequest {
         let a = app_request(input, init, backend, csrf.0, csrf.1).map_err(network)?;
         Ok(Self {
             request: a.get(0),
-            to_backend: a.get(1).as_bool().unwrap_or(false),
+            to_backend: a.get(1).as_f64() == Some(1.0),
             copy: (a.length() > 2).then(|| a.get(2)),
         })
     }

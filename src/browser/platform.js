@@ -30,8 +30,8 @@ export async function request(method, url, body, bearer, csrfName, csrfValue, wi
 }
 
 // Server mode's `fetch(input, init)`: the app's request, with the CSRF header when it goes to
-// `backend` (an origin). Returns [request, whether it goes to the backend, copy to send again
-// after a 401] (the copy only towards the backend, and absent when the body cannot be
+// `backend` (an origin). Returns [request, 1 when it goes to the backend else 0, copy to send
+// again after a 401] (the copy only towards the backend, and absent when the body cannot be
 // replayed); throws when `input`/`init` make no Request.
 export function appRequest(input, init, backend, csrfName, csrfValue) {
   const r = new Request(input, init ?? undefined);
@@ -43,7 +43,7 @@ export function appRequest(input, init, backend, csrfName, csrfValue) {
       copy = r.clone();
     } catch {}
   }
-  return copy ? [r, toBackend, copy] : [r, toBackend];
+  return copy ? [r, +toBackend, copy] : [r, +toBackend];
 }
 
 // Sends a Request as it is; resolves with [Response, status].
@@ -121,15 +121,16 @@ const ALGS = {
 };
 
 // Verifies `sig` over `data` with the public JWK `jwk` (a JSON text holding only kty, n, e, crv,
-// x, y: the algorithm is ours, not the key's). Resolves true or false, or null when WebCrypto
-// cannot import the key for `alg`; rejects when WebCrypto itself fails.
+// x, y: the algorithm is ours, not the key's). Resolves 1 (valid) or 0, or null when WebCrypto
+// cannot import the key for `alg`; rejects when WebCrypto itself fails. (Numbers, not booleans:
+// the adapters read numbers anyway, and one kind of value costs one reader in the glue.)
 export async function verify(alg, jwk, data, sig) {
   // Copies: the arguments are views of wasm memory, which may move while this awaits.
   [data, sig] = [data.slice(), sig.slice()];
   const [imp, ver] = ALGS[alg];
   const s = subtle();
   const key = await s.importKey("jwk", { ...JSON.parse(jwk), ext: true }, imp, false, ["verify"]).catch(() => null);
-  return key && s.verify(ver, key, sig, data);
+  return key && +(await s.verify(ver, key, sig, data));
 }
 
 // ---- lock.rs: cross-tab mutual exclusion ------------------------------------------------------
