@@ -242,6 +242,7 @@ impl ErrorKind {
 
 /// An [`ErrorKind`] in a box: a `Result<T, Error>` is one pointer wider than `T`, so results are
 /// passed and checked as one word instead of a 24-byte enum (in the bundle, every `?` moved it).
+/// `code()` and `message()` are the kind's (through `Deref`); match on [`Error::kind`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error(Box<ErrorKind>);
 
