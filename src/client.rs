@@ -1021,7 +1021,8 @@ impl Client {
         if self.server().is_some() {
             return Err(ErrorKind::Unsupported {
                 what: "in server mode the backend holds the tokens and the browser never sees one; call fetch() instead",
-            }.into());
+            }
+            .into());
         }
         {
             let s = self.inner.session.borrow();
