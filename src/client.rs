@@ -242,6 +242,14 @@ impl Client {
         }
     }
 
+    /// Tells the refresh hook, if any, how a refresh request ended. Called in place (no clone):
+    /// `on_refresh` does not replace it during the call.
+    fn refreshed(&self, outcome: Result<Option<u64>, &Error>) {
+        if let Some(h) = &*self.inner.on_refresh.borrow() {
+            h(outcome);
+        }
+    }
+
     fn margin(&self) -> u64 {
         self.inner.config.refresh_margin
     }
@@ -767,10 +775,7 @@ impl Client {
         self.write_shared(Some(&session)).await;
         self.save_session(session)?;
         if previous_sub.is_some() {
-            // Called in place (no clone): `on_refresh` does not replace it during the call.
-            if let Some(h) = &*self.inner.on_refresh.borrow() {
-                h(Ok(expires_at));
-            }
+            self.refreshed(Ok(expires_at));
         }
         Ok(())
     }
@@ -969,10 +974,7 @@ impl Client {
             }
             Err(_) => {}
         }
-        // Called in place (no clone): `on_refresh` does not replace it during the call.
-        if let Some(h) = &*self.inner.on_refresh.borrow() {
-            h(result.as_ref().map(|_| None));
-        }
+        self.refreshed(result.as_ref().map(|_| None));
         result
     }
 
@@ -1112,10 +1114,7 @@ impl Client {
                 self.inner
                     .failures
                     .set(self.inner.failures.get().saturating_add(1));
-                // Called in place (no clone): `on_refresh` does not replace it during the call.
-                if let Some(h) = &*self.inner.on_refresh.borrow() {
-                    h(Err(e));
-                }
+                self.refreshed(Err(e));
                 self.schedule_renewal();
             }
         }
