@@ -1,6 +1,7 @@
 //! The session client: drives the core's decisions with the browser adapters. One per
 //! configuration; cheap to clone (`Rc`). Used by the JS facade and the Leptos components.
 
+use crate::browser::builtins::date_now;
 use crate::browser::channel::Channel;
 use crate::browser::crypto::{random_bytes, sha256, verify};
 use crate::browser::http::{
@@ -501,7 +502,7 @@ impl Client {
             // One read-only request, `GET {me}`; only when the backend says `TOKEN_EXPIRED`, one
             // refresh and a second read. Nothing is written to storage, no timer is armed.
             self.set_view(Status::Loading, None, None);
-            let started = crate::browser::builtins::date_now();
+            let started = date_now();
             let mut refreshed = false;
             let result = loop {
                 let me = backend("GET", &server.me_url, server)
@@ -866,7 +867,7 @@ impl Client {
             .into());
         };
         let r = AppRequest::new(input, init, &server.origin, server.csrf())?;
-        let started = crate::browser::builtins::date_now();
+        let started = date_now();
         let (first, status) = send(&r.request).await?;
         if status != 401 || !r.to_backend {
             return Ok(first);
@@ -959,7 +960,7 @@ impl Client {
         };
         match &result {
             Ok(()) => {
-                let at = crate::browser::builtins::date_now();
+                let at = date_now();
                 self.inner.server_refreshed_at.set(at);
                 let _ = idb::set(&self.key("refreshed"), Some(&uint(at as u64))).await;
                 self.broadcast(&cat(&[MSG_REFRESHED, &uint(at as u64)]));

@@ -22,11 +22,6 @@ pub fn now() -> u64 {
     (builtins::date_now() / 1000.0) as u64
 }
 
-/// A short description of a thrown JS value, without echoing request bodies.
-pub(crate) fn describe(v: &JsValue) -> String {
-    js_describe(v)
-}
-
 use wasm_bindgen::JsCast;
 
 /// A platform promise and the function that reads its outcome. Every adapter returns this one
@@ -80,8 +75,8 @@ pub struct Settled(std::rc::Rc<std::cell::RefCell<Outcome>>);
 extern "C" {
     #[wasm_bindgen(js_name = onSettle)]
     fn js_settle(promise: &builtins::Promise, f: &JsValue);
-    #[wasm_bindgen(js_name = describe)]
-    fn js_describe(v: &JsValue) -> String;
+    /// A short description of a thrown JS value, without echoing request bodies.
+    pub(crate) fn describe(v: &JsValue) -> String;
 }
 
 /// `promise`'s outcome as a future. The callback is owned by JS (freed when collected), so a

@@ -205,11 +205,13 @@ extern "C" {
     /// `{ expiresAt }` (ms since the epoch), or `{}` when the expiry is unknown.
     #[wasm_bindgen(js_name = refreshInfo)]
     fn refresh_info(expires_at: Option<f64>) -> JsValue;
+    /// A JS options object as JSON text: `""` for `undefined` (and for what JSON cannot
+    /// represent) and `"null"` for `null`, which the options readers take as defaults and the
+    /// configuration reader refuses as not an object.
     #[wasm_bindgen(js_name = jsonText)]
-    fn js_json_text(v: &JsValue) -> String;
+    fn json_text(v: &JsValue) -> String;
     /// `config[name]` when it is a function.
-    #[wasm_bindgen(js_name = hook)]
-    fn js_hook(config: &JsValue, name: &str) -> Option<Function>;
+    fn hook(config: &JsValue, name: &str) -> Option<Function>;
     #[wasm_bindgen(js_name = sessionError)]
     fn session_error(thrown: bool, code: &str, message: &str, extra: &str) -> JsValue;
     #[wasm_bindgen(js_name = sessionState)]
@@ -271,13 +273,6 @@ fn snapshot_of(cache: &Snapshot, view: &Rc<View>) -> JsValue {
     js
 }
 
-/// A JS options object as JSON text: `""` for `undefined` (and for what JSON cannot represent)
-/// and `"null"` for `null`, which the options readers take as defaults and the configuration
-/// reader refuses as not an object.
-fn json_text(v: &JsValue) -> String {
-    js_json_text(v)
-}
-
 /// Call this on the silent redirect page (`silentRedirectUri`): it hands the page's URL to the
 /// parent window on this origin only. Equivalent to `parent.postMessage(location.href, location.origin)`.
 #[wasm_bindgen(js_name = handleSilentCallback)]
@@ -293,8 +288,7 @@ impl SessionManager {
         let config: JsValue = config.into();
         let input = ConfigInput::from_json(&json_text(&config)).map_err(|e| js_error(&e))?;
         let client = Client::new(input).map_err(|e| js_error(&e))?;
-        let hook = |name: &str| js_hook(&config, name);
-        let (on_ok, on_err) = (hook("onRefresh"), hook("onRefreshError"));
+        let (on_ok, on_err) = (hook(&config, "onRefresh"), hook(&config, "onRefreshError"));
         if on_ok.is_some() || on_err.is_some() {
             client.on_refresh(Rc::new(move |r| {
                 // A throwing hook must not break the refresh.
