@@ -30,33 +30,33 @@ const MAX_DEPTH: usize = 32;
 
 /// Parses a complete JSON text. `None` on any syntax error, duplicate member, or excessive depth.
 pub fn parse(text: &str) -> Option<Json> {
-    let mut p = Parser {
-        s: text,
-        b: text.as_bytes(),
-        i: 0,
-    };
+    let mut p = Parser { s: text, i: 0 };
     let v = p.value(0)?;
     p.ws();
-    (p.i == p.b.len()).then_some(v)
+    (p.i == p.b().len()).then_some(v)
 }
 
 struct Parser<'a> {
     s: &'a str,
-    b: &'a [u8],
     i: usize,
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
+    /// The text's bytes (the text is kept as `&str` so that strings are cut from it unchecked).
+    fn b(&self) -> &'a [u8] {
+        self.s.as_bytes()
+    }
+
     // Called from eight places: one body, not eight inlined loops.
     #[inline(never)]
     fn ws(&mut self) {
-        while matches!(self.b.get(self.i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        while matches!(self.b().get(self.i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
             self.i += 1;
         }
     }
 
     fn eat(&mut self, lit: &[u8]) -> Option<()> {
-        self.b[self.i..]
+        self.b()[self.i..]
             .starts_with(lit)
             .then(|| self.i += lit.len())
     }
@@ -66,7 +66,7 @@ impl Parser<'_> {
             return None;
         }
         self.ws();
-        Some(match *self.b.get(self.i)? {
+        Some(match *self.b().get(self.i)? {
             b'n' => self.eat(b"null").map(|_| Json::Null)?,
             b't' => self.eat(b"true").map(|_| Json::Bool(true))?,
             b'f' => self.eat(b"false").map(|_| Json::Bool(false))?,
@@ -117,7 +117,7 @@ impl Parser<'_> {
     }
 
     fn hex4(&mut self) -> Option<u32> {
-        let s = self.b.get(self.i..self.i + 4)?;
+        let s = self.b().get(self.i..self.i + 4)?;
         let mut n = 0;
         for &c in s {
             n = n * 16 + (c as char).to_digit(16)?;
@@ -131,7 +131,7 @@ impl Parser<'_> {
         let mut out = String::new();
         loop {
             let start = self.i;
-            while let Some(&c) = self.b.get(self.i) {
+            while let Some(&c) = self.b().get(self.i) {
                 if c == b'"' || c == b'\\' || c < 0x20 {
                     break;
                 }
@@ -139,14 +139,14 @@ impl Parser<'_> {
             }
             // Both ends sit next to ASCII bytes of valid text: no UTF-8 check is needed.
             out.push_str(self.s.get(start..self.i)?);
-            match *self.b.get(self.i)? {
+            match *self.b().get(self.i)? {
                 b'"' => {
                     self.i += 1;
                     return Some(out);
                 }
                 b'\\' => {
                     self.i += 1;
-                    let c = *self.b.get(self.i)?;
+                    let c = *self.b().get(self.i)?;
                     self.i += 1;
                     out.push(match c {
                         b'"' => '"',
@@ -184,10 +184,10 @@ impl Parser<'_> {
         let neg = self.eat(b"-").is_some();
         let digits = |p: &mut Self| {
             let s = p.i;
-            while matches!(p.b.get(p.i), Some(b'0'..=b'9')) {
+            while matches!(p.b().get(p.i), Some(b'0'..=b'9')) {
                 p.i += 1;
             }
-            &p.b[s..p.i]
+            &p.b()[s..p.i]
         };
         let int = digits(self);
         if int.is_empty() || (int.len() > 1 && int[0] == b'0') {
@@ -213,9 +213,9 @@ impl Parser<'_> {
             }
             frac.iter().for_each(|&d| push(d, true));
         }
-        if matches!(self.b.get(self.i), Some(b'e' | b'E')) {
+        if matches!(self.b().get(self.i), Some(b'e' | b'E')) {
             self.i += 1;
-            let eneg = match self.b.get(self.i) {
+            let eneg = match self.b().get(self.i) {
                 Some(b'-') => {
                     self.i += 1;
                     true
