@@ -129,6 +129,7 @@ impl PendingSignIn {
     }
 
     /// True when the pending sign-in is too old to finish.
+    // One body for its callers in the flows: the bundle's MIR inlining copied it into each.
     #[inline(never)]
     pub fn is_expired(&self, now: u64) -> bool {
         now.saturating_sub(self.created_at) > PENDING_LIFETIME

@@ -58,6 +58,7 @@ pub fn effective_margin(margin: u64, lifetime: Option<u64>) -> u64 {
 }
 
 /// True when the access token should be renewed before use.
+// One body for its callers in the flows: the bundle's MIR inlining copied it into each.
 #[inline(never)]
 pub fn needs_refresh(
     expires_at: Option<u64>,

@@ -59,6 +59,7 @@ impl StoredSession {
     }
 
     /// True while the access token is usable for at least `margin` more seconds.
+    // One body for its callers in the flows: the bundle's MIR inlining copied it into each.
     #[inline(never)]
     pub fn access_token_fresh(&self, now: u64, margin: u64) -> bool {
         self.expires_at.is_none_or(|at| now + margin < at)
