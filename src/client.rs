@@ -1240,7 +1240,7 @@ fn is_quiet(e: &Error) -> bool {
 }
 
 fn utf8(b: &[u8]) -> Result<String, Error> {
-    crate::core::text::utf8(b.to_vec()).ok_or_else(|| Error::token(TokenProblem::Malformed))
+    String::from_utf8(b.to_vec()).map_err(|_| Error::token(TokenProblem::Malformed))
 }
 
 /// The user of a stored session: the ID token's payload (verified before it was stored).

@@ -1,7 +1,7 @@
 //! The little URL handling the core needs: form encoding, query parsing, and the origin of an
 //! absolute http(s) URL. No URL crate: the browser adapters use the platform's `URL` where they can.
 
-use crate::core::text::{before, cat, find, parse_uint, split_once, uint, utf8};
+use crate::core::text::{before, cat, find, parse_uint, split_once, uint};
 
 /// Appends `s` percent-encoded: everything but RFC 3986 unreserved characters.
 pub fn encode_into(out: &mut String, s: &str) {
@@ -73,7 +73,7 @@ pub fn decode(s: &str) -> String {
         }
         i += 1;
     }
-    utf8(out).unwrap_or_else(|| s.to_owned())
+    String::from_utf8(out).unwrap_or_else(|_| s.to_owned())
 }
 
 /// The query of a URL or URL tail: between the first `?` and the `#`, empty when there is none.
