@@ -1,6 +1,7 @@
 // Demo page for oidc-session. Plain ES module, no build step.
-// Exposes `window.auth` (the SessionManager) and `window.authReady` (the bootstrap promise; it never
-// rejects) for the end-to-end tests. Tokens are never displayed or logged.
+// Exposes `window.auth` (the SessionManager), `window.authReady` (the bootstrap promise; it never
+// rejects) and `window.oidcStatuses` (every status the page's subscriber saw) for the end-to-end tests.
+// Tokens are never displayed or logged.
 //
 // Two modes, chosen by /config.js (`window.OIDC_DEMO`):
 // - browser mode (www/serve.mjs): the page runs authorization code + PKCE itself against the provider;
@@ -226,6 +227,10 @@ async function start() {
     renderFailure(err);
     return null;
   }
+  // For the end-to-end tests: every status the page's listener receives, from construction on (the initial status,
+  // then one entry per published state, in order). Status strings only, never a token.
+  window.oidcStatuses = [auth.state?.status ?? 'loading'];
+  auth.subscribe((state) => { window.oidcStatuses.push(state?.status); });
   window.auth = auth;
   auth.subscribe(render);
   wireUi(auth);

@@ -193,3 +193,21 @@ export async function expectFailed(page, code) {
   await expect(page.locator('#status')).toHaveAttribute('data-status', 'failed');
   await expect(page.locator('#error-code')).toHaveText(code);
 }
+
+// Every status the demo page's subscriber has received, in order (`window.oidcStatuses`, installed by app.js right
+// after `new SessionManager`: the initial `auth.state.status`, then one entry per published state). Only this
+// document's: a navigation starts a new list.
+export async function publishedStatuses(page) {
+  return page.evaluate(() => (Array.isArray(window.oidcStatuses) ? [...window.oidcStatuses] : null));
+}
+
+// Records every request any page of `page`'s context sends to the provider's token endpoint (preflights included),
+// as `METHOD URL`: a test that expects none asserts this list stays empty.
+export function recordTokenRequests(page, issuer = OP_ISSUER) {
+  const seen = [];
+  page.context().on('request', (req) => {
+    const u = new URL(req.url());
+    if (u.origin === issuer && u.pathname === '/token') seen.push(`${req.method()} ${u.href}`);
+  });
+  return seen;
+}

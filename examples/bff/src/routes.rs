@@ -405,6 +405,14 @@ async fn me(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         }
     }
     let Some(sid) = app.session_id(&headers) else {
+        // `__test/me-missing-cookie` (BFF_TEST_ENDPOINTS=1 only) may change this answer's code.
+        if let Some(code) = app.hooks.me_missing_cookie_code() {
+            return fail(
+                StatusCode::UNAUTHORIZED,
+                &code,
+                "not signed in (code set by __test/me-missing-cookie)",
+            );
+        }
         return fail(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "not signed in");
     };
     let session = match app.store.get(&sid).await {

@@ -4,9 +4,10 @@
 //! | endpoint | what |
 //! |---|---|
 //! | `GET  __test/stats` | counters (`upstreamRefreshes`, `coalescedRefreshes`, …) |
-//! | `POST __test/reset` | zeroes the counters and clears injected faults |
+//! | `POST __test/reset` | zeroes the counters and clears injected faults (and the `/me` answer below) |
 //! | `POST __test/expire` | the current session's access token expires now (`/me` then answers 401) |
 //! | `POST __test/fail-refresh?kind=terminal\|transient\|off[&count=N]` | the next N (default 1) upstream refreshes fail |
+//! | `POST __test/me-missing-cookie?code=CODE\|off` | `GET /me` without a session cookie answers 401 `CODE` (e.g. `TOKEN_EXPIRED`, as some backends do) instead of `UNAUTHENTICATED`; `off` restores that |
 
 use crate::provider::UpstreamError;
 use crate::web::{fail, now_secs, ok};
@@ -44,6 +45,9 @@ enum Fault {
 pub struct Hooks {
     stats: Mutex<Stats>,
     fault: Mutex<Option<(Fault, u32)>>,
+    /// The error code `GET /me` answers (401) when the request has no session cookie; `None`:
+    /// the normal `UNAUTHENTICATED`.
+    me_missing_cookie: Mutex<Option<String>>,
 }
 
 impl Hooks {
@@ -54,6 +58,15 @@ impl Hooks {
 
     pub fn stats(&self) -> Stats {
         *self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The error code `GET /me` answers without a session cookie, when `__test/me-missing-cookie`
+    /// set one.
+    pub fn me_missing_cookie_code(&self) -> Option<String> {
+        self.me_missing_cookie
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The injected failure for this upstream refresh, if one is armed.
@@ -84,6 +97,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/__test/reset", post(reset))
         .route("/__test/expire", post(expire))
         .route("/__test/fail-refresh", post(fail_refresh))
+        .route("/__test/me-missing-cookie", post(me_missing_cookie))
 }
 
 async fn stats(State(app): State<Arc<App>>) -> Response {
@@ -99,12 +113,17 @@ async fn stats(State(app): State<Arc<App>>) -> Response {
         "signouts": s.signouts,
         "revocations": s.revocations,
         "armedFault": fault.map(|(f, n)| json!({ "kind": format!("{f:?}").to_lowercase(), "count": n })),
+        "meMissingCookie": app.hooks.me_missing_cookie_code(),
     }))
 }
 
 async fn reset(State(app): State<Arc<App>>) -> Response {
     *app.hooks.stats.lock().unwrap_or_else(|e| e.into_inner()) = Stats::default();
     *app.hooks.fault.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    *app.hooks
+        .me_missing_cookie
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) = None;
     ok(json!({}))
 }
 
@@ -175,4 +194,70 @@ async fn fail_refresh(State(app): State<Arc<App>>, Query(q): Query<FailQuery>) -
     let count = q.count.unwrap_or(1).max(1);
     *app.hooks.fault.lock().unwrap_or_else(|e| e.into_inner()) = fault.map(|f| (f, count));
     ok(json!({ "kind": q.kind, "count": if fault.is_some() { count } else { 0 } }))
+}
+
+#[derive(Deserialize)]
+struct MeMissingCookieQuery {
+    code: String,
+}
+
+/// `off`: `None` (the normal answer); otherwise an error code of `A-Z`, `0-9` and `_` (at most 64).
+fn me_missing_cookie_setting(code: &str) -> Result<Option<String>, ()> {
+    match code {
+        "off" => Ok(None),
+        c if !c.is_empty()
+            && c.len() <= 64
+            && c.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') =>
+        {
+            Ok(Some(c.to_owned()))
+        }
+        _ => Err(()),
+    }
+}
+
+async fn me_missing_cookie(
+    State(app): State<Arc<App>>,
+    Query(q): Query<MeMissingCookieQuery>,
+) -> Response {
+    let Ok(setting) = me_missing_cookie_setting(&q.code) else {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "INVALID_CODE",
+            "code must be off or an error code of A-Z, 0-9 and _",
+        );
+    };
+    *app.hooks
+        .me_missing_cookie
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) = setting.clone();
+    ok(json!({ "code": setting }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn me_missing_cookie_accepts_codes_and_off() {
+        assert_eq!(
+            me_missing_cookie_setting("TOKEN_EXPIRED"),
+            Ok(Some("TOKEN_EXPIRED".into()))
+        );
+        assert_eq!(me_missing_cookie_setting("off"), Ok(None));
+        for bad in ["", "token_expired", "A B", "X\nY", &"A".repeat(65)] {
+            assert_eq!(me_missing_cookie_setting(bad), Err(()), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn reset_state_answers_normally() {
+        let hooks = Hooks::default();
+        assert_eq!(hooks.me_missing_cookie_code(), None);
+        *hooks.me_missing_cookie.lock().unwrap() = Some("TOKEN_EXPIRED".into());
+        assert_eq!(
+            hooks.me_missing_cookie_code().as_deref(),
+            Some("TOKEN_EXPIRED")
+        );
+    }
 }
