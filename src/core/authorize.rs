@@ -1,9 +1,9 @@
 //! The authorization request (OIDC Core 3.1.2.1 with PKCE) and the pending sign-in it leaves behind.
 
-use crate::core::config::{sanitize_return_to, Config};
+use crate::core::config::{sanitize_return_to, BrowserConfig};
 use crate::core::discovery::Provider;
 use crate::core::error::{Error, ErrorKind};
-use crate::core::json::{self, Field, Fields, FromJson, Writer};
+use crate::core::json::{Field, Fields, FromJson, Writer};
 use crate::core::pkce::{b64url, Entropy};
 use crate::core::secret::PkceVerifier;
 use crate::core::text::uint;
@@ -69,34 +69,6 @@ pub struct PendingSignIn {
     pub created_at: u64,
 }
 
-impl SignInOptions {
-    /// Reads the JS options object (as JSON text).
-    pub fn from_json(text: &str) -> Result<Self, Error> {
-        let v = json::parse(text).unwrap_or(json::Json::Null);
-        let Some(f) = Fields::of(&v) else {
-            return Ok(Self::default());
-        };
-        let read = || -> Field<Self> {
-            f.done(Self {
-                return_to: f.str("returnTo"),
-                prompt: f.str("prompt"),
-                login_hint: f.str("loginHint"),
-                max_age: f.uint("maxAge"),
-                ui_locales: f.str("uiLocales"),
-                scopes: f.strs("scopes", false),
-                extra_params: f.str_map("extraParams"),
-            })
-        };
-        read().map_err(|field| {
-            ErrorKind::ConfigInvalid {
-                field,
-                reason: "has the wrong type (see the SignInOptions type)",
-            }
-            .into()
-        })
-    }
-}
-
 impl FromJson for PendingSignIn {
     fn read(f: &Fields<'_>) -> Field<Self> {
         let Some(verifier) = PkceVerifier::parse(&f.req_str("verifier")) else {
@@ -132,14 +104,19 @@ impl PendingSignIn {
     // One body for its callers in the flows: the bundle's MIR inlining copied it into each.
     #[inline(never)]
     pub fn is_expired(&self, now: u64) -> bool {
-        now.saturating_sub(self.created_at) > PENDING_LIFETIME
-            || self.created_at > now + PENDING_LIFETIME
+        is_stale(self.created_at, now)
     }
+}
+
+/// True when something recorded at `at` (a pending sign-in, a completed callback) is older
+/// than [`PENDING_LIFETIME`], or implausibly far in the future (a clock that jumped back).
+pub fn is_stale(at: u64, now: u64) -> bool {
+    now.saturating_sub(at) > PENDING_LIFETIME || at > now + PENDING_LIFETIME
 }
 
 /// Builds the authorization URL and the pending sign-in to store before navigating.
 pub fn authorization_request(
-    config: &Config,
+    config: &BrowserConfig,
     provider: &Provider,
     options: &SignInOptions,
     entropy: &Entropy,
@@ -157,7 +134,7 @@ pub fn authorization_request(
 
 /// The silent (`prompt=none`) request for the hidden iframe, to the silent redirect URI.
 pub fn silent_request(
-    config: &Config,
+    config: &BrowserConfig,
     provider: &Provider,
     entropy: &Entropy,
     now: u64,
@@ -177,7 +154,7 @@ pub fn silent_request(
 }
 
 fn build(
-    config: &Config,
+    config: &BrowserConfig,
     provider: &Provider,
     options: &SignInOptions,
     redirect_uri: &str,
@@ -396,7 +373,7 @@ mod tests {
             7,
         )
         .unwrap();
-        let back: PendingSignIn = json::decode(&p.to_json(), "pending").unwrap();
+        let back: PendingSignIn = crate::core::json::decode(&p.to_json(), "pending").unwrap();
         assert_eq!(
             (back.state, back.nonce, back.created_at),
             (p.state, p.nonce, 7)
@@ -404,30 +381,7 @@ mod tests {
         assert_eq!(back.verifier.secret(), p.verifier.secret());
         let weak =
             r#"{"state":"s","nonce":"n","verifier":"short","redirect_uri":"r","created_at":1}"#;
-        assert!(json::decode::<PendingSignIn>(weak, "pending").is_err());
-    }
-
-    #[test]
-    fn sign_in_options_from_js_json() {
-        let o = SignInOptions::from_json(
-            r#"{"returnTo":"/x","maxAge":60,"extraParams":{"kc_idp_hint":"github"}}"#,
-        )
-        .unwrap();
-        assert_eq!(o.return_to.as_deref(), Some("/x"));
-        assert_eq!(o.max_age, Some(60));
-        assert_eq!(
-            o.extra_params.unwrap(),
-            [("kc_idp_hint".to_owned(), "github".to_owned())]
-        );
-        assert!(SignInOptions::from_json("").unwrap().return_to.is_none());
-        let e = SignInOptions::from_json(r#"{"maxAge":"soon"}"#).unwrap_err();
-        assert_eq!(
-            e,
-            ErrorKind::ConfigInvalid {
-                field: "maxAge",
-                reason: "has the wrong type (see the SignInOptions type)"
-            }
-        );
+        assert!(crate::core::json::decode::<PendingSignIn>(weak, "pending").is_err());
     }
 
     #[test]

@@ -53,6 +53,27 @@ pub fn classify_location(current_url: &str, redirect_uri: &str) -> Result<Landin
     parse_response(query_of(&cur.rest)).map(|r| r.map_or(Landing::Normal, Landing::Callback))
 }
 
+/// Whether a message posted to the page is silent SSO's answer, and if so the silent page's
+/// URL: the message must be text (`data`), come from that very iframe (`from_frame`) and from
+/// a page of `app_origin` exactly, and carry `state` among its query's `state` parameters
+/// (the core then checks the whole response). Anything else is someone else's message.
+pub fn silent_answer(
+    data: Option<String>,
+    origin: Option<&str>,
+    from_frame: bool,
+    app_origin: &str,
+    state: &str,
+) -> Option<String> {
+    let url = data?;
+    if !from_frame || origin != Some(app_origin) || HttpUrl::parse(&url).is_none() {
+        return None;
+    }
+    let ours = parse_query(query_of(&url))
+        .iter()
+        .any(|(k, v)| k == "state" && v == state);
+    ours.then_some(url)
+}
+
 /// Parses a callback query. `Ok(None)` when it has neither `code` nor `error`.
 pub fn parse_response(query: &str) -> Result<Option<AuthorizationResponse>, Error> {
     let pairs = parse_query(query);
@@ -141,6 +162,42 @@ pub fn check_response(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_our_iframe_s_answer_with_our_state_is_taken() {
+        const APP: &str = "https://app.example";
+        let url = "https://app.example/silent.html?code=c&state=s1&iss=x".to_owned();
+        let take = |data: Option<&str>, origin: Option<&str>, from_frame: bool| {
+            silent_answer(data.map(str::to_owned), origin, from_frame, APP, "s1")
+        };
+        assert_eq!(take(Some(&url), Some(APP), true), Some(url.clone()));
+        assert_eq!(take(Some(&url), Some(APP), false), None, "another window");
+        assert_eq!(take(Some(&url), Some("https://evil.example"), true), None);
+        assert_eq!(
+            take(Some(&url), Some("https://app.example:444"), true),
+            None
+        );
+        assert_eq!(take(Some(&url), None, true), None);
+        assert_eq!(take(None, Some(APP), true), None, "not text");
+        assert_eq!(
+            take(Some("https://app.example/s?state=s2"), Some(APP), true),
+            None
+        );
+        assert_eq!(
+            take(Some("https://app.example/s?xstate=s1"), Some(APP), true),
+            None
+        );
+        assert_eq!(take(Some("state=s1"), Some(APP), true), None, "not a URL");
+        assert!(
+            take(
+                Some("https://app.example/s?state=s0&state=s1"),
+                Some(APP),
+                true
+            )
+            .is_some(),
+            "every state parameter is looked at; the core refuses duplicates later"
+        );
+    }
     use crate::core::discovery::tests::provider;
     use crate::core::secret::PkceVerifier;
 

@@ -1,7 +1,6 @@
 //! The validated client configuration.
 
 use crate::core::error::{Error, ErrorKind};
-use crate::core::json::{self, Field, Fields};
 use crate::core::server::ServerConfig;
 use crate::core::text::{cat, find};
 use crate::core::url::HttpUrl;
@@ -18,7 +17,19 @@ pub enum StorageKind {
     Local,
 }
 
-/// The configuration as an application writes it (the JS object, camelCase).
+/// Who runs the OpenID Connect protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// The page itself: authorization code + PKCE, tokens in the configured storage.
+    #[default]
+    Browser,
+    /// The app's backend (backend-for-frontend): it keeps the tokens in HttpOnly cookies and
+    /// the browser only calls its `me`, `refresh`, `signout` and `login` endpoints.
+    Server,
+}
+
+/// The configuration as an application writes it. Fields that do not apply to the chosen
+/// [`Mode`] are ignored; [`Client::new`](crate::Client::new) checks the ones that do.
 #[derive(Debug, Clone, Default)]
 pub struct ConfigInput {
     /// The issuer URL, exactly as the provider spells it.
@@ -48,8 +59,8 @@ pub struct ConfigInput {
     pub silent_redirect_uri: Option<String>,
     /// How long the silent attempt may take, in seconds (default 10).
     pub silent_timeout_seconds: Option<u64>,
-    /// `"browser"` (default) or `"server"` (the backend holds the tokens in cookies).
-    pub mode: Option<String>,
+    /// Browser (default) or server mode.
+    pub mode: Mode,
     /// Server mode: the backend's auth routes (default `/api/auth`).
     pub server_base_path: Option<String>,
     /// Server mode: the backend's origin when it is not the page's (then cookies go cross-origin).
@@ -66,11 +77,24 @@ pub struct ConfigInput {
     pub csrf_header_name: Option<String>,
     /// Server mode: CSRF header value (default `oidc-session`).
     pub csrf_header_value: Option<String>,
+    /// Server mode: when `GET {me}` answers 401 at bootstrap, send one `POST {refresh}` and
+    /// ask again (default false: bootstrap is exactly one read-only request, and the backend
+    /// refreshes on its side). For backends whose `me` does not refresh by itself.
+    pub refresh_on_bootstrap: Option<bool>,
 }
 
-/// A configuration that has been checked: every field is usable.
+/// A configuration that has been checked, for one mode: neither carries the other's fields.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub enum Config {
+    /// The page runs OpenID Connect.
+    Browser(BrowserConfig),
+    /// The backend holds the session.
+    Server(ServerConfig),
+}
+
+/// A checked browser-mode configuration: every field is usable.
+#[derive(Debug, Clone)]
+pub struct BrowserConfig {
     /// Exactly as configured; compared byte for byte.
     pub issuer: String,
     /// The client id.
@@ -99,53 +123,6 @@ pub struct Config {
     pub silent_timeout: u64,
     /// The app's origin (`location.origin`).
     pub app_origin: String,
-    /// Present in server mode: the backend's endpoints. The OIDC fields are then unused.
-    pub server: Option<ServerConfig>,
-}
-
-impl ConfigInput {
-    fn read(f: &Fields<'_>) -> Field<Self> {
-        let storage = match f.str("storage").as_deref() {
-            None => None,
-            Some("memory") => Some(StorageKind::Memory),
-            Some("session") => Some(StorageKind::Session),
-            Some("local") => Some(StorageKind::Local),
-            Some(_) => f.fail("storage"),
-        };
-        let skew = f.uint("clockSkewSeconds");
-        f.done(Self {
-            issuer: f.str("issuer").unwrap_or_default(),
-            client_id: f.str("clientId").unwrap_or_default(),
-            redirect_uri: f.str("redirectUri").unwrap_or_default(),
-            post_logout_redirect_uri: f.str("postLogoutRedirectUri"),
-            scopes: f.strs("scopes", false),
-            storage,
-            clock_skew_seconds: skew.map(|s| u32::try_from(s).unwrap_or(u32::MAX)),
-            trusted_audiences: f.strs("trustedAudiences", false),
-            auto_refresh: f.bool("autoRefresh"),
-            refresh_margin_seconds: f.uint("refreshMarginSeconds"),
-            silent_sso: f.bool("silentSso"),
-            silent_redirect_uri: f.str("silentRedirectUri"),
-            silent_timeout_seconds: f.uint("silentTimeoutSeconds"),
-            mode: f.str("mode"),
-            server_base_path: f.str("serverBasePath"),
-            server_origin: f.str("serverOrigin"),
-            me_path: f.str("mePath"),
-            refresh_path: f.str("refreshPath"),
-            sign_out_path: f.str("signOutPath"),
-            login_path: f.str("loginPath"),
-            csrf_header_name: f.str("csrfHeaderName"),
-            csrf_header_value: f.str("csrfHeaderValue"),
-        })
-    }
-
-    /// Reads the configuration object as JSON text (the JS object, camelCase members).
-    pub fn from_json(text: &str) -> Result<Self, Error> {
-        let v = json::parse(text).ok_or_else(|| bad("config", "must be a plain object"))?;
-        let f = Fields::of(&v).ok_or_else(|| bad("config", "must be a plain object"))?;
-        Self::read(&f)
-            .map_err(|field| bad(field, "has the wrong type (see the SessionConfig type)"))
-    }
 }
 
 fn bad(field: &'static str, reason: &'static str) -> Error {
@@ -158,15 +135,15 @@ impl Config {
         // Every check reads `input` by reference and nothing is owned until all of them passed:
         // an early return then has nothing to drop (in the bundle, per-return drop code for the
         // ~20 members was most of this function's size).
-        Self::check(&input, app_origin)
-    }
-
-    fn check(input: &ConfigInput, app_origin: &str) -> Result<Self, Error> {
-        match input.mode.as_deref() {
-            None | Some("browser") => {}
-            Some("server") => return Self::server(input, app_origin),
-            Some(_) => return Err(bad("mode", "must be \"browser\" or \"server\"")),
+        match input.mode {
+            Mode::Browser => BrowserConfig::check(&input, app_origin).map(Config::Browser),
+            Mode::Server => ServerConfig::check(&input, app_origin).map(Config::Server),
         }
+    }
+}
+
+impl BrowserConfig {
+    fn check(input: &ConfigInput, app_origin: &str) -> Result<Self, Error> {
         let issuer = input.issuer.trim_ascii();
         if issuer.is_empty() {
             return Err(bad("issuer", "is required (the provider's issuer URL)"));
@@ -184,11 +161,11 @@ impl Config {
         }
         let client_id = input.client_id.trim_ascii();
         if client_id.is_empty() {
-            return Err(bad("clientId", "is required"));
+            return Err(bad("client_id", "is required"));
         }
-        let redirect_uri = same_origin_uri(&input.redirect_uri, app_origin, "redirectUri")?;
+        let redirect_uri = same_origin_uri(&input.redirect_uri, app_origin, "redirect_uri")?;
         let post_logout_redirect_uri = match &input.post_logout_redirect_uri {
-            Some(u) => Some(same_origin_uri(u, app_origin, "postLogoutRedirectUri")?),
+            Some(u) => Some(same_origin_uri(u, app_origin, "post_logout_redirect_uri")?),
             None => None,
         };
         let requested = input.scopes.as_deref().unwrap_or_default();
@@ -203,18 +180,18 @@ impl Config {
         }
         let clock_skew = u64::from(input.clock_skew_seconds.unwrap_or(60));
         if clock_skew > 300 {
-            return Err(bad("clockSkewSeconds", "must be at most 300"));
+            return Err(bad("clock_skew_seconds", "must be at most 300"));
         }
         let silent_redirect_uri = match &input.silent_redirect_uri {
-            Some(u) => Some(same_origin_uri(u, app_origin, "silentRedirectUri")?),
+            Some(u) => Some(same_origin_uri(u, app_origin, "silent_redirect_uri")?),
             None => None,
         };
         let silent_timeout = input.silent_timeout_seconds.unwrap_or(10);
         if !(1..=120).contains(&silent_timeout) {
-            return Err(bad("silentTimeoutSeconds", "must be between 1 and 120"));
+            return Err(bad("silent_timeout_seconds", "must be between 1 and 120"));
         }
         if input.refresh_margin_seconds.is_some_and(|m| m > 3600) {
-            return Err(bad("refreshMarginSeconds", "must be at most 3600"));
+            return Err(bad("refresh_margin_seconds", "must be at most 3600"));
         }
         let mut scopes = vec!["openid".to_owned()];
         if input.scopes.is_none() {
@@ -244,25 +221,26 @@ impl Config {
             },
             silent_timeout,
             app_origin: app_origin.to_owned(),
-            server: None,
         })
     }
+}
 
+impl ServerConfig {
     /// Server mode: only the backend's endpoints and the CSRF header matter.
-    fn server(input: &ConfigInput, app_origin: &str) -> Result<Self, Error> {
+    fn check(input: &ConfigInput, app_origin: &str) -> Result<Self, Error> {
         let origin = match input.server_origin.as_deref().map(str::trim_ascii) {
             None | Some("") => String::new(),
             Some(o) => {
                 let u = HttpUrl::parse(o)
-                    .ok_or_else(|| bad("serverOrigin", "must be an absolute http(s) origin"))?;
+                    .ok_or_else(|| bad("server_origin", "must be an absolute http(s) origin"))?;
                 if !u.is_secure_enough() {
                     return Err(bad(
-                        "serverOrigin",
+                        "server_origin",
                         "must use https (plain http is allowed only for loopback hosts)",
                     ));
                 }
                 if !matches!(u.rest.as_str(), "" | "/") {
-                    return Err(bad("serverOrigin", "must be an origin without a path"));
+                    return Err(bad("server_origin", "must be an origin without a path"));
                 }
                 u.origin()
             }
@@ -282,8 +260,8 @@ impl Config {
                 Some(_) => Err(bad(field, "must be a path starting with a single `/`")),
             }
         };
-        let base =
-            path(&input.server_base_path, "serverBasePath")?.unwrap_or_else(|| "/api/auth".into());
+        let base = path(&input.server_base_path, "server_base_path")?
+            .unwrap_or_else(|| "/api/auth".into());
         let url = |p: Option<String>, leaf: &str| {
             cat(&[&origin, &p.unwrap_or_else(|| cat(&[&base, "/", leaf]))])
         };
@@ -297,46 +275,30 @@ impl Config {
                     Err(bad(field, "must be a non-empty header token"))
                 }
             };
-        let server = ServerConfig {
-            me_url: url(path(&input.me_path, "mePath")?, "me"),
-            refresh_url: url(path(&input.refresh_path, "refreshPath")?, "refresh"),
-            sign_out_url: url(path(&input.sign_out_path, "signOutPath")?, "signout"),
-            login_url: url(path(&input.login_path, "loginPath")?, "login"),
+        Ok(ServerConfig {
+            me_url: url(path(&input.me_path, "me_path")?, "me"),
+            refresh_url: url(path(&input.refresh_path, "refresh_path")?, "refresh"),
+            sign_out_url: url(path(&input.sign_out_path, "sign_out_path")?, "signout"),
+            login_url: url(path(&input.login_path, "login_path")?, "login"),
             csrf_name: token(
                 &input.csrf_header_name,
                 "X-Requested-With",
-                "csrfHeaderName",
+                "csrf_header_name",
             )?,
-            csrf_value: token(&input.csrf_header_value, "oidc-session", "csrfHeaderValue")?,
+            csrf_value: token(
+                &input.csrf_header_value,
+                "oidc-session",
+                "csrf_header_value",
+            )?,
             cross_origin: !origin.is_empty() && origin != app_origin,
             origin: if origin.is_empty() {
                 app_origin.to_owned()
             } else {
                 origin
             },
-        };
-        Ok(Self {
-            issuer: String::new(),
-            client_id: String::new(),
-            redirect_uri: String::new(),
-            post_logout_redirect_uri: None,
-            scopes: Vec::new(),
-            storage: StorageKind::Memory,
-            clock_skew: 0,
-            trusted_audiences: Vec::new(),
-            auto_refresh: false,
-            refresh_margin: 0,
-            silent_sso: false,
-            silent_redirect_uri: String::new(),
-            silent_timeout: 0,
+            refresh_on_bootstrap: input.refresh_on_bootstrap.unwrap_or(false),
             app_origin: app_origin.to_owned(),
-            server: Some(server),
         })
-    }
-
-    /// A storage-key prefix unique to this issuer and client.
-    pub fn key_prefix(&self) -> String {
-        cat(&["oidc-session:", &self.issuer, ":", &self.client_id])
     }
 }
 
@@ -399,6 +361,20 @@ mod tests {
         }
     }
 
+    fn browser(r: Result<Config, Error>) -> BrowserConfig {
+        match r {
+            Ok(Config::Browser(c)) => c,
+            other => panic!("expected a browser config, got {other:?}"),
+        }
+    }
+
+    fn server_of(r: Result<Config, Error>) -> ServerConfig {
+        match r {
+            Ok(Config::Server(c)) => c,
+            other => panic!("expected a server config, got {other:?}"),
+        }
+    }
+
     fn field_of(r: Result<Config, Error>) -> &'static str {
         match r.as_ref().map_err(|e| e.kind()) {
             Err(ErrorKind::ConfigInvalid { field, .. }) => field,
@@ -408,14 +384,13 @@ mod tests {
 
     #[test]
     fn accepts_a_good_config_and_adds_openid() {
-        let c = Config::new(
+        let c = browser(Config::new(
             ConfigInput {
                 scopes: Some(vec!["email".into()]),
                 ..input()
             },
             APP,
-        )
-        .unwrap();
+        ));
         assert_eq!(c.scopes, ["openid", "email"]);
         assert_eq!(c.storage, StorageKind::Memory);
         assert_eq!(c.clock_skew, 60);
@@ -431,7 +406,7 @@ mod tests {
                 },
                 APP
             )),
-            "silentRedirectUri"
+            "silent_redirect_uri"
         );
     }
 
@@ -442,17 +417,17 @@ mod tests {
             (|i| i.issuer = String::new(), "issuer"),
             (|i| i.issuer = "http://op.example".into(), "issuer"),
             (|i| i.issuer = "https://op.example/?x=1".into(), "issuer"),
-            (|i| i.client_id = " ".into(), "clientId"),
+            (|i| i.client_id = " ".into(), "client_id"),
             (
                 |i| i.redirect_uri = "https://evil.example/cb".into(),
-                "redirectUri",
+                "redirect_uri",
             ),
             (
                 |i| i.post_logout_redirect_uri = Some("http://127.0.0.1:9999/".into()),
-                "postLogoutRedirectUri",
+                "post_logout_redirect_uri",
             ),
             (|i| i.scopes = Some(vec!["a b".into()]), "scopes"),
-            (|i| i.clock_skew_seconds = Some(301), "clockSkewSeconds"),
+            (|i| i.clock_skew_seconds = Some(301), "clock_skew_seconds"),
         ];
         for (change, field) in cases {
             let mut i = input();
@@ -470,32 +445,13 @@ mod tests {
     }
 
     #[test]
-    fn reads_the_js_object_and_names_mistyped_fields() {
-        let i = ConfigInput::from_json(r#"{"issuer":"https://op.example","clientId":"app","redirectUri":"http://127.0.0.1:8080/","storage":"session","clockSkewSeconds":30,"scopes":["email"],"onRefresh":{}}"#).unwrap();
-        assert_eq!(i.storage, Some(StorageKind::Session));
-        assert_eq!(i.clock_skew_seconds, Some(30));
-        assert!(Config::new(i, APP).is_ok());
-        assert_eq!(
-            field_of(
-                ConfigInput::from_json(r#"{"storage":"cookie"}"#).and_then(|i| Config::new(i, APP))
-            ),
-            "storage"
-        );
-        assert_eq!(
-            field_of(ConfigInput::from_json(r#"{"clientId":7}"#).and_then(|i| Config::new(i, APP))),
-            "clientId"
-        );
-        assert_eq!(
-            field_of(ConfigInput::from_json("[]").and_then(|i| Config::new(i, APP))),
-            "config"
-        );
-    }
-
-    #[test]
     fn server_mode_needs_no_oidc_fields_and_builds_the_endpoints() {
-        let server = |json: &str| ConfigInput::from_json(json).and_then(|i| Config::new(i, APP));
-        let c = server(r#"{"mode":"server"}"#).unwrap();
-        let s = c.server.unwrap();
+        let base = || ConfigInput {
+            mode: Mode::Server,
+            ..Default::default()
+        };
+        let server = |i: ConfigInput| Config::new(i, APP);
+        let s = server_of(server(base()));
         assert_eq!(
             (s.me_url.as_str(), s.refresh_url.as_str()),
             ("/api/auth/me", "/api/auth/refresh")
@@ -510,44 +466,63 @@ mod tests {
         );
         assert!(!s.cross_origin);
         assert_eq!(s.origin, APP);
-        assert_eq!(
-            c.storage,
-            StorageKind::Memory,
-            "server mode writes nothing to storage"
+        assert!(
+            !s.refresh_on_bootstrap,
+            "bootstrap is one request unless asked"
         );
-        assert!(!c.auto_refresh, "and runs no timer");
+        let s = server_of(server(ConfigInput {
+            refresh_on_bootstrap: Some(true),
+            ..base()
+        }));
+        assert!(s.refresh_on_bootstrap);
 
-        let c = server(r#"{"mode":"server","serverBasePath":"/api/iqauth/","mePath":"/api/iqauth/me","csrfHeaderName":"X-CSRF","csrfHeaderValue":"1","serverOrigin":"https://api.example"}"#).unwrap();
-        let s = c.server.unwrap();
+        let s = server_of(server(ConfigInput {
+            server_base_path: Some("/api/iqauth/".into()),
+            me_path: Some("/api/iqauth/me".into()),
+            csrf_header_name: Some("X-CSRF".into()),
+            csrf_header_value: Some("1".into()),
+            server_origin: Some("https://api.example".into()),
+            ..base()
+        }));
         assert_eq!(s.me_url, "https://api.example/api/iqauth/me");
         assert_eq!(s.refresh_url, "https://api.example/api/iqauth/refresh");
         assert_eq!(s.origin, "https://api.example");
         assert!(s.cross_origin);
 
-        assert_eq!(field_of(server(r#"{"mode":"cookies"}"#)), "mode");
         assert_eq!(
-            field_of(server(r#"{"mode":"server","mePath":"//evil.example/me"}"#)),
-            "mePath"
+            field_of(server(ConfigInput {
+                me_path: Some("//evil.example/me".into()),
+                ..base()
+            })),
+            "me_path"
         );
         assert_eq!(
-            field_of(server(r#"{"mode":"server","serverBasePath":"api"}"#)),
-            "serverBasePath"
+            field_of(server(ConfigInput {
+                server_base_path: Some("api".into()),
+                ..base()
+            })),
+            "server_base_path"
         );
         assert_eq!(
-            field_of(server(
-                r#"{"mode":"server","serverOrigin":"http://api.example"}"#
-            )),
-            "serverOrigin"
+            field_of(server(ConfigInput {
+                server_origin: Some("http://api.example".into()),
+                ..base()
+            })),
+            "server_origin"
         );
         assert_eq!(
-            field_of(server(
-                r#"{"mode":"server","serverOrigin":"https://api.example/x"}"#
-            )),
-            "serverOrigin"
+            field_of(server(ConfigInput {
+                server_origin: Some("https://api.example/x".into()),
+                ..base()
+            })),
+            "server_origin"
         );
         assert_eq!(
-            field_of(server(r#"{"mode":"server","csrfHeaderName":"Bad Header"}"#)),
-            "csrfHeaderName"
+            field_of(server(ConfigInput {
+                csrf_header_name: Some("Bad Header".into()),
+                ..base()
+            })),
+            "csrf_header_name"
         );
     }
 

@@ -1,6 +1,6 @@
 //! OpenID Provider metadata (OpenID Connect Discovery 1.0), checked per section 4.3.
 
-use crate::core::config::Config;
+use crate::core::config::BrowserConfig;
 use crate::core::error::{Error, ErrorKind, IssuerSource};
 use crate::core::json::{Field, Fields, FromJson};
 use crate::core::jwt::Alg;
@@ -109,7 +109,10 @@ fn endpoint(url: &Option<String>, required: bool, reason: &'static str) -> Resul
 }
 
 /// Checks a discovery document against the configuration (Discovery 4.3 and the code flow's needs).
-pub fn validate_metadata(metadata: ProviderMetadata, config: &Config) -> Result<Provider, Error> {
+pub fn validate_metadata(
+    metadata: ProviderMetadata,
+    config: &BrowserConfig,
+) -> Result<Provider, Error> {
     if metadata.issuer != config.issuer {
         return Err(ErrorKind::IssMismatch {
             source: IssuerSource::Discovery,
@@ -192,8 +195,8 @@ pub(crate) mod tests {
 
     pub(crate) const ISSUER: &str = "https://op.example";
 
-    pub(crate) fn config() -> Config {
-        Config::new(
+    pub(crate) fn config() -> BrowserConfig {
+        let c = crate::core::config::Config::new(
             ConfigInput {
                 issuer: ISSUER.into(),
                 client_id: "app".into(),
@@ -202,8 +205,11 @@ pub(crate) mod tests {
                 ..Default::default()
             },
             "https://app.example",
-        )
-        .unwrap()
+        );
+        match c {
+            Ok(crate::core::config::Config::Browser(c)) => c,
+            other => panic!("not a browser config: {other:?}"),
+        }
     }
 
     pub(crate) fn metadata_json() -> serde_json::Value {

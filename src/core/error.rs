@@ -114,7 +114,8 @@ impl fmt::Display for TokenProblem {
 pub enum ErrorKind {
     /// The configuration cannot work; `field` names what to fix.
     ConfigInvalid {
-        /// The configuration member, as the app spells it (`clientId`).
+        /// The configuration member: the [`ConfigInput`](crate::ConfigInput) field
+        /// (`client_id`), or `config` for the whole object.
         field: &'static str,
         /// What is wrong and how to fix it.
         reason: &'static str,
@@ -242,7 +243,8 @@ impl ErrorKind {
 
 /// An [`ErrorKind`] in a box: a `Result<T, Error>` is one pointer wider than `T`, so results are
 /// passed and checked as one word instead of a 24-byte enum (in the bundle, every `?` moved it).
-/// `code()` and `message()` are the kind's (through `Deref`); match on [`Error::kind`].
+/// Read it with [`Error::code`] (stable, for programs), [`Error::message`] (for people) and
+/// [`Error::kind`] (to match on).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error(Box<ErrorKind>);
 
@@ -260,17 +262,21 @@ impl PartialEq<ErrorKind> for Error {
     }
 }
 
-impl core::ops::Deref for Error {
-    type Target = ErrorKind;
-    fn deref(&self) -> &ErrorKind {
-        &self.0
-    }
-}
-
 impl Error {
     /// What failed.
     pub fn kind(&self) -> &ErrorKind {
         &self.0
+    }
+
+    /// The stable, machine-readable code (`state_mismatch`, `network`, a provider's
+    /// `access_denied`, …): see [`ErrorKind::code`].
+    pub fn code(&self) -> &str {
+        self.0.code()
+    }
+
+    /// What happened, for people; never contains a secret. See [`ErrorKind::message`].
+    pub fn message(&self) -> String {
+        self.0.message()
     }
 
     /// Shorthand for a refused token.

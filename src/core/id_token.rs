@@ -1,6 +1,6 @@
 //! ID token claim checks (OIDC Core 3.1.3.7, 3.1.3.8 and 12.2) and the UserInfo subject check.
 
-use crate::core::config::Config;
+use crate::core::config::BrowserConfig;
 use crate::core::error::{Error, ErrorKind, IssuerSource, TokenProblem};
 use crate::core::json::{Field, Fields, FromJson};
 use crate::core::pkce::{b64url, Sha256};
@@ -34,11 +34,11 @@ impl FromJson for IdTokenClaims {
             iss: f.req_str("iss"),
             sub: f.str("sub"),
             aud: f.strs("aud", true).unwrap_or_else(|| f.fail("aud")),
-            exp: f.num("exp"),
-            iat: f.num("iat"),
+            exp: f.seconds("exp"),
+            iat: f.seconds("iat"),
             nonce: f.str("nonce"),
             azp: f.str("azp"),
-            auth_time: f.num("auth_time"),
+            auth_time: f.seconds("auth_time"),
             at_hash: f.str("at_hash"),
         })
     }
@@ -62,7 +62,7 @@ pub struct Expectations<'a> {
 /// Runs every claim check; the signature is checked separately (before this).
 pub fn validate_claims(
     claims: &IdTokenClaims,
-    config: &Config,
+    config: &BrowserConfig,
     want: &Expectations<'_>,
 ) -> Result<(), Error> {
     let bad = |p| Err(Error::token(p));

@@ -77,6 +77,54 @@ impl Number {
         self.integer()?.try_into().ok()
     }
 
+    /// The number's integer part, exactly (no floating point): `1.7e9` and `1700000000.5`
+    /// give 1700000000, `-2.5` gives -2, `1e-3` gives 0; `None` beyond `i64`. With it, whether
+    /// anything was cut off (a non-zero fraction).
+    ///
+    /// The protocol's numbers (`exp`, `iat`, `auth_time`, `expires_in`) are seconds: read this
+    /// way they need no float parser (whose tables are ~13 KB of the wasm bundle).
+    pub(crate) fn whole(&self) -> Option<(i64, bool)> {
+        let t = self.0.as_str();
+        let (neg, t) = match t.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, t),
+        };
+        let (mantissa, exp) = match t.find(['e', 'E']) {
+            Some(i) => (&t[..i], &t[i + 1..]),
+            None => (t, "0"),
+        };
+        let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        // The exponent, saturated: anything beyond ±10^6 is far outside i64 or rounds to 0.
+        let (eneg, edigits) = match exp.strip_prefix('-') {
+            Some(d) => (true, d),
+            None => (false, exp.strip_prefix('+').unwrap_or(exp)),
+        };
+        let e = edigits.bytes().try_fold(0i64, |a, d| {
+            Some((a * 10 + i64::from(d - b'0')).min(1_000_000))
+        })?;
+        let e = if eneg { -e } else { e };
+        // The digits, with the decimal point after `point` of them.
+        let digits = || int.bytes().chain(frac.bytes());
+        let point = int.len() as i64 + e;
+        let mut whole: i64 = 0;
+        let mut cut = false;
+        for (i, d) in digits().enumerate() {
+            let v = i64::from(d - b'0');
+            if (i as i64) < point {
+                whole = whole.checked_mul(10)?.checked_add(v)?;
+            } else {
+                cut |= v != 0;
+            }
+        }
+        let shown = int.len() as i64 + frac.len() as i64;
+        if whole != 0 {
+            for _ in shown..point {
+                whole = whole.checked_mul(10)?;
+            }
+        }
+        Some((if neg { -whole } else { whole }, cut))
+    }
+
     /// The value of an integer written without fraction or exponent, when it fits an `i128`.
     fn integer(&self) -> Option<i128> {
         if self.0.bytes().any(|b| matches!(b, b'.' | b'e' | b'E')) {
@@ -391,11 +439,15 @@ impl<'a> Fields<'a> {
         self.str(k).unwrap_or_else(|| self.fail(k))
     }
 
-    /// A finite number member, as the nearest `f64`.
-    pub fn num(&self, k: &'static str) -> Option<f64> {
+    /// A number of seconds (`exp`, `iat`, `expires_in`): the member's whole part, as `f64` (a
+    /// fraction of a second is dropped). Refused beyond `i64`.
+    pub fn seconds(&self, k: &'static str) -> Option<f64> {
         match self.get(k) {
             None => None,
-            Some(Json::Num(n)) if n.as_f64().is_finite() => Some(n.as_f64()),
+            Some(Json::Num(n)) => match n.whole() {
+                Some((w, _)) => Some(w as f64),
+                None => self.fail(k),
+            },
             Some(_) => self.fail(k),
         }
     }
@@ -403,9 +455,12 @@ impl<'a> Fields<'a> {
     /// A non-negative whole number member below 9e15, however it is written: `1700000000`,
     /// `1.7e9` and `1700000000.0` all read as 1700000000 (some providers write `exp` so).
     pub fn uint(&self, k: &'static str) -> Option<u64> {
-        match self.num(k) {
+        match self.get(k) {
             None => None,
-            Some(n) if n >= 0.0 && n.fract() == 0.0 && n < 9.0e15 => Some(n as u64),
+            Some(Json::Num(n)) => match n.whole() {
+                Some((w, false)) if (0..9_000_000_000_000_000).contains(&w) => Some(w as u64),
+                _ => self.fail(k),
+            },
             Some(_) => self.fail(k),
         }
     }
@@ -430,21 +485,6 @@ impl<'a> Fields<'a> {
         for i in items {
             match i {
                 Json::Str(s) => out.push(s.clone()),
-                _ => return self.fail(k),
-            }
-        }
-        Some(out)
-    }
-
-    /// An object-of-strings member, in order (`extraParams`).
-    pub fn str_map(&self, k: &'static str) -> Option<Vec<(String, String)>> {
-        let Json::Obj(members) = self.get(k)? else {
-            return self.fail(k);
-        };
-        let mut out = Vec::new();
-        for (n, v) in members {
-            match v {
-                Json::Str(s) => out.push((n.clone(), s.clone())),
                 _ => return self.fail(k),
             }
         }
@@ -535,13 +575,6 @@ impl Writer {
         self
     }
 
-    /// A member whose value is already JSON.
-    pub fn value(mut self, k: &str, v: &Json) -> Self {
-        self.key(k);
-        v.write(&mut self.0);
-        self
-    }
-
     /// The finished object.
     // One body for its callers in the flows: the bundle's MIR inlining copied it into each.
     #[inline(never)]
@@ -592,6 +625,26 @@ mod tests {
         assert_eq!(parse("1700000123").unwrap(), num("1700000123"));
     }
 
+    #[test]
+    fn whole_parts_are_exact() {
+        let w = |t: &str| Number::parse(t).unwrap().whole();
+        assert_eq!(w("1700000000"), Some((1_700_000_000, false)));
+        assert_eq!(w("1.7e9"), Some((1_700_000_000, false)));
+        assert_eq!(w("17E+8"), Some((1_700_000_000, false)));
+        assert_eq!(w("1700000000.0"), Some((1_700_000_000, false)));
+        assert_eq!(w("1700000000.5"), Some((1_700_000_000, true)));
+        assert_eq!(w("-2.5"), Some((-2, true)));
+        assert_eq!(w("-0"), Some((0, false)));
+        assert_eq!(w("1e-3"), Some((0, true)));
+        assert_eq!(w("0e1000000"), Some((0, false)));
+        assert_eq!(w("0.5e1"), Some((5, false)));
+        assert_eq!(w("9223372036854775807"), Some((i64::MAX, false)));
+        assert_eq!(w("9223372036854775808"), None);
+        assert_eq!(w("1e300"), None);
+        assert_eq!(w("123456789e-9"), Some((0, true)));
+        assert_eq!(w("1234567890123e-3"), Some((1_234_567_890, true)));
+    }
+
     fn num(text: &str) -> Json {
         Json::Num(Number::parse(text).unwrap())
     }
@@ -629,8 +682,8 @@ mod tests {
         assert_eq!(parse(doc).unwrap().to_text(), doc);
         let v = parse(doc).unwrap();
         let f = Fields::of(&v).unwrap();
-        assert_eq!(f.num("score"), Some(0.5));
-        assert_eq!(f.num("balance"), Some(12.75));
+        assert_eq!(f.seconds("score"), Some(0.0), "seconds: the whole part");
+        assert_eq!(f.seconds("balance"), Some(12.0));
         assert_eq!(f.done(()), Ok(()));
     }
 
@@ -792,16 +845,10 @@ mod tests {
         );
         assert_eq!(one(&v, |f| f.strs("s", true)), Ok(Some(vec!["x".into()])));
         assert_eq!(one(&v, |f| f.strs("s", false)), Err("s"));
-        assert_eq!(
-            one(&v, |f| f.str_map("m")),
-            Ok(Some(vec![("k".into(), "v".into())]))
-        );
-        assert_eq!(one(&v, |f| f.str_map("l")), Err("l"));
 
         // An array with one non-string element is refused as a whole, not filtered.
-        let mixed = parse(r#"{"l":["a",1],"m":{"k":2}}"#).unwrap();
+        let mixed = parse(r#"{"l":["a",1]}"#).unwrap();
         assert_eq!(one(&mixed, |f| f.strs("l", false)), Err("l"));
-        assert_eq!(one(&mixed, |f| f.str_map("m")), Err("m"));
 
         // Reading goes on after a bad member, and the first bad member is the one reported.
         let f = Fields::of(&v).unwrap();

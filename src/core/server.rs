@@ -4,9 +4,10 @@
 
 use crate::core::config::sanitize_return_to;
 use crate::core::error::{Error, ErrorKind};
-use crate::core::json::{parse, Fields, Json, Writer};
+use crate::core::json::{parse, Fields, Json};
 use crate::core::token::check_json_response;
 use crate::core::url::{form_encode, with_query};
+use crate::core::user::User;
 
 /// The backend's endpoints and the CSRF header it requires.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +29,10 @@ pub struct ServerConfig {
     pub origin: String,
     /// True when the backend is on another origin: requests then send `credentials: "include"`.
     pub cross_origin: bool,
+    /// One `POST {refresh}` when bootstrap's `GET {me}` answers 401 (opt-in).
+    pub refresh_on_bootstrap: bool,
+    /// The app's origin (`location.origin`).
+    pub app_origin: String,
 }
 
 impl ServerConfig {
@@ -37,36 +42,14 @@ impl ServerConfig {
     }
 }
 
-/// The signed-in user as the backend describes it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ServerUser {
-    /// Subject.
-    pub sub: String,
-    /// The user object (JSON text): `data.user`, or derived from `data.claims`.
-    pub user_json: String,
-    /// The claims object (JSON text), `{}` when the backend sent none.
-    pub claims_json: String,
-}
-
-const CLAIM_FIELDS: &[&str] = &[
-    "sub",
-    "email",
-    "name",
-    "picture",
-    "roles",
-    "permissions",
-    "tenant",
-];
-
 /// What `GET …/me` said.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Me {
     /// Signed in.
-    User(ServerUser),
-    /// 401: no session (not an error).
+    User(Box<User>),
+    /// 401, whatever its code: no session (not an error). The backend refreshes on its side;
+    /// a client configured with `refresh_on_bootstrap` tries one refresh itself.
     SignedOut,
-    /// 401 `TOKEN_EXPIRED`: a session whose access token expired; refresh, then ask again.
-    Expired,
 }
 
 /// Reads `GET …/me`.
@@ -75,10 +58,7 @@ pub enum Me {
 /// else derived from the claims), or a plain user object with a `sub`.
 pub fn me_result(status: u16, content_type: Option<&str>, body: &str) -> Result<Me, Error> {
     if status == 401 {
-        return Ok(match error_of(status, body).kind() {
-            ErrorKind::Provider { error, .. } if error == "TOKEN_EXPIRED" => Me::Expired,
-            _ => Me::SignedOut,
-        });
+        return Ok(Me::SignedOut);
     }
     check_json_response(status, content_type, body, None)?;
     if status != 200 {
@@ -101,38 +81,18 @@ pub fn me_result(status: u16, content_type: Option<&str>, body: &str) -> Result<
             let d = Fields::of(data).ok_or_else(|| bad("`data` is not an object"))?;
             (
                 d.get("user").filter(|u| matches!(u, Json::Obj(_))),
-                d.get("claims"),
+                d.get("claims").filter(|c| matches!(c, Json::Obj(_))),
                 d.get("tenantId"),
             )
         }
         None => (Some(&v), None, None),
     };
-    let claims_obj = claims.filter(|c| matches!(c, Json::Obj(_)));
-    let (sub, user_json) = match (user, claims_obj) {
-        (Some(u), _) => (Fields::of(u).and_then(|f| f.str("sub")), u.to_text()),
-        (None, Some(c)) => {
-            let cf = Fields::of(c).ok_or_else(|| bad("`claims` is not an object"))?;
-            let mut w = Writer::default();
-            for k in CLAIM_FIELDS {
-                if let Some(val) = cf.get(k) {
-                    w = w.value(k, val);
-                }
-            }
-            if let (None, Some(t)) = (cf.get("tenant"), tenant) {
-                w = w.value("tenant", t);
-            }
-            (cf.str("sub"), w.finish())
-        }
-        (None, None) => return Err(bad("neither `data.user` nor `data.claims`")),
-    };
-    let sub = sub
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| bad("the user has no `sub`"))?;
-    Ok(Me::User(ServerUser {
-        sub,
-        user_json,
-        claims_json: claims_obj.map_or_else(|| "{}".to_owned(), Json::to_text),
-    }))
+    if user.is_none() && claims.is_none() {
+        return Err(bad("neither `data.user` nor `data.claims`"));
+    }
+    User::from_server(user, claims, tenant)
+        .map(|u| Me::User(Box::new(u)))
+        .ok_or_else(|| bad("the user has no `sub`"))
 }
 
 /// Reads `POST …/refresh`: a 2xx that is not an HTML page is success.
@@ -158,6 +118,19 @@ pub fn sign_out_result(status: u16, body: &str) -> Result<Option<String>, Error>
         .and_then(|d| d.str("endSessionUrl"));
     // Only http(s) URLs are followed.
     Ok(url.filter(|u| crate::core::url::HttpUrl::parse(u).is_some()))
+}
+
+/// True when `e` says the backend could not be asked (network, 5xx, 429, an HTML page), as
+/// opposed to an answer about the session. At bootstrap only these are `Failed`; any other
+/// refused refresh means there is no session to resume.
+pub fn backend_unavailable(e: &Error) -> bool {
+    match e.kind() {
+        ErrorKind::Network { .. }
+        | ErrorKind::HtmlResponse { .. }
+        | ErrorKind::RateLimited { .. } => true,
+        ErrorKind::HttpError { status } => *status >= 500,
+        _ => false,
+    }
 }
 
 /// The navigation target of `signIn({ returnTo })`: `{login}?returnTo=…`, same-origin only.
@@ -219,12 +192,16 @@ mod tests {
             csrf_value: "oidc-session".into(),
             origin: "https://app.example".into(),
             cross_origin: false,
+            refresh_on_bootstrap: false,
+            app_origin: "https://app.example".into(),
         }
     }
 
-    fn user_field(u: &ServerUser, k: &'static str) -> Option<String> {
-        let v = parse(&u.user_json).unwrap();
-        Fields::of(&v).unwrap().str(k)
+    fn user_field(u: &User, k: &'static str) -> Option<String> {
+        match u.claim(k) {
+            Some(Json::Str(s)) => Some(s.clone()),
+            _ => None,
+        }
     }
 
     #[test]
@@ -235,7 +212,10 @@ mod tests {
         };
         assert_eq!(u.sub, "u1");
         assert_eq!(user_field(&u, "email").as_deref(), Some("a@x"));
-        assert!(u.claims_json.contains("\"roles\":[\"admin\"]"));
+        assert_eq!(u.email.as_deref(), Some("a@x"));
+        assert!(u
+            .to_json()
+            .contains("\"claims\":{\"sub\":\"u1\",\"email\":\"other@x\",\"roles\":[\"admin\"]}"));
     }
 
     #[test]
@@ -247,11 +227,8 @@ mod tests {
         assert_eq!(u.sub, "u2");
         assert_eq!(user_field(&u, "name").as_deref(), Some("B"));
         assert_eq!(user_field(&u, "tenant").as_deref(), Some("t9"));
-        assert!(u.user_json.contains("\"permissions\":[\"p\"]"));
-        assert!(
-            !u.user_json.contains("\"iss\""),
-            "protocol claims stay in claims"
-        );
+        assert_eq!(u.permissions, ["p"]);
+        assert!(u.claim("iss").is_none(), "protocol claims stay in claims");
     }
 
     #[test]
@@ -259,7 +236,31 @@ mod tests {
         let Me::User(u) = me_result(200, JSON, r#"{"sub":"u3","email":"c@x"}"#).unwrap() else {
             panic!()
         };
-        assert_eq!((u.sub.as_str(), u.claims_json.as_str()), ("u3", "{}"));
+        assert_eq!(u.sub, "u3");
+        assert_eq!(u.token_claims().count(), 0);
+    }
+
+    #[test]
+    fn only_infrastructure_failures_count_as_unavailable() {
+        let e = |k: ErrorKind| Error::from(k);
+        assert!(backend_unavailable(&e(ErrorKind::Network {
+            detail: "x".into()
+        })));
+        assert!(backend_unavailable(&e(ErrorKind::HttpError {
+            status: 503
+        })));
+        assert!(backend_unavailable(&e(ErrorKind::RateLimited {
+            retry_after: None
+        })));
+        assert!(!backend_unavailable(&e(ErrorKind::HttpError {
+            status: 401
+        })));
+        assert!(!backend_unavailable(
+            &refresh_result(401, JSON, r#"{"error":{"code":"NO_SESSION"}}"#).unwrap_err()
+        ));
+        assert!(!backend_unavailable(
+            &refresh_result(401, JSON, r#"{"error":{"code":"TOKEN_EXPIRED"}}"#).unwrap_err()
+        ));
     }
 
     #[test]
@@ -288,7 +289,8 @@ mod tests {
                 r#"{"success":false,"error":{"code":"TOKEN_EXPIRED"}}"#
             )
             .unwrap(),
-            Me::Expired
+            Me::SignedOut,
+            "a 401 is signed out whatever its code"
         );
         for bad in [
             r#"{"success":true,"data":{}}"#,

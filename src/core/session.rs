@@ -91,16 +91,30 @@ impl Status {
     }
 }
 
-/// What the state machine settles on after a callback failed.
+/// What the view shows after a callback that did not sign in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallbackVerdict {
+    /// A replay of a callback this browser already completed (a reload, Back): nothing is
+    /// redeemed and nothing reported; the stored session, if any, stands.
+    KeepQuietly,
+    /// Refused while a session exists (a forged `state`): the session stands and the error is
+    /// reported next to it.
+    KeepAndReport,
+    /// Refused with no session to keep, or any other failure: `Failed` with the error.
+    Fail,
+}
+
+/// Decides how a callback that failed with `error` is shown.
 ///
-/// A callback whose `state` matches nothing while a session is stored is a replay (the callback
-/// URL reloaded or revisited): the session stands. Every other failure is reported, and nothing
-/// stored is touched.
-pub fn status_after_callback_error(error: &Error, has_session: bool) -> Status {
-    if has_session && matches!(error.kind(), ErrorKind::StateMismatch) {
-        Status::SignedIn
-    } else {
-        Status::Failed
+/// `replay` is true when the callback's `state` is one this browser completed earlier. A
+/// `state` this browser never issued is a possible login-CSRF attempt: always reported. Every
+/// other failure (a wrong `iss`, the provider's `access_denied`, a token refused) is `Fail`;
+/// nothing stored is touched either way.
+pub fn after_callback_error(error: &Error, has_session: bool, replay: bool) -> CallbackVerdict {
+    match (error.kind(), replay, has_session) {
+        (ErrorKind::StateMismatch, true, _) => CallbackVerdict::KeepQuietly,
+        (ErrorKind::StateMismatch, false, true) => CallbackVerdict::KeepAndReport,
+        _ => CallbackVerdict::Fail,
     }
 }
 
@@ -129,19 +143,16 @@ mod tests {
     }
 
     #[test]
-    fn replayed_callbacks_keep_the_session() {
-        assert_eq!(
-            status_after_callback_error(&ErrorKind::StateMismatch.into(), true),
-            Status::SignedIn
-        );
-        assert_eq!(
-            status_after_callback_error(&ErrorKind::StateMismatch.into(), false),
-            Status::Failed
-        );
-        assert_eq!(
-            status_after_callback_error(&ErrorKind::IssMissing.into(), true),
-            Status::Failed
-        );
+    fn replayed_callbacks_are_quiet_and_forged_ones_reported() {
+        let mismatch: Error = ErrorKind::StateMismatch.into();
+        use CallbackVerdict::*;
+        assert_eq!(after_callback_error(&mismatch, true, true), KeepQuietly);
+        assert_eq!(after_callback_error(&mismatch, false, true), KeepQuietly);
+        assert_eq!(after_callback_error(&mismatch, true, false), KeepAndReport);
+        assert_eq!(after_callback_error(&mismatch, false, false), Fail);
+        let iss: Error = ErrorKind::IssMissing.into();
+        assert_eq!(after_callback_error(&iss, true, false), Fail);
+        assert_eq!(after_callback_error(&iss, true, true), Fail);
     }
 
     #[test]

@@ -107,7 +107,7 @@ impl FromJson for TokenResponse {
         f.done(Self {
             access_token: f.str("access_token"),
             token_type: f.str("token_type"),
-            expires_in: f.num("expires_in"),
+            expires_in: f.seconds("expires_in"),
             refresh_token: f.str("refresh_token"),
             id_token: f.str("id_token"),
             scope: f.str("scope"),
