@@ -35,16 +35,6 @@ extern "C" {
         csrf_value: Option<&str>,
         with_cookies: bool,
     ) -> Promise;
-    #[wasm_bindgen(catch, js_name = appRequest)]
-    fn app_request(
-        input: &JsValue,
-        init: &JsValue,
-        backend: &str,
-        csrf_name: &str,
-        csrf_value: &str,
-    ) -> Result<Array, JsValue>;
-    #[wasm_bindgen(js_name = send)]
-    fn js_send(request: &JsValue) -> Promise;
 }
 
 /// What `request` needs besides the method and URL.
@@ -136,41 +126,6 @@ pub struct Reply {
     pub retry_after: Option<String>,
     /// Body text.
     pub body: String,
-}
-
-/// An app's request (server mode's `fetch`), ready to send to `backend`'s origin or elsewhere.
-pub struct AppRequest {
-    /// The `Request`, with the CSRF header when it goes to the backend.
-    pub request: JsValue,
-    /// A copy to send once more; `None` when the body cannot be replayed.
-    pub copy: Option<JsValue>,
-    /// Whether it goes to the backend's origin.
-    pub to_backend: bool,
-}
-
-impl AppRequest {
-    /// `new Request(input, init)`, with the header `csrf` when its origin is `backend`.
-    pub fn new(
-        input: &JsValue,
-        init: &JsValue,
-        backend: &str,
-        csrf: (&str, &str),
-    ) -> Result<Self, Error> {
-        let a = app_request(input, init, backend, csrf.0, csrf.1).map_err(network)?;
-        Ok(Self {
-            request: a.get(0),
-            to_backend: a.get(1).as_f64() == Some(1.0),
-            copy: (a.length() > 2).then(|| a.get(2)),
-        })
-    }
-}
-
-/// Sends a `Request` as it is: the `Response` and its status.
-pub fn send(request: &JsValue) -> Call<(JsValue, u16)> {
-    Call::new(js_send(request), |r| {
-        let a: Array = r.map_err(network)?.unchecked_into();
-        Ok((a.get(0), a.get(1).as_f64().map_or(0, |s| s as u16)))
-    })
 }
 
 /// A request to the server-mode backend (`url` one of `server`'s endpoints): the CSRF header

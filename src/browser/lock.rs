@@ -1,56 +1,85 @@
-//! Cross-tab mutual exclusion: Web Locks (`navigator.locks`), or, where that is missing, a
-//! lease in localStorage that expires after 10 s, so a lock left by a closed tab stalls nobody
-//! longer than that. Both live in `platform.js` (`withLock`).
+//! Cross-tab mutual exclusion: Web Locks (`navigator.locks.request`, bound in `platform.js`),
+//! or where the browser lacks them, a lease in localStorage that expires after 10 s, so a lock
+//! left by a closed tab stalls nobody longer than that. The lease's rules are the core's
+//! (`core::lease`); this module reads and writes the value and sleeps.
 
-use crate::browser::builtins::Promise;
-use crate::core::error::{Error, ErrorKind};
-use std::cell::RefCell;
+use crate::browser::builtins::{Array, Function, Promise};
+use crate::browser::crypto::random_bytes;
+use crate::browser::storage::Area;
+use crate::browser::timer::sleep;
+use crate::browser::{now_ms, spawn};
+use crate::core::lease::{holder, lease, may_take, RETRY_MS, SETTLE_MS};
+use crate::core::pkce::b64url;
+use crate::core::text::cat;
 use std::future::Future;
-use std::rc::Rc;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+/// A job whose outcome settles a JS promise.
+pub(crate) type Job = std::pin::Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
 
 #[wasm_bindgen(module = "/src/browser/platform.js")]
 extern "C" {
-    #[wasm_bindgen(js_name = withLock)]
-    fn js_with_lock(name: &str, task: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = hasWebLocks)]
+    fn has_web_locks() -> bool;
+    /// `navigator.locks.request(name, …)`, calling `start([, resolve, reject])` under the lock.
+    #[wasm_bindgen(js_name = webLock)]
+    fn web_lock(name: &str, start: &JsValue) -> Promise;
 }
 
-/// Runs `task` while this tab holds the lock `name`; other tabs asking for it wait.
-pub async fn with_lock<F>(name: &str, task: F) -> Result<(), Error>
-where
-    F: Future<Output = Result<(), Error>> + 'static,
-{
-    // One compiled copy of the locking for every caller: the task is boxed here.
-    locked(name, Box::pin(task)).await
-}
-
-async fn locked(
-    name: &str,
-    task: std::pin::Pin<Box<dyn Future<Output = Result<(), Error>>>>,
-) -> Result<(), Error> {
-    let result: Rc<RefCell<Option<Result<(), Error>>>> = Rc::default();
-    let slot = result.clone();
-    let callback = crate::browser::task::starter(async move {
-        let r = task.await;
-        *slot.borrow_mut() = Some(r);
-        Ok(JsValue::UNDEFINED)
-    });
-    crate::browser::settled(&request(name, &callback))
-        .await
-        .map_err(|_| ErrorKind::Unsupported {
-            what: "the lock request was refused",
-        })?;
-    let r = result.borrow_mut().take();
-    r.unwrap_or_else(|| {
-        Err(ErrorKind::Unsupported {
-            what: "the lock was released before the task ran",
+/// Runs `job` while this tab holds the lock `name`; the returned promise settles as the job
+/// does, or rejects when the lock is refused. Other tabs asking for `name` wait.
+pub(crate) fn request(name: &str, job: Job) -> Promise {
+    if has_web_locks() {
+        return web_lock(name, &starter(job));
+    }
+    let key = cat(&[name, ":lease"]);
+    let leased: Job = Box::pin(async move {
+        let owner = b64url(&random_bytes::<9>().unwrap_or_default());
+        acquire(&key, &owner).await;
+        let r = job.await;
+        if holder(Area::Local.get(&key).as_deref()) == Some(owner.as_str()) {
+            Area::Local.remove(&key);
         }
-        .into())
-    })
+        r
+    });
+    wasm_bindgen_futures::future_to_promise(leased).unchecked_into()
 }
 
-/// Starts `task` (made by `task::starter`) while this tab holds the lock `name`; the returned
-/// promise settles as the task does, or rejects when the lock is refused.
-pub fn request(name: &str, task: &JsValue) -> Promise {
-    js_with_lock(name, task)
+/// `job` as the JS function that Web Locks call once with `[_, resolve, reject]` when the lock
+/// is granted: the job is spawned then, and settles them.
+fn starter(job: Job) -> JsValue {
+    let mut job = Some(job);
+    Closure::<dyn FnMut(JsValue)>::new(move |d: JsValue| {
+        let Some(job) = job.take() else { return };
+        let d: Array = d.unchecked_into();
+        let (resolve, reject): (Function, Function) =
+            (d.get(1).unchecked_into(), d.get(2).unchecked_into());
+        spawn(async move {
+            let (f, v) = match job.await {
+                Ok(v) => (resolve, v),
+                Err(e) => (reject, e),
+            };
+            let _ = f.call1(&JsValue::UNDEFINED, &v);
+        });
+    })
+    .into_js_value()
+}
+
+/// Waits until `owner` holds the lease `key`. Without a writable localStorage there is no
+/// other tab to exclude through it, and this returns at once.
+async fn acquire(key: &str, owner: &str) {
+    loop {
+        if may_take(Area::Local.get(key).as_deref(), owner, now_ms()) {
+            if Area::Local.set(key, &lease(owner, now_ms())).is_err() {
+                return;
+            }
+            // Two tabs may have written at once: the last write wins; both read it back.
+            sleep(SETTLE_MS).await;
+            if holder(Area::Local.get(key).as_deref()) == Some(owner) {
+                return;
+            }
+        }
+        sleep(RETRY_MS).await;
+    }
 }

@@ -1,25 +1,33 @@
 //! Browser adapters: thin wrappers over fetch, Web Storage, WebCrypto and navigation. Each turns
 //! platform failures into [`crate::Error`] and holds no protocol logic: decisions live in the core.
 
-pub mod builtins;
-pub mod channel;
-pub mod crypto;
-pub mod http;
-pub mod idb;
-pub mod lock;
-pub mod nav;
-pub mod silent;
-pub mod storage;
-pub mod task;
-pub mod timer;
+pub(crate) mod builtins;
+pub(crate) mod channel;
+pub(crate) mod crypto;
+pub(crate) mod http;
+pub(crate) mod idb;
+pub(crate) mod lock;
+pub(crate) mod nav;
+pub(crate) mod oneshot;
+pub(crate) mod silent;
+pub(crate) mod storage;
+pub(crate) mod timer;
+
+#[cfg(test)]
+mod tests;
 
 use wasm_bindgen::JsValue;
 
-/// Seconds since the epoch, from the browser clock. The only clock read in the crate.
+/// Seconds since the epoch, from the browser clock. With `now_ms`, the crate's only clock read.
 /// Not inlined: the float division and conversion would be compiled into each of ~16 callers.
 #[inline(never)]
 pub fn now() -> u64 {
     (builtins::date_now() / 1000.0) as u64
+}
+
+/// Milliseconds since the epoch, from the browser clock.
+pub fn now_ms() -> u64 {
+    builtins::date_now() as u64
 }
 
 use wasm_bindgen::JsCast;
@@ -123,4 +131,9 @@ impl std::future::Future for Settled {
     }
 }
 
-pub use task::{promise, spawn};
+/// Runs `job` to completion on the page's thread, starting in a microtask (never inside the
+/// caller). wasm-bindgen-futures' executor: the one every wasm-bindgen app, Leptos included,
+/// already runs, so an app has one executor, not two.
+pub(crate) fn spawn(job: impl std::future::Future<Output = ()> + 'static) {
+    wasm_bindgen_futures::spawn_local(job);
+}

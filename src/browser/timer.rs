@@ -40,6 +40,13 @@ pub fn timeout(ms: u32, mut f: impl FnMut() + 'static) -> Guard {
     guard(Box::new(move |_| f()), |c| later(c, ms))
 }
 
+/// Completes after `ms` milliseconds (the timer is cancelled if the future is dropped first).
+pub async fn sleep(ms: u32) {
+    let (tick, ticked) = super::oneshot::channel();
+    let _timer = timeout(ms, move || tick.send(()));
+    ticked.await;
+}
+
 /// Calls `f` whenever the page may have slept or gone offline (`focus`, `online`,
 /// `visibilitychange`): timers stop while a machine sleeps, so the clock is re-read then.
 pub fn on_wake_up(mut f: impl FnMut() + 'static) -> Guard {

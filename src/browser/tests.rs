@@ -1,18 +1,17 @@
 //! Browser tests (headless Chromium via wasm-bindgen-test): WebCrypto verification with real
 //! keys generated in the browser, storage round trips, and the JSON adapter's refusals.
-#![cfg(target_arch = "wasm32")]
 
-use js_sys::{Array, Object, Reflect, Uint8Array};
-use oidc_session::browser::crypto::{random_bytes, sha256, verify};
-use oidc_session::browser::storage::Area;
-use oidc_session::core::discovery::ProviderMetadata;
-use oidc_session::core::error::{Error, TokenProblem};
-use oidc_session::core::json::decode as from_json;
-use oidc_session::core::jwt::{
+use crate::browser::crypto::{random_bytes, sha256, verify};
+use crate::browser::storage::Area;
+use crate::core::discovery::ProviderMetadata;
+use crate::core::error::{Error, TokenProblem};
+use crate::core::json::decode as from_json;
+use crate::core::jwt::{
     check_header, check_signature_shape, select_key, split, Alg, JoseHeader, Jwk, JwkSet,
 };
-use oidc_session::core::secret::{AccessToken, IdToken, RefreshToken};
-use oidc_session::core::session::StoredSession;
+use crate::core::secret::{AccessToken, IdToken, RefreshToken};
+use crate::core::session::StoredSession;
+use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
@@ -43,7 +42,7 @@ async fn sleep(ms: i32) {
 }
 
 fn b64(b: &[u8]) -> String {
-    oidc_session::core::pkce::b64url(b)
+    crate::core::pkce::b64url(b)
 }
 
 /// A key pair made by WebCrypto for `alg`, its public JWK (as the provider would publish it),
@@ -267,8 +266,44 @@ fn html_and_wrong_shapes_are_typed_errors_not_exceptions() {
 
 mod refresh {
     use super::*;
-    use oidc_session::browser::lock::with_lock;
-    use oidc_session::{Client, ConfigInput, StorageKind};
+    use crate::core::error::ErrorKind;
+    use std::cell::RefCell;
+    use std::future::Future;
+
+    /// Runs `task` while this tab holds the lock `name`; other tabs asking for it wait.
+    pub(crate) async fn with_lock<F>(name: &str, task: F) -> Result<(), Error>
+    where
+        F: Future<Output = Result<(), Error>> + 'static,
+    {
+        // One compiled copy of the locking for every caller: the task is boxed here.
+        locked(name, Box::pin(task)).await
+    }
+
+    async fn locked(
+        name: &str,
+        task: std::pin::Pin<Box<dyn Future<Output = Result<(), Error>>>>,
+    ) -> Result<(), Error> {
+        let result: Rc<RefCell<Option<Result<(), Error>>>> = Rc::default();
+        let slot = result.clone();
+        let job: crate::browser::lock::Job = Box::pin(async move {
+            let r = task.await;
+            *slot.borrow_mut() = Some(r);
+            Ok(JsValue::UNDEFINED)
+        });
+        crate::browser::settled(&crate::browser::lock::request(name, job))
+            .await
+            .map_err(|_| ErrorKind::Unsupported {
+                what: "the lock request was refused",
+            })?;
+        let r = result.borrow_mut().take();
+        r.unwrap_or_else(|| {
+            Err(ErrorKind::Unsupported {
+                what: "the lock was released before the task ran",
+            }
+            .into())
+        })
+    }
+    use crate::{Client, ConfigInput, StorageKind};
     use std::cell::Cell;
     use std::rc::Rc;
     use wasm_bindgen_futures::future_to_promise;
@@ -417,10 +452,7 @@ mod refresh {
             ..Default::default()
         })
         .unwrap();
-        assert_eq!(
-            client.bootstrap().await.status,
-            oidc_session::Status::SignedIn
-        );
+        assert_eq!(client.bootstrap().await.status, crate::Status::SignedIn);
 
         let calls: Array = (0..50)
             .map(|_| {
@@ -428,7 +460,7 @@ mod refresh {
                 JsValue::from(future_to_promise(async move {
                     c.access_token()
                         .await
-                        .map(JsValue::from)
+                        .map(|t| JsValue::from(t.secret()))
                         .map_err(|e| JsValue::from_str(e.code()))
                 }))
             })
@@ -535,7 +567,7 @@ mod refresh {
 
 mod silent {
     use super::*;
-    use oidc_session::browser::silent::run;
+    use crate::browser::silent::run;
     use wasm_bindgen_futures::future_to_promise;
 
     fn iframes() -> u32 {
@@ -604,7 +636,9 @@ mod silent {
 
 mod server_mode {
     use super::*;
-    use oidc_session::{Client, ConfigInput, Status};
+    use crate::{Client, ConfigInput, Status};
+    use std::cell::RefCell;
+    use std::rc::Rc;
     use wasm_bindgen_futures::future_to_promise;
 
     /// A fake backend on this origin: `/api/auth/me` answers the envelope, `/api/data` answers 401
@@ -657,9 +691,84 @@ mod server_mode {
         )
     }
 
+    /// `GET /api/data` through `Client::fetch_with`, with the CSRF header the client names.
+    async fn fetch_data(c: &Client) -> Result<f64, crate::Error> {
+        let (name, value, _) = c.csrf_header().expect("server mode");
+        let (name, value) = (JsValue::from(name), JsValue::from(value));
+        let f = js_sys::Function::new_with_args(
+            "n, v",
+            "return fetch(new Request('/api/data', { headers: { [n]: v } })).then((r) => r.status)",
+        );
+        c.fetch_with(true, || {
+            let p: js_sys::Promise = f
+                .call2(&JsValue::NULL, &name, &value)
+                .unwrap()
+                .unchecked_into();
+            async move {
+                let status = JsFuture::from(p).await.unwrap().as_f64().unwrap();
+                Ok((status, status as u16))
+            }
+        })
+        .await
+    }
+
+    /// Bootstrap is one `GET me`: a 401 is signed out whatever its code, and no `/refresh`
+    /// goes out unless `refresh_on_bootstrap` asks for one.
+    #[wasm_bindgen_test]
+    async fn bootstrap_is_one_request_even_after_token_expired() {
+        let original: js_sys::Function = Reflect::get(&js_sys::global(), &"fetch".into())
+            .unwrap()
+            .unchecked_into();
+        js_sys::Function::new_no_args(
+            r#"
+            window.__bff = { me: 0, refresh: 0 };
+            window.fetch = async (req) => {
+              const path = new URL(req.url).pathname;
+              const json = (status, body) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+              if (path === '/api/auth/me') { window.__bff.me += 1; return json(401, { success: false, error: { code: 'TOKEN_EXPIRED' } }); }
+              if (path === '/api/auth/refresh') { window.__bff.refresh += 1; return json(401, { success: false, error: { code: 'NO_SESSION' } }); }
+              return new Response('not found', { status: 404 });
+            };
+            "#,
+        )
+        .call0(&JsValue::NULL)
+        .unwrap();
+        let client = server_client();
+        let states = Rc::new(RefCell::new(Vec::new()));
+        let seen = states.clone();
+        let _sub = client.subscribe(move |v| seen.borrow_mut().push(v.status));
+        let view = client.bootstrap().await;
+        assert_eq!(view.status, Status::SignedOut);
+        assert_eq!(
+            (bff("me"), bff("refresh")),
+            (1.0, 0.0),
+            "one GET me, no refresh"
+        );
+        assert_eq!(*states.borrow(), [Status::SignedOut], "Loading → SignedOut");
+        assert!(
+            Rc::ptr_eq(&client.bootstrap().await, &view),
+            "bootstrap runs once"
+        );
+        assert_eq!(bff("me"), 1.0);
+
+        let opted_in = Client::new(ConfigInput {
+            mode: crate::Mode::Server,
+            refresh_on_bootstrap: Some(true),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(opted_in.bootstrap().await.status, Status::SignedOut);
+        assert_eq!(
+            (bff("me"), bff("refresh")),
+            (2.0, 1.0),
+            "one refresh, no second me after it failed"
+        );
+        Reflect::set(&js_sys::global(), &"fetch".into(), &original).unwrap();
+    }
+
     fn server_client() -> Client {
         Client::new(ConfigInput {
-            mode: Some("server".into()),
+            mode: crate::Mode::Server,
             ..Default::default()
         })
         .unwrap()
@@ -683,14 +792,10 @@ mod server_mode {
             .map(|_| {
                 let c = client.clone();
                 JsValue::from(future_to_promise(async move {
-                    let req = JsValue::from_str("/api/data");
-                    let resp = c
-                        .server_fetch(&req, &JsValue::UNDEFINED)
+                    let status = fetch_data(&c)
                         .await
                         .map_err(|e| JsValue::from_str(e.code()))?;
-                    Ok(JsValue::from(
-                        resp.unchecked_into::<web_sys::Response>().status(),
-                    ))
+                    Ok(JsValue::from(status))
                 }))
             })
             .collect();
@@ -728,10 +833,7 @@ mod server_mode {
             let original = install_fake_backend(answer);
             let client = server_client();
             client.bootstrap().await;
-            let e = client
-                .server_fetch(&"/api/data".into(), &JsValue::UNDEFINED)
-                .await
-                .unwrap_err();
+            let e = fetch_data(&client).await.unwrap_err();
             Reflect::set(&js_sys::global(), &"fetch".into(), &original).unwrap();
             assert_eq!(e.code(), code, "{answer}");
             assert_eq!(client.view().status, status, "{answer}");
@@ -758,7 +860,7 @@ async fn sha256_matches_the_rfc_vectors() {
 /// committed is visible to the next transaction (what the cross-tab refresh relies on).
 #[wasm_bindgen_test]
 async fn indexeddb_round_trips() {
-    use oidc_session::browser::idb;
+    use crate::browser::idb;
     let key = "web-test:idb";
     idb::set(key, None).await.unwrap();
     assert_eq!(idb::get(key).await.unwrap(), None);

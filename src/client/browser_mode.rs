@@ -1,0 +1,465 @@
+//! Browser mode's flows: bootstrap (the callback, restore, silent SSO), sign-in, sign-out, and
+//! `redeem`, the one body that sends a code or a refresh token and verifies and stores what
+//! comes back. The stored session lives in `session.rs`, provider metadata and keys in
+//! `provider.rs`, renewal in `renewal.rs`.
+
+use super::shared::Shared;
+use super::{SignOutOptions, View};
+use crate::browser::crypto::{random_bytes, sha256};
+use crate::browser::http::{post_form, post_form_no_content};
+use crate::browser::storage::Area;
+use crate::browser::timer::Guard;
+use crate::browser::{nav, now};
+use crate::core::authorize::{authorization_request, silent_request, PendingSignIn, SignInOptions};
+use crate::core::callback::{
+    check_response, classify_location, parse_response, AuthorizationResponse, Landing,
+};
+use crate::core::config::{sanitize_return_to, BrowserConfig};
+use crate::core::discovery::Provider;
+use crate::core::error::{Error, ErrorKind};
+use crate::core::json::{decode as from_json, Field, Fields, FromJson, Writer};
+use crate::core::jwt::JwkSet;
+use crate::core::logout::{end_session_url, revocation_body};
+use crate::core::pkce::{b64url, Entropy};
+use crate::core::secret::AuthorizationCode;
+use crate::core::session::{after_callback_error, CallbackVerdict, Status, StoredSession};
+use crate::core::text::{before, cat, parse_uint, uint};
+use crate::core::token::{code_exchange_body, token_result, TokenResponse};
+use crate::core::url::{parse_query, query_of, HttpUrl};
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+/// Browser mode's state: the configuration, the provider's metadata and keys, the session.
+pub(super) struct BrowserInner {
+    pub(super) shared: Shared,
+    pub(super) config: BrowserConfig,
+    pub(super) provider: RefCell<Option<Rc<Provider>>>,
+    pub(super) jwks: RefCell<Option<Rc<JwkSet>>>,
+    pub(super) session: RefCell<Option<Rc<StoredSession>>>,
+    /// The proactive renewal timer.
+    pub(super) renewal: RefCell<Option<Guard>>,
+    /// `focus`, `online`, `visibilitychange`: the clock is re-read when the page wakes up.
+    pub(super) wake: RefCell<Option<Guard>>,
+    pub(super) last_attempt: Cell<Option<u64>>,
+    pub(super) failures: Cell<u32>,
+}
+
+/// The browser-mode engine (cheap to clone).
+#[derive(Clone)]
+pub(crate) struct BrowserClient {
+    pub(super) inner: Rc<BrowserInner>,
+}
+
+struct PendingSignOut {
+    state: String,
+    return_to: Option<String>,
+}
+
+impl FromJson for PendingSignOut {
+    fn read(f: &Fields<'_>) -> Field<Self> {
+        f.done(Self {
+            state: f.req_str("state"),
+            return_to: f.str("return_to"),
+        })
+    }
+}
+
+impl PendingSignOut {
+    fn to_json(&self) -> String {
+        Writer::default()
+            .str("state", &self.state)
+            .opt_str("return_to", self.return_to.as_deref())
+            .finish()
+    }
+}
+
+impl BrowserClient {
+    pub(super) fn new(config: BrowserConfig) -> Self {
+        let prefix = cat(&["oidc-session:", &config.issuer, ":", &config.client_id]);
+        Self {
+            inner: Rc::new(BrowserInner {
+                shared: Shared::new(prefix),
+                config,
+                provider: RefCell::default(),
+                jwks: RefCell::default(),
+                session: RefCell::default(),
+                renewal: RefCell::default(),
+                wake: RefCell::default(),
+                last_attempt: Cell::new(None),
+                failures: Cell::new(0),
+            }),
+        }
+    }
+
+    pub(super) fn shared(&self) -> &Shared {
+        &self.inner.shared
+    }
+
+    pub(super) fn config(&self) -> &BrowserConfig {
+        &self.inner.config
+    }
+
+    pub(super) fn key(&self, what: &str) -> String {
+        self.inner.shared.key(what)
+    }
+
+    // ---- bootstrap ------------------------------------------------------------------------
+
+    /// One bootstrap (run once by `Shared::boot`). Publishes `Loading` (a retry after a
+    /// failure), then exactly one outcome.
+    pub(super) async fn run_bootstrap(self) -> Rc<View> {
+        let shared = self.shared();
+        let (status, error) = {
+            let v = shared.observers.view();
+            (v.status, v.error.is_some())
+        };
+        if status != Status::Loading || error {
+            shared.set_view(Status::Loading, None, None);
+        }
+        self.open_channel();
+        self.watch_wake_ups();
+        let href = match nav::href() {
+            Ok(h) => h,
+            Err(e) => {
+                shared.set_view(Status::Failed, None, Some(e));
+                return shared.observers.view();
+            }
+        };
+        let clean = self.callback_clean_path();
+        // The stored session is loaded into memory first, but published only with the outcome:
+        // a callback goes `Loading → SignedIn | Failed`, never through `SignedOut`.
+        self.load_stored();
+        match classify_location(&href, &self.config().redirect_uri) {
+            Err(e) => {
+                nav::replace_url(&clean);
+                self.callback_failed(e, false);
+            }
+            Ok(Landing::Callback(response)) => match self.finish_callback(response).await {
+                Ok(return_to) => nav::replace_url(return_to.as_deref().unwrap_or(&clean)),
+                Err((e, replay)) => {
+                    nav::replace_url(&clean);
+                    self.callback_failed(e, replay);
+                }
+            },
+            Ok(Landing::Normal) => {
+                let signed_out_here = self.finish_sign_out_return(&href);
+                let has_session = self.inner.session.borrow().is_some();
+                if self.config().silent_sso && !has_session && !signed_out_here {
+                    match self.silent_sign_in(None).await {
+                        Ok(()) => {}
+                        Err(e) if is_quiet(&e) => shared.set_view(Status::SignedOut, None, None),
+                        Err(e) => shared.set_view(Status::Failed, None, Some(e)),
+                    }
+                } else {
+                    self.publish_session();
+                }
+            }
+        }
+        self.schedule_renewal();
+        shared.observers.view()
+    }
+
+    /// Publishes the outcome of a callback that did not sign in: see `after_callback_error`.
+    fn callback_failed(&self, e: Error, replay: bool) {
+        let has_session = self.inner.session.borrow().is_some();
+        match after_callback_error(&e, has_session, replay) {
+            CallbackVerdict::KeepQuietly => self.publish_session(),
+            CallbackVerdict::KeepAndReport => {
+                let user = self.session_user();
+                self.shared().set_view(Status::SignedIn, user, Some(e));
+            }
+            CallbackVerdict::Fail => self.shared().set_view(Status::Failed, None, Some(e)),
+        }
+    }
+
+    /// The redirect URI's path and query: where the URL goes after a callback is handled.
+    fn callback_clean_path(&self) -> String {
+        HttpUrl::parse(&self.config().redirect_uri)
+            .map(|u| before(&u.rest, b'#').to_owned())
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| "/".into())
+    }
+
+    /// Redeems the callback's code. The error says whether the callback was a replay (its
+    /// `state` is one this browser already completed): nothing is redeemed then either.
+    async fn finish_callback(
+        &self,
+        response: AuthorizationResponse,
+    ) -> Result<Option<String>, (Error, bool)> {
+        let state = response
+            .state
+            .clone()
+            .ok_or((ErrorKind::StateMismatch.into(), false))?;
+        let key = self.key(&cat(&["pending:", &state]));
+        let pending: Option<PendingSignIn> = Area::Session
+            .get(&key)
+            .and_then(|t| from_json(&t, "pending sign-in").ok());
+        let Some(pending) = pending else {
+            let replay = self.was_completed(&state);
+            return Err((ErrorKind::StateMismatch.into(), replay));
+        };
+        let provider = self.provider().await.map_err(|e| (e, false))?;
+        let code = check_response(response, &pending, &provider, now()).map_err(|e| (e, false))?;
+        // Consumed exactly once, before anything is awaited: a second run finds nothing, and
+        // knows the state as completed (a replay, not a forgery).
+        Area::Session.remove(&key);
+        self.mark_completed(&state);
+        let body = self.code_body(&code, &pending);
+        self.redeem(&provider, body, Some(&pending), None, None)
+            .await
+            .map_err(|e| (e, false))?;
+        Ok(pending.return_to)
+    }
+
+    /// Remembers that `state`'s callback was handled, for a pending sign-in's lifetime, so that
+    /// a reload or Back onto the callback URL is told apart from a forged `state`.
+    fn mark_completed(&self, state: &str) {
+        let _ = Area::Session.set(&self.key(&cat(&["completed:", state])), &uint(now()));
+    }
+
+    fn was_completed(&self, state: &str) -> bool {
+        Area::Session
+            .get(&self.key(&cat(&["completed:", state])))
+            .and_then(|t| parse_uint(&t))
+            .is_some_and(|at| !crate::core::authorize::is_stale(at, now()))
+    }
+
+    // ---- sign-in --------------------------------------------------------------------------
+
+    /// Stores a pending sign-in and navigates to the provider.
+    pub(super) async fn sign_in(&self, options: SignInOptions) -> Result<(), Error> {
+        // Refuse a hostile returnTo before any request.
+        if let Some(r) = &options.return_to {
+            sanitize_return_to(r, &self.config().app_origin)?;
+        }
+        let provider = self.provider().await?;
+        let entropy = draw_entropy().await?;
+        let t = now();
+        let (url, pending) =
+            authorization_request(self.config(), &provider, &options, &entropy, t)?;
+        self.prune_pending(t);
+        Area::Session.set(
+            &self.key(&cat(&["pending:", &pending.state])),
+            &pending.to_json(),
+        )?;
+        nav::assign(&url)
+    }
+
+    /// Drops pending sign-ins and completed-callback marks that can no longer matter, so
+    /// abandoned attempts do not pile up.
+    fn prune_pending(&self, t: u64) {
+        for k in Area::Session.keys_with_prefix(&self.key("pending:")) {
+            let stale = Area::Session
+                .get(&k)
+                .and_then(|v| from_json::<PendingSignIn>(&v, "pending sign-in").ok());
+            if stale.is_none_or(|p| p.is_expired(t)) {
+                Area::Session.remove(&k);
+            }
+        }
+        for k in Area::Session.keys_with_prefix(&self.key("completed:")) {
+            let at = Area::Session.get(&k).and_then(|v| parse_uint(&v));
+            if at.is_none_or(|at| crate::core::authorize::is_stale(at, t)) {
+                Area::Session.remove(&k);
+            }
+        }
+    }
+
+    /// A `prompt=none` sign-in in a hidden iframe: resumes the provider's session without a form.
+    pub(super) async fn silent_sign_in(&self, previous_sub: Option<&str>) -> Result<(), Error> {
+        let provider = self.provider().await?;
+        let entropy = draw_entropy().await?;
+        let (url, pending) = silent_request(self.config(), &provider, &entropy, now())?;
+        let origin = &self.config().app_origin;
+        let timeout_ms = u32::try_from(self.config().silent_timeout * 1000).unwrap_or(u32::MAX);
+        let href = crate::browser::silent::run(&url, origin, &pending.state, timeout_ms).await?;
+        let response = parse_response(query_of(&href))?.ok_or(ErrorKind::StateMismatch)?;
+        let code = check_response(response, &pending, &provider, now())?;
+        let body = self.code_body(&code, &pending);
+        self.redeem(&provider, body, Some(&pending), None, previous_sub)
+            .await
+    }
+
+    /// The token request body that redeems `code` (with the sign-in's PKCE verifier).
+    fn code_body(&self, code: &AuthorizationCode, pending: &PendingSignIn) -> String {
+        code_exchange_body(
+            code,
+            &pending.verifier,
+            &pending.redirect_uri,
+            &self.config().client_id,
+        )
+    }
+
+    /// Redeems a grant at the token endpoint: an authorization code (`pending` is its sign-in),
+    /// or the refresh token of `current`, the session being renewed. Verifies the ID token that
+    /// came back (the same subject as `previous_sub` when renewing), reads UserInfo for a new
+    /// sign-in whose ID token lacks the profile, and stores the session.
+    pub(super) async fn redeem(
+        &self,
+        provider: &Provider,
+        body: String,
+        pending: Option<&PendingSignIn>,
+        current: Option<&StoredSession>,
+        previous_sub: Option<&str>,
+    ) -> Result<(), Error> {
+        let reply = post_form(provider.token_endpoint(), body).await?;
+        let parsed = from_json::<TokenResponse>(&reply.body, "token response")?;
+        let tokens = token_result(reply.status, parsed, now())?;
+        let (id_token, sub, userinfo) = match (tokens.id_token, current) {
+            (Some(t), _) => {
+                let (claims, payload) = self
+                    .verify_issued_with(
+                        provider,
+                        &t,
+                        &tokens.access_token,
+                        pending.map(|p| p.nonce.as_str()),
+                        pending.and_then(|p| p.max_age),
+                        previous_sub,
+                    )
+                    .await?;
+                let sub = claims.sub.unwrap_or_default();
+                // A renewal keeps the stored UserInfo; only a new sign-in may read it.
+                let userinfo = match current {
+                    Some(c) => c.userinfo.clone(),
+                    None => {
+                        match self.userinfo_request(provider, &tokens.access_token, &payload)? {
+                            Some(call) => super::provider::userinfo_result(call.await, &sub)?,
+                            None => None,
+                        }
+                    }
+                };
+                (t, sub, userinfo)
+            }
+            // A refresh response need not carry an ID token (Core 12.2).
+            (None, Some(c)) => (c.id_token.clone(), c.sub.clone(), c.userinfo.clone()),
+            (None, None) => {
+                return Err(ErrorKind::InvalidResponse {
+                    what: "token response",
+                    reason: "no id_token".into(),
+                }
+                .into())
+            }
+        };
+        let expires_at = tokens.expires_at;
+        let session = StoredSession {
+            access_token: tokens.access_token,
+            refresh_token: tokens
+                .refresh_token
+                .or_else(|| current.and_then(|c| c.refresh_token.clone())),
+            id_token,
+            expires_at,
+            issued_at: Some(now()),
+            scope: tokens
+                .scope
+                .or_else(|| current.and_then(|c| c.scope.clone())),
+            userinfo,
+            sub,
+        };
+        self.write_shared(Some(&session)).await;
+        self.save_session(session)?;
+        if previous_sub.is_some() {
+            self.shared().refreshed(Ok(expires_at));
+        }
+        Ok(())
+    }
+
+    // ---- sign-out -------------------------------------------------------------------------
+
+    /// Revokes the refresh token, clears the session, and (unless `local_only`) ends the
+    /// provider's session through RP-Initiated Logout.
+    pub(super) async fn sign_out(&self, options: SignOutOptions) -> Result<(), Error> {
+        let return_to = options
+            .return_to
+            .as_deref()
+            .map(|r| sanitize_return_to(r, &self.config().app_origin))
+            .transpose()?;
+        let session = self.inner.session.borrow().clone();
+        let provider = self.provider().await.ok();
+        if let (Some(s), Some(p)) = (&session, &provider) {
+            if let (Some(rt), Some(ep)) = (&s.refresh_token, &p.metadata.revocation_endpoint) {
+                // RFC 7009 answers 200 even for unknown tokens; a failure must not keep the
+                // user signed in.
+                let body = revocation_body(rt, &self.config().client_id);
+                let _ = post_form_no_content(ep, body).await;
+            }
+        }
+        self.write_shared(None).await;
+        self.drop_session();
+        // Where the page goes next: the end-session URL (unless `local_only`), else `returnTo`.
+        let end = match (&provider, options.local_only) {
+            (Some(p), false) => {
+                let state = b64url(&random_bytes::<16>()?);
+                let url = end_session_url(
+                    p,
+                    &self.config().client_id,
+                    session.as_ref().map(|s| &s.id_token),
+                    self.config().post_logout_redirect_uri.as_deref(),
+                    &state,
+                );
+                if url.is_some() {
+                    let pending = PendingSignOut {
+                        state,
+                        return_to: return_to.clone(),
+                    };
+                    Area::Session.set(&self.key("signout"), &pending.to_json())?;
+                }
+                url
+            }
+            _ => None,
+        };
+        match end {
+            Some(url) => nav::assign(&url),
+            None => {
+                if let Some(r) = return_to {
+                    nav::replace_url(&r);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// On the return from the provider's logout, checks its `state` and restores `returnTo`.
+    /// Returns true when this page is the return from our own sign-out (then no silent sign-in).
+    fn finish_sign_out_return(&self, href: &str) -> bool {
+        let key = self.key("signout");
+        let Some(pending) = Area::Session
+            .get(&key)
+            .and_then(|t| from_json::<PendingSignOut>(&t, "sign-out").ok())
+        else {
+            return false;
+        };
+        let mut state_matches = false;
+        for (k, v) in &parse_query(query_of(href)) {
+            if k == "state" {
+                state_matches = *v == pending.state;
+                break;
+            }
+        }
+        if !state_matches {
+            return false;
+        }
+        Area::Session.remove(&key);
+        let clean = self
+            .config()
+            .post_logout_redirect_uri
+            .as_deref()
+            .and_then(HttpUrl::parse)
+            .map(|u| u.path().to_owned());
+        if let Some(to) = pending.return_to.or(clean) {
+            nav::replace_url(&to);
+        }
+        true
+    }
+}
+
+/// The random values of one sign-in, with the verifier hashed by WebCrypto.
+async fn draw_entropy() -> Result<Entropy, Error> {
+    let drawn = Entropy::from_bytes(random_bytes::<96>()?);
+    let digest = sha256(drawn.verifier().secret().as_bytes()).await?;
+    Ok(drawn.hashed(digest))
+}
+
+/// Silent SSO outcomes that mean "no provider session": end quietly in `signedOut`.
+pub(super) fn is_quiet(e: &Error) -> bool {
+    matches!(e.kind(), ErrorKind::Provider { error, .. }
+        if matches!(error.as_str(), "login_required" | "consent_required" | "interaction_required" | "account_selection_required"))
+}

@@ -1,0 +1,114 @@
+//! In the browser: the engine of one mode. Each method dispatches to the mode's flows.
+
+use super::browser_mode::BrowserClient;
+use super::server_mode::ServerClient;
+use super::view::Observers;
+use super::{RefreshHook, SignOutOptions, View};
+use crate::browser::nav;
+use crate::core::authorize::SignInOptions;
+use crate::core::config::{Config, ConfigInput, Mode};
+use crate::core::error::{Error, ErrorKind};
+use crate::core::secret::AccessToken;
+use std::future::Future;
+use std::rc::Rc;
+
+#[derive(Clone)]
+pub(super) enum Engine {
+    Browser(BrowserClient),
+    Server(ServerClient),
+}
+
+impl Engine {
+    pub(super) fn new(input: ConfigInput) -> Result<Self, Error> {
+        Ok(match Config::new(input, &nav::origin()?)? {
+            Config::Browser(c) => Engine::Browser(BrowserClient::new(c)),
+            Config::Server(c) => Engine::Server(ServerClient::new(c)),
+        })
+    }
+
+    pub(super) fn mode(&self) -> Mode {
+        match self {
+            Engine::Browser(_) => Mode::Browser,
+            Engine::Server(_) => Mode::Server,
+        }
+    }
+
+    fn shared(&self) -> &super::shared::Shared {
+        match self {
+            Engine::Browser(b) => b.shared(),
+            Engine::Server(s) => s.shared(),
+        }
+    }
+
+    pub(super) fn observers(&self) -> &Rc<Observers> {
+        &self.shared().observers
+    }
+
+    pub(super) fn on_refresh(&self, hook: RefreshHook) {
+        self.shared().set_hook(hook);
+    }
+
+    pub(super) async fn bootstrap(&self) -> Rc<View> {
+        let me = self.clone();
+        self.shared()
+            .boot
+            .once(move || match me {
+                Engine::Browser(b) => Box::pin(async move { b.run_bootstrap().await }),
+                Engine::Server(s) => Box::pin(async move { s.run_bootstrap().await }),
+            })
+            .await
+    }
+
+    pub(super) async fn retry(&self) -> Rc<View> {
+        self.shared().boot.reset();
+        self.bootstrap().await
+    }
+
+    pub(super) async fn sign_in(&self, options: SignInOptions) -> Result<(), Error> {
+        match self {
+            Engine::Browser(b) => b.sign_in(options).await,
+            Engine::Server(s) => s.sign_in(options),
+        }
+    }
+
+    pub(super) async fn access_token(&self) -> Result<AccessToken, Error> {
+        match self {
+            Engine::Browser(b) => b.access_token().await,
+            Engine::Server(_) => Err(ErrorKind::Unsupported {
+                what: "in server mode the backend holds the tokens and the browser never sees one",
+            }
+            .into()),
+        }
+    }
+
+    pub(super) async fn sign_out(&self, options: SignOutOptions) -> Result<(), Error> {
+        match self {
+            Engine::Browser(b) => b.sign_out(options).await,
+            Engine::Server(s) => s.sign_out(options).await,
+        }
+    }
+
+    pub(super) async fn fetch_with<R, F, Fut>(&self, to_backend: bool, send: F) -> Result<R, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<(R, u16), Error>>,
+    {
+        match self {
+            Engine::Browser(_) => Err(ErrorKind::Unsupported {
+                what: "fetching through the backend is for server mode; in browser mode send the access token",
+            }
+            .into()),
+            Engine::Server(s) => s.fetch_with(to_backend, send).await,
+        }
+    }
+
+    pub(super) fn csrf_header(&self) -> Option<(&str, &str, &str)> {
+        match self {
+            Engine::Browser(_) => None,
+            Engine::Server(s) => {
+                let c = s.config();
+                Some((&c.csrf_name, &c.csrf_value, &c.origin))
+            }
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! The session client: drives the core's decisions with the browser adapters. One per
+//! configuration; cheap to clone (an `Rc`).
+//!
+//! `Client` exists on every target. In the browser (`wasm32`) it runs the session; elsewhere
+//! (the server half of an SSR app, native tests) it is a stand-in whose view stays
+//! [`Status::Loading`](crate::Status::Loading), that touches nothing, and whose actions fail
+//! with [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported).
+//!
+//! Inside, the mode is an enum of two engines (`browser_mode`, `server_mode`) that share the
+//! view, the single-flight refresh and the run-once bootstrap (`shared`); neither carries the
+//! other's fields.
+
+mod view;
+
+#[cfg(target_arch = "wasm32")]
+mod browser_mode;
+#[cfg(target_arch = "wasm32")]
+mod engine;
+#[cfg(target_arch = "wasm32")]
+mod provider;
+#[cfg(target_arch = "wasm32")]
+mod renewal;
+#[cfg(target_arch = "wasm32")]
+mod server_mode;
+#[cfg(target_arch = "wasm32")]
+mod session;
+#[cfg(target_arch = "wasm32")]
+mod shared;
+
+#[cfg(not(target_arch = "wasm32"))]
+#[path = "standin.rs"]
+mod engine;
+
+pub use view::{Subscription, View};
+
+use crate::core::authorize::SignInOptions;
+use crate::core::config::{ConfigInput, Mode};
+use crate::core::error::Error;
+use crate::core::secret::AccessToken;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+
+/// A flow's future, built and boxed in this crate. `Client`'s methods return one (as `impl
+/// Future`) and are not inlined into callers: async bodies are instantiated wherever their
+/// future is built, so a caller in another crate that built them would compile its own copy of
+/// every flow they reach (the npm bundle measured the facade's copies at ~30 KB gzip).
+type Flow<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+fn flow<'a, T>(f: impl Future<Output = T> + 'a) -> Flow<'a, T> {
+    Box::pin(f)
+}
+
+/// Options of [`Client::sign_out`].
+#[derive(Debug, Clone, Default)]
+pub struct SignOutOptions {
+    /// A same-origin path or URL to show after sign-out.
+    pub return_to: Option<String>,
+    /// Clear the local session only; do not end the provider's session.
+    pub local_only: bool,
+}
+
+/// How a refresh request ended, for [`Client::on_refresh`]: `Ok` with the new access token's
+/// expiry (seconds since the epoch) when known, or the error. Never carries a token.
+pub type RefreshOutcome<'a> = Result<Option<u64>, &'a Error>;
+
+/// Called after each refresh request (for logging or metrics).
+pub type RefreshHook = Rc<dyn Fn(RefreshOutcome<'_>)>;
+
+/// A browser session for one provider and client (browser mode) or one backend (server mode).
+///
+/// ```no_run
+/// # async fn example() -> Result<(), oidc_session::Error> {
+/// use oidc_session::{Client, ConfigInput, SignInOptions, Status};
+///
+/// let client = Client::new(ConfigInput {
+///     issuer: "https://login.example.com".into(),
+///     client_id: "my-app".into(),
+///     redirect_uri: "https://app.example.com/".into(),
+///     ..Default::default()
+/// })?;
+/// let _guard = client.subscribe(|view| println!("{:?}", view.status));
+/// if client.bootstrap().await.status != Status::SignedIn {
+///     client.sign_in(SignInOptions::default()).await?;
+/// }
+/// let token = client.access_token().await?; // token.secret() for the Authorization header
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    engine: engine::Engine,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("mode", &self.mode())
+            .field("status", &self.view().status)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Checks the configuration for this page's origin. Nothing is fetched or read yet.
+    ///
+    /// Off `wasm32` this builds the stand-in (see the module docs) without checking anything.
+    pub fn new(input: ConfigInput) -> Result<Self, Error> {
+        Ok(Self {
+            engine: engine::Engine::new(input)?,
+        })
+    }
+
+    /// Browser or server mode.
+    pub fn mode(&self) -> Mode {
+        self.engine.mode()
+    }
+
+    /// The current view (the same `Rc` until the view changes).
+    pub fn view(&self) -> Rc<View> {
+        self.engine.observers().view()
+    }
+
+    /// Calls `f` on every change of the view until the returned guard is dropped.
+    pub fn subscribe(&self, f: impl Fn(&Rc<View>) + 'static) -> Subscription {
+        self.engine.observers().subscribe(f)
+    }
+
+    /// Sets the hook called after every refresh request. Set it before the session starts: the
+    /// hook is called in place, so a call from inside the hook itself is ignored.
+    pub fn on_refresh(&self, hook: RefreshHook) {
+        self.engine.on_refresh(hook);
+    }
+
+    /// Finishes the sign-in when this page is the redirect URI with `code` (or `error`), else
+    /// restores the stored session (and with silent SSO tries `prompt=none`); in server mode,
+    /// one `GET {me}`. Never fails: the outcome is the returned (and observable) view.
+    ///
+    /// Runs once per client: a second or concurrent call waits for the first and returns the
+    /// same view, and never exchanges a code twice. The states it publishes are
+    /// `Loading → SignedIn | SignedOut | Failed`, never `SignedOut` before a callback's
+    /// `SignedIn`.
+    #[inline(never)]
+    pub fn bootstrap(&self) -> impl Future<Output = Rc<View>> + '_ {
+        flow(self.engine.bootstrap())
+    }
+
+    /// Runs the bootstrap again after it ended (after [`Status::Failed`](crate::Status::Failed),
+    /// e.g. the provider or backend was down); while one is under way, waits for it.
+    #[inline(never)]
+    pub fn retry(&self) -> impl Future<Output = Rc<View>> + '_ {
+        flow(self.engine.retry())
+    }
+
+    /// Stores a pending sign-in and navigates to the provider (server mode: to the backend's
+    /// login route). Fails without navigating on a `return_to` of another origin.
+    #[inline(never)]
+    pub fn sign_in(&self, options: SignInOptions) -> impl Future<Output = Result<(), Error>> + '_ {
+        flow(self.engine.sign_in(options))
+    }
+
+    /// A valid access token: the stored one while fresh, else a refresh (one request for every
+    /// caller and tab). Server mode has none in the browser: fails with `unsupported`.
+    #[inline(never)]
+    pub fn access_token(&self) -> impl Future<Output = Result<AccessToken, Error>> + '_ {
+        flow(self.engine.access_token())
+    }
+
+    /// Revokes the refresh token, clears the session in every tab and (unless `local_only`)
+    /// ends the provider's session through RP-Initiated Logout. Server mode: `POST {signout}`.
+    #[inline(never)]
+    pub fn sign_out(
+        &self,
+        options: SignOutOptions,
+    ) -> impl Future<Output = Result<(), Error>> + '_ {
+        flow(self.engine.sign_out(options))
+    }
+
+    /// Server mode: sends an app request with `send` and, when the backend answers 401, asks
+    /// for one `POST {refresh}` (shared by every caller and tab; skipped when another refresh
+    /// finished after this request started) and sends it once more.
+    ///
+    /// `send` is called at most twice and answers the response and its HTTP status;
+    /// `to_backend` says whether the request goes to the backend (only then is a 401 a reason
+    /// to refresh). Add [`Client::csrf_header`] to requests for the backend. Browser mode:
+    /// fails with `unsupported`.
+    pub async fn fetch_with<R, F, Fut>(&self, to_backend: bool, send: F) -> Result<R, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<(R, u16), Error>>,
+    {
+        self.engine.fetch_with(to_backend, send).await
+    }
+
+    /// Server mode: the CSRF header every request to the backend must carry, and the
+    /// backend's origin: `(name, value, origin)`. `None` in browser mode.
+    pub fn csrf_header(&self) -> Option<(&str, &str, &str)> {
+        self.engine.csrf_header()
+    }
+}

@@ -1,0 +1,177 @@
+//! Browser mode's renewal: `access_token` (the stored token while fresh, else one refresh for
+//! every caller and tab), the refresh under the cross-tab lock, the renewal timer with jitter
+//! and backoff, and the wake-up listeners that re-read the clock.
+
+use super::browser_mode::{BrowserClient, BrowserInner};
+use crate::browser::crypto::random_bytes;
+use crate::browser::now;
+use crate::browser::timer::{on_wake_up, timeout};
+use crate::core::error::{Error, ErrorKind};
+use crate::core::refresh::{classify, needs_refresh, next_renewal, Next, ScheduleInput, Verdict};
+use crate::core::secret::AccessToken;
+use crate::core::token::refresh_body;
+use std::rc::{Rc, Weak};
+
+impl BrowserClient {
+    fn margin(&self) -> u64 {
+        self.config().refresh_margin
+    }
+
+    /// A valid access token: the stored one while fresh, else a refresh (one request per tab,
+    /// however many callers wait).
+    pub(super) async fn access_token(&self) -> Result<AccessToken, Error> {
+        {
+            let s = self.inner.session.borrow();
+            let s = s.as_ref().ok_or(ErrorKind::NotSignedIn)?;
+            if !needs_refresh(s.expires_at, s.issued_at, now(), self.margin()) {
+                return Ok(s.access_token.clone());
+            }
+            if s.refresh_token.is_none() && !self.config().silent_sso {
+                return Err(ErrorKind::TokenExpired.into());
+            }
+        }
+        self.shared()
+            .flight
+            .run(&self.key("refresh"), Box::pin(self.clone().refresh_now()))
+            .await?;
+        self.inner
+            .session
+            .borrow()
+            .as_ref()
+            .map(|s| s.access_token.clone())
+            .ok_or_else(|| ErrorKind::NotSignedIn.into())
+    }
+
+    /// One refresh for every tab, run under the cross-tab lock: re-read storage first (another
+    /// tab may have refreshed while we waited), and treat `invalid_grant` as a possible race.
+    async fn refresh_now(self) -> Result<(), Error> {
+        self.inner.last_attempt.set(Some(now()));
+        let result = 'refresh: {
+            // Another tab may have refreshed while this one waited for the lock.
+            let mut shared = self.read_shared().await;
+            let fresh =
+                shared.take_if(|s| !needs_refresh(s.expires_at, s.issued_at, now(), self.margin()));
+            if let Some(stored) = fresh {
+                self.adopt(stored);
+                break 'refresh Ok(());
+            }
+            let mine = self.inner.session.borrow().clone();
+            let Some(mut current) = shared.map(Rc::new).or(mine) else {
+                break 'refresh Err(ErrorKind::NotSignedIn.into());
+            };
+            let mut rechecked = false;
+            let result = loop {
+                let r = match &current.refresh_token {
+                    // No refresh token was issued: renew through the provider session, if allowed.
+                    None if self.config().silent_sso => {
+                        self.silent_sign_in(Some(&current.sub)).await
+                    }
+                    None => Err(ErrorKind::TokenExpired.into()),
+                    Some(rt) => match self.provider().await {
+                        Ok(provider) => {
+                            let body = refresh_body(rt, &self.config().client_id);
+                            self.redeem(&provider, body, None, Some(&current), Some(&current.sub))
+                                .await
+                        }
+                        Err(e) => Err(e),
+                    },
+                };
+                match &r {
+                    Err(e) if !rechecked && classify(e) == Verdict::RecheckStorage => {}
+                    _ => break r,
+                }
+                // A possible race (BCP 212): if storage holds another refresh token, try that
+                // one. It is not adopted on trust: a provider with reuse detection may have
+                // revoked the whole grant, and only a successful refresh proves the session alive.
+                rechecked = true;
+                match self.read_shared().await {
+                    Some(s)
+                        if s.refresh_token.as_ref().map(|t| t.secret())
+                            != current.refresh_token.as_ref().map(|t| t.secret()) =>
+                    {
+                        current = Rc::new(s);
+                    }
+                    _ => break r,
+                }
+            };
+            if let Err(e) = &result {
+                // After the re-check an `invalid_grant` is final.
+                if classify(e) != Verdict::Transient {
+                    self.write_shared(None).await;
+                    self.drop_session();
+                }
+            }
+            result
+        };
+        match &result {
+            Ok(()) => self.inner.failures.set(0),
+            Err(e) => {
+                self.inner
+                    .failures
+                    .set(self.inner.failures.get().saturating_add(1));
+                self.shared().refreshed(Err(e));
+                self.schedule_renewal();
+            }
+        }
+        result
+    }
+
+    /// (Re)arms the renewal timer from the session, the last attempt and the failure count.
+    pub(super) fn schedule_renewal(&self) {
+        self.inner.renewal.borrow_mut().take();
+        if !self.config().auto_refresh {
+            return;
+        }
+        let (expires_at, issued_at) = match &*self.inner.session.borrow() {
+            Some(s) if s.refresh_token.is_some() || self.config().silent_sso => {
+                (s.expires_at, s.issued_at)
+            }
+            _ => return,
+        };
+        let jitter = random_bytes::<1>()
+            .map(|b| f64::from(b[0]) / 256.0)
+            .unwrap_or(0.5);
+        let next = next_renewal(&ScheduleInput {
+            expires_at,
+            issued_at,
+            margin: self.margin(),
+            now: now(),
+            last_attempt: self.inner.last_attempt.get(),
+            failures: self.inner.failures.get(),
+            jitter,
+        });
+        let secs = match next {
+            Next::Idle => return,
+            Next::RenewIn(d) | Next::RecheckIn(d) => d,
+        };
+        let weak = Rc::downgrade(&self.inner);
+        let timer = timeout(u32::try_from(secs * 1000).unwrap_or(u32::MAX), move || {
+            renew_soon(&weak)
+        });
+        *self.inner.renewal.borrow_mut() = Some(timer);
+    }
+
+    /// Reads the wall clock and renews when due (timers alone are not trusted: they stop while
+    /// the machine sleeps), then re-arms the timer.
+    async fn renew_if_due(self) {
+        if self.inner.session.borrow().is_some() {
+            let _ = self.access_token().await;
+        }
+        self.schedule_renewal();
+    }
+
+    pub(super) fn watch_wake_ups(&self) {
+        if !self.config().auto_refresh || self.inner.wake.borrow().is_some() {
+            return;
+        }
+        let weak = Rc::downgrade(&self.inner);
+        *self.inner.wake.borrow_mut() = Some(on_wake_up(move || renew_soon(&weak)));
+    }
+}
+
+/// Starts `renew_if_due` from a timer or an event, unless the client is gone.
+fn renew_soon(weak: &Weak<BrowserInner>) {
+    if let Some(inner) = weak.upgrade() {
+        crate::browser::spawn(BrowserClient { inner }.renew_if_due());
+    }
+}

@@ -1,0 +1,159 @@
+//! Browser mode's stored session: the storage area, the IndexedDB copy that tabs share, the
+//! BroadcastChannel that tells them of changes, and what the view shows of it.
+
+use super::browser_mode::BrowserClient;
+use super::shared::{MSG_SESSION, MSG_SIGNED_OUT};
+use crate::browser::channel::Channel;
+use crate::browser::idb;
+use crate::browser::now;
+use crate::browser::storage::Area;
+use crate::core::error::Error;
+use crate::core::json::decode as from_json;
+use crate::core::jwt::split;
+use crate::core::session::{Status, StoredSession};
+use crate::core::user::User;
+use std::rc::Rc;
+
+impl BrowserClient {
+    pub(super) fn token_area(&self) -> Option<Area> {
+        Area::for_tokens(self.config().storage)
+    }
+
+    /// Listens to the other tabs (shared localStorage only): a `session` message means the
+    /// stored session changed (a refresh or a sign-in elsewhere), `signedOut` that it ended.
+    pub(super) fn open_channel(&self) {
+        let shared = self.shared();
+        if self.token_area() != Some(Area::Local) || shared.channel.borrow().is_some() {
+            return;
+        }
+        let weak = Rc::downgrade(&self.inner);
+        let channel = Channel::open(&self.key("events"), move |msg| {
+            let Some(inner) = weak.upgrade() else { return };
+            let me = BrowserClient { inner };
+            match msg.as_str() {
+                MSG_SESSION => crate::browser::spawn(async move {
+                    if let Some(s) = me.read_shared().await {
+                        let newer = me
+                            .inner
+                            .session
+                            .borrow()
+                            .as_ref()
+                            .is_none_or(|c| s.issued_at >= c.issued_at);
+                        if newer {
+                            me.adopt(s);
+                        }
+                    }
+                }),
+                MSG_SIGNED_OUT => {
+                    me.inner.session.borrow_mut().take();
+                    me.inner.renewal.borrow_mut().take();
+                    me.shared().set_view(Status::SignedOut, None, None);
+                }
+                _ => {}
+            }
+        });
+        *shared.channel.borrow_mut() = channel;
+    }
+
+    /// The stored session, if the configured area holds a readable one.
+    fn read_stored(&self) -> Option<StoredSession> {
+        let area = self.token_area()?;
+        area.get(&self.key("session"))
+            .and_then(|t| from_json(&t, "stored session").ok())
+    }
+
+    /// The session as every tab sees it: for localStorage sessions, the IndexedDB copy, which
+    /// is consistent across tabs the moment another tab's write committed (localStorage is
+    /// not); otherwise (or if IndexedDB is unavailable) the storage area.
+    pub(super) async fn read_shared(&self) -> Option<StoredSession> {
+        if self.token_area() == Some(Area::Local) {
+            if let Ok(v) = idb::get(&self.key("session")).await {
+                return v.and_then(|t| from_json(&t, "stored session").ok());
+            }
+        }
+        self.read_stored()
+    }
+
+    /// Commits the shared copy (before the lock is released and before other tabs are told).
+    pub(super) async fn write_shared(&self, s: Option<&StoredSession>) {
+        if self.token_area() == Some(Area::Local) {
+            let json = s.map(StoredSession::to_json);
+            let _ = idb::set(&self.key("session"), json.as_deref()).await;
+        }
+    }
+
+    /// Loads the stored session into memory, without publishing it. Unusable entries (expired
+    /// with no refresh token, unreadable) are removed.
+    pub(super) fn load_stored(&self) {
+        if self.inner.session.borrow().is_some() {
+            return;
+        }
+        let Some(area) = self.token_area() else {
+            return;
+        };
+        let key = self.key("session");
+        match area
+            .get(&key)
+            .map(|t| from_json::<StoredSession>(&t, "stored session"))
+        {
+            Some(Ok(s)) if s.access_token_fresh(now(), 0) || s.refresh_token.is_some() => {
+                *self.inner.session.borrow_mut() = Some(Rc::new(s));
+            }
+            Some(_) => area.remove(&key),
+            None => {}
+        }
+    }
+
+    /// The user of the session in memory.
+    pub(super) fn session_user(&self) -> Option<User> {
+        self.inner.session.borrow().as_deref().and_then(user_of)
+    }
+
+    /// Publishes the session in memory: signed in with its user, or signed out.
+    pub(super) fn publish_session(&self) {
+        match self.session_user() {
+            Some(u) => self.shared().set_view(Status::SignedIn, Some(u), None),
+            None => self.shared().set_view(Status::SignedOut, None, None),
+        }
+    }
+
+    /// Takes `s` (written by this or another tab) as the session, without writing it back.
+    pub(super) fn adopt(&self, s: StoredSession) {
+        let user = user_of(&s);
+        *self.inner.session.borrow_mut() = Some(Rc::new(s));
+        if let Some(u) = user {
+            self.shared().set_view(Status::SignedIn, Some(u), None);
+        }
+        self.schedule_renewal();
+    }
+
+    pub(super) fn save_session(&self, session: StoredSession) -> Result<(), Error> {
+        if let Some(area) = self.token_area() {
+            area.set(&self.key("session"), &session.to_json())?;
+        }
+        let user = user_of(&session);
+        *self.inner.session.borrow_mut() = Some(Rc::new(session));
+        self.shared().set_view(Status::SignedIn, user, None);
+        self.shared().broadcast(MSG_SESSION);
+        self.schedule_renewal();
+        Ok(())
+    }
+
+    pub(super) fn drop_session(&self) {
+        self.inner.session.borrow_mut().take();
+        if let Some(area) = self.token_area() {
+            area.remove(&self.key("session"));
+        }
+        self.shared().set_view(Status::SignedOut, None, None);
+        self.shared().broadcast(MSG_SIGNED_OUT);
+        self.inner.renewal.borrow_mut().take();
+    }
+}
+
+/// The user of a stored session: the ID token's payload (verified before it was stored)
+/// merged with the stored UserInfo.
+fn user_of(s: &StoredSession) -> Option<User> {
+    let jws = split(s.id_token.secret()).ok()?;
+    let payload = std::str::from_utf8(&jws.payload).ok()?;
+    User::from_id_token(payload, s.userinfo.as_deref())
+}
