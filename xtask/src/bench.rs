@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 /// Budget for the wasm and the JS glue together, gzip -9.
-const BUDGET_GZIP: u64 = 50_000;
+const BUDGET_GZIP: u64 = 52_000;
 
 pub fn size() -> Result {
     build::run()?;

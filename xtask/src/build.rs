@@ -10,7 +10,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub const PKG: &str = "pkg";
+/// The package's file names (`oidc_session.js`, `oidc_session_bg.wasm`).
 pub const NAME: &str = "oidc_session";
+/// The facade crate the bundle is built from (`npm/`), and its library's file name.
+pub const FACADE_PACKAGE: &str = "oidc-session-npm";
+const FACADE_LIB: &str = "oidc_session_npm";
+/// The cargo profile of the bundle (root Cargo.toml `[profile.bundle]`).
+const PROFILE: &str = "bundle";
 
 /// The JS minifier, from the committed package.json (npm `terser`).
 pub const TERSER: &str = "node_modules/.bin/terser";
@@ -99,105 +105,108 @@ pub fn bff() -> Result<PathBuf> {
     }
 }
 
-/// Set to build the bundle with the prebuilt standard library (to compare sizes).
+/// Set to build the bundle with the prebuilt standard library (to compare sizes); the size
+/// build is otherwise required, and its failure stops the build.
 pub const PLAIN_STD_ENV: &str = "XTASK_PLAIN_STD";
 
-/// cargo (release, wasm32, feature `js`); returns the `.wasm`.
+/// cargo (profile `bundle`, wasm32, the facade crate `npm/`); returns the `.wasm`.
 ///
-/// The size build first: the standard library is recompiled for this bundle with
+/// The size build: the standard library is recompiled for this bundle with
 /// `optimize_for_size` and panics become a bare trap (`-C panic=immediate-abort`), which drops
 /// the panic machinery, its messages and the char/string formatting it drags in (9.3 KB gzip,
-/// ARCHITECTURE.md "Size"); `-Z location-detail=none` and `-Z fmt-debug=none` drop source
-/// locations and `Debug` output, which the bundle never shows (0.6 KB gzip). Both need unstable flags, enabled on the stable toolchain with
-/// `RUSTC_BOOTSTRAP=1` for this one build only (its own target directory; the crate itself and
-/// every test build stay on plain stable). If that build cannot run (no rust-src, a toolchain
-/// that renamed a flag), the ordinary stable build is used and the reason printed.
+/// docs/size.md); `-Z location-detail=none` and `-Z fmt-debug=none` drop source locations and
+/// `Debug` output, which the bundle never shows (0.6 KB gzip). These are unstable flags of the
+/// one toolchain `rust-toolchain.toml` pins, enabled with `RUSTC_BOOTSTRAP=1` for this build
+/// only (its own target directory; the library, its tests and Rust apps stay on plain
+/// stable). When the size build cannot run (no rust-src, a renamed flag), the build fails and
+/// says why, rather than quietly shipping a bundle ~9 KB gzip larger; `XTASK_PLAIN_STD=1`
+/// builds with the prebuilt std on purpose.
 fn compile() -> Result<PathBuf> {
-    let plain = std::env::var_os(PLAIN_STD_ENV).is_some();
-    if !plain && setup::has_rust_src() {
+    if std::env::var_os(PLAIN_STD_ENV).is_some() {
         println!(
-            "build: cargo (release, {}, feature js, std rebuilt for size)",
+            "build: cargo ({PROFILE}, {}, {FACADE_PACKAGE}, prebuilt std: {PLAIN_STD_ENV} is set)",
             setup::WASM_TARGET
         );
-        let dir = util::target_dir().join("bundle");
-        let mut flags = remap_flags();
-        if let Some(sysroot) = setup::sysroot() {
-            flags.push_str(&format!(
-                "\x1f--remap-path-prefix={}=rust",
-                sysroot.display()
-            ));
-        }
-        flags.push_str("\x1f-Zunstable-options\x1f-Cpanic=immediate-abort\x1f-Zlocation-detail=none\x1f-Zfmt-debug=none");
-        // JS values as indices into the glue's heap array rather than an externref table:
-        // smaller wasm for a little more glue (66,426 vs 67,253 B gzip in total, measured).
-        flags.push_str("\x1f-Ctarget-feature=-reference-types");
-        // Inlining tuned for size, measured with the wasm-opt passes below (wasm gzip):
-        // - MIR inlining, which rustc turns off at opt-level z, on: small helpers and closures
-        //   disappear before LLVM sees the async state machines (54,652 -> 53,156 B);
-        // - its threshold 200 instead of 50 (150-250 all land at 52.6-52.8 KB; 300 and more
-        //   inline too much: 54,033 at 300, 54,279 at 500);
-        // - LLVM's inliner at threshold 12 instead of opt-level z's 5 (12-15 the same; 20:
-        //   +0.9 KB).
-        // Together 54,964 -> 52,825 B gzip.
-        flags.push_str(
-            "\x1f-Zinline-mir=yes\x1f-Zinline-mir-threshold=200\x1f-Cllvm-args=-inline-threshold=12",
-        );
-        // Static data at address 16 instead of after a 1 MB stack (`--stack-first`, the
-        // target's default): every address of a constant (~700 in the code) is then a 2-byte
-        // LEB instead of 3 (wasm gzip 51,043 -> 50,785 B). The stack (still 1 MB) sits above
-        // the data; the deepest call chain uses a few KB (frames of at most ~1 KB, JSON
-        // nesting capped at 32), so it cannot reach down into the data.
-        flags.push_str("\x1f-Clink-arg=--no-stack-first\x1f-Clink-arg=--global-base=16");
-        let status = cargo_build(&flags)
-            .args([
-                "-Z",
-                "build-std=std,panic_abort",
-                "-Z",
-                "build-std-features=optimize_for_size",
-            ])
-            .env("CARGO_TARGET_DIR", &dir)
-            .env("RUSTC_BOOTSTRAP", "1")
-            .status();
-        match status {
-            Ok(s) if s.success() => return Ok(wasm_in(&dir)),
-            Ok(s) => {
-                println!("build: note: the size build failed ({s}); building with the prebuilt std")
-            }
-            Err(e) => {
-                println!("build: note: could not start cargo ({e}); building with the prebuilt std")
-            }
-        }
-    } else if !plain {
-        println!(
-            "build: note: rust-src is missing; building with the prebuilt std (~9 KB gzip larger)"
-        );
+        util::run(&mut cargo_build(&remap_flags()))?;
+        return Ok(wasm_in(&util::target_dir()));
     }
-    println!("build: cargo (release, {}, feature js)", setup::WASM_TARGET);
-    util::run(&mut cargo_build(&remap_flags()))?;
-    Ok(wasm_in(&util::target_dir()))
+    if !setup::has_rust_src() {
+        return Err(format!(
+            "the size build needs the standard library's source: `rustup component add rust-src` \
+             (`cargo xtask setup` installs it), or set {PLAIN_STD_ENV}=1 for a larger bundle"
+        ));
+    }
+    println!(
+        "build: cargo ({PROFILE}, {}, {FACADE_PACKAGE}, std rebuilt for size)",
+        setup::WASM_TARGET
+    );
+    let dir = util::target_dir().join("bundle");
+    let mut flags = remap_flags();
+    if let Some(sysroot) = setup::sysroot() {
+        flags.push_str(&format!(
+            "\x1f--remap-path-prefix={}=rust",
+            sysroot.display()
+        ));
+    }
+    flags.push_str("\x1f-Zunstable-options\x1f-Cpanic=immediate-abort\x1f-Zlocation-detail=none\x1f-Zfmt-debug=none");
+    // JS values as indices into the glue's heap array rather than an externref table:
+    // smaller wasm for a little more glue (66,426 vs 67,253 B gzip in total, measured).
+    flags.push_str("\x1f-Ctarget-feature=-reference-types");
+    // Inlining tuned for size, measured with the wasm-opt passes below (wasm gzip):
+    // - MIR inlining, which rustc turns off at opt-level z, on: small helpers and closures
+    //   disappear before LLVM sees the async state machines (54,652 -> 53,156 B);
+    // - its threshold 200 instead of 50 (150-250 all land at 52.6-52.8 KB; 300 and more
+    //   inline too much: 54,033 at 300, 54,279 at 500);
+    // - LLVM's inliner at threshold 12 instead of opt-level z's 5 (12-15 the same; 20:
+    //   +0.9 KB).
+    // Together 54,964 -> 52,825 B gzip.
+    flags.push_str(
+        "\x1f-Zinline-mir=yes\x1f-Zinline-mir-threshold=200\x1f-Cllvm-args=-inline-threshold=12",
+    );
+    // The stack stays first (the target's default, `--stack-first`): a stack overflow then
+    // runs below address 0 and traps, instead of overwriting static data.
+    let status = cargo_build(&flags)
+        .args([
+            "-Z",
+            "build-std=std,panic_abort",
+            "-Z",
+            "build-std-features=optimize_for_size",
+        ])
+        .env("CARGO_TARGET_DIR", &dir)
+        .env("RUSTC_BOOTSTRAP", "1")
+        .status()
+        .map_err(|e| format!("could not start cargo for the size build: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "the size build failed ({status}); set {PLAIN_STD_ENV}=1 to build with the prebuilt std"
+        ));
+    }
+    Ok(wasm_in(&dir))
 }
 
-/// `cargo build` of the bundle's library (release, wasm32, feature `js`) with `rustflags`
+/// `cargo build` of the facade crate (profile `bundle`, wasm32) with `rustflags`
 /// (`CARGO_ENCODED_RUSTFLAGS`: separated by 0x1f).
 fn cargo_build(rustflags: &str) -> Command {
     let mut cmd = util::cargo();
     cmd.args([
         "build",
         "--lib",
-        "--release",
+        "--package",
+        FACADE_PACKAGE,
+        "--profile",
+        PROFILE,
         "--target",
         setup::WASM_TARGET,
     ])
-    .args(["--features", "js"])
     .env("CARGO_ENCODED_RUSTFLAGS", rustflags);
     cmd
 }
 
-/// The library's `.wasm` in the cargo target directory `dir`.
+/// The facade's `.wasm` in the cargo target directory `dir`.
 fn wasm_in(dir: &Path) -> PathBuf {
     dir.join(setup::WASM_TARGET)
-        .join("release")
-        .join(format!("{NAME}.wasm"))
+        .join(PROFILE)
+        .join(format!("{FACADE_LIB}.wasm"))
 }
 
 /// What a page loads from `pkg/`: the wasm, the JS glue and the JS snippets of the browser

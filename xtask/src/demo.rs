@@ -61,6 +61,9 @@ pub fn run() -> Result {
                 .env("BFF_ISSUER", &op_origin)
                 .env("BFF_STATIC_DIR", root.join("www"))
                 .env("BFF_PKG_DIR", root.join(build::PKG))
+                // The page's bootstrap is one `GET me`: the backend refreshes an expired access
+                // token there, as the server-mode contract has it.
+                .env("BFF_ME_EXPIRED", "refresh")
                 .env_remove("BFF_TEST_ENDPOINTS"),
         ),
     )?;

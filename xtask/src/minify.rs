@@ -9,7 +9,7 @@
 
 use crate::util::{self, Result};
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// One renamed import: its module, its name, and the new name (in module [`MODULE`]).
@@ -198,23 +198,38 @@ pub fn inline_snippets(pkg: &Path, glue: &Path) -> Result {
     let js = fs::read_to_string(glue).map_err(|e| format!("reading {}: {e}", glue.display()))?;
     let mut head = String::new();
     let mut body = String::new();
-    let mut inlined = Vec::new();
-    for line in js.lines() {
-        let Some((names, path)) = snippet_import(line) else {
-            body.push_str(line);
-            body.push('\n');
-            continue;
-        };
+    let mut inlined: Vec<PathBuf> = Vec::new();
+    // Each snippet is hoisted once, however many import lines name it.
+    let mut hoist = |path: &str, head: &mut String| -> Result<String> {
         let file = pkg.join(path.trim_start_matches("./"));
         let code =
             fs::read_to_string(&file).map_err(|e| format!("reading {}: {e}", file.display()))?;
-        head.push_str(&hoisted(&code).map_err(|e| format!("{}: {e}", file.display()))?);
-        for (name, local) in names {
-            if name != local {
-                head.push_str(&format!("const {local} = {name};\n"));
-            }
+        if !inlined.contains(&file) {
+            head.push_str(&hoisted(&code).map_err(|e| format!("{}: {e}", file.display()))?);
+            inlined.push(file);
         }
-        inlined.push(file);
+        Ok(code)
+    };
+    for line in js.lines() {
+        if let Some((names, path)) = snippet_import(line) {
+            hoist(path, &mut head)?;
+            for (name, local) in names {
+                if name != local {
+                    head.push_str(&format!("const {local} = {name};\n"));
+                }
+            }
+        } else if let Some((var, path)) = snippet_namespace(line) {
+            // `import * as VAR`: the glue reads `VAR.name` (imports it passes to the wasm as
+            // they are); VAR becomes an object of the snippet's exports.
+            let code = hoist(path, &mut head)?;
+            head.push_str(&format!(
+                "const {var} = {{ {} }};\n",
+                exported_names(&code).join(", ")
+            ));
+        } else {
+            body.push_str(line);
+            body.push('\n');
+        }
     }
     if inlined.is_empty() {
         return Ok(());
@@ -225,6 +240,34 @@ pub fn inline_snippets(pkg: &Path, glue: &Path) -> Result {
     let _ = fs::remove_dir_all(pkg.join("snippets"));
     println!("build: {} snippet(s) inlined into the glue", inlined.len());
     Ok(())
+}
+
+/// `import * as VAR from "./snippets/…";` -> (VAR, path).
+fn snippet_namespace(line: &str) -> Option<(&str, &str)> {
+    let rest = line.trim().strip_prefix("import * as ")?;
+    let (var, from) = rest.split_once(" from ")?;
+    let path = from
+        .trim()
+        .trim_end_matches(';')
+        .trim_matches(|c| c == '\'' || c == '"');
+    path.starts_with("./snippets/")
+        .then_some((var.trim(), path))
+}
+
+/// The names a snippet exports (`export function|async function|const|let|class NAME`).
+fn exported_names(code: &str) -> Vec<&str> {
+    code.lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|d| {
+            let d = ["async function ", "function ", "const ", "let ", "class "]
+                .iter()
+                .find_map(|k| d.strip_prefix(k))?;
+            let end = d
+                .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
+                .unwrap_or(d.len());
+            (end > 0).then(|| &d[..end])
+        })
+        .collect()
 }
 
 /// `import { a, b as c } from './snippets/…';` -> ([(a, a), (b, c)], path).
@@ -291,6 +334,20 @@ fn check_module(js: &str) -> Result {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn namespace_imports_and_export_names_are_read() {
+        assert_eq!(
+            snippet_namespace("import * as import1 from \"./snippets/x/p.js\";"),
+            Some(("import1", "./snippets/x/p.js"))
+        );
+        assert_eq!(
+            snippet_namespace("import * as w from \"./oidc_session_bg.js\";"),
+            None
+        );
+        let code = "export function a(x) {}\nexport async function b() {}\nexport const c = 1;\nconst d = 2;\n";
+        assert_eq!(exported_names(code), ["a", "b", "c"]);
+    }
 
     #[test]
     fn snippet_imports_are_read_with_their_aliases() {

@@ -104,14 +104,15 @@ fn run_stage(stage: Stage) -> Result<(bool, Counts)> {
         }
         Stage::Browser => {
             let mut cmd = util::cargo();
+            // The library's browser tests (`src/browser/tests.rs`, in the crate: they drive
+            // its private adapters).
             cmd.args([
                 "test",
+                "--package",
+                "oidc-session",
                 "--lib",
-                "--tests",
                 "--target",
                 setup::WASM_TARGET,
-                "--features",
-                "js",
             ])
             .env(
                 "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
@@ -126,7 +127,10 @@ fn run_stage(stage: Stage) -> Result<(bool, Counts)> {
             }
             cmd
         }
-        Stage::Build => return build::build().map(|()| (true, Counts::default())),
+        Stage::Build => {
+            build::build()?;
+            return typecheck_js().map(|()| (true, Counts::default()));
+        }
         Stage::E2e => {
             // playwright.config.mjs starts two instances of the reference backend-for-frontend
             // from the built binary (server mode): never test a stale one.
@@ -153,6 +157,16 @@ fn run_stage(stage: Stage) -> Result<(bool, Counts)> {
         _ => cargo_counts(&output),
     };
     Ok((status.success(), counts))
+}
+
+/// `tsc --checkJs` over the hand-written JS of the glue (`tsconfig.json`: `platform.js`, the
+/// facade's `facade.js`): their JSDoc types, strict.
+fn typecheck_js() -> Result {
+    println!("test: tsc --checkJs (src/browser/platform.js, npm/src/facade.js)");
+    util::run(
+        Command::new(crate::root().join("node_modules/.bin/tsc"))
+            .args(["--project", "tsconfig.json"]),
+    )
 }
 
 /// Sums `test result: ok. 12 passed; 0 failed; ...` lines (cargo and wasm-bindgen-test-runner).

@@ -1,27 +1,35 @@
-//! The JS facade (`js` feature): `SessionManager`, the npm package's one export besides `init`.
+//! The npm package's facade: `SessionManager` and `handleSilentCallback`, the JS API over the
+//! `oidc-session` crate. Only the npm bundle is built from this crate; Rust apps depend on
+//! `oidc-session` itself and get none of what is here: the `#[wasm_bindgen]` exports, the
+//! bundle's allocator, the exact wasm-bindgen pin, and the JS shapes (camelCase option objects,
+//! the state and error objects, `fetch(input, init)` with `Request`s and `Response`s).
 //!
-//! Each async method clones the `Rc`-based client and returns `browser::promise(async move …)`,
-//! so concurrent JS calls never hit wasm-bindgen's "recursive use of an object" borrow error.
-//! Errors cross the boundary as `Error` objects with a stable `code` and a `message`.
+//! Each async method clones the `Rc`-based client and returns a promise of
+//! `future_to_promise(async move …)`, so concurrent JS calls never hit wasm-bindgen's
+//! "recursive use of an object" borrow error.
+#![cfg(target_arch = "wasm32")]
 
-use crate::browser::builtins::{Function, Promise};
-use crate::client::{Client, SignOutOptions, Subscription, View};
-use crate::core::authorize::SignInOptions;
-use crate::core::config::ConfigInput;
-use crate::core::error::{Error, ErrorKind};
-use crate::core::json::Writer;
+mod options;
+
+use js_sys::{Function, Promise};
+use oidc_session::{Client, Error, ErrorKind, Status, Subscription, View};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::future_to_promise;
 
 /// The npm bundle's allocator: a free list of ~1 KB instead of dlmalloc's ~5 KB (3.4 KB gzip
-/// less in the bundle, measured). Rust users of the crate keep their own allocator: this is
-/// set only by the `js` feature, which exists for the npm bundle.
+/// less, measured in docs/size.md). Set here, in the bundle's own crate: a Rust app that
+/// depends on `oidc-session` keeps its allocator.
 // SAFETY: the bundle is single-threaded (no `atomics` target feature, no shared memory), so
 // allocation never runs on two threads at once.
 #[global_allocator]
 static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
     unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
+
+#[cfg(target_feature = "atomics")]
+compile_error!("lol_alloc::AssumeSingleThreaded is sound only without shared-memory threads");
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
@@ -59,6 +67,11 @@ export interface ServerSessionConfig {
   /** The CSRF header sent on every request to the backend. Default `X-Requested-With: oidc-session`. */
   csrfHeaderName?: string;
   csrfHeaderValue?: string;
+  /**
+   * When `GET {me}` answers 401 at bootstrap, send one `POST {refresh}` and ask again. Default false:
+   * bootstrap is exactly one read-only request and the backend refreshes on its side.
+   */
+  refreshOnBootstrap?: boolean;
   /** Called after each `/refresh` (success: `{}`; failure: the error). */
   onRefresh?: (info: { expiresAt?: number }) => void;
   onRefreshError?: (error: SessionError) => void;
@@ -153,7 +166,11 @@ export interface SessionError {
 
 export type SessionStatus = "loading" | "signedIn" | "signedOut" | "failed";
 
-/** A frozen snapshot; the same object is returned until the state changes. */
+/**
+ * A frozen snapshot; the same object is returned until the state changes. `error` is set with
+ * `status: "failed"`, and also next to `signedIn` when a callback was refused while the session was
+ * kept (a forged `state`: `state_mismatch`).
+ */
 export interface SessionState {
   readonly status: SessionStatus;
   readonly user?: User;
@@ -189,55 +206,100 @@ extern "C" {
     pub type JsUnsubscribe;
 }
 
-/// The last state object handed out, and the view it shows.
-type Snapshot = RefCell<Option<(Rc<View>, JsValue)>>;
-
-/// Manages one sign-in session in the browser.
-#[wasm_bindgen]
-pub struct SessionManager {
-    client: Client,
-    snapshot: Rc<Snapshot>,
-    bootstrap: RefCell<Option<Promise>>,
-}
-
-#[wasm_bindgen(module = "/src/browser/platform.js")]
+#[wasm_bindgen(module = "/src/facade.js")]
 extern "C" {
     /// `{ expiresAt }` (ms since the epoch), or `{}` when the expiry is unknown.
     #[wasm_bindgen(js_name = refreshInfo)]
     fn refresh_info(expires_at: Option<f64>) -> JsValue;
-    /// A JS options object as JSON text: `""` for `undefined` (and for what JSON cannot
-    /// represent) and `"null"` for `null`, which the options readers take as defaults and the
-    /// configuration reader refuses as not an object.
-    #[wasm_bindgen(js_name = jsonText)]
-    fn json_text(v: &JsValue) -> String;
     /// `config[name]` when it is a function.
     fn hook(config: &JsValue, name: &str) -> Option<Function>;
+    /// `{ code, message }`, or with `thrown` an `Error` named `OidcSessionError` with them.
     #[wasm_bindgen(js_name = sessionError)]
-    fn session_error(thrown: bool, code: &str, message: &str, extra: &str) -> JsValue;
+    fn session_error(thrown: bool, code: &str, message: &str) -> JsValue;
+    /// Sets the numeric member `name` of an error object.
+    #[wasm_bindgen(js_name = withNumber)]
+    fn with_number(error: &JsValue, name: &str, value: f64);
+    /// Sets the string member `name` of an error object.
+    #[wasm_bindgen(js_name = withString)]
+    fn with_string(error: &JsValue, name: &str, value: &str);
+    /// The frozen `SessionState`: `user` parsed from the user's JSON (`User::to_json`).
     #[wasm_bindgen(js_name = sessionState)]
-    fn session_state(
-        status: &str,
-        sub: Option<&str>,
-        claims: Option<&str>,
-        userinfo: Option<&str>,
-        error: JsValue,
-    ) -> JsValue;
+    fn session_state(status: &str, user: Option<String>, error: JsValue) -> JsValue;
+    /// `new Request(input, init)` with the CSRF header when it goes to `backend` (an origin):
+    /// `[request, toBackend, copy?]`; throws when `input`/`init` make no request.
+    #[wasm_bindgen(catch, js_name = appRequest)]
+    fn app_request(
+        input: &JsValue,
+        init: &JsValue,
+        backend: &str,
+        csrf_name: &str,
+        csrf_value: &str,
+    ) -> Result<js_sys::Array, JsValue>;
+    /// Sends a `Request` as it is: `[response, status]`.
+    fn send(request: &JsValue) -> Promise;
+    /// A thrown value's message.
+    #[wasm_bindgen(js_name = thrownText)]
+    fn describe(e: &JsValue) -> String;
+}
+
+/// The JS name of a status.
+fn status_name(s: Status) -> &'static str {
+    match s {
+        Status::Loading => "loading",
+        Status::SignedIn => "signedIn",
+        Status::SignedOut => "signedOut",
+        Status::Failed => "failed",
+    }
 }
 
 /// `e` as a JS value: `{ code, message, status?, snippet?, retryAfter?, description? }`, or with
 /// `thrown`, an `Error` with `name = "OidcSessionError"` and the same members. Never a secret.
 fn error_value(e: &Error, thrown: bool) -> JsValue {
-    let w = Writer::default();
-    let extra = match e.kind() {
-        ErrorKind::HtmlResponse { status, snippet } => w
-            .opt_uint("status", Some(u64::from(*status)))
-            .str("snippet", snippet),
-        ErrorKind::HttpError { status } => w.opt_uint("status", Some(u64::from(*status))),
-        ErrorKind::RateLimited { retry_after } => w.opt_uint("retryAfter", *retry_after),
-        ErrorKind::Provider { description, .. } => w.opt_str("description", description.as_deref()),
-        _ => w,
+    let message = match e.kind() {
+        // The crate names `ConfigInput` fields; JS apps wrote the camelCase members.
+        ErrorKind::ConfigInvalid { field, reason } => {
+            let mut m = String::from("invalid configuration: `");
+            m.push_str(&camel_case(field));
+            m.push_str("` ");
+            m.push_str(reason);
+            m
+        }
+        _ => e.message(),
     };
-    session_error(thrown, e.code(), &e.message(), &extra.finish())
+    let v = session_error(thrown, e.code(), &message);
+    match e.kind() {
+        ErrorKind::HtmlResponse { status, snippet } => {
+            with_number(&v, "status", f64::from(*status));
+            with_string(&v, "snippet", snippet);
+        }
+        ErrorKind::HttpError { status } => with_number(&v, "status", f64::from(*status)),
+        ErrorKind::RateLimited {
+            retry_after: Some(s),
+        } => with_number(&v, "retryAfter", *s as f64),
+        ErrorKind::Provider {
+            description: Some(d),
+            ..
+        } => with_string(&v, "description", d),
+        _ => {}
+    }
+    v
+}
+
+/// `client_id` -> `clientId`: a `ConfigInput` field as the JS configuration spells it.
+fn camel_case(field: &str) -> String {
+    let mut out = String::with_capacity(field.len());
+    let mut upper = false;
+    for c in field.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A plain `{ code, message, … }` object (`SessionError`), for `state.error` and hooks.
@@ -251,15 +313,15 @@ fn js_error(e: &Error) -> JsValue {
 }
 
 fn state_object(v: &View) -> JsValue {
-    let u = v.user.as_ref();
     session_state(
-        v.status.as_str(),
-        u.map(|u| u.sub.as_str()),
-        u.map(|u| u.claims_json.as_str()),
-        u.and_then(|u| u.userinfo_json.as_deref()),
+        status_name(v.status),
+        v.user.as_ref().map(|u| u.to_json()),
         v.error.as_ref().map_or(JsValue::UNDEFINED, error_object),
     )
 }
+
+/// The last state object handed out, and the view it shows.
+type Snapshot = RefCell<Option<(Rc<View>, JsValue)>>;
 
 /// The state object for `view`, reusing the last one while the view is unchanged.
 fn snapshot_of(cache: &Snapshot, view: &Rc<View>) -> JsValue {
@@ -273,11 +335,26 @@ fn snapshot_of(cache: &Snapshot, view: &Rc<View>) -> JsValue {
     js
 }
 
+/// A method's future as a JS promise. Boxed, so that `future_to_promise` is compiled once for
+/// every method instead of once per method (each copy is its own state machine and shims).
+fn promise(job: impl std::future::Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
+    let job: std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue, JsValue>>>> =
+        Box::pin(job);
+    future_to_promise(job)
+}
+
 /// Call this on the silent redirect page (`silentRedirectUri`): it hands the page's URL to the
 /// parent window on this origin only. Equivalent to `parent.postMessage(location.href, location.origin)`.
 #[wasm_bindgen(js_name = handleSilentCallback)]
 pub fn handle_silent_callback() -> Result<(), JsValue> {
-    crate::browser::silent::notify_parent().map_err(|e| js_error(&e))
+    oidc_session::handle_silent_callback().map_err(|e| js_error(&e))
+}
+
+/// Manages one sign-in session in the browser.
+#[wasm_bindgen]
+pub struct SessionManager {
+    client: Client,
+    snapshot: Rc<Snapshot>,
 }
 
 #[wasm_bindgen]
@@ -286,7 +363,7 @@ impl SessionManager {
     #[wasm_bindgen(constructor)]
     pub fn new(config: JsSessionConfig) -> Result<SessionManager, JsValue> {
         let config: JsValue = config.into();
-        let input = ConfigInput::from_json(&json_text(&config)).map_err(|e| js_error(&e))?;
+        let input = options::config(&config).map_err(|e| js_error(&e))?;
         let client = Client::new(input).map_err(|e| js_error(&e))?;
         let (on_ok, on_err) = (hook(&config, "onRefresh"), hook(&config, "onRefreshError"));
         if on_ok.is_some() || on_err.is_some() {
@@ -305,24 +382,19 @@ impl SessionManager {
         Ok(Self {
             client,
             snapshot: Rc::default(),
-            bootstrap: RefCell::default(),
         })
     }
 
     /// Finishes a pending callback when this page is the redirect URI with `code`/`error`,
-    /// otherwise restores the stored session. Idempotent: later calls return the same promise.
+    /// otherwise restores the stored session. Idempotent: later calls resolve with the same state.
     pub fn bootstrap(&self) -> PromiseSessionState {
-        if let Some(p) = &*self.bootstrap.borrow() {
-            return p.clone().unchecked_into();
-        }
         let client = self.client.clone();
         let cache = self.snapshot.clone();
-        let p = crate::browser::promise(async move {
+        promise(async move {
             let view = client.bootstrap().await;
             Ok(snapshot_of(&cache, &view))
-        });
-        *self.bootstrap.borrow_mut() = Some(p.clone());
-        p.unchecked_into()
+        })
+        .unchecked_into()
     }
 
     /// The current state (a frozen object, identical until the state changes).
@@ -348,9 +420,9 @@ impl SessionManager {
     #[wasm_bindgen(js_name = signIn)]
     pub fn sign_in(&self, options: Option<JsSignInOptions>) -> PromiseVoid {
         let client = self.client.clone();
-        let options = json_text(&options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED));
-        crate::browser::promise(async move {
-            let opts = SignInOptions::from_json(&options).map_err(|e| js_error(&e))?;
+        let options = options::sign_in(&options.map_or(JsValue::UNDEFINED, JsValue::from));
+        promise(async move {
+            let opts = options.map_err(|e| js_error(&e))?;
             client.sign_in(opts).await.map_err(|e| js_error(&e))?;
             Ok(JsValue::UNDEFINED)
         })
@@ -361,11 +433,11 @@ impl SessionManager {
     #[wasm_bindgen(js_name = getAccessToken)]
     pub fn get_access_token(&self) -> PromiseString {
         let client = self.client.clone();
-        crate::browser::promise(async move {
+        promise(async move {
             client
                 .access_token()
                 .await
-                .map(JsValue::from)
+                .map(|t| JsValue::from(t.secret()))
                 .map_err(|e| js_error(&e))
         })
         .unchecked_into()
@@ -373,8 +445,13 @@ impl SessionManager {
 
     /// Runs `bootstrap()` again (after a `failed` state, e.g. the backend was down).
     pub fn retry(&self) -> PromiseSessionState {
-        self.bootstrap.borrow_mut().take();
-        self.bootstrap()
+        let client = self.client.clone();
+        let cache = self.snapshot.clone();
+        promise(async move {
+            let view = client.retry().await;
+            Ok(snapshot_of(&cache, &view))
+        })
+        .unchecked_into()
     }
 
     /// Server mode: `fetch` with the backend's cookies and CSRF header. On a 401 from the backend,
@@ -383,9 +460,8 @@ impl SessionManager {
         let client = self.client.clone();
         let input: JsValue = input.into();
         let init: JsValue = init.map_or(JsValue::UNDEFINED, JsValue::from);
-        crate::browser::promise(async move {
-            client
-                .server_fetch(&input, &init)
+        promise(async move {
+            server_fetch(&client, &input, &init)
                 .await
                 .map_err(|e| js_error(&e))
         })
@@ -396,12 +472,52 @@ impl SessionManager {
     #[wasm_bindgen(js_name = signOut)]
     pub fn sign_out(&self, options: Option<JsSignOutOptions>) -> PromiseVoid {
         let client = self.client.clone();
-        let options = json_text(&options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED));
-        crate::browser::promise(async move {
-            let opts = SignOutOptions::from_json(&options).map_err(|e| js_error(&e))?;
+        let options = options::sign_out(&options.map_or(JsValue::UNDEFINED, JsValue::from));
+        promise(async move {
+            let opts = options.map_err(|e| js_error(&e))?;
             client.sign_out(opts).await.map_err(|e| js_error(&e))?;
             Ok(JsValue::UNDEFINED)
         })
         .unchecked_into()
     }
+}
+
+fn network(e: &JsValue) -> Error {
+    ErrorKind::Network {
+        detail: describe(e),
+    }
+    .into()
+}
+
+/// `fetch(input, init)` in server mode: the app's request, with the CSRF header towards the
+/// backend, through `Client::fetch_with` (which decides on the refresh and the one retry).
+async fn server_fetch(client: &Client, input: &JsValue, init: &JsValue) -> Result<JsValue, Error> {
+    let Some((name, value, backend)) = client.csrf_header() else {
+        return Err(ErrorKind::Unsupported {
+            what: "fetch() is for server mode; use getAccessToken() in browser mode",
+        }
+        .into());
+    };
+    let a = app_request(input, init, backend, name, value).map_err(|e| network(&e))?;
+    let to_backend = a.get(1).as_f64() == Some(1.0);
+    // Sent in this order: the request, then (after a 401) its copy.
+    let mut requests = vec![(a.length() > 2).then(|| a.get(2)), Some(a.get(0))];
+    client
+        .fetch_with(to_backend, move || {
+            let next = requests.pop().flatten();
+            async move {
+                let Some(r) = next else {
+                    return Err(ErrorKind::Unsupported {
+                        what: "the request body cannot be replayed",
+                    }
+                    .into());
+                };
+                let answer = wasm_bindgen_futures::JsFuture::from(send(&r))
+                    .await
+                    .map_err(|e| network(&e))?;
+                let a: js_sys::Array = answer.unchecked_into();
+                Ok((a.get(0), a.get(1).as_f64().map_or(0, |s| s as u16)))
+            }
+        })
+        .await
 }
