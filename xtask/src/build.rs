@@ -369,6 +369,14 @@ fn write_package_json(pkg: &Path) -> Result {
         format!("  \"module\": {}", quote(&format!("{NAME}.js"))),
         format!("  \"types\": {}", quote(&format!("{NAME}.d.ts"))),
         format!("  \"files\": [{}]", list(&files)),
+        // `exports`: what bundlers and Node resolve first; the `.wasm` is exported too, so an app
+        // can hand `init()` its URL (`import.meta.resolve`, a bundler's `?url`).
+        format!(
+            "  \"exports\": {{\n    \".\": {{ \"types\": {}, \"default\": {} }},\n    \"./{NAME}_bg.wasm\": {},\n    \"./package.json\": \"./package.json\"\n  }}",
+            quote(&format!("./{NAME}.d.ts")),
+            quote(&format!("./{NAME}.js")),
+            quote(&format!("./{NAME}_bg.wasm")),
+        ),
         "  \"sideEffects\": false".to_string(),
     ]);
     let text = format!("{{\n{}\n}}\n", json.join(",\n"));

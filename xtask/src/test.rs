@@ -129,7 +129,8 @@ fn run_stage(stage: Stage) -> Result<(bool, Counts)> {
         }
         Stage::Build => {
             build::build()?;
-            return typecheck_js().map(|()| (true, Counts::default()));
+            typecheck_js()?;
+            return check_package().map(|()| (true, Counts::default()));
         }
         Stage::E2e => {
             // playwright.config.mjs starts two instances of the reference backend-for-frontend
@@ -167,6 +168,54 @@ fn typecheck_js() -> Result {
         Command::new(crate::root().join("node_modules/.bin/tsc"))
             .args(["--project", "tsconfig.json"]),
     )
+}
+
+/// `npm pack --dry-run` of `pkg/`: the tarball holds exactly the package's files, and every
+/// path the manifest's `exports`, `main` and `types` name is in it.
+fn check_package() -> Result {
+    println!("test: npm pack --dry-run (pkg/)");
+    let out = Command::new("npm")
+        .args(["pack", "--dry-run", "--json", "--ignore-scripts"])
+        .current_dir(crate::root().join(build::PKG))
+        .output()
+        .map_err(|e| format!("could not start npm: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "npm pack --dry-run failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let listing = String::from_utf8_lossy(&out.stdout);
+    let name = build::NAME;
+    let expected = [
+        "README.md".to_string(),
+        format!("{name}.d.ts"),
+        format!("{name}.js"),
+        format!("{name}_bg.wasm"),
+        "package.json".to_string(),
+    ];
+    // `"path": "…"` entries of npm's JSON listing.
+    let mut packed: Vec<&str> = listing
+        .split("\"path\": \"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    packed.sort_unstable();
+    let mut want: Vec<&str> = expected.iter().map(String::as_str).collect();
+    want.sort_unstable();
+    if packed != want {
+        return Err(format!("the tarball holds {packed:?}, expected {want:?}"));
+    }
+    let manifest = std::fs::read_to_string(crate::root().join(build::PKG).join("package.json"))
+        .map_err(|e| format!("reading pkg/package.json: {e}"))?;
+    for file in &expected {
+        let named = format!("\"./{file}\"");
+        if file != "README.md" && !manifest.contains(&named) {
+            return Err(format!("pkg/package.json `exports` does not name {named}"));
+        }
+    }
+    println!("test: the tarball holds {}", packed.join(", "));
+    Ok(())
 }
 
 /// Sums `test result: ok. 12 passed; 0 failed; ...` lines (cargo and wasm-bindgen-test-runner).
