@@ -68,16 +68,9 @@ impl<T> std::future::Future for Call<T> {
     }
 }
 
-/// Where a promise's outcome lands, and the task to wake when it does.
-#[derive(Default)]
-struct Outcome {
-    value: Option<Result<JsValue, JsValue>>,
-    waker: Option<std::task::Waker>,
-}
-
 /// A promise as a future of its value (`Ok`) or rejection (`Err`). The callback that receives
 /// the outcome is an `FnMut(JsValue)`, the one closure type the bundle hands to JS.
-pub struct Settled(std::rc::Rc<std::cell::RefCell<Outcome>>);
+pub struct Settled(oneshot::Receiver<Result<JsValue, JsValue>>);
 
 #[wasm_bindgen::prelude::wasm_bindgen(module = "/src/browser/platform.js")]
 extern "C" {
@@ -90,27 +83,18 @@ extern "C" {
 /// `promise`'s outcome as a future. The callback is owned by JS (freed when collected), so a
 /// dropped future never leaves a dangling callback behind.
 pub fn settled(promise: &builtins::Promise) -> Settled {
-    let outcome = std::rc::Rc::new(std::cell::RefCell::new(Outcome::default()));
-    let slot = outcome.clone();
+    let (outcome, settled) = oneshot::channel();
     let f = wasm_bindgen::closure::Closure::<dyn FnMut(JsValue)>::new(move |v: JsValue| {
         // `[value]` when fulfilled, `[reason, 1]` when rejected.
         let a: builtins::Array = v.unchecked_into();
-        let r = if a.length() > 1 {
+        outcome.send(if a.length() > 1 {
             Err(a.get(0))
         } else {
             Ok(a.get(0))
-        };
-        let waker = {
-            let mut o = slot.borrow_mut();
-            o.value = Some(r);
-            o.waker.take()
-        };
-        if let Some(w) = waker {
-            w.wake();
-        }
+        });
     });
     js_settle(promise, &f.into_js_value());
-    Settled(outcome)
+    Settled(settled)
 }
 
 impl std::future::Future for Settled {
@@ -120,14 +104,7 @@ impl std::future::Future for Settled {
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
-        let mut o = self.0.borrow_mut();
-        match o.value.take() {
-            Some(v) => std::task::Poll::Ready(v),
-            None => {
-                o.waker = Some(cx.waker().clone());
-                std::task::Poll::Pending
-            }
-        }
+        std::pin::Pin::new(&mut self.get_mut().0).poll(cx)
     }
 }
 

@@ -1,4 +1,5 @@
-//! A value delivered once from a callback to a future: the iframe's answer, a timer's tick.
+//! A value delivered once from a callback to a future: a promise's outcome, the silent
+//! iframe's answer, a timer's tick.
 
 use std::cell::RefCell;
 use std::future::Future;

@@ -3,7 +3,7 @@
 //! comes back. The stored session lives in `session.rs`, provider metadata and keys in
 //! `provider.rs`, renewal in `renewal.rs`.
 
-use super::shared::Shared;
+use super::shared::{leave_after_sign_out, Shared};
 use super::{SignOutOptions, View};
 use crate::browser::crypto::{random_bytes, sha256};
 use crate::browser::http::{post_form, post_form_no_content};
@@ -109,13 +109,8 @@ impl BrowserClient {
     /// failure), then exactly one outcome.
     pub(super) async fn run_bootstrap(self) -> Rc<View> {
         let shared = self.shared();
-        let (status, error) = {
-            let v = shared.observers.view();
-            (v.status, v.error.is_some())
-        };
-        if status != Status::Loading || error {
-            shared.set_view(Status::Loading, None, None);
-        }
+        // A no-op on the first run (the view starts there); a retry after a failure shows it.
+        shared.set_view(Status::Loading, None, None);
         self.open_channel();
         self.watch_wake_ups();
         let href = match nav::href() {
@@ -406,15 +401,7 @@ impl BrowserClient {
             }
             _ => None,
         };
-        match end {
-            Some(url) => nav::assign(&url),
-            None => {
-                if let Some(r) = return_to {
-                    nav::replace_url(&r);
-                }
-                Ok(())
-            }
-        }
+        leave_after_sign_out(end, return_to)
     }
 
     /// On the return from the provider's logout, checks its `state` and restores `returnTo`.

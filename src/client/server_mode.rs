@@ -3,7 +3,7 @@
 //! and tab), `signout` and `login` endpoints. Nothing is written to web storage and no timer
 //! runs; IndexedDB holds only the time of the last successful refresh.
 
-use super::shared::{Boxed, Shared, MSG_REFRESHED, MSG_SIGNED_OUT};
+use super::shared::{leave_after_sign_out, Boxed, Shared, MSG_REFRESHED, MSG_SIGNED_OUT};
 use super::{SignOutOptions, View};
 use crate::browser::builtins::date_now;
 use crate::browser::channel::Channel;
@@ -80,10 +80,8 @@ impl ServerClient {
     /// 401 is followed by one `POST {refresh}` and, when that succeeded, one more `GET {me}`.
     pub(super) async fn run_bootstrap(self) -> Rc<View> {
         let shared = self.shared();
-        let current = shared.observers.view();
-        if current.status != Status::Loading || current.error.is_some() {
-            shared.set_view(Status::Loading, None, None);
-        }
+        // A no-op on the first run (the view starts there); a retry after a failure shows it.
+        shared.set_view(Status::Loading, None, None);
         self.open_channel();
         let started = date_now();
         let mut result = self.me().await;
@@ -129,15 +127,7 @@ impl ServerClient {
         let end = sign_out_result(reply.status, &reply.body)?;
         self.shared().set_view(Status::SignedOut, None, None);
         self.shared().broadcast(MSG_SIGNED_OUT);
-        match end.filter(|_| !options.local_only) {
-            Some(url) => nav::assign(&url),
-            None => {
-                if let Some(r) = return_to {
-                    nav::replace_url(&r);
-                }
-                Ok(())
-            }
-        }
+        leave_after_sign_out(end.filter(|_| !options.local_only), return_to)
     }
 
     /// Sends an app request; on a 401 from the backend, one shared refresh and one retry.

@@ -79,6 +79,23 @@ impl Shared {
     }
 }
 
+/// Where the page goes after a sign-out, in both modes: the end-session page when there is
+/// one, else `return_to` (already checked to be of this origin) in place, else nowhere.
+pub(super) fn leave_after_sign_out(
+    end: Option<String>,
+    return_to: Option<String>,
+) -> Result<(), Error> {
+    match end {
+        Some(url) => crate::browser::nav::assign(&url),
+        None => {
+            if let Some(r) = return_to {
+                crate::browser::nav::replace_url(&r);
+            }
+            Ok(())
+        }
+    }
+}
+
 enum BootState {
     Idle,
     Running(Vec<Waker>),
