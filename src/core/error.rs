@@ -154,7 +154,9 @@ pub enum ErrorKind {
         /// What is missing or unusable.
         reason: &'static str,
     },
-    /// The callback's `state` matches no pending sign-in (tampered, replayed, or another tab's).
+    /// The callback's `state` is no sign-in this browser started (tampered, forged, from another
+    /// browser, or older than a pending sign-in's lifetime). A replay of a completed callback is
+    /// not reported.
     StateMismatch,
     /// The pending sign-in for this callback is older than its lifetime.
     SignInExpired,
@@ -315,7 +317,7 @@ impl ErrorKind {
             Self::RateLimited { retry_after: None } => "rate limited".into(),
             Self::InvalidResponse { what, reason } => cat(&["invalid ", what, ": ", reason]),
             Self::DiscoveryInvalid { reason } => cat(&["invalid discovery document: ", reason]),
-            Self::StateMismatch => "the callback's state matches no pending sign-in (tampered, already used, or started elsewhere); sign in again".into(),
+            Self::StateMismatch => "the callback's state is not a sign-in this browser started (tampered, from another browser, or expired); sign in again".into(),
             Self::SignInExpired => "the pending sign-in expired; sign in again".into(),
             Self::IssMismatch { source, found } => {
                 let what = match source {
