@@ -129,6 +129,8 @@ export interface SignInOptions {
   scopes?: string[];
   /** Extra authorization parameters, e.g. `{ kc_idp_hint: "github" }`. Protocol parameters cannot be overridden. */
   extraParams?: Record<string, string>;
+  /** Leave with `location.replace`, so Back from the provider does not return to a page that redirects again. */
+  replace?: boolean;
 }
 
 /** Options of `signOut`. */

@@ -154,6 +154,7 @@ pub(crate) fn sign_in(v: &JsValue) -> Result<SignInOptions, Error> {
         ui_locales: r.str("uiLocales")?,
         scopes: r.strs("scopes")?,
         extra_params: r.record("extraParams")?,
+        replace: r.bool("replace")?.unwrap_or(false),
     })
 }
 

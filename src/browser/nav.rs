@@ -11,6 +11,8 @@ extern "C" {
     fn js_origin() -> Result<String, JsValue>;
     #[wasm_bindgen(catch, js_name = assign)]
     fn js_assign(url: &str) -> Result<(), JsValue>;
+    #[wasm_bindgen(catch, js_name = replace)]
+    fn js_replace(url: &str) -> Result<(), JsValue>;
     #[wasm_bindgen(catch, js_name = replaceUrl)]
     fn js_replace_url(url: &str) -> Result<(), JsValue>;
 }
@@ -43,7 +45,17 @@ pub fn replace_url(url: &str) {
 
 /// Navigates the page to `url` (the provider's authorization or end-session endpoint).
 pub fn assign(url: &str) -> Result<(), Error> {
-    js_assign(url).map_err(|_| {
+    leave(url, false)
+}
+
+/// Navigates the page to `url`, in place of the current history entry when `replace`.
+pub fn leave(url: &str, replace: bool) -> Result<(), Error> {
+    let done = if replace {
+        js_replace(url)
+    } else {
+        js_assign(url)
+    };
+    done.map_err(|_| {
         ErrorKind::Unsupported {
             what: "navigation was refused",
         }

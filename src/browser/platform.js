@@ -327,6 +327,11 @@ export const origin = () => location.origin;
 /** @param {string} url */
 export const assign = (url) => location.assign(url);
 /**
+ * Navigates to `url` in place of the current history entry.
+ * @param {string} url
+ */
+export const replace = (url) => location.replace(url);
+/**
  * Replaces the current history entry's URL (same-origin path) without navigating.
  * @param {string} url
  */

@@ -237,7 +237,7 @@ impl BrowserClient {
             &self.key(&cat(&["pending:", &pending.state])),
             &pending.to_json(),
         )?;
-        nav::assign(&url)
+        nav::leave(&url, options.replace)
     }
 
     /// Drops pending sign-ins and completed-callback marks that can no longer matter, so
@@ -257,6 +257,14 @@ impl BrowserClient {
                 Area::Session.remove(&k);
             }
         }
+    }
+
+    /// `Client::sign_in_silently`: a silent sign-in unless a session is held already.
+    pub(super) async fn sign_in_silently(&self) -> Result<(), Error> {
+        if self.inner.session.borrow().is_some() {
+            return Ok(());
+        }
+        self.silent_sign_in(None).await
     }
 
     /// A `prompt=none` sign-in in a hidden iframe: resumes the provider's session without a form.

@@ -71,6 +71,17 @@ impl Engine {
         }
     }
 
+    pub(super) async fn sign_in_silently(&self) -> Result<(), Error> {
+        self.bootstrap().await;
+        match self {
+            Engine::Browser(b) => b.sign_in_silently().await,
+            Engine::Server(_) => Err(ErrorKind::Unsupported {
+                what: "silent sign-in is for browser mode; in server mode the backend holds the session",
+            }
+            .into()),
+        }
+    }
+
     pub(super) async fn access_token(&self) -> Result<AccessToken, Error> {
         match self {
             Engine::Browser(b) => b.access_token().await,

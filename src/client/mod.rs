@@ -158,6 +158,16 @@ impl Client {
         flow(self.engine.sign_in(options))
     }
 
+    /// Browser mode: resumes the provider's session without a form (`prompt=none` in a hidden
+    /// iframe on `silent_redirect_uri`), after the bootstrap, when no session is held; publishes
+    /// `SignedIn` on success. On failure (`login_required`, `timeout`, …) the view is unchanged
+    /// and the error is returned for the caller to decide, e.g. to show a sign-in form. Server
+    /// mode: fails with `unsupported`.
+    #[inline(never)]
+    pub fn sign_in_silently(&self) -> impl Future<Output = Result<(), Error>> + '_ {
+        flow(self.engine.sign_in_silently())
+    }
+
     /// A valid access token: the stored one while fresh, else a refresh (one request for every
     /// caller and tab). Server mode has none in the browser: fails with `unsupported`.
     #[inline(never)]

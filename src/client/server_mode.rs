@@ -111,7 +111,7 @@ impl ServerClient {
     pub(super) fn sign_in(&self, options: SignInOptions) -> Result<(), Error> {
         let c = self.config();
         let url = login_url(c, options.return_to.as_deref(), &c.app_origin)?;
-        nav::assign(&url)
+        nav::leave(&url, options.replace)
     }
 
     /// `POST {signout}`, then the provider's end-session page when the backend names one

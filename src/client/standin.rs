@@ -54,6 +54,10 @@ impl Engine {
         Err(unsupported())
     }
 
+    pub(super) async fn sign_in_silently(&self) -> Result<(), Error> {
+        Err(unsupported())
+    }
+
     pub(super) async fn access_token(&self) -> Result<AccessToken, Error> {
         Err(unsupported())
     }

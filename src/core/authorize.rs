@@ -48,6 +48,9 @@ pub struct SignInOptions {
     pub scopes: Option<Vec<String>>,
     /// Further parameters, e.g. `kc_idp_hint`.
     pub extra_params: Option<Vec<(String, String)>>,
+    /// Leave with `location.replace`: the page that sent the user to sign in leaves the
+    /// history, so Back from the provider does not land on it and redirect again.
+    pub replace: bool,
 }
 
 /// What the callback needs to finish a sign-in. Kept in session storage under its `state`.
@@ -263,11 +266,17 @@ mod tests {
             ui_locales: Some("fr de".into()),
             scopes: Some(vec!["email".into(), "offline_access".into()]),
             extra_params: Some(vec![("kc_idp_hint".into(), "github".into())]),
+            replace: true,
         };
         let (url, pending) =
             authorization_request(&config(), &provider(), &opts, &entropy(), 1000).unwrap();
         assert!(url.starts_with("https://op.example/auth?"));
         let q = query_of(&url);
+        assert_eq!(
+            get(&q, "replace"),
+            None,
+            "a navigation option, not a parameter"
+        );
         assert_eq!(get(&q, "response_type"), Some("code"));
         assert_eq!(get(&q, "client_id"), Some("app"));
         assert_eq!(get(&q, "redirect_uri"), Some("https://app.example/"));
