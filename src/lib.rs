@@ -70,6 +70,8 @@ pub(crate) mod core;
 #[cfg(target_arch = "wasm32")]
 pub(crate) mod browser;
 mod client;
+#[cfg(feature = "leptos")]
+pub mod leptos;
 
 pub use crate::client::{Client, RefreshHook, RefreshOutcome, SignOutOptions, Subscription, View};
 pub use crate::core::authorize::SignInOptions;

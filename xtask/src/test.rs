@@ -99,18 +99,22 @@ fn run_stage(stage: Stage) -> Result<(bool, Counts)> {
     let mut cmd = match stage {
         Stage::Native => {
             let mut cmd = util::cargo();
-            cmd.args(["test", "--workspace"]);
+            // With the Leptos components: their server render (`tests/leptos_ssr.rs`) and
+            // doctests.
+            cmd.args(["test", "--workspace", "--features", "oidc-session/leptos"]);
             cmd
         }
         Stage::Browser => {
             let mut cmd = util::cargo();
             // The library's browser tests (`src/browser/tests.rs`, in the crate: they drive
-            // its private adapters).
+            // its private adapters) and the components' (`src/leptos/tests.rs`).
             cmd.args([
                 "test",
                 "--package",
                 "oidc-session",
                 "--lib",
+                "--features",
+                "leptos",
                 "--target",
                 setup::WASM_TARGET,
             ])
