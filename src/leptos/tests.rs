@@ -522,3 +522,150 @@ async fn a_configuration_error_is_a_failed_state_after_the_first_frame() {
     );
     assert!(text(&el).contains("config_invalid"), "{}", text(&el));
 }
+
+#[wasm_bindgen_test]
+async fn redirect_to_sign_in_waits_for_signed_out_and_reports_a_failed_start() {
+    let (el, view, _h) = mount_fixed(|| view! { <RedirectToSignIn/> });
+    tick().await;
+    assert_eq!(
+        text(&el),
+        "",
+        "nothing while loading, and no sign-in started"
+    );
+    // The fixed context has no client: the sign-in cannot start, and says so.
+    view.set(view_of(Status::SignedOut, None, None));
+    tick().await;
+    tick().await;
+    let alert = el
+        .query_selector("[role=alert]")
+        .unwrap()
+        .expect("the failure");
+    assert!(alert.text_content().unwrap().contains("not_signed_in"));
+    assert!(el.query_selector("button").unwrap().is_some(), "a retry");
+}
+
+#[wasm_bindgen_test]
+async fn auth_callback_shows_progress_then_moves_on_and_tells_the_router() {
+    let (_, path) = page_url();
+    set_url("/callback?code=x&state=y");
+    let pops = std::rc::Rc::new(std::cell::Cell::new(0));
+    let count = pops.clone();
+    let listener =
+        leptos::wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || count.set(count.get() + 1));
+    let w = web_sys::window().unwrap();
+    w.add_event_listener_with_callback("popstate", listener.as_ref().unchecked_ref())
+        .unwrap();
+
+    let (el, view, _h) = mount_fixed(|| view! { <AuthCallback return_to="/home"/> });
+    tick().await;
+    assert!(text(&el).contains("Signing you in"), "{}", text(&el));
+
+    let denied = ErrorKind::Provider {
+        error: "access_denied".into(),
+        description: None,
+    };
+    view.set(view_of(Status::Failed, None, Some(denied.into())));
+    tick().await;
+    assert!(text(&el).contains("Sign-in was cancelled"), "{}", text(&el));
+    assert!(text(&el).contains("Try again"));
+    assert_eq!(pops.get(), 0);
+
+    // The client replaced the callback URL with the path only (no return_to in the sign-in).
+    set_url("/callback");
+    view.set(view_of(Status::SignedIn, Some(alice("")), None));
+    tick().await;
+    assert!(text(&el).contains("Signed in. Continuing"), "{}", text(&el));
+    assert_eq!(
+        w.location().pathname().unwrap(),
+        "/home",
+        "the component's return_to"
+    );
+    assert_eq!(pops.get(), 1, "popstate tells a router");
+
+    w.remove_event_listener_with_callback("popstate", listener.as_ref().unchecked_ref())
+        .unwrap();
+    set_url(&path);
+}
+
+/// `use_auth().fetch` in server mode against a fake backend: the CSRF header, and after a 401
+/// one refresh and the request once more.
+#[wasm_bindgen_test]
+async fn use_auth_fetch_sends_the_csrf_header_and_refreshes_once_on_a_401() {
+    use js_sys::Reflect;
+    use leptos::wasm_bindgen::JsValue;
+    let original = Reflect::get(&js_sys::global(), &"fetch".into()).unwrap();
+    js_sys::Function::new_no_args(
+        r#"
+        window.__bff = { me: 0, refresh: 0, data: 0, csrf: 0, refreshed: false };
+        window.fetch = async (req) => {
+          const b = window.__bff, path = new URL(req.url).pathname;
+          if (req.headers.get('X-Requested-With') === 'oidc-session') b.csrf += 1;
+          const json = (status, body) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+          if (path === '/api/auth/me') { b.me += 1; return json(200, { success: true, data: { user: { sub: 'u1', name: 'Una' } } }); }
+          if (path === '/api/auth/refresh') { b.refresh += 1; b.refreshed = true; return new Response(null, { status: 204 }); }
+          if (path === '/api/data') { b.data += 1; return b.refreshed ? json(200, { ok: true }) : json(401, { success: false }); }
+          return new Response('not found', { status: 404 });
+        };
+        "#,
+    )
+    .call0(&JsValue::NULL)
+    .unwrap();
+    let bff = |k: &str| {
+        let b = Reflect::get(&js_sys::global(), &"__bff".into()).unwrap();
+        Reflect::get(&b, &k.into()).unwrap().as_f64().unwrap()
+    };
+
+    let el = host();
+    let auth = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let keep = auth.clone();
+    let config = ConfigInput {
+        mode: Mode::Server,
+        ..Default::default()
+    };
+    let _h = mount_to(el.clone(), move || {
+        view! {
+            <AuthProvider config>
+                {
+                    *keep.lock().unwrap() = Some(use_auth());
+                }
+                <SignedIn>"[in]"</SignedIn>
+            </AuthProvider>
+        }
+    });
+    for _ in 0..100 {
+        if text(&el) == "[in]" {
+            break;
+        }
+        crate::browser::timer::sleep(10).await;
+    }
+    assert_eq!(text(&el), "[in]");
+    let auth = auth.lock().unwrap().expect("the hook ran");
+    assert_eq!(
+        auth.user.get_untracked().unwrap().name.as_deref(),
+        Some("Una")
+    );
+    assert_eq!(auth.mode(), Mode::Server);
+
+    let response = auth
+        .fetch(web_sys::Request::new_with_str("/api/data").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        (bff("me"), bff("refresh"), bff("data")),
+        (1.0, 1.0, 2.0),
+        "one refresh, sent twice"
+    );
+    assert_eq!(
+        bff("csrf"),
+        4.0,
+        "every backend request carries the CSRF header"
+    );
+    let e = auth.access_token().await.unwrap_err();
+    assert_eq!(
+        e.code(),
+        "unsupported",
+        "server mode has no token in the browser"
+    );
+    Reflect::set(&js_sys::global(), &"fetch".into(), &original).unwrap();
+}
