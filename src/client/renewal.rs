@@ -7,7 +7,9 @@ use crate::browser::crypto::random_bytes;
 use crate::browser::now;
 use crate::browser::timer::{on_wake_up, timeout};
 use crate::core::error::{Error, ErrorKind};
-use crate::core::refresh::{classify, needs_refresh, next_renewal, Next, ScheduleInput, Verdict};
+use crate::core::refresh::{
+    classify, needs_refresh, next_renewal, rescue_silently, Next, ScheduleInput, Verdict,
+};
 use crate::core::secret::AccessToken;
 use crate::core::token::refresh_body;
 use std::rc::{Rc, Weak};
@@ -93,6 +95,23 @@ impl BrowserClient {
                     }
                     _ => break r,
                 }
+            };
+            // A lost grant with a live provider session: one silent sign-in before giving up.
+            let result = match result {
+                Err(e)
+                    if rescue_silently(
+                        &e,
+                        self.config().silent_sso,
+                        current.refresh_token.is_some(),
+                    ) =>
+                {
+                    match self.silent_sign_in(Some(&current.sub)).await {
+                        Ok(()) => Ok(()),
+                        // The refresh's failure is what ended the session.
+                        Err(_) => Err(e),
+                    }
+                }
+                r => r,
             };
             if let Err(e) = &result {
                 // After the re-check an `invalid_grant` is final.

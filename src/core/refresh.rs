@@ -45,6 +45,18 @@ pub fn classify(error: &Error) -> Verdict {
     }
 }
 
+/// After a refresh that failed for good: whether to try one silent sign-in (`prompt=none`)
+/// before ending the session. A refresh token that is revoked, expired or lost to a rotation
+/// (`invalid_grant`, e.g. a reload cut the rotated token's answer off) says nothing about the
+/// provider's session, which may still be alive: with silent SSO on, resuming it costs the
+/// user nothing. Never without a refresh token (then the silent sign-in was the attempt) and
+/// never for other failures (a refused ID token, a disabled user, a client error).
+pub fn rescue_silently(error: &Error, silent_sso: bool, had_refresh_token: bool) -> bool {
+    silent_sso
+        && had_refresh_token
+        && matches!(error.kind(), ErrorKind::Provider { error, .. } if error == "invalid_grant" || error == "INVALID_GRANT")
+}
+
 /// How early before expiry an access token is renewed.
 ///
 /// The margin is at most a quarter of the token's lifetime, so short-lived tokens (60 s) are not
@@ -144,6 +156,27 @@ pub fn next_renewal(i: &ScheduleInput) -> Next {
 mod tests {
     use super::*;
     use crate::core::error::TokenProblem;
+
+    #[test]
+    fn only_a_lost_grant_with_silent_sso_is_rescued() {
+        let lost = provider("invalid_grant");
+        assert!(rescue_silently(&lost, true, true));
+        assert!(rescue_silently(&provider("INVALID_GRANT"), true, true));
+        assert!(!rescue_silently(&lost, false, true), "silent SSO is opt-in");
+        assert!(
+            !rescue_silently(&lost, true, false),
+            "without a refresh token, silent was the attempt"
+        );
+        for other in [
+            provider("USER_DISABLED"),
+            provider("unauthorized_client"),
+            ErrorKind::TokenInvalid(TokenProblem::BadSignature).into(),
+            ErrorKind::HttpError { status: 410 }.into(),
+            ErrorKind::Network { detail: "x".into() }.into(),
+        ] {
+            assert!(!rescue_silently(&other, true, true), "{other:?}");
+        }
+    }
 
     fn provider(code: &str) -> Error {
         ErrorKind::Provider {
