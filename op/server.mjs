@@ -7,6 +7,12 @@
 //                     (default BFF_ORIGIN, else http://127.0.0.1:8090); redirect URIs {origin}/api/auth/callback
 //                     and {origin}/api/iqauth/callback, post-logout {origin}/
 //   BFF_CLIENT_SECRET client secret of `bff` (default: the fixed development secret examples/bff also defaults to)
+//   LEPTOS_APP_ORIGIN origin of the Leptos example in browser mode (examples/leptos-app, default
+//                     http://127.0.0.1:8081): public client `leptos-demo`, redirect URI {origin}/callback,
+//                     post-logout {origin}/, CORS
+//
+// Accounts: any login name is an account (sub = the name). A name starting with `admin` also gets
+// `roles: ["admin"]` (in userinfo, with the `profile` scope): the Leptos example's role-gated panel.
 //
 // Test hooks (not part of any standard):
 //   GET  /__test/counters  -> { token: { authorization_code, refresh_token }, userinfo, revocation,
@@ -21,6 +27,7 @@ import Provider from 'oidc-provider';
 
 const OP_PORT = Number.parseInt(process.env.OP_PORT ?? '9090', 10);
 const APP_ORIGIN = (process.env.APP_ORIGIN ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+const LEPTOS_APP_ORIGIN = (process.env.LEPTOS_APP_ORIGIN ?? 'http://127.0.0.1:8081').replace(/\/+$/, '');
 const ACCESS_TOKEN_TTL = Number.parseInt(process.env.ACCESS_TOKEN_TTL ?? '300', 10);
 const ISSUER = `http://127.0.0.1:${OP_PORT}`;
 
@@ -68,6 +75,19 @@ const bffClient = {
   id_token_signed_response_alg: 'RS256',
 };
 
+// The Leptos example (examples/leptos-app) in browser mode: its routes, not the demo page's.
+const leptosClient = {
+  client_id: 'leptos-demo',
+  client_name: 'oidc-session Leptos example',
+  application_type: 'web',
+  token_endpoint_auth_method: 'none',
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+  redirect_uris: [`${LEPTOS_APP_ORIGIN}/callback`],
+  post_logout_redirect_uris: [`${LEPTOS_APP_ORIGIN}/`],
+  id_token_signed_response_alg: 'RS256',
+};
+
 function capitalise(name) {
   return name ? name[0].toUpperCase() + name.slice(1) : name;
 }
@@ -78,6 +98,7 @@ const configuration = {
     publicClient('demo-ps256', 'PS256'),
     publicClient('demo-es256', 'ES256'),
     bffClient,
+    leptosClient,
   ],
   jwks,
   cookies: {
@@ -93,7 +114,7 @@ const configuration = {
   claims: {
     openid: ['sub'],
     email: ['email', 'email_verified'],
-    profile: ['name', 'picture'],
+    profile: ['name', 'picture', 'roles'],
   },
   async findAccount(_ctx, id) {
     return {
@@ -105,6 +126,7 @@ const configuration = {
           email_verified: true,
           name: `${capitalise(id)} Example`,
           picture: `${APP_ORIGIN}/avatar.svg`,
+          ...(id.startsWith('admin') ? { roles: ['admin'] } : {}),
         };
       },
     };
@@ -119,7 +141,8 @@ const configuration = {
   enabledJWA: {
     idTokenSigningAlgValues: ['RS256', 'PS256', 'ES256'],
   },
-  clientBasedCORS(_ctx, origin, _client) {
+  clientBasedCORS(_ctx, origin, client) {
+    if (client.clientId === leptosClient.client_id) return origin === LEPTOS_APP_ORIGIN;
     return origin === APP_ORIGIN;
   },
   // Refresh tokens for every client allowed the refresh_token grant, not only when offline_access was consented.

@@ -5,11 +5,13 @@
 //   OP_SHORT_ISSUER  issuer of a second provider with short-lived access tokens, for refresh tests (default
 //                    http://127.0.0.1:9091), served in /config.js as `shortIssuer` (the demo's `?op=short`)
 //   PKG_DIR          directory served at /pkg/ (default: the repository's pkg/, built by `cargo xtask build`)
+//   STATIC_DIR       directory served at / instead of www/ (default www/): `cargo xtask demo` and the e2e tests
+//                    serve the built Leptos example (examples/leptos-app) this way, with the same /config.js
 //   SERVE_BENCH      when `1`, also serve the repository's bench/ at /bench/ and oidc-client-ts's browser build
 //                    at /vendor/oidc-client-ts.js (for `cargo xtask bench refresh`; off by default)
 //
 // Routes: /config.js (generated), /pkg/* (wasm-bindgen output), [/bench/*, /vendor/oidc-client-ts.js when
-// SERVE_BENCH=1], everything else from www/.
+// SERVE_BENCH=1], everything else from www/ (or STATIC_DIR).
 // A path without a file extension that matches no file serves index.html (SPA fallback).
 
 import { createServer } from 'node:http';
@@ -20,8 +22,9 @@ import { fileURLToPath } from 'node:url';
 const APP_PORT = Number.parseInt(process.env.APP_PORT ?? '8080', 10);
 const OP_ISSUER = (process.env.OP_ISSUER ?? 'http://127.0.0.1:9090').replace(/\/+$/, '');
 const OP_SHORT_ISSUER = (process.env.OP_SHORT_ISSUER ?? 'http://127.0.0.1:9091').replace(/\/+$/, '');
-const WWW_DIR = path.dirname(fileURLToPath(import.meta.url));
-const REPO_DIR = path.resolve(WWW_DIR, '..');
+const SERVER_DIR = path.dirname(fileURLToPath(import.meta.url));
+const REPO_DIR = path.resolve(SERVER_DIR, '..');
+const WWW_DIR = process.env.STATIC_DIR ? path.resolve(process.env.STATIC_DIR) : SERVER_DIR;
 const PKG_DIR = path.resolve(process.env.PKG_DIR ?? path.join(REPO_DIR, 'pkg'));
 const SERVE_BENCH = process.env.SERVE_BENCH === '1';
 const BENCH_DIR = path.join(REPO_DIR, 'bench');
