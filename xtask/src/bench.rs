@@ -45,6 +45,23 @@ pub fn size() -> Result {
     };
     println!("budget: total gzip < {BUDGET_GZIP} B: {verdict} ({gzip_total} B)");
 
+    // The Leptos example: what an app on the components ships (the library, Leptos,
+    // leptos_router and the app). No budget: it is reported, not held to a number.
+    let dist = crate::leptos_app::build()?;
+    println!("\nbench size: the Leptos example (examples/leptos-app, no budget)");
+    println!("  {:<40} {:>10} {:>12}", "file", "raw B", "gzip -9 B");
+    for path in crate::leptos_app::files(&dist) {
+        let file = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let raw = std::fs::metadata(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .len();
+        println!("  {file:<40} {raw:>10} {:>12}", gzip_size(&path)?);
+    }
+
     println!("\nbench size: top 10 contributors (twiggy, wasm-bindgen output before wasm-opt)");
     match twiggy() {
         Ok(()) => {}
@@ -68,7 +85,7 @@ pub fn refresh() -> Result {
 }
 
 /// Bytes of `gzip -9 -c path`.
-fn gzip_size(path: &Path) -> Result<u64> {
+pub fn gzip_size(path: &Path) -> Result<u64> {
     let mut child = Command::new("gzip")
         .args(["-9", "-c"])
         .arg(path)

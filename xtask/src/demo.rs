@@ -1,7 +1,8 @@
 //! `cargo xtask demo`: the local OpenID Provider and the demo page in both modes, until Ctrl-C:
 //! browser mode (www/serve.mjs, the page runs the code flow itself) and server mode (the reference
 //! backend-for-frontend, examples/bff, serving the same page and holding the tokens), both signing
-//! in against the same provider.
+//! in against the same provider. Beside it, the Leptos example (examples/leptos-app, one build) in
+//! the same two modes: served by www/serve.mjs (browser mode) and by a second backend-for-frontend.
 //!
 //! No orphans: the servers stay in our process group, so the terminal's Ctrl-C (SIGINT)
 //! reaches them too; a guard kills them when the xtask returns (e.g. one server died);
@@ -10,7 +11,7 @@
 //! dies (Linux `PR_SET_PDEATHSIG`), which covers the xtask being killed by any signal.
 
 use crate::util::{show, Result};
-use crate::{build, setup};
+use crate::{build, leptos_app, setup};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -20,6 +21,10 @@ const OP_PORT: u16 = 9090;
 const APP_PORT: u16 = 8080;
 /// The backend-for-frontend: server mode, same page, same provider.
 const BFF_PORT: u16 = 8090;
+/// The Leptos example: browser mode (www/serve.mjs serving its build) and server mode (a second
+/// backend-for-frontend serving it).
+const LEPTOS_PORT: u16 = 8081;
+const LEPTOS_BFF_PORT: u16 = 8091;
 
 /// Preloaded into each node server: exit when the xtask's end of the stdin pipe closes.
 const EXIT_WITH_PARENT: &str =
@@ -27,7 +32,7 @@ const EXIT_WITH_PARENT: &str =
 
 pub fn run() -> Result {
     // Before the build, so a busy port fails fast.
-    for port in [OP_PORT, APP_PORT, BFF_PORT] {
+    for port in [OP_PORT, APP_PORT, BFF_PORT, LEPTOS_PORT, LEPTOS_BFF_PORT] {
         TcpListener::bind(("127.0.0.1", port)).map_err(|e| {
             format!("port {port} is busy ({e}): is another demo or server running? (`ss -ltnp | grep {port}`)")
         })?;
@@ -35,17 +40,21 @@ pub fn run() -> Result {
     setup::toolchain()?;
     build::build()?;
     let bff_bin = build::bff()?;
+    let leptos_dist = leptos_app::build()?;
 
     let op_origin = format!("http://127.0.0.1:{OP_PORT}");
     let app_origin = format!("http://127.0.0.1:{APP_PORT}");
     let bff_origin = format!("http://127.0.0.1:{BFF_PORT}");
+    let leptos_origin = format!("http://127.0.0.1:{LEPTOS_PORT}");
+    let leptos_bff_origin = format!("http://127.0.0.1:{LEPTOS_BFF_PORT}");
     let root = crate::root();
     let mut op = Server::start(
         "OP",
         node("op/server.mjs")
             .env("OP_PORT", OP_PORT.to_string())
             .env("APP_ORIGIN", &app_origin)
-            .env("BFF_ORIGINS", &bff_origin),
+            .env("BFF_ORIGINS", format!("{bff_origin},{leptos_bff_origin}"))
+            .env("LEPTOS_APP_ORIGIN", &leptos_origin),
     )?;
     let mut app = Server::start(
         "app",
@@ -67,17 +76,42 @@ pub fn run() -> Result {
                 .env_remove("BFF_TEST_ENDPOINTS"),
         ),
     )?;
+    let mut leptos = Server::start(
+        "Leptos example",
+        node("www/serve.mjs")
+            .env("APP_PORT", LEPTOS_PORT.to_string())
+            .env("OP_ISSUER", &op_origin)
+            .env("STATIC_DIR", &leptos_dist),
+    )?;
+    let mut leptos_bff = Server::start(
+        "Leptos example's backend-for-frontend",
+        dies_with_parent(
+            Command::new(&bff_bin)
+                .env("BFF_PORT", LEPTOS_BFF_PORT.to_string())
+                .env("BFF_ISSUER", &op_origin)
+                // The example's build, and the /config.js the backend generates (server mode).
+                .env("BFF_STATIC_DIR", &leptos_dist)
+                .env_remove("BFF_PKG_DIR")
+                .env("BFF_ME_EXPIRED", "refresh")
+                .env_remove("BFF_TEST_ENDPOINTS"),
+        ),
+    )?;
     op.wait_until_serving(OP_PORT, "/.well-known/openid-configuration")?;
     app.wait_until_serving(APP_PORT, "/")?;
     bff.wait_until_serving(BFF_PORT, "/config.js")?;
+    leptos.wait_until_serving(LEPTOS_PORT, "/")?;
+    leptos_bff.wait_until_serving(LEPTOS_BFF_PORT, "/config.js")?;
 
     println!("\ndemo: OpenID Provider at {op_origin}");
     println!("  browser mode: {app_origin}  (the page runs authorization code + PKCE itself)");
     println!("  server mode:  {bff_origin}  (the backend-for-frontend holds the tokens; the page has an HttpOnly cookie)");
-    println!("Open either and sign in with any user name, e.g. alice");
-    println!("(Ctrl-C stops all three servers)\n");
+    println!("Leptos example (examples/leptos-app, one build in both modes):");
+    println!("  browser mode: {leptos_origin}");
+    println!("  server mode:  {leptos_bff_origin}");
+    println!("Open any and sign in with any user name, e.g. alice (a name starting with admin has the admin role)");
+    println!("(Ctrl-C stops all five servers)\n");
     loop {
-        for server in [&mut op, &mut app, &mut bff] {
+        for server in [&mut op, &mut app, &mut bff, &mut leptos, &mut leptos_bff] {
             if let Some(status) = server.child.try_wait().map_err(|e| e.to_string())? {
                 // Returning drops the guards, which stop the other servers.
                 let message = format!("the {} server exited ({status})", server.name);

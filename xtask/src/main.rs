@@ -6,6 +6,7 @@
 mod bench;
 mod build;
 mod demo;
+mod leptos_app;
 mod minify;
 mod setup;
 mod test;
@@ -21,10 +22,12 @@ commands:
   setup               install what the build needs (wasm target, wasm-bindgen CLI,
                       Chromium + chromedriver, node_modules); fast when present
   build               build the npm package into pkg/ (cargo, wasm-bindgen, wasm-opt)
+  build leptos-app    build the Leptos example (examples/leptos-app) into target/leptos-app/
   test [STAGE]        run native, browser, build and e2e stages, or one STAGE:
                       native | browser | build | e2e
   demo                run the local OpenID Provider and the demo page until Ctrl-C, in
-                      browser mode (:8080) and server mode (examples/bff, :8090)
+                      browser mode (:8080) and server mode (examples/bff, :8090), and the
+                      Leptos example beside it (:8081 and :8091)
   bench size          build, then print the package's sizes and the biggest functions
   bench refresh       build, then race 4 tabs x 25 getAccessToken() calls at each token
                       expiry, for oidc-session and oidc-client-ts (BENCH_CYCLES, default 10)";
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
     let result = match args.as_slice() {
         ["setup"] => setup::all(),
         ["build"] => build::run(),
+        ["build", "leptos-app"] => leptos_app::run(),
         ["test", stage @ ..] => test::run(stage),
         ["demo"] => demo::run(),
         ["bench", "size"] => bench::size(),

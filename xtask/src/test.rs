@@ -137,16 +137,19 @@ fn run_stage(stage: Stage) -> Result<(bool, Counts)> {
             return check_package().map(|()| (true, Counts::default()));
         }
         Stage::E2e => {
-            // playwright.config.mjs starts two instances of the reference backend-for-frontend
+            // playwright.config.mjs starts three instances of the reference backend-for-frontend
             // from the built binary (server mode): never test a stale one.
             let bff = build::bff()?;
+            // The Leptos example (tests/e2e/leptos-app.spec.mjs), served in both modes.
+            let leptos_app = crate::leptos_app::build()?;
             // node_modules/.bin directly: what `npx playwright test` runs, with no chance of
-            // npx fetching a package. playwright.config.mjs starts the OPs, the static server
+            // npx fetching a package. playwright.config.mjs starts the OPs, the static servers
             // and the BFFs.
             let mut cmd = Command::new(crate::root().join("node_modules/.bin/playwright"));
             cmd.arg("test")
                 .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-                .env("BFF_BIN", bff);
+                .env("BFF_BIN", bff)
+                .env("LEPTOS_APP_DIR", leptos_app);
             cmd
         }
     };
