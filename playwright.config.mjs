@@ -3,17 +3,24 @@
 // (9090/8080) alone. Run with `npx playwright test` after `cargo xtask build` and `cargo build -p oidc-session-bff`
 // (`cargo xtask test e2e` does both). Server mode: two instances of the reference backend-for-frontend
 // (examples/bff, the built binary) on 8190 (/api/auth) and 8191 (/api/iqauth), serving the same demo page.
+// The Leptos example (target/leptos-app/, `cargo xtask build leptos-app`): browser mode on 8181 (www/serve.mjs with
+// STATIC_DIR), server mode on 8192 (a third backend-for-frontend serving it as BFF_STATIC_DIR).
 
 import { existsSync } from 'node:fs';
 import { defineConfig } from '@playwright/test';
 import {
   OP_PORT, APP_PORT, OP_ISSUER, APP_ORIGIN, OP_SHORT_PORT, OP_SHORT_TTL, OP_SHORT_ISSUER,
   BFF_PORT, BFF_ORIGIN, BFF_IQ_PORT, BFF_IQ_ORIGIN, BFF_IQ_BASE,
+  LEPTOS_PORT, LEPTOS_ORIGIN, LEPTOS_BFF_PORT, LEPTOS_BFF_ORIGIN,
 } from './tests/e2e/env.mjs';
 
 const BFF_BIN = process.env.BFF_BIN ?? 'target/debug/oidc-session-bff';
 if (!existsSync(new URL(BFF_BIN, import.meta.url))) {
   throw new Error(`${BFF_BIN} is missing: run \`cargo build -p oidc-session-bff\` (or \`cargo xtask test e2e\`)`);
+}
+const LEPTOS_APP_DIR = process.env.LEPTOS_APP_DIR ?? 'target/leptos-app';
+if (!existsSync(new URL(`${LEPTOS_APP_DIR}/index.html`, import.meta.url))) {
+  throw new Error(`${LEPTOS_APP_DIR}/index.html is missing: run \`cargo xtask build leptos-app\` (or \`cargo xtask test e2e\`)`);
 }
 const bff = (name, port, origin, extraEnv = {}) => ({
   name,
@@ -73,7 +80,13 @@ export default defineConfig({
     {
       name: 'op',
       command: 'node op/server.mjs',
-      env: { OP_PORT: String(OP_PORT), APP_ORIGIN, ACCESS_TOKEN_TTL: '300', BFF_ORIGINS: `${BFF_ORIGIN},${BFF_IQ_ORIGIN}` },
+      env: {
+        OP_PORT: String(OP_PORT),
+        APP_ORIGIN,
+        ACCESS_TOKEN_TTL: '300',
+        BFF_ORIGINS: `${BFF_ORIGIN},${BFF_IQ_ORIGIN},${LEPTOS_BFF_ORIGIN}`,
+        LEPTOS_APP_ORIGIN: LEPTOS_ORIGIN,
+      },
       url: `${OP_ISSUER}/.well-known/openid-configuration`,
       reuseExistingServer: false,
       timeout: 30_000,
@@ -106,5 +119,19 @@ export default defineConfig({
     },
     bff('bff', BFF_PORT, BFF_ORIGIN),
     bff('bff-iqauth', BFF_IQ_PORT, BFF_IQ_ORIGIN, { BFF_BASE_PATH: BFF_IQ_BASE }),
+    {
+      // The Leptos example in browser mode: its built site with www/serve.mjs's /config.js.
+      name: 'leptos-app',
+      command: 'node www/serve.mjs',
+      env: { APP_PORT: String(LEPTOS_PORT), OP_ISSUER, OP_SHORT_ISSUER, STATIC_DIR: LEPTOS_APP_DIR },
+      url: `${LEPTOS_ORIGIN}/config.js`,
+      reuseExistingServer: false,
+      timeout: 30_000,
+      stdout: 'ignore',
+      stderr: 'pipe',
+      gracefulShutdown: { signal: 'SIGTERM', timeout: 2_000 },
+    },
+    // The Leptos example in server mode: the backend serves the site and generates its /config.js.
+    bff('bff-leptos', LEPTOS_BFF_PORT, LEPTOS_BFF_ORIGIN, { BFF_STATIC_DIR: LEPTOS_APP_DIR }),
   ],
 });

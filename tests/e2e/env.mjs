@@ -15,3 +15,9 @@ export const BFF_BASE = '/api/auth';
 export const BFF_IQ_PORT = 8191;
 export const BFF_IQ_ORIGIN = `http://127.0.0.1:${BFF_IQ_PORT}`;
 export const BFF_IQ_BASE = '/api/iqauth';
+// The Leptos example (examples/leptos-app, built into target/leptos-app/ by `cargo xtask build leptos-app`): in browser
+// mode served by www/serve.mjs (client `leptos-demo` at OP_PORT), in server mode by a third backend-for-frontend.
+export const LEPTOS_PORT = 8181;
+export const LEPTOS_ORIGIN = `http://127.0.0.1:${LEPTOS_PORT}`;
+export const LEPTOS_BFF_PORT = 8192;
+export const LEPTOS_BFF_ORIGIN = `http://127.0.0.1:${LEPTOS_BFF_PORT}`;
