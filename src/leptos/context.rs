@@ -18,6 +18,9 @@ pub(crate) struct AuthContext {
     pub(crate) mode: Mode,
     /// The path of `redirect_uri` (browser mode), for [`AuthCallback`](super::AuthCallback).
     pub(crate) redirect_path: StoredValue<String>,
+    /// A sign-out started here is under way: its `SignedOut` is not a reason to sign in
+    /// (see `RedirectToSignIn`).
+    pub(crate) leaving: RwSignal<bool>,
     /// Element ids handed out so far, per provider: the server render and the first client
     /// frame number the same elements alike.
     ids: StoredValue<u32>,
@@ -78,6 +81,7 @@ impl AuthContext {
             view,
             mode,
             redirect_path,
+            leaving: RwSignal::new(false),
             ids: StoredValue::new(0),
             #[cfg(target_arch = "wasm32")]
             client,
@@ -91,6 +95,7 @@ impl AuthContext {
             view,
             mode,
             redirect_path: StoredValue::new("/callback".into()),
+            leaving: RwSignal::new(false),
             ids: StoredValue::new(0),
             client: StoredValue::new_local(Err(ErrorKind::NotSignedIn.into())),
         }
@@ -228,12 +233,26 @@ impl UseAuthReturn {
     }
 
     /// [`Client::sign_out`]: revokes, clears every tab, and ends the provider's session.
+    ///
+    /// While it runs, the `SignedOut` it publishes does not make a
+    /// [`RedirectToSignIn`](super::RedirectToSignIn) on this page start a sign-in that would
+    /// race the way out to the provider's logout page.
     pub fn sign_out(
         &self,
         options: SignOutOptions,
     ) -> impl Future<Output = Result<(), Error>> + 'static {
         let client = self.ctx.client();
-        async move { client?.sign_out(options).await }
+        let leaving = self.ctx.leaving;
+        leaving.set(true);
+        async move {
+            let outcome = match client {
+                Ok(c) => c.sign_out(options).await,
+                Err(e) => Err(e),
+            };
+            // Still here: the sign-out failed, or it ended without leaving the page.
+            let _ = leaving.try_set(false);
+            outcome
+        }
     }
 
     /// [`Client::access_token`]: a valid access token (browser mode).

@@ -40,7 +40,9 @@ fn error_panel(error: Error, retry: impl Fn() + Clone + Send + Sync + 'static) -
 /// Starts a sign-in as soon as the session is known to be signed out, replacing the current
 /// history entry (Back from the provider does not return here to redirect again), and comes
 /// back to this page (`return_to` is the current path unless `options` set one). Renders
-/// nothing while it works, and the error with a retry if the sign-in cannot start.
+/// nothing while it works, and the error with a retry if the sign-in cannot start. A sign-out
+/// started on this page through [`use_auth`] or [`UserButton`](super::UserButton) is left to
+/// finish: it does not redirect to a new sign-in.
 ///
 /// ```
 /// use leptos::prelude::*;
@@ -79,8 +81,15 @@ pub fn RedirectToSignIn(
             }
         });
     };
+    let leaving = expect_auth("<RedirectToSignIn>").leaving;
     Effect::new(move |_| {
-        if auth.status.get() == Status::SignedOut && !started.get_value() {
+        // A sign-out from this page publishes `SignedOut` on its way to the provider's logout
+        // page: that is not a visitor to send to sign-in. Read untracked, so the end of the
+        // sign-out does not start one either.
+        if auth.status.get() == Status::SignedOut
+            && !started.get_value()
+            && !leaving.get_untracked()
+        {
             go();
         }
     });

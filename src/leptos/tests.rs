@@ -241,14 +241,15 @@ async fn the_user_button_is_a_menu_button() {
     );
     assert_eq!(button.get_attribute("aria-controls"), Some(menu.id()));
     assert!(popup.has_attribute("hidden"));
-    assert_eq!(
-        button.get_attribute("aria-label").as_deref(),
-        Some("Account menu for Alice Liddell")
-    );
+    // The name shown is the accessible name (label in name); the initials are decoration.
+    assert_eq!(button.get_attribute("aria-label"), None);
+    assert_eq!(text(&button), "Alice Liddell");
     assert!(
-        text(&button).contains("AL"),
-        "initials without a picture: {}",
-        text(&button)
+        button
+            .query_selector("[aria-hidden=true] [data-initials=AL]")
+            .unwrap()
+            .is_some(),
+        "initials without a picture"
     );
     let labelled = menu.get_attribute("aria-labelledby").unwrap();
     let identity = document()
@@ -371,7 +372,16 @@ async fn the_avatar_falls_back_to_initials_when_the_picture_fails() {
         .query_selector(".oidc-session-avatar-button img")
         .unwrap()
         .is_none());
-    assert!(text(&el).contains("AL"), "{}", text(&el));
+    assert!(el
+        .query_selector(".oidc-session-avatar-button [data-initials=AL]")
+        .unwrap()
+        .is_some());
+    // Without the name beside the avatar, a label names the user and the menu.
+    let button = el.query_selector("button").unwrap().unwrap();
+    assert_eq!(
+        button.get_attribute("aria-label").as_deref(),
+        Some("Account menu for Alice Liddell")
+    );
 }
 
 #[wasm_bindgen_test]
@@ -668,4 +678,32 @@ async fn use_auth_fetch_sends_the_csrf_header_and_refreshes_once_on_a_401() {
         "server mode has no token in the browser"
     );
     Reflect::set(&js_sys::global(), &"fetch".into(), &original).unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_sign_out_on_the_page_does_not_start_a_sign_in() {
+    let auth = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let keep = auth.clone();
+    let (el, view, _h) = mount_fixed(move || {
+        *keep.lock().unwrap() = Some(use_auth());
+        view! { <SignedIn fallback=|| view! { <RedirectToSignIn/> }>"[in]"</SignedIn> }
+    });
+    let auth = auth.lock().unwrap().expect("the hook ran");
+    view.set(view_of(Status::SignedIn, Some(alice("")), None));
+    tick().await;
+    assert_eq!(text(&el), "[in]");
+    // The client publishes SignedOut while its sign-out runs, before it leaves the page.
+    let out = auth.sign_out(crate::SignOutOptions::default());
+    view.set(view_of(Status::SignedOut, None, None));
+    tick().await;
+    tick().await;
+    assert_eq!(
+        text(&el),
+        "",
+        "no sign-in was started (it would report its failure here)"
+    );
+    let _ = out.await;
+    tick().await;
+    tick().await;
+    assert_eq!(text(&el), "", "nor when the sign-out ends");
 }

@@ -104,7 +104,9 @@ fn Avatar(user: User, #[prop(optional)] large: bool) -> impl IntoView {
                         on:error=move |_| failed.set(true)/>
                 }
                 .into_any(),
-                _ => view! { <span class="oidc-session-initials">{letters.clone()}</span> }.into_any(),
+                // Drawn by CSS from the attribute: decoration, not text, so the button's
+                // accessible name (its label, or the name beside it) is all a reader hears.
+                _ => view! { <span class="oidc-session-initials" data-initials=letters.clone()></span> }.into_any(),
             }}
         </span>
     }
@@ -286,7 +288,9 @@ pub fn UserButton(
         let name = user.display_name();
         let email = user.email.clone().filter(|e| *e != name);
         let tenant = user.tenant.clone();
-        let label = format!("Account menu for {name}");
+        // With the name shown, the name is the button's accessible name (WCAG 2.5.3, label in
+        // name) and `aria-haspopup` says it opens a menu; without it, a label says both.
+        let label = (!show_name).then(|| format!("Account menu for {name}"));
         let shown_name =
             show_name.then(|| view! { <span class="oidc-session-user-name">{name.clone()}</span> });
         let app_items = items.get_value().into_iter().map(|item| match item.action {
