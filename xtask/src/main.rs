@@ -9,6 +9,7 @@ mod demo;
 mod leptos_app;
 mod minify;
 mod setup;
+mod startup;
 mod test;
 mod util;
 
@@ -47,6 +48,8 @@ fn main() -> ExitCode {
         ["demo"] => demo::run(),
         ["bench", "size"] => bench::size(),
         ["bench", "refresh"] => bench::refresh(),
+        ["bench", "startup"] => startup::startup(),
+        ["bench", "token"] => startup::token(),
         [] | ["help" | "-h" | "--help"] => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
