@@ -334,20 +334,30 @@ function phases(v, r) {
       fetched('oidc-client-ts.js fetch', resourceOf(r, '/vendor/oidc-client-ts.js')),
       fetched('app script fetch', resourceOf(r, '/bench/startup-oct.js')),
       ['app script starts (bundle evaluated)', null, markOf(r, 'script-start')],
+      ['  bundle\'s last byte → app script starts', resourceOf(r, '/vendor/oidc-client-ts.js')?.end, markOf(r, 'script-start')],
       ['new UserManager()', markOf(r, 'script-start'), markOf(r, 'constructed')],
       ['getUser() → resolved', markOf(r, 'getUser-call'), markOf(r, 'getUser-resolved')],
       known,
     );
     return rows;
   }
+  const app = resourceOf(r, '/bench/startup-ours.js') ?? resourceOf(r, '/app.js');
   rows.push(
-    fetched('app module fetch', resourceOf(r, '/bench/startup-ours.js') ?? resourceOf(r, '/app.js')),
+    fetched('app module fetch', app),
+    ['  app module\'s last byte → glue requested', app?.end, glue?.start],
     fetched('glue JS fetch (/pkg/oidc_session.js)', glue),
   );
-  if (!v.demo) rows.push(['app module body starts (glue evaluated)', null, markOf(r, 'module-start')]);
+  if (!v.demo) {
+    rows.push(
+      ['app module body starts (glue evaluated)', null, markOf(r, 'module-start')],
+      ['  glue\'s last byte → app module body starts', glue?.end, markOf(r, 'module-start')],
+      ['  init() call → .wasm requested', markOf(r, 'init-start'), wasmRes?.start],
+    );
+  }
   rows.push(
     fetched('.wasm fetch (request → last byte)', wasmRes),
     ['.wasm request → first byte', wasmRes?.start, wasmRes?.responseStart],
+    ['  .wasm first byte → instantiateStreaming called', wasmRes?.responseStart, inst?.start],
     [`WebAssembly.${inst?.name ?? 'instantiate*'} (call → instance)`, inst?.start, inst?.end],
     // Streaming compilation overlaps the download: what is left after the last byte (or after the call, when
     // the bytes were already there) is the compile tail plus instantiation.
@@ -358,6 +368,7 @@ function phases(v, r) {
       ['init() (call → resolved)', markOf(r, 'init-start'), markOf(r, 'init-end')],
       ['new SessionManager()', markOf(r, 'init-end'), markOf(r, 'constructed')],
       ['bootstrap() call → state published', markOf(r, 'bootstrap-call'), markOf(r, 'state-published')],
+      ['  bootstrap() call → BroadcastChannel opened (local only)', markOf(r, 'bootstrap-call'), r.channels[0]?.at],
       ['bootstrap() call → its promise resolved', markOf(r, 'bootstrap-call'), markOf(r, 'bootstrap-resolved')],
       known,
       ['again, warm: new SessionManager()', markOf(r, 'warm-construct'), markOf(r, 'warm-bootstrap-call')],
