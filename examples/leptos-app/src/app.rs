@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::hooks::use_location;
 use leptos_router::path;
 use oidc_session::leptos::*;
 use oidc_session::{ConfigInput, Mode, StorageKind};
@@ -123,10 +124,7 @@ pub fn App() -> impl IntoView {
                     </div>
                 </header>
                 <main class="app-main">
-                    <AuthLoading>
-                        <p class="app-loading" role="status">"Checking your session…"</p>
-                    </AuthLoading>
-                    <AuthFailed/>
+                    <SessionStates/>
                     <Routes fallback=|| view! { <h1>"Not found"</h1> }>
                         <Route path=path!("/") view=Home/>
                         <Route path=path!("/protected") view=Protected/>
@@ -135,6 +133,22 @@ pub fn App() -> impl IntoView {
                 </main>
             </AuthProvider>
         </Router>
+    }
+}
+
+/// The session's loading and failed states, above every page but the callback's: there
+/// `AuthCallback` shows its own progress and error (with "Sign in again"), and both at once
+/// would say the same thing twice.
+#[component]
+fn SessionStates() -> impl IntoView {
+    let pathname = use_location().pathname;
+    view! {
+        <Show when=move || pathname.with(|p| p != "/callback")>
+            <AuthLoading>
+                <p class="app-loading" role="status">"Checking your session…"</p>
+            </AuthLoading>
+            <AuthFailed/>
+        </Show>
     }
 }
 
