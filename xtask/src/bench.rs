@@ -1,4 +1,5 @@
-//! `cargo xtask bench size`: what the npm package costs a web page.
+//! `cargo xtask bench size`: what the npm package costs a web page, beside its npm peers
+//! (bench_peers.rs).
 //! `cargo xtask bench refresh`: the multi-tab refresh race, oidc-session against oidc-client-ts.
 
 use crate::build::{self, PKG};
@@ -44,6 +45,9 @@ pub fn size() -> Result {
         "OVER"
     };
     println!("budget: total gzip < {BUDGET_GZIP} B: {verdict} ({gzip_total} B)");
+
+    // The npm peers, bundled by esbuild the way an app ships them, beside the totals above.
+    crate::bench_peers::compare(raw_total, gzip_total)?;
 
     // The Leptos example: what an app on the components ships (the library, Leptos,
     // leptos_router and the app). No budget: it is reported, not held to a number.

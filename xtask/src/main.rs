@@ -4,6 +4,7 @@
 //! Std only, so that `cargo xtask` builds in seconds on a fresh machine.
 
 mod bench;
+mod bench_peers;
 mod build;
 mod demo;
 mod leptos_app;
@@ -29,7 +30,8 @@ commands:
   demo                run the local OpenID Provider and the demo page until Ctrl-C, in
                       browser mode (:8080) and server mode (examples/bff, :8090), and the
                       Leptos example beside it (:8081 and :8091)
-  bench size          build, then print the package's sizes and the biggest functions
+  bench size          build, then print the package's sizes beside the npm peers' (each
+                      bundled by esbuild from bench/peers/), and the biggest functions
   bench refresh       build, then race 4 tabs x 25 getAccessToken() calls at each token
                       expiry, for oidc-session and oidc-client-ts (BENCH_CYCLES, default 10)";
 
