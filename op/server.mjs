@@ -10,6 +10,9 @@
 //   LEPTOS_APP_ORIGIN origin of the Leptos example in browser mode (examples/leptos-app, default
 //                     http://127.0.0.1:8081): public client `leptos-demo`, redirect URI {origin}/callback,
 //                     post-logout {origin}/, CORS
+//   SPA_ORIGINS       comma-separated origins of the bundled TypeScript example (examples/vite-spa: its Vite,
+//                     webpack and esbuild builds; default http://127.0.0.1:8082,8083,8084): public client
+//                     `vite-spa`, redirect and post-logout URI {origin}/, CORS (token, userinfo: its "API")
 //
 // Accounts: any login name is an account (sub = the name). A name starting with `admin` also gets
 // `roles: ["admin"]` (in userinfo, with the `profile` scope): the Leptos example's role-gated panel.
@@ -28,6 +31,8 @@ import Provider from 'oidc-provider';
 const OP_PORT = Number.parseInt(process.env.OP_PORT ?? '9090', 10);
 const APP_ORIGIN = (process.env.APP_ORIGIN ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
 const LEPTOS_APP_ORIGIN = (process.env.LEPTOS_APP_ORIGIN ?? 'http://127.0.0.1:8081').replace(/\/+$/, '');
+const SPA_ORIGINS = (process.env.SPA_ORIGINS ?? 'http://127.0.0.1:8082,http://127.0.0.1:8083,http://127.0.0.1:8084')
+  .split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean);
 const ACCESS_TOKEN_TTL = Number.parseInt(process.env.ACCESS_TOKEN_TTL ?? '300', 10);
 const ISSUER = `http://127.0.0.1:${OP_PORT}`;
 
@@ -88,6 +93,19 @@ const leptosClient = {
   id_token_signed_response_alg: 'RS256',
 };
 
+// The bundled TypeScript example (examples/vite-spa), one client for its three builds (one origin each).
+const spaClient = {
+  client_id: 'vite-spa',
+  client_name: 'oidc-session bundled TypeScript example',
+  application_type: 'web',
+  token_endpoint_auth_method: 'none',
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+  redirect_uris: SPA_ORIGINS.map((o) => `${o}/`),
+  post_logout_redirect_uris: SPA_ORIGINS.map((o) => `${o}/`),
+  id_token_signed_response_alg: 'RS256',
+};
+
 function capitalise(name) {
   return name ? name[0].toUpperCase() + name.slice(1) : name;
 }
@@ -99,6 +117,7 @@ const configuration = {
     publicClient('demo-es256', 'ES256'),
     bffClient,
     leptosClient,
+    spaClient,
   ],
   jwks,
   cookies: {
@@ -143,6 +162,7 @@ const configuration = {
   },
   clientBasedCORS(_ctx, origin, client) {
     if (client.clientId === leptosClient.client_id) return origin === LEPTOS_APP_ORIGIN;
+    if (client.clientId === spaClient.client_id) return SPA_ORIGINS.includes(origin);
     return origin === APP_ORIGIN;
   },
   // Refresh tokens for every client allowed the refresh_token grant, not only when offline_access was consented.
