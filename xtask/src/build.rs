@@ -283,6 +283,8 @@ pub fn build() -> Result {
     crate::minify::apply(&setup::wasm_opt()?, WASM_FEATURES, &bg, &glue, NAME)?;
     // It declared the wasm's exports by their old names; the glue is the package's interface.
     let _ = fs::remove_file(pkg.join(format!("{NAME}_bg.wasm.d.ts")));
+    // So did `InitOutput` in the package's d.ts.
+    crate::minify::declarations(&pkg.join(format!("{NAME}.d.ts")))?;
     crate::minify::inline_snippets(&pkg, &glue)?;
 
     // The JS glue and the adapters' JS snippets ship minified, as every peer's dist does (the

@@ -316,6 +316,39 @@ fn hoisted(code: &str) -> Result<String> {
     Ok(out)
 }
 
+/// What the package's d.ts says `init()` and `initSync()` return. wasm-bindgen declares
+/// `InitOutput` as the wasm's exports by their original names (`memory`, `sessionmanager_new`,
+/// 300-character closure shims); after [`apply`] none of them exists, so an app that read
+/// `(await init()).memory` would compile and get `undefined`.
+const INIT_OUTPUT: &str =
+    "/** The instance's exports. Their names are minified when the package is built: not an API. */
+export type InitOutput = WebAssembly.Exports;";
+
+/// Replaces `export interface InitOutput { … }` in wasm-bindgen's declarations (`dts`) with
+/// [`INIT_OUTPUT`], to match the renamed exports. Fails when the d.ts has no such interface
+/// (a wasm-bindgen upgrade changed it), so that a stale declaration is never shipped.
+pub fn declarations(dts: &Path) -> Result {
+    let text = fs::read_to_string(dts).map_err(|e| format!("reading {}: {e}", dts.display()))?;
+    let text = retype_init_output(&text)?;
+    fs::write(dts, text).map_err(|e| format!("writing {}: {e}", dts.display()))
+}
+
+fn retype_init_output(dts: &str) -> Result<String> {
+    let head = "export interface InitOutput {";
+    let start = dts
+        .find(head)
+        .ok_or("d.ts: `export interface InitOutput {` not found")?;
+    let end = dts[start..]
+        .find("\n}")
+        .map(|e| start + e + 2)
+        .ok_or("d.ts: `InitOutput` not closed")?;
+    let mut out = String::with_capacity(dts.len());
+    out.push_str(&dts[..start]);
+    out.push_str(INIT_OUTPUT);
+    out.push_str(&dts[end..]);
+    Ok(out)
+}
+
 /// `node --check` on `js` as an ES module: a name declared twice is a syntax error there.
 fn check_module(js: &str) -> Result {
     let tmp = std::env::temp_dir().join(format!("oidc-session-glue-{}.mjs", std::process::id()));
@@ -334,6 +367,22 @@ fn check_module(js: &str) -> Result {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn init_output_is_declared_without_the_old_export_names() {
+        let dts = "export type InitInput = URL;\n\nexport interface InitOutput {\n    \
+                   readonly memory: WebAssembly.Memory;\n    readonly sessionmanager_new: (a: number) => number;\n}\n\n\
+                   export type SyncInitInput = BufferSource;\n";
+        let out = super::retype_init_output(dts).unwrap();
+        assert_eq!(
+            out,
+            format!(
+                "export type InitInput = URL;\n\n{}\n\nexport type SyncInitInput = BufferSource;\n",
+                super::INIT_OUTPUT
+            )
+        );
+        assert!(super::retype_init_output("export type InitInput = URL;").is_err());
+    }
 
     #[test]
     fn namespace_imports_and_export_names_are_read() {
