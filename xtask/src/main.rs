@@ -6,6 +6,7 @@
 mod bench;
 mod bench_peers;
 mod build;
+mod consumer;
 mod demo;
 mod leptos_app;
 mod minify;

@@ -134,7 +134,12 @@ fn run_stage(stage: Stage) -> Result<(bool, Counts)> {
         Stage::Build => {
             build::build()?;
             typecheck_js()?;
-            return check_package().map(|()| (true, Counts::default()));
+            check_package()?;
+            // The packed package in examples/vite-spa: installed from its tarball, its
+            // declarations checked by a TypeScript consumer (the tsc checks are the counts).
+            crate::consumer::install()?;
+            let passed = crate::consumer::typecheck()?;
+            return Ok((true, Counts { passed, failed: 0 }));
         }
         Stage::E2e => {
             // playwright.config.mjs starts three instances of the reference backend-for-frontend
@@ -142,6 +147,8 @@ fn run_stage(stage: Stage) -> Result<(bool, Counts)> {
             let bff = build::bff()?;
             // The Leptos example (tests/e2e/leptos-app.spec.mjs), served in both modes.
             let leptos_app = crate::leptos_app::build()?;
+            // examples/vite-spa bundled by Vite, webpack and esbuild (tests/e2e/bundlers.spec.mjs).
+            crate::consumer::bundles()?;
             // node_modules/.bin directly: what `npx playwright test` runs, with no chance of
             // npx fetching a package. playwright.config.mjs starts the OPs, the static servers
             // and the BFFs.
@@ -271,7 +278,7 @@ fn summary(outcomes: &[Outcome]) {
     let mut total = Counts::default();
     let mut time = Duration::ZERO;
     for o in outcomes {
-        let counts = if o.stage == Stage::Build {
+        let counts = if o.stage == Stage::Build && o.counts.passed + o.counts.failed == 0 {
             String::new()
         } else {
             format!("{:>4} passed, {} failed", o.counts.passed, o.counts.failed)
