@@ -131,6 +131,13 @@ fn items_of(menu: &web_sys::HtmlElement) -> Vec<web_sys::HtmlElement> {
 /// Down move (and wrap), Home and End jump, Escape closes and returns focus to the button, Tab
 /// closes and moves on, and a click outside closes it.
 ///
+/// Why the menu-button pattern and not a dialog: everything in the popup that can take focus is
+/// an action (links and buttons), and the identity block (avatar, name, email, organisation) is
+/// static text that labels the menu (`aria-labelledby`), so a screen reader announces the menu as
+/// "Alice Example, alice@example.com" and then its items. A dialog is the right pattern once a
+/// popup holds more than actions (Clerk's holds account switching and forms, which is why it
+/// moved to one); this one never does, and `items` only takes links and actions.
+///
 /// ```
 /// use leptos::prelude::*;
 /// use oidc_session::leptos::{MenuItem, UserButton};
