@@ -1,5 +1,7 @@
 //! Browser adapters: thin wrappers over fetch, Web Storage, WebCrypto and navigation. Each turns
 //! platform failures into [`crate::Error`] and holds no protocol logic: decisions live in the core.
+// Without `browser-mode` (server mode only) the adapters of browser mode's flows have no caller.
+#![cfg_attr(not(feature = "browser-mode"), allow(dead_code))]
 
 pub(crate) mod builtins;
 pub(crate) mod channel;

@@ -1,5 +1,6 @@
 //! In the browser: the engine of one mode. Each method dispatches to the mode's flows.
 
+#[cfg(feature = "browser-mode")]
 use super::browser_mode::BrowserClient;
 use super::server_mode::ServerClient;
 use super::view::Observers;
@@ -14,6 +15,7 @@ use std::rc::Rc;
 
 #[derive(Clone)]
 pub(super) enum Engine {
+    #[cfg(feature = "browser-mode")]
     Browser(BrowserClient),
     Server(ServerClient),
 }
@@ -21,13 +23,23 @@ pub(super) enum Engine {
 impl Engine {
     pub(super) fn new(input: ConfigInput) -> Result<Self, Error> {
         Ok(match Config::new(input, &nav::origin()?)? {
+            #[cfg(feature = "browser-mode")]
             Config::Browser(c) => Engine::Browser(BrowserClient::new(c)),
+            // A build without browser mode (the npm package's server-mode entry) refuses it.
+            #[cfg(not(feature = "browser-mode"))]
+            Config::Browser(_) => {
+                return Err(ErrorKind::Unsupported {
+                    what: "browser mode is not in this build, which has server mode only (the `browser-mode` feature is off)",
+                }
+                .into())
+            }
             Config::Server(c) => Engine::Server(ServerClient::new(c)),
         })
     }
 
     pub(super) fn mode(&self) -> Mode {
         match self {
+            #[cfg(feature = "browser-mode")]
             Engine::Browser(_) => Mode::Browser,
             Engine::Server(_) => Mode::Server,
         }
@@ -35,6 +47,7 @@ impl Engine {
 
     fn shared(&self) -> &super::shared::Shared {
         match self {
+            #[cfg(feature = "browser-mode")]
             Engine::Browser(b) => b.shared(),
             Engine::Server(s) => s.shared(),
         }
@@ -53,6 +66,7 @@ impl Engine {
         self.shared()
             .boot
             .once(move || match me {
+                #[cfg(feature = "browser-mode")]
                 Engine::Browser(b) => Box::pin(async move { b.run_bootstrap().await }),
                 Engine::Server(s) => Box::pin(async move { s.run_bootstrap().await }),
             })
@@ -66,6 +80,7 @@ impl Engine {
 
     pub(super) async fn sign_in(&self, options: SignInOptions) -> Result<(), Error> {
         match self {
+            #[cfg(feature = "browser-mode")]
             Engine::Browser(b) => b.sign_in(options).await,
             Engine::Server(s) => s.sign_in(options),
         }
@@ -74,6 +89,7 @@ impl Engine {
     pub(super) async fn sign_in_silently(&self) -> Result<(), Error> {
         self.bootstrap().await;
         match self {
+            #[cfg(feature = "browser-mode")]
             Engine::Browser(b) => b.sign_in_silently().await,
             Engine::Server(_) => Err(ErrorKind::Unsupported {
                 what: "silent sign-in is for browser mode; in server mode the backend holds the session",
@@ -84,6 +100,7 @@ impl Engine {
 
     pub(super) async fn access_token(&self) -> Result<AccessToken, Error> {
         match self {
+            #[cfg(feature = "browser-mode")]
             Engine::Browser(b) => b.access_token().await,
             Engine::Server(_) => Err(ErrorKind::Unsupported {
                 what: "in server mode the backend holds the tokens and the browser never sees one",
@@ -94,6 +111,7 @@ impl Engine {
 
     pub(super) async fn sign_out(&self, options: SignOutOptions) -> Result<(), Error> {
         match self {
+            #[cfg(feature = "browser-mode")]
             Engine::Browser(b) => b.sign_out(options).await,
             Engine::Server(s) => s.sign_out(options).await,
         }
@@ -105,6 +123,7 @@ impl Engine {
         Fut: Future<Output = Result<(R, u16), Error>>,
     {
         match self {
+            #[cfg(feature = "browser-mode")]
             Engine::Browser(_) => Err(ErrorKind::Unsupported {
                 what: "fetching through the backend is for server mode; in browser mode send the access token",
             }
@@ -115,6 +134,7 @@ impl Engine {
 
     pub(super) fn csrf_header(&self) -> Option<(&str, &str, &str)> {
         match self {
+            #[cfg(feature = "browser-mode")]
             Engine::Browser(_) => None,
             Engine::Server(s) => {
                 let c = s.config();

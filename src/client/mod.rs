@@ -12,17 +12,17 @@
 
 mod view;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "browser-mode"))]
 mod browser_mode;
 #[cfg(target_arch = "wasm32")]
 mod engine;
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "browser-mode"))]
 mod provider;
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "browser-mode"))]
 mod renewal;
 #[cfg(target_arch = "wasm32")]
 mod server_mode;
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "browser-mode"))]
 mod session;
 #[cfg(target_arch = "wasm32")]
 mod shared;

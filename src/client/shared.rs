@@ -20,6 +20,7 @@ use wasm_bindgen::JsValue;
 pub(super) type Boxed<T> = Pin<Box<dyn Future<Output = T>>>;
 
 /// Cross-tab messages. They carry no token: the receiving tab re-reads storage.
+#[cfg(feature = "browser-mode")]
 pub(super) const MSG_SESSION: &str = "session";
 pub(super) const MSG_SIGNED_OUT: &str = "signedOut";
 /// Server mode: `refreshed:{ms}`, when a tab's `/refresh` succeeded.

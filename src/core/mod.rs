@@ -2,8 +2,12 @@
 //! browser APIs. Time (`now`, seconds since the epoch) and randomness come in as arguments.
 //!
 //! Private to the crate: its types reach users through the crate root's `pub use`s.
-// Off `wasm32` the client is a stand-in, so much of the core has no caller there but its tests.
-#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+// Off `wasm32` the client is a stand-in, so much of the core has no caller there but its tests;
+// a build without `browser-mode` (server mode only) leaves browser mode's checks unused too.
+#![cfg_attr(
+    any(not(target_arch = "wasm32"), not(feature = "browser-mode")),
+    allow(dead_code)
+)]
 
 pub(crate) mod authorize;
 pub(crate) mod b64;
