@@ -31,6 +31,29 @@ static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> 
 #[cfg(target_feature = "atomics")]
 compile_error!("lol_alloc::AssumeSingleThreaded is sound only without shared-memory threads");
 
+// What `new SessionManager(config)` takes: both modes in the full bundle, server mode only in
+// `oidc-session/server` (built without `browser-mode`), so TypeScript refuses there what the
+// bundle would refuse at run time.
+#[cfg(feature = "browser-mode")]
+#[wasm_bindgen(typescript_custom_section)]
+const TS_CONFIG: &'static str = r#"
+/**
+ * How `new SessionManager(config)` is configured: `BrowserSessionConfig` (the browser runs OpenID Connect)
+ * or `ServerSessionConfig` (your backend holds the session in HttpOnly cookies).
+ */
+export type SessionConfig = BrowserSessionConfig | ServerSessionConfig;
+"#;
+
+#[cfg(not(feature = "browser-mode"))]
+#[wasm_bindgen(typescript_custom_section)]
+const TS_CONFIG: &'static str = r#"
+/**
+ * How `new SessionManager(config)` is configured. This is `oidc-session/server`, the server-mode-only
+ * bundle: your backend holds the session in HttpOnly cookies. For browser mode import `oidc-session`.
+ */
+export type SessionConfig = ServerSessionConfig;
+"#;
+
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
 /** Stable error codes. Provider OAuth error codes (`access_denied`, `login_required`, `invalid_grant`, …) pass through as they are. */
@@ -42,12 +65,6 @@ export type ErrorCode =
   | "access_denied" | "login_required" | "consent_required" | "interaction_required"
   | "account_selection_required" | "invalid_grant" | "invalid_request" | "server_error"
   | (string & {});
-
-/**
- * How `new SessionManager(config)` is configured: `BrowserSessionConfig` (the browser runs OpenID Connect)
- * or `ServerSessionConfig` (your backend holds the session in HttpOnly cookies).
- */
-export type SessionConfig = BrowserSessionConfig | ServerSessionConfig;
 
 /** Server-managed mode: the browser only calls the backend's `me`, `refresh`, `signout` and `login` endpoints. */
 export interface ServerSessionConfig {

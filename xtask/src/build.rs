@@ -121,13 +121,14 @@ pub const PLAIN_STD_ENV: &str = "XTASK_PLAIN_STD";
 /// stable). When the size build cannot run (no rust-src, a renamed flag), the build fails and
 /// says why, rather than quietly shipping a bundle ~9 KB gzip larger; `XTASK_PLAIN_STD=1`
 /// builds with the prebuilt std on purpose.
-fn compile() -> Result<PathBuf> {
+fn compile(bundle: Bundle) -> Result<PathBuf> {
     if std::env::var_os(PLAIN_STD_ENV).is_some() {
         println!(
-            "build: cargo ({PROFILE}, {}, {FACADE_PACKAGE}, prebuilt std: {PLAIN_STD_ENV} is set)",
-            setup::WASM_TARGET
+            "build: cargo ({PROFILE}, {}, {FACADE_PACKAGE}{}, prebuilt std: {PLAIN_STD_ENV} is set)",
+            setup::WASM_TARGET,
+            bundle.label(),
         );
-        util::run(&mut cargo_build(&remap_flags()))?;
+        util::run(&mut cargo_build(&remap_flags(), bundle))?;
         return Ok(wasm_in(&util::target_dir()));
     }
     if !setup::has_rust_src() {
@@ -137,8 +138,9 @@ fn compile() -> Result<PathBuf> {
         ));
     }
     println!(
-        "build: cargo ({PROFILE}, {}, {FACADE_PACKAGE}, std rebuilt for size)",
-        setup::WASM_TARGET
+        "build: cargo ({PROFILE}, {}, {FACADE_PACKAGE}{}, std rebuilt for size)",
+        setup::WASM_TARGET,
+        bundle.label(),
     );
     let dir = util::target_dir().join("bundle");
     let mut flags = remap_flags();
@@ -165,7 +167,7 @@ fn compile() -> Result<PathBuf> {
     );
     // The stack stays first (the target's default, `--stack-first`): a stack overflow then
     // runs below address 0 and traps, instead of overwriting static data.
-    let status = cargo_build(&flags)
+    let status = cargo_build(&flags, bundle)
         .args([
             "-Z",
             "build-std=std,panic_abort",
@@ -186,7 +188,7 @@ fn compile() -> Result<PathBuf> {
 
 /// `cargo build` of the facade crate (profile `bundle`, wasm32) with `rustflags`
 /// (`CARGO_ENCODED_RUSTFLAGS`: separated by 0x1f).
-fn cargo_build(rustflags: &str) -> Command {
+fn cargo_build(rustflags: &str, bundle: Bundle) -> Command {
     let mut cmd = util::cargo();
     cmd.args([
         "build",
@@ -199,6 +201,9 @@ fn cargo_build(rustflags: &str) -> Command {
         setup::WASM_TARGET,
     ])
     .env("CARGO_ENCODED_RUSTFLAGS", rustflags);
+    if bundle == Bundle::Server {
+        cmd.arg("--no-default-features");
+    }
     cmd
 }
 
@@ -238,28 +243,76 @@ pub fn bundle_files(pkg: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Builds `pkg/`, assuming the tools are installed (see `setup::toolchain`).
+/// The npm package's two bundles: everything (`oidc-session`), and server mode only
+/// (`oidc-session/server`: the facade built without its `browser-mode` feature, for apps whose
+/// backend holds the session; it refuses a browser-mode configuration with `unsupported`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Bundle {
+    Full,
+    Server,
+}
+
+impl Bundle {
+    /// Where the bundle goes, relative to the repository root.
+    pub fn dir(self) -> PathBuf {
+        match self {
+            Bundle::Full => PathBuf::from(PKG),
+            Bundle::Server => Path::new(PKG).join(SERVER_DIR),
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Bundle::Full => "",
+            Bundle::Server => ", server mode only",
+        }
+    }
+}
+
+/// `pkg/server/`: the server-mode-only bundle (same file names as `pkg/`).
+pub const SERVER_DIR: &str = "server";
+
+/// Builds `pkg/` (and `pkg/server/` in it), assuming the tools are installed (see
+/// `setup::toolchain`).
 pub fn build() -> Result {
     let pkg = crate::root().join(PKG);
     if pkg.exists() {
         fs::remove_dir_all(&pkg).map_err(|e| format!("removing stale {}: {e}", pkg.display()))?;
     }
+    build_bundle(Bundle::Full)?;
+    build_bundle(Bundle::Server)?;
 
-    let wasm = compile()?;
+    for extra in ["README.md", "LICENSE-MIT", "LICENSE-APACHE", "LICENSE"] {
+        let from = crate::root().join(extra);
+        if from.exists() {
+            fs::copy(&from, pkg.join(extra)).map_err(|e| format!("copying {extra}: {e}"))?;
+        }
+    }
+    write_package_json(&pkg)
+}
 
-    println!("build: wasm-bindgen --target web");
+/// One bundle: cargo, wasm-bindgen, wasm-opt, short names, terser, into `bundle.dir()`.
+fn build_bundle(bundle: Bundle) -> Result {
+    let rel = bundle.dir();
+    let out = crate::root().join(&rel);
+    let wasm = compile(bundle)?;
+
+    println!("build: wasm-bindgen --target web{}", bundle.label());
     util::run(
         Command::new("wasm-bindgen")
-            .args(["--target", "web", "--out-dir", PKG, "--out-name", NAME])
+            .args(["--target", "web", "--out-name", NAME, "--out-dir"])
+            .arg(&rel)
             .arg(&wasm),
     )?;
 
-    let bg = pkg.join(format!("{NAME}_bg.wasm"));
-    let keep = unoptimized_wasm();
-    fs::create_dir_all(keep.parent().unwrap())
-        .map_err(|e| format!("creating {}: {e}", keep.display()))?;
-    fs::copy(&bg, &keep)
-        .map_err(|e| format!("copying {} to {}: {e}", bg.display(), keep.display()))?;
+    let bg = out.join(format!("{NAME}_bg.wasm"));
+    if bundle == Bundle::Full {
+        let keep = unoptimized_wasm();
+        fs::create_dir_all(keep.parent().unwrap())
+            .map_err(|e| format!("creating {}: {e}", keep.display()))?;
+        fs::copy(&bg, &keep)
+            .map_err(|e| format!("copying {} to {}: {e}", bg.display(), keep.display()))?;
+    }
 
     println!("build: wasm-opt {}", OPT_PASSES.join(" "));
     let tmp = bg.with_extension("opt.wasm");
@@ -279,19 +332,19 @@ pub fn build() -> Result {
         .map_err(|e| format!("moving {} to {}: {e}", tmp.display(), bg.display()))?;
 
     println!("build: short import and export names");
-    let glue = pkg.join(format!("{NAME}.js"));
+    let glue = out.join(format!("{NAME}.js"));
     crate::minify::apply(&setup::wasm_opt()?, WASM_FEATURES, &bg, &glue, NAME)?;
     // It declared the wasm's exports by their old names; the glue is the package's interface.
-    let _ = fs::remove_file(pkg.join(format!("{NAME}_bg.wasm.d.ts")));
+    let _ = fs::remove_file(out.join(format!("{NAME}_bg.wasm.d.ts")));
     // So did `InitOutput` in the package's d.ts.
-    crate::minify::declarations(&pkg.join(format!("{NAME}.d.ts")))?;
-    crate::minify::inline_snippets(&pkg, &glue)?;
+    crate::minify::declarations(&out.join(format!("{NAME}.d.ts")))?;
+    crate::minify::inline_snippets(&out, &glue)?;
 
     // The JS glue and the adapters' JS snippets ship minified, as every peer's dist does (the
     // names the wasm imports are property names and exports, which terser leaves alone):
     // glue 7,647 -> 5,469 B gzip.
     println!("build: terser (JS glue and snippets)");
-    for js in bundle_files(&pkg)?
+    for js in bundle_files(&out)?
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "js"))
     {
@@ -306,19 +359,12 @@ pub fn build() -> Result {
             .map_err(|e| format!("moving {} to {}: {e}", min.display(), js.display()))?;
     }
 
-    for extra in ["README.md", "LICENSE-MIT", "LICENSE-APACHE", "LICENSE"] {
-        let from = crate::root().join(extra);
-        if from.exists() {
-            fs::copy(&from, pkg.join(extra)).map_err(|e| format!("copying {extra}: {e}"))?;
-        }
-    }
-    write_package_json(&pkg)?;
-
     let size = |p: &Path| fs::metadata(p).map(|m| m.len()).unwrap_or(0);
     println!(
-        "build: {PKG}/ ready ({NAME}_bg.wasm {} B, {NAME}.js {} B)",
+        "build: {}/ ready ({NAME}_bg.wasm {} B, {NAME}.js {} B)",
+        rel.display(),
         size(&bg),
-        size(&pkg.join(format!("{NAME}.js")))
+        size(&glue)
     );
     Ok(())
 }
@@ -374,10 +420,13 @@ fn write_package_json(pkg: &Path) -> Result {
         // `exports`: what bundlers and Node resolve first; the `.wasm` is exported too, so an app
         // can hand `init()` its URL (`import.meta.resolve`, a bundler's `?url`).
         format!(
-            "  \"exports\": {{\n    \".\": {{ \"types\": {}, \"default\": {} }},\n    \"./{NAME}_bg.wasm\": {},\n    \"./package.json\": \"./package.json\"\n  }}",
+            "  \"exports\": {{\n    \".\": {{ \"types\": {}, \"default\": {} }},\n    \"./{NAME}_bg.wasm\": {},\n    \"./server\": {{ \"types\": {}, \"default\": {} }},\n    \"./server/{NAME}_bg.wasm\": {},\n    \"./package.json\": \"./package.json\"\n  }}",
             quote(&format!("./{NAME}.d.ts")),
             quote(&format!("./{NAME}.js")),
             quote(&format!("./{NAME}_bg.wasm")),
+            quote(&format!("./{SERVER_DIR}/{NAME}.d.ts")),
+            quote(&format!("./{SERVER_DIR}/{NAME}.js")),
+            quote(&format!("./{SERVER_DIR}/{NAME}_bg.wasm")),
         ),
         "  \"sideEffects\": false".to_string(),
     ]);

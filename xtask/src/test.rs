@@ -206,6 +206,9 @@ fn check_package() -> Result {
         format!("{name}.d.ts"),
         format!("{name}.js"),
         format!("{name}_bg.wasm"),
+        format!("{dir}/{name}.d.ts", dir = build::SERVER_DIR),
+        format!("{dir}/{name}.js", dir = build::SERVER_DIR),
+        format!("{dir}/{name}_bg.wasm", dir = build::SERVER_DIR),
         "package.json".to_string(),
     ];
     // `"path": "…"` entries of npm's JSON listing.
@@ -224,7 +227,10 @@ fn check_package() -> Result {
         .map_err(|e| format!("reading pkg/package.json: {e}"))?;
     for file in &expected {
         let named = format!("\"./{file}\"");
-        if file != "README.md" && !manifest.contains(&named) {
+        // `./server/oidc_session.js` and its types are exported as `./server`.
+        let exported = manifest.contains(&named)
+            || (file.starts_with(build::SERVER_DIR) && !file.ends_with(".wasm"));
+        if file != "README.md" && !exported {
             return Err(format!("pkg/package.json `exports` does not name {named}"));
         }
     }
