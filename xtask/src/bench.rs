@@ -2,7 +2,7 @@
 //! (bench_peers.rs).
 //! `cargo xtask bench refresh`: the multi-tab refresh race, oidc-session against oidc-client-ts.
 
-use crate::build::{self, PKG};
+use crate::build;
 use crate::setup;
 use crate::util::{run, stdout_of, Result};
 use std::io::Read;
@@ -15,36 +15,20 @@ const BUDGET_GZIP: u64 = 52_000;
 pub fn size() -> Result {
     build::run()?;
 
-    println!("\nbench size: {PKG}/");
-    println!("  {:<40} {:>10} {:>12}", "file", "raw B", "gzip -9 B");
-    let (mut raw_total, mut gzip_total) = (0, 0);
-    let pkg = crate::root().join(PKG);
-    for path in build::bundle_files(&pkg)? {
-        let file = path
-            .strip_prefix(&pkg)
-            .unwrap_or(&path)
-            .display()
-            .to_string();
-        // pkg/snippets/<crate>-<hash>/src/browser/idb.js -> snippets/…/idb.js
-        let file = match file.strip_prefix("snippets/") {
-            Some(rest) => format!("snippets/…/{}", rest.rsplit('/').next().unwrap_or(rest)),
-            None => file,
-        };
-        let raw = std::fs::metadata(&path)
-            .map_err(|e| format!("{}: {e}", path.display()))?
-            .len();
-        let gzip = gzip_size(&path)?;
-        println!("  {file:<40} {raw:>10} {gzip:>12}");
-        raw_total += raw;
-        gzip_total += gzip;
-    }
-    println!("  {:<40} {raw_total:>10} {gzip_total:>12}", "total");
+    let (raw_total, gzip_total) = bundle_table(build::Bundle::Full)?;
     let verdict = if gzip_total < BUDGET_GZIP {
         "pass"
     } else {
         "OVER"
     };
     println!("budget: total gzip < {BUDGET_GZIP} B: {verdict} ({gzip_total} B)");
+
+    // `oidc-session/server`: shipped because it is at least 30 % smaller than the full bundle.
+    let (_, server_gzip) = bundle_table(build::Bundle::Server)?;
+    println!(
+        "server-mode-only entry: {server_gzip} B gzip, {:.1} % smaller than the full bundle",
+        100.0 * (1.0 - server_gzip as f64 / gzip_total as f64)
+    );
 
     // The npm peers, bundled by esbuild the way an app ships them, beside the totals above.
     crate::bench_peers::compare(raw_total, gzip_total)?;
@@ -89,6 +73,35 @@ pub fn refresh() -> Result {
 }
 
 /// Bytes of `gzip -9 -c path`.
+/// Prints one bundle's files (raw and gzip -9) and returns its totals.
+fn bundle_table(bundle: build::Bundle) -> Result<(u64, u64)> {
+    let dir = crate::root().join(bundle.dir());
+    println!("\nbench size: {}/", bundle.dir().display());
+    println!("  {:<40} {:>10} {:>12}", "file", "raw B", "gzip -9 B");
+    let (mut raw_total, mut gzip_total) = (0, 0);
+    for path in build::bundle_files(&dir)? {
+        let file = path
+            .strip_prefix(&dir)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
+        // pkg/snippets/<crate>-<hash>/src/browser/idb.js -> snippets/…/idb.js
+        let file = match file.strip_prefix("snippets/") {
+            Some(rest) => format!("snippets/…/{}", rest.rsplit('/').next().unwrap_or(rest)),
+            None => file,
+        };
+        let raw = std::fs::metadata(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .len();
+        let gzip = gzip_size(&path)?;
+        println!("  {file:<40} {raw:>10} {gzip:>12}");
+        raw_total += raw;
+        gzip_total += gzip;
+    }
+    println!("  {:<40} {raw_total:>10} {gzip_total:>12}", "total");
+    Ok((raw_total, gzip_total))
+}
+
 pub fn gzip_size(path: &Path) -> Result<u64> {
     let mut child = Command::new("gzip")
         .args(["-9", "-c"])
