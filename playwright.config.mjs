@@ -5,13 +5,15 @@
 // (examples/bff, the built binary) on 8190 (/api/auth) and 8191 (/api/iqauth), serving the same demo page.
 // The Leptos example (target/leptos-app/, `cargo xtask build leptos-app`): browser mode on 8181 (www/serve.mjs with
 // STATIC_DIR), server mode on 8192 (a third backend-for-frontend serving it as BFF_STATIC_DIR).
+// The bundled TypeScript example (examples/vite-spa): its Vite, webpack and esbuild builds on 8182, 8183 and 8184
+// (www/serve.mjs with STATIC_DIR each).
 
 import { existsSync } from 'node:fs';
 import { defineConfig } from '@playwright/test';
 import {
   OP_PORT, APP_PORT, OP_ISSUER, APP_ORIGIN, OP_SHORT_PORT, OP_SHORT_TTL, OP_SHORT_ISSUER,
   BFF_PORT, BFF_ORIGIN, BFF_IQ_PORT, BFF_IQ_ORIGIN, BFF_IQ_BASE,
-  LEPTOS_PORT, LEPTOS_ORIGIN, LEPTOS_BFF_PORT, LEPTOS_BFF_ORIGIN,
+  LEPTOS_PORT, LEPTOS_ORIGIN, LEPTOS_BFF_PORT, LEPTOS_BFF_ORIGIN, SPA_BUILDS,
 } from './tests/e2e/env.mjs';
 
 const BFF_BIN = process.env.BFF_BIN ?? 'target/debug/oidc-session-bff';
@@ -21,6 +23,11 @@ if (!existsSync(new URL(BFF_BIN, import.meta.url))) {
 const LEPTOS_APP_DIR = process.env.LEPTOS_APP_DIR ?? 'target/leptos-app';
 if (!existsSync(new URL(`${LEPTOS_APP_DIR}/index.html`, import.meta.url))) {
   throw new Error(`${LEPTOS_APP_DIR}/index.html is missing: run \`cargo xtask build leptos-app\` (or \`cargo xtask test e2e\`)`);
+}
+for (const { dir } of SPA_BUILDS) {
+  if (!existsSync(new URL(`${dir}/index.html`, import.meta.url))) {
+    throw new Error(`${dir}/index.html is missing: run \`cargo xtask test e2e\` (it builds examples/vite-spa)`);
+  }
 }
 const bff = (name, port, origin, extraEnv = {}) => ({
   name,
@@ -87,6 +94,7 @@ export default defineConfig({
         ACCESS_TOKEN_TTL: '300',
         BFF_ORIGINS: `${BFF_ORIGIN},${BFF_IQ_ORIGIN},${LEPTOS_BFF_ORIGIN}`,
         LEPTOS_APP_ORIGIN: LEPTOS_ORIGIN,
+        SPA_ORIGINS: SPA_BUILDS.map((b) => b.origin).join(','),
       },
       url: `${OP_ISSUER}/.well-known/openid-configuration`,
       reuseExistingServer: false,
@@ -134,5 +142,17 @@ export default defineConfig({
     },
     // The Leptos example in server mode: the backend serves the site and generates its /config.js.
     bff('bff-leptos', LEPTOS_BFF_PORT, LEPTOS_BFF_ORIGIN, { BFF_STATIC_DIR: LEPTOS_APP_DIR }),
+    // examples/vite-spa as each bundler built it, with www/serve.mjs's /config.js (tests/e2e/bundlers.spec.mjs).
+    ...SPA_BUILDS.map(({ bundler, port, origin, dir }) => ({
+      name: `spa-${bundler}`,
+      command: 'node www/serve.mjs',
+      env: { APP_PORT: String(port), OP_ISSUER, OP_SHORT_ISSUER, STATIC_DIR: dir },
+      url: `${origin}/config.js`,
+      reuseExistingServer: false,
+      timeout: 30_000,
+      stdout: 'ignore',
+      stderr: 'pipe',
+      gracefulShutdown: { signal: 'SIGTERM', timeout: 2_000 },
+    })),
   ],
 });

@@ -21,3 +21,11 @@ export const LEPTOS_PORT = 8181;
 export const LEPTOS_ORIGIN = `http://127.0.0.1:${LEPTOS_PORT}`;
 export const LEPTOS_BFF_PORT = 8192;
 export const LEPTOS_BFF_ORIGIN = `http://127.0.0.1:${LEPTOS_BFF_PORT}`;
+// The bundled TypeScript example (examples/vite-spa, on the packed npm package): one build per bundler, each served
+// from its output directory by www/serve.mjs (for /config.js) on its own origin, client `vite-spa` at OP_PORT.
+// `cargo xtask test e2e` builds them.
+export const SPA_BUILDS = [
+  { bundler: 'vite', port: 8182, dir: 'examples/vite-spa/dist' },
+  { bundler: 'webpack', port: 8183, dir: 'examples/vite-spa/dist-webpack' },
+  { bundler: 'esbuild', port: 8184, dir: 'examples/vite-spa/dist-esbuild' },
+].map((b) => ({ ...b, origin: `http://127.0.0.1:${b.port}` }));
