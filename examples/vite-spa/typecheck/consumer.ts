@@ -3,6 +3,7 @@
 // counterpart, wrong-option.ts, must not.
 
 import init, { handleSilentCallback, initSync, SessionManager } from "oidc-session";
+import initServer, { SessionManager as ServerOnlySessionManager } from "oidc-session/server";
 import type {
   BrowserSessionConfig,
   ErrorCode,
@@ -177,4 +178,13 @@ export async function run(): Promise<void> {
     void disposed;
   }
   handleSilentCallback();
+}
+
+// ---- `oidc-session/server`: the server-mode-only bundle, whose SessionConfig is the server config ----
+
+export async function serverEntry(): Promise<SessionState> {
+  await initServer();
+  const auth = new ServerOnlySessionManager({ mode: "server", serverBasePath: "/api/auth" });
+  await auth.fetch("/api/orders");
+  return auth.bootstrap();
 }

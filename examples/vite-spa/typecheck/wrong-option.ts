@@ -4,6 +4,7 @@
 // signature, `any`) lets one through and fails the test.
 
 import { SessionManager } from "oidc-session";
+import { SessionManager as ServerOnlySessionManager } from "oidc-session/server";
 
 // A misspelt option. expect: 'redirectUrl'
 new SessionManager({ issuer: "https://login.example.com", clientId: "spa", redirectUrl: "https://app.example.com/" });
@@ -25,3 +26,6 @@ export const signOut = (auth: SessionManager) => auth.signOut({ everywhere: true
 
 // A status that does not exist. expect: '"signed-in"'
 export const signedIn = (auth: SessionManager) => auth.state.status === "signed-in";
+
+// A browser configuration for the server-mode-only bundle. expect: 'issuer'
+new ServerOnlySessionManager({ issuer: "https://login.example.com", clientId: "spa", redirectUri: "/" });
