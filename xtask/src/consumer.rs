@@ -124,19 +124,20 @@ fn npm(dir: &Path) -> Command {
     cmd
 }
 
-/// The first file of the installed package that is not the one in `pkg/`, if any.
+/// The first file of `pkg/` (every entry's wasm, glue and d.ts, the manifest) that the
+/// installed package does not hold byte for byte, if any.
 fn installed_differs() -> Result<Option<String>> {
     let installed = example().join("node_modules/oidc-session");
     let pkg = crate::root().join(PKG);
-    for file in [
-        format!("{NAME}_bg.wasm"),
-        format!("{NAME}.js"),
-        format!("{NAME}.d.ts"),
-        "package.json".to_string(),
-    ] {
-        let want = fs::read(pkg.join(&file)).map_err(|e| format!("reading {PKG}/{file}: {e}"))?;
+    for path in files_in(&pkg)? {
+        let file = path.strip_prefix(&pkg).unwrap_or(&path).to_path_buf();
+        // npm never packs these (`.gitignore`, `.npmignore`).
+        if file.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let want = fs::read(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
         if fs::read(installed.join(&file)).ok().as_ref() != Some(&want) {
-            return Ok(Some(file));
+            return Ok(Some(file.display().to_string()));
         }
     }
     Ok(None)
