@@ -73,7 +73,9 @@ mod client;
 #[cfg(feature = "leptos")]
 pub mod leptos;
 
-pub use crate::client::{Client, RefreshHook, RefreshOutcome, SignOutOptions, Subscription, View};
+pub use crate::client::{
+    Client, RefreshHook, RefreshOutcome, SignOutOptions, SignOutOutcome, Subscription, View,
+};
 pub use crate::core::authorize::SignInOptions;
 pub use crate::core::config::{ConfigInput, Mode, StorageKind};
 pub use crate::core::error::{Error, ErrorKind, IssuerSource, TokenProblem};

@@ -54,7 +54,7 @@ fn the_view_stays_loading_and_actions_are_unsupported() {
         };
         unsupported(now(c.sign_in(SignInOptions::default())));
         unsupported(now(c.sign_in_silently()));
-        unsupported(now(c.sign_out(SignOutOptions::default())));
+        unsupported(now(c.sign_out(SignOutOptions::default())).map(|_| ()));
         unsupported(now(c.access_token()).map(|_| ()));
         unsupported(now(c.fetch_with(true, || async { Ok(((), 200)) })));
         unsupported(oidc_session::handle_silent_callback());

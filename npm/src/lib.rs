@@ -494,6 +494,7 @@ impl SessionManager {
         let options = options::sign_out(&options.map_or(JsValue::UNDEFINED, JsValue::from));
         promise(async move {
             let opts = options.map_err(|e| js_error(&e))?;
+            // Where the page went is the browser's to show; the promise says only that it ended.
             client.sign_out(opts).await.map_err(|e| js_error(&e))?;
             Ok(JsValue::UNDEFINED)
         })

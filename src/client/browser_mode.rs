@@ -4,7 +4,7 @@
 //! `provider.rs`, renewal in `renewal.rs`.
 
 use super::shared::{leave_after_sign_out, Shared};
-use super::{SignOutOptions, View};
+use super::{SignOutOptions, SignOutOutcome, View};
 use crate::browser::crypto::{random_bytes, sha256};
 use crate::browser::http::{post_form, post_form_no_content};
 use crate::browser::storage::Area;
@@ -369,7 +369,7 @@ impl BrowserClient {
 
     /// Revokes the refresh token, clears the session, and (unless `local_only`) ends the
     /// provider's session through RP-Initiated Logout.
-    pub(super) async fn sign_out(&self, options: SignOutOptions) -> Result<(), Error> {
+    pub(super) async fn sign_out(&self, options: SignOutOptions) -> Result<SignOutOutcome, Error> {
         let return_to = options
             .return_to
             .as_deref()

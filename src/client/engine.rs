@@ -4,7 +4,7 @@
 use super::browser_mode::BrowserClient;
 use super::server_mode::ServerClient;
 use super::view::Observers;
-use super::{RefreshHook, SignOutOptions, View};
+use super::{RefreshHook, SignOutOptions, SignOutOutcome, View};
 use crate::browser::nav;
 use crate::core::authorize::SignInOptions;
 use crate::core::config::{Config, ConfigInput, Mode};
@@ -109,7 +109,7 @@ impl Engine {
         }
     }
 
-    pub(super) async fn sign_out(&self, options: SignOutOptions) -> Result<(), Error> {
+    pub(super) async fn sign_out(&self, options: SignOutOptions) -> Result<SignOutOutcome, Error> {
         match self {
             #[cfg(feature = "browser-mode")]
             Engine::Browser(b) => b.sign_out(options).await,

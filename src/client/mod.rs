@@ -60,6 +60,19 @@ pub struct SignOutOptions {
     pub local_only: bool,
 }
 
+/// Where a successful [`Client::sign_out`] left the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignOutOutcome {
+    /// The browser is on its way to the provider's end-session page (RP-Initiated Logout) and
+    /// this document is about to unload: nothing on it should start another flow (a
+    /// sign-in-on-signed-out redirect would race the logout).
+    LeavingPage,
+    /// The session ended and this document stays: a local sign-out, a provider or backend
+    /// without an end-session page. The URL is `return_to` when one was given.
+    StayedOnPage,
+}
+
 /// How a refresh request ended, for [`Client::on_refresh`]: `Ok` with the new access token's
 /// expiry (seconds since the epoch) when known, or the error. Never carries a token.
 pub type RefreshOutcome<'a> = Result<Option<u64>, &'a Error>;
@@ -177,11 +190,13 @@ impl Client {
 
     /// Revokes the refresh token, clears the session in every tab and (unless `local_only`)
     /// ends the provider's session through RP-Initiated Logout. Server mode: `POST {signout}`.
+    /// Answers where that left the page ([`SignOutOutcome`]): UI that reacts to `SignedOut`
+    /// must not start a new flow while the page is leaving for the provider's logout.
     #[inline(never)]
     pub fn sign_out(
         &self,
         options: SignOutOptions,
-    ) -> impl Future<Output = Result<(), Error>> + '_ {
+    ) -> impl Future<Output = Result<SignOutOutcome, Error>> + '_ {
         flow(self.engine.sign_out(options))
     }
 

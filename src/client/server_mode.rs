@@ -4,7 +4,7 @@
 //! runs; IndexedDB holds only the time of the last successful refresh.
 
 use super::shared::{leave_after_sign_out, Boxed, Shared, MSG_REFRESHED, MSG_SIGNED_OUT};
-use super::{SignOutOptions, View};
+use super::{SignOutOptions, SignOutOutcome, View};
 use crate::browser::builtins::date_now;
 use crate::browser::channel::Channel;
 use crate::browser::http::backend;
@@ -116,7 +116,7 @@ impl ServerClient {
 
     /// `POST {signout}`, then the provider's end-session page when the backend names one
     /// (unless `local_only`), else `returnTo`.
-    pub(super) async fn sign_out(&self, options: SignOutOptions) -> Result<(), Error> {
+    pub(super) async fn sign_out(&self, options: SignOutOptions) -> Result<SignOutOutcome, Error> {
         let c = self.config();
         let return_to = options
             .return_to

@@ -2,7 +2,7 @@
 //! the run-once bootstrap (`Boot`) and the single-flight refresh (`Flight`).
 
 use super::view::{Observers, View};
-use super::{RefreshHook, RefreshOutcome};
+use super::{RefreshHook, RefreshOutcome, SignOutOutcome};
 use crate::browser::builtins::Promise;
 use crate::browser::channel::Channel;
 use crate::browser::lock;
@@ -85,14 +85,17 @@ impl Shared {
 pub(super) fn leave_after_sign_out(
     end: Option<String>,
     return_to: Option<String>,
-) -> Result<(), Error> {
+) -> Result<SignOutOutcome, Error> {
     match end {
-        Some(url) => crate::browser::nav::assign(&url),
+        Some(url) => {
+            crate::browser::nav::assign(&url)?;
+            Ok(SignOutOutcome::LeavingPage)
+        }
         None => {
             if let Some(r) = return_to {
                 crate::browser::nav::replace_url(&r);
             }
-            Ok(())
+            Ok(SignOutOutcome::StayedOnPage)
         }
     }
 }

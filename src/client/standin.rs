@@ -3,7 +3,7 @@
 //! half of an SSR app compiles and renders the loading state there.
 
 use super::view::Observers;
-use super::{RefreshHook, SignOutOptions, View};
+use super::{RefreshHook, SignOutOptions, SignOutOutcome, View};
 use crate::core::authorize::SignInOptions;
 use crate::core::config::{ConfigInput, Mode};
 use crate::core::error::{Error, ErrorKind};
@@ -62,7 +62,7 @@ impl Engine {
         Err(unsupported())
     }
 
-    pub(super) async fn sign_out(&self, _options: SignOutOptions) -> Result<(), Error> {
+    pub(super) async fn sign_out(&self, _options: SignOutOptions) -> Result<SignOutOutcome, Error> {
         Err(unsupported())
     }
 

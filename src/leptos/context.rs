@@ -2,7 +2,7 @@
 
 use crate::{
     AccessToken, Client, ConfigInput, Error, ErrorKind, Mode, SignInOptions, SignOutOptions,
-    Status, User, View,
+    SignOutOutcome, Status, User, View,
 };
 use leptos::prelude::*;
 use std::future::Future;
@@ -234,13 +234,14 @@ impl UseAuthReturn {
 
     /// [`Client::sign_out`]: revokes, clears every tab, and ends the provider's session.
     ///
-    /// While it runs, the `SignedOut` it publishes does not make a
+    /// While it runs, and after it when the page is on its way to the provider's logout page
+    /// ([`SignOutOutcome::LeavingPage`]), the `SignedOut` it publishes does not make a
     /// [`RedirectToSignIn`](super::RedirectToSignIn) on this page start a sign-in that would
-    /// race the way out to the provider's logout page.
+    /// race that navigation.
     pub fn sign_out(
         &self,
         options: SignOutOptions,
-    ) -> impl Future<Output = Result<(), Error>> + 'static {
+    ) -> impl Future<Output = Result<SignOutOutcome, Error>> + 'static {
         let client = self.ctx.client();
         let leaving = self.ctx.leaving;
         leaving.set(true);
@@ -249,8 +250,11 @@ impl UseAuthReturn {
                 Ok(c) => c.sign_out(options).await,
                 Err(e) => Err(e),
             };
-            // Still here: the sign-out failed, or it ended without leaving the page.
-            let _ = leaving.try_set(false);
+            // The document unloads on its own time after `location.assign`: until then this
+            // page is leaving. Anything else (a failure, a local sign-out) stays here.
+            if !matches!(outcome, Ok(SignOutOutcome::LeavingPage)) {
+                let _ = leaving.try_set(false);
+            }
             outcome
         }
     }

@@ -84,12 +84,9 @@ pub fn RedirectToSignIn(
     let leaving = expect_auth("<RedirectToSignIn>").leaving;
     Effect::new(move |_| {
         // A sign-out from this page publishes `SignedOut` on its way to the provider's logout
-        // page: that is not a visitor to send to sign-in. Read untracked, so the end of the
-        // sign-out does not start one either.
-        if auth.status.get() == Status::SignedOut
-            && !started.get_value()
-            && !leaving.get_untracked()
-        {
+        // page: that is not a visitor to send to sign-in. Tracked: a sign-out that stays on
+        // this page (a local one) leaves a signed-out visitor here, who is sent to sign in.
+        if auth.status.get() == Status::SignedOut && !started.get_value() && !leaving.get() {
             go();
         }
     });
