@@ -41,7 +41,13 @@ const TS_CONFIG: &'static str = r#"
  * How `new SessionManager(config)` is configured: `BrowserSessionConfig` (the browser runs OpenID Connect)
  * or `ServerSessionConfig` (your backend holds the session in HttpOnly cookies).
  */
-export type SessionConfig = BrowserSessionConfig | ServerSessionConfig;
+export type SessionConfig = (BrowserSessionConfig & NoServerOptions) | ServerSessionConfig;
+
+/**
+ * A configuration without `mode: "server"` is browser mode, and the server-mode options would be ignored there:
+ * TypeScript refuses them instead (`{ issuer, clientId, redirectUri, serverBasePath }` does not compile).
+ */
+export type NoServerOptions = { [K in Exclude<keyof ServerSessionConfig, keyof BrowserSessionConfig>]?: never };
 "#;
 
 #[cfg(not(feature = "browser-mode"))]

@@ -15,6 +15,10 @@ new SessionManager({ issuer: "https://login.example.com", clientId: "spa", redir
 // Browser options in server mode. expect: 'issuer'
 new SessionManager({ mode: "server", issuer: "https://login.example.com" });
 
+// A server-mode option in a configuration without `mode: "server"` (browser mode): refused (NoServerOptions);
+// tsc then measures the literal against ServerSessionConfig and names the browser option it has. expect: 'issuer'
+new SessionManager({ issuer: "https://login.example.com", clientId: "spa", redirectUri: "/", serverBasePath: "/api/auth" });
+
 // A required option missing. expect: 'clientId'
 new SessionManager({ issuer: "https://login.example.com", redirectUri: "https://app.example.com/" });
 
