@@ -211,3 +211,26 @@ export function recordTokenRequests(page, issuer = OP_ISSUER) {
   });
   return seen;
 }
+
+// Opens the demo page at `origin` with its app.js replaced by an inert script, so the page holds no SessionManager
+// of the demo's and a test can construct its own.
+export async function holdDemoApp(page, origin) {
+  await page.route(`${origin}/app.js`, (route) => route.fulfill({
+    status: 200,
+    contentType: 'text/javascript',
+    headers: { 'cache-control': 'no-store' },
+    body: 'document.documentElement.dataset.appHeld = "true";',
+  }));
+  await page.goto(`${origin}/`);
+  await expect(page.locator('html')).toHaveAttribute('data-app-held', 'true');
+}
+
+// Every request `page` sends under `/api/` of the backend at `origin`, as `METHOD path`, in order.
+export function recordBackend(page, origin) {
+  const seen = [];
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (u.origin === origin && u.pathname.startsWith('/api/')) seen.push(`${r.method()} ${u.pathname}`);
+  });
+  return seen;
+}

@@ -8,7 +8,8 @@
 // hooks are called from the test runner, not from the page, and are not in the lists); `refreshRequests` in
 // `__test/stats` counts the `POST {base}/refresh` the backend received, from anyone.
 import {
-  test as base, expect, appReady, throughProvider, publishedStatuses,
+  test as base, expect, appReady, throughProvider, publishedStatuses, holdDemoApp,
+  recordBackend as recordRequests,
 } from './helpers.mjs';
 import { BFF_ORIGIN, BFF_BASE } from './env.mjs';
 
@@ -50,14 +51,7 @@ const test = base.extend({
 });
 
 // Every request `page` sends to the backend's API, as `METHOD path`.
-function recordBackend(page) {
-  const seen = [];
-  page.on('request', (r) => {
-    const u = new URL(r.url());
-    if (u.origin === BFF_ORIGIN && u.pathname.startsWith('/api/')) seen.push(`${r.method()} ${u.pathname}`);
-  });
-  return seen;
-}
+const recordBackend = (page) => recordRequests(page, BFF_ORIGIN);
 
 // Signs in through the backend from the demo page; the browser context then holds the session cookie.
 async function signInServer(page) {
@@ -70,15 +64,7 @@ async function signInServer(page) {
 // Opens the demo page with its app.js replaced by an inert script (no SessionManager of the demo's), then constructs
 // `new SessionManager(config)` in the page and runs its bootstrap. Returns what the instance published and ended with.
 async function bootstrapOwnInstance(page, config) {
-  const appJs = `${BFF_ORIGIN}/app.js`;
-  await page.route(appJs, (route) => route.fulfill({
-    status: 200,
-    contentType: 'text/javascript',
-    headers: { 'cache-control': 'no-store' },
-    body: 'document.documentElement.dataset.appHeld = "true";',
-  }));
-  await page.goto(`${BFF_ORIGIN}/`);
-  await expect(page.locator('html')).toHaveAttribute('data-app-held', 'true');
+  await holdDemoApp(page, BFF_ORIGIN);
   return page.evaluate(async (cfg) => {
     const mod = await import('/pkg/oidc_session.js');
     await mod.default();

@@ -1,22 +1,14 @@
 // `oidc-session/server` (pkg/server/): the server-mode-only bundle, built from the facade without its
 // `browser-mode` feature. It must do everything server mode does with the full bundle (one GET /me at bootstrap,
 // the same user as the full bundle sees), and refuse a browser-mode configuration loudly with `unsupported`.
-import { test, expect, appReady, throughProvider } from './helpers.mjs';
+import {
+  test, expect, appReady, throughProvider, holdDemoApp, recordBackend,
+} from './helpers.mjs';
 import { BFF_ORIGIN, BFF_BASE } from './env.mjs';
 
 const SERVER_ENTRY = '/pkg/server/oidc_session.js';
 
-// The demo page with its app.js replaced by an inert script, so the page holds no SessionManager of the demo's.
-async function inertPage(page) {
-  await page.route(`${BFF_ORIGIN}/app.js`, (route) => route.fulfill({
-    status: 200,
-    contentType: 'text/javascript',
-    headers: { 'cache-control': 'no-store' },
-    body: 'document.documentElement.dataset.appHeld = "true";',
-  }));
-  await page.goto(`${BFF_ORIGIN}/`);
-  await expect(page.locator('html')).toHaveAttribute('data-app-held', 'true');
-}
+const inertPage = (page) => holdDemoApp(page, BFF_ORIGIN);
 
 // Imports `entry`, constructs a SessionManager with `config` and bootstraps it; what it published and ended with.
 function bootstrapWith(page, entry, config) {
@@ -50,21 +42,11 @@ function bootstrapWith(page, entry, config) {
   }, { entry, config });
 }
 
-// Every request `page` sends to the backend's API, as `METHOD path`.
-function recordBackend(page) {
-  const seen = [];
-  page.on('request', (r) => {
-    const u = new URL(r.url());
-    if (u.origin === BFF_ORIGIN && u.pathname.startsWith('/api/')) seen.push(`${r.method()} ${u.pathname}`);
-  });
-  return seen;
-}
-
 const SERVER = { mode: 'server', serverBasePath: BFF_BASE };
 
 test('the server entry, a fresh visitor: one GET /me, loading → signedOut', async ({ page }) => {
   await inertPage(page);
-  const seen = recordBackend(page);
+  const seen = recordBackend(page, BFF_ORIGIN);
   const out = await bootstrapWith(page, SERVER_ENTRY, SERVER);
   expect(out.constructed).toBe(true);
   expect(out.statuses).toEqual(['loading', 'signedOut']);
