@@ -19,7 +19,9 @@
 //
 // Test hooks (not part of any standard):
 //   GET  /__test/counters  -> { token: { authorization_code, refresh_token }, userinfo, revocation,
-//                               discovery, jwks, end_session }
+//                               discovery, jwks, end_session, refresh_invalid_grant }
+//                              refresh_invalid_grant: refresh_token grants answered 400 invalid_grant (a reused
+//                              refresh token: the grant is revoked); they are also in token.refresh_token
 //   POST /__test/reset     -> zeroes the counters
 //
 // Development only: in-memory storage, devInteractions login/consent forms, fixed keys.
@@ -194,6 +196,7 @@ function zeroCounters() {
     discovery: 0,
     jwks: 0,
     end_session: 0,
+    refresh_invalid_grant: 0,
   };
 }
 let counters = zeroCounters();
@@ -222,6 +225,9 @@ provider.use(async (ctx, next) => {
         case 'token': {
           const grantType = ctx.oidc.params?.grant_type ?? ctx.oidc.body?.grant_type;
           if (grantType in counters.token) counters.token[grantType] += 1;
+          if (grantType === 'refresh_token' && ctx.status === 400 && ctx.body?.error === 'invalid_grant') {
+            counters.refresh_invalid_grant += 1;
+          }
           break;
         }
         case 'userinfo': counters.userinfo += 1; break;
