@@ -1,5 +1,6 @@
 // `cargo xtask bench refresh`: the multi-tab refresh race, for oidc-session and for oidc-client-ts, against the
-// same local provider in the same run.
+// same local provider in the same run; then the reload storm (bench/reload-storm.mjs, described there) on the
+// same servers and browser. BENCH_PARTS chooses: `race,storm` (default), `race` or `storm`.
 //
 // What it does
 //   - Starts op/server.mjs (access tokens of ACCESS_TOKEN_TTL = 4 s; rotating single-use refresh tokens, a reused
@@ -34,7 +35,8 @@
 //
 // Environment: BENCH_CYCLES (default 10), BENCH_TABS (4), BENCH_CALLS (25), BENCH_TTL (4), BENCH_OCT_EXPIRING (1),
 // BENCH_OP_PORT / BENCH_APP_PORT (default 9291 / 8280, else any free port), CHROMIUM_PATH (/usr/bin/chromium),
-// BENCH_LIBS (comma-separated subset of `oidc-session,oidc-client-ts,oidc-session-norenew,oidc-client-ts-norenew`).
+// BENCH_LIBS (comma-separated subset of `oidc-session,oidc-client-ts,oidc-session-norenew,oidc-client-ts-norenew`),
+// BENCH_PARTS (`race,storm`); the storm's own BENCH_STORM_* variables are in bench/reload-storm.mjs.
 //
 // Prints counts, codes and times only: never a token.
 
@@ -45,6 +47,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from '@playwright/test';
 import { storedExpiresAt } from '../tests/e2e/page.mjs';
+import { reloadStorm } from './reload-storm.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const int = (name, fallback) => {
@@ -369,8 +372,11 @@ async function main() {
   const appOrigin = `http://127.0.0.1:${appPort}`;
   const only = process.env.BENCH_LIBS?.split(',').map((s) => s.trim()).filter(Boolean);
   const libs = LIBRARIES.filter((l) => !only || only.includes(l.key));
+  const parts = (process.env.BENCH_PARTS ?? 'race,storm').split(',').map((p) => p.trim()).filter(Boolean);
+  const unknownPart = parts.find((p) => p !== 'race' && p !== 'storm');
+  if (unknownPart || parts.length === 0) throw new Error(`BENCH_PARTS must list race and/or storm, got ${process.env.BENCH_PARTS}`);
 
-  console.log(`bench refresh: ${TABS} tabs × ${CALLS} concurrent getAccessToken() right after expiry, ${CYCLES} cycles, `
+  if (parts.includes('race')) console.log(`bench refresh: ${TABS} tabs × ${CALLS} concurrent getAccessToken() right after expiry, ${CYCLES} cycles, `
     + `access tokens of ${TTL} s, rotating single-use refresh tokens (reuse → invalid_grant + grant revoked)`);
   console.log(`bench refresh: provider ${issuer}, app ${appOrigin}`);
   startServer('OP', 'op/server.mjs', { OP_PORT: String(opPort), APP_ORIGIN: appOrigin, ACCESS_TOKEN_TTL: String(TTL) });
@@ -386,17 +392,23 @@ async function main() {
   const op = provider(issuer);
   const results = [];
   try {
-    for (const lib of libs) {
-      console.log(`\n${lib.name}:`);
-      try {
-        results.push(await runLibrary(browser, lib, appOrigin, op));
-      } catch (e) {
-        console.log(`  ${lib.name}: the run stopped: ${e.message}`);
-        results.push({ lib: `${lib.name} (stopped: ${e.message.slice(0, 60)})`, cycles: 0, refreshes: [], rejectedRefreshes: 0, forced: 0, cyclesWithForced: 0, reSignIns: 0, failedCalls: 0, invalidTokenCalls: 0, codes: {}, latencies: [] });
-      }
-    }
+    if (parts.includes('race')) await raceAll(browser, libs, appOrigin, op, results);
+    if (parts.includes('storm')) await reloadStorm({ browser, libraries: LIBRARIES, appOrigin, issuer, signInAll, ready, ttl: TTL });
   } finally {
     await browser.close();
+  }
+}
+
+// The race: every library, then the report.
+async function raceAll(browser, libs, appOrigin, op, results) {
+  for (const lib of libs) {
+    console.log(`\n${lib.name}:`);
+    try {
+      results.push(await runLibrary(browser, lib, appOrigin, op));
+    } catch (e) {
+      console.log(`  ${lib.name}: the run stopped: ${e.message}`);
+      results.push({ lib: `${lib.name} (stopped: ${e.message.slice(0, 60)})`, cycles: 0, refreshes: [], rejectedRefreshes: 0, forced: 0, cyclesWithForced: 0, reSignIns: 0, failedCalls: 0, invalidTokenCalls: 0, codes: {}, latencies: [] });
+    }
   }
 
   console.log(`\nbench refresh: ${TABS} tabs × ${CALLS} calls per cycle, access-token TTL ${TTL} s\n`);

@@ -61,7 +61,10 @@ pub fn size() -> Result {
 /// Builds pkg/, then `node bench/refresh.mjs`: 4 tabs x 25 concurrent `getAccessToken()` right after
 /// expiry, per expiry cycle, for oidc-session and for oidc-client-ts against one local provider with
 /// 4-second access tokens (the script starts the provider and the static server on free ports).
-/// Environment: see the header of bench/refresh.mjs (`BENCH_CYCLES`, default 10).
+/// Then, in the same run, the reload storm of bench/reload-storm.mjs: reloads of a random tab at random
+/// moments (1 and 3 tabs), counting refresh-token reuse (invalid_grant) and forced sign-outs.
+/// Environment: see the headers of bench/refresh.mjs (`BENCH_CYCLES`, default 10; `BENCH_PARTS`,
+/// default `race,storm`) and bench/reload-storm.mjs (`BENCH_STORM_RELOADS`, default 100).
 pub fn refresh() -> Result {
     // Chromium and node_modules (oidc-client-ts, @playwright/test) besides the build's toolchain.
     setup::all()?;
