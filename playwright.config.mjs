@@ -29,24 +29,30 @@ for (const { dir } of SPA_BUILDS) {
     throw new Error(`${dir}/index.html is missing: run \`cargo xtask test e2e\` (it builds examples/vite-spa)`);
   }
 }
-const bff = (name, port, origin, extraEnv = {}) => ({
+// One web server: started by `command` with `env`, ready when `url` answers, stopped with SIGTERM.
+const server = (name, command, env, url) => ({
   name,
-  command: `'${BFF_BIN.replaceAll("'", "'\\''")}'`,
-  env: {
-    BFF_PORT: String(port),
-    BFF_ISSUER: OP_ISSUER,
-    BFF_STATIC_DIR: 'www',
-    BFF_PKG_DIR: 'pkg',
-    BFF_TEST_ENDPOINTS: '1',
-    ...extraEnv,
-  },
-  url: `${origin}/config.js`,
+  command,
+  env,
+  url,
   reuseExistingServer: false,
   timeout: 30_000,
   stdout: 'ignore',
   stderr: 'pipe',
   gracefulShutdown: { signal: 'SIGTERM', timeout: 2_000 },
 });
+// www/serve.mjs on `port` (the demo page, or the site in `STATIC_DIR`), with its generated /config.js.
+const staticSite = (name, port, origin, extraEnv = {}) => server(name, 'node www/serve.mjs',
+  { APP_PORT: String(port), OP_ISSUER, OP_SHORT_ISSUER, ...extraEnv }, `${origin}/config.js`);
+// The reference backend-for-frontend, serving the demo page (or `BFF_STATIC_DIR`) and pkg/.
+const bff = (name, port, origin, extraEnv = {}) => server(name, `'${BFF_BIN.replaceAll("'", "'\\''")}'`, {
+  BFF_PORT: String(port),
+  BFF_ISSUER: OP_ISSUER,
+  BFF_STATIC_DIR: 'www',
+  BFF_PKG_DIR: 'pkg',
+  BFF_TEST_ENDPOINTS: '1',
+  ...extraEnv,
+}, `${origin}/config.js`);
 
 export default defineConfig({
   testDir: './tests/e2e',
@@ -85,74 +91,26 @@ export default defineConfig({
     },
   },
   webServer: [
-    {
-      name: 'op',
-      command: 'node op/server.mjs',
-      env: {
-        OP_PORT: String(OP_PORT),
-        APP_ORIGIN,
-        ACCESS_TOKEN_TTL: '300',
-        BFF_ORIGINS: `${BFF_ORIGIN},${BFF_IQ_ORIGIN},${LEPTOS_BFF_ORIGIN}`,
-        LEPTOS_APP_ORIGIN: LEPTOS_ORIGIN,
-        SPA_ORIGINS: SPA_BUILDS.map((b) => b.origin).join(','),
-      },
-      url: `${OP_ISSUER}/.well-known/openid-configuration`,
-      reuseExistingServer: false,
-      timeout: 30_000,
-      stdout: 'ignore',
-      stderr: 'pipe',
-      gracefulShutdown: { signal: 'SIGTERM', timeout: 2_000 },
-    },
-    {
-      // Same provider, 4-second access tokens: the refresh tests (refresh.spec.mjs, the demo page's `?op=short`).
-      name: 'op-short',
-      command: 'node op/server.mjs',
-      env: { OP_PORT: String(OP_SHORT_PORT), APP_ORIGIN, ACCESS_TOKEN_TTL: String(OP_SHORT_TTL) },
-      url: `${OP_SHORT_ISSUER}/.well-known/openid-configuration`,
-      reuseExistingServer: false,
-      timeout: 30_000,
-      stdout: 'ignore',
-      stderr: 'pipe',
-      gracefulShutdown: { signal: 'SIGTERM', timeout: 2_000 },
-    },
-    {
-      name: 'app',
-      command: 'node www/serve.mjs',
-      env: { APP_PORT: String(APP_PORT), OP_ISSUER, OP_SHORT_ISSUER },
-      url: `${APP_ORIGIN}/config.js`,
-      reuseExistingServer: false,
-      timeout: 30_000,
-      stdout: 'ignore',
-      stderr: 'pipe',
-      gracefulShutdown: { signal: 'SIGTERM', timeout: 2_000 },
-    },
+    server('op', 'node op/server.mjs', {
+      OP_PORT: String(OP_PORT),
+      APP_ORIGIN,
+      ACCESS_TOKEN_TTL: '300',
+      BFF_ORIGINS: `${BFF_ORIGIN},${BFF_IQ_ORIGIN},${LEPTOS_BFF_ORIGIN}`,
+      LEPTOS_APP_ORIGIN: LEPTOS_ORIGIN,
+      SPA_ORIGINS: SPA_BUILDS.map((b) => b.origin).join(','),
+    }, `${OP_ISSUER}/.well-known/openid-configuration`),
+    // Same provider, 4-second access tokens: the refresh tests (refresh.spec.mjs, the demo page's `?op=short`).
+    server('op-short', 'node op/server.mjs',
+      { OP_PORT: String(OP_SHORT_PORT), APP_ORIGIN, ACCESS_TOKEN_TTL: String(OP_SHORT_TTL) },
+      `${OP_SHORT_ISSUER}/.well-known/openid-configuration`),
+    staticSite('app', APP_PORT, APP_ORIGIN),
     bff('bff', BFF_PORT, BFF_ORIGIN),
     bff('bff-iqauth', BFF_IQ_PORT, BFF_IQ_ORIGIN, { BFF_BASE_PATH: BFF_IQ_BASE }),
-    {
-      // The Leptos example in browser mode: its built site with www/serve.mjs's /config.js.
-      name: 'leptos-app',
-      command: 'node www/serve.mjs',
-      env: { APP_PORT: String(LEPTOS_PORT), OP_ISSUER, OP_SHORT_ISSUER, STATIC_DIR: LEPTOS_APP_DIR },
-      url: `${LEPTOS_ORIGIN}/config.js`,
-      reuseExistingServer: false,
-      timeout: 30_000,
-      stdout: 'ignore',
-      stderr: 'pipe',
-      gracefulShutdown: { signal: 'SIGTERM', timeout: 2_000 },
-    },
+    // The Leptos example in browser mode: its built site with www/serve.mjs's /config.js.
+    staticSite('leptos-app', LEPTOS_PORT, LEPTOS_ORIGIN, { STATIC_DIR: LEPTOS_APP_DIR }),
     // The Leptos example in server mode: the backend serves the site and generates its /config.js.
     bff('bff-leptos', LEPTOS_BFF_PORT, LEPTOS_BFF_ORIGIN, { BFF_STATIC_DIR: LEPTOS_APP_DIR }),
     // examples/vite-spa as each bundler built it, with www/serve.mjs's /config.js (tests/e2e/bundlers.spec.mjs).
-    ...SPA_BUILDS.map(({ bundler, port, origin, dir }) => ({
-      name: `spa-${bundler}`,
-      command: 'node www/serve.mjs',
-      env: { APP_PORT: String(port), OP_ISSUER, OP_SHORT_ISSUER, STATIC_DIR: dir },
-      url: `${origin}/config.js`,
-      reuseExistingServer: false,
-      timeout: 30_000,
-      stdout: 'ignore',
-      stderr: 'pipe',
-      gracefulShutdown: { signal: 'SIGTERM', timeout: 2_000 },
-    })),
+    ...SPA_BUILDS.map(({ bundler, port, origin, dir }) => staticSite(`spa-${bundler}`, port, origin, { STATIC_DIR: dir })),
   ],
 });
