@@ -52,16 +52,24 @@ const APP_URL = `${APP_ORIGIN}/`;
 const SILENT_URL = `${APP_ORIGIN}/silent.html`;
 // The oidc-client-ts page of `cargo xtask bench refresh` (bench/oidc-client-ts.html), client `demo` only.
 const BENCH_URL = `${APP_ORIGIN}/bench/oidc-client-ts.html`;
-const publicClient = (clientId, alg, extraRedirectUris = []) => ({
-  client_id: clientId,
-  client_name: `oidc-session demo (${alg})`,
+// A public client (a browser app: no secret, code + PKCE, refresh tokens).
+const browserApp = ({ id, name, redirectUris, postLogoutUris, alg = 'RS256' }) => ({
+  client_id: id,
+  client_name: name,
   application_type: 'web',
   token_endpoint_auth_method: 'none',
   grant_types: ['authorization_code', 'refresh_token'],
   response_types: ['code'],
-  redirect_uris: [APP_URL, SILENT_URL, ...extraRedirectUris],
-  post_logout_redirect_uris: [APP_URL],
+  redirect_uris: redirectUris,
+  post_logout_redirect_uris: postLogoutUris,
   id_token_signed_response_alg: alg,
+});
+const publicClient = (clientId, alg, extraRedirectUris = []) => browserApp({
+  id: clientId,
+  name: `oidc-session demo (${alg})`,
+  redirectUris: [APP_URL, SILENT_URL, ...extraRedirectUris],
+  postLogoutUris: [APP_URL],
+  alg,
 });
 
 // The reference backend-for-frontend (examples/bff): a confidential client, client_secret_basic.
@@ -83,30 +91,20 @@ const bffClient = {
 };
 
 // The Leptos example (examples/leptos-app) in browser mode: its routes, not the demo page's.
-const leptosClient = {
-  client_id: 'leptos-demo',
-  client_name: 'oidc-session Leptos example',
-  application_type: 'web',
-  token_endpoint_auth_method: 'none',
-  grant_types: ['authorization_code', 'refresh_token'],
-  response_types: ['code'],
-  redirect_uris: [`${LEPTOS_APP_ORIGIN}/callback`],
-  post_logout_redirect_uris: [`${LEPTOS_APP_ORIGIN}/`],
-  id_token_signed_response_alg: 'RS256',
-};
+const leptosClient = browserApp({
+  id: 'leptos-demo',
+  name: 'oidc-session Leptos example',
+  redirectUris: [`${LEPTOS_APP_ORIGIN}/callback`],
+  postLogoutUris: [`${LEPTOS_APP_ORIGIN}/`],
+});
 
 // The bundled TypeScript example (examples/vite-spa), one client for its three builds (one origin each).
-const spaClient = {
-  client_id: 'vite-spa',
-  client_name: 'oidc-session bundled TypeScript example',
-  application_type: 'web',
-  token_endpoint_auth_method: 'none',
-  grant_types: ['authorization_code', 'refresh_token'],
-  response_types: ['code'],
-  redirect_uris: SPA_ORIGINS.map((o) => `${o}/`),
-  post_logout_redirect_uris: SPA_ORIGINS.map((o) => `${o}/`),
-  id_token_signed_response_alg: 'RS256',
-};
+const spaClient = browserApp({
+  id: 'vite-spa',
+  name: 'oidc-session bundled TypeScript example',
+  redirectUris: SPA_ORIGINS.map((o) => `${o}/`),
+  postLogoutUris: SPA_ORIGINS.map((o) => `${o}/`),
+});
 
 function capitalise(name) {
   return name ? name[0].toUpperCase() + name.slice(1) : name;
