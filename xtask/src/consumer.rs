@@ -84,14 +84,7 @@ pub fn install() -> Result {
         &fs::read_to_string(dir.join("package-lock.json"))
             .map_err(|e| format!("reading {EXAMPLE}/package-lock.json: {e}"))?,
     )?;
-    let stamp = modified(&dir.join(STAMP));
-    let stale = match stamp {
-        None => true,
-        Some(stamp) => ["package.json", "package-lock.json"]
-            .iter()
-            .any(|f| modified(&dir.join(f)).is_some_and(|t| t > stamp)),
-    };
-    if stale {
+    if util::npm_install_stale(&dir, STAMP) {
         println!("consumer: npm ci ({EXAMPLE})");
         util::run(npm(&dir).args(["ci", "--no-audit", "--no-fund"]))?;
         fs::write(
@@ -387,10 +380,6 @@ fn relative_to(path: &Path, from: &Path) -> String {
         parts.push_str(&c.as_os_str().to_string_lossy());
     }
     parts
-}
-
-fn modified(path: &Path) -> Option<std::time::SystemTime> {
-    fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 #[cfg(test)]

@@ -190,14 +190,7 @@ pub fn node_modules() -> Result {
             root.display()
         ));
     }
-    let stamp = modified(&root.join(NPM_STAMP));
-    let stale = match stamp {
-        None => true,
-        Some(stamp) => ["package.json", "package-lock.json"]
-            .iter()
-            .any(|f| modified(&root.join(f)).is_some_and(|t| t > stamp)),
-    };
-    if stale {
+    if util::npm_install_stale(root, NPM_STAMP) {
         let has_lock = root.join("package-lock.json").exists();
         let verb = if has_lock { "ci" } else { "install" };
         println!("setup: npm {verb}");
@@ -247,10 +240,6 @@ pub fn on_path(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&path)
         .map(|d| d.join(name))
         .find(|p| p.is_file())
-}
-
-fn modified(path: &Path) -> Option<std::time::SystemTime> {
-    fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 
 use crate::build::{self, NAME, PKG};
 use crate::setup;
-use crate::util::{run, Result};
+use crate::util::{modified, run, Result};
 use std::path::Path;
 use std::process::Command;
 use std::time::SystemTime;
@@ -72,8 +72,4 @@ fn newest(path: &Path) -> Option<SystemTime> {
         .ok()?
         .filter_map(|entry| newest(&entry.ok()?.path()))
         .max()
-}
-
-fn modified(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }

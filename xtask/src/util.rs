@@ -4,7 +4,7 @@ use std::ffi::OsStr;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Errors are messages for a person: say what failed and what to do about it.
 pub type Result<T = ()> = std::result::Result<T, String>;
@@ -135,6 +135,22 @@ pub fn strip_ansi(s: &str) -> String {
 }
 
 /// Runs `f`, returning its result and how long it took.
+/// When `path` was last modified, if it exists.
+pub fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Whether `dir`'s node_modules needs `npm ci`: there is no `stamp` file (written after the last
+/// install that succeeded), or `package.json` or `package-lock.json` is newer than it.
+pub fn npm_install_stale(dir: &Path, stamp: &str) -> bool {
+    match modified(&dir.join(stamp)) {
+        None => true,
+        Some(stamp) => ["package.json", "package-lock.json"]
+            .iter()
+            .any(|f| modified(&dir.join(f)).is_some_and(|t| t > stamp)),
+    }
+}
+
 pub fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
     let start = Instant::now();
     let value = f();
