@@ -234,3 +234,31 @@ export function recordBackend(page, origin) {
   });
   return seen;
 }
+
+// Holds the demo app at `origin` (holdDemoApp), then imports `entry`, constructs `new SessionManager(config)` in the
+// page (as `window.ownAuth`) and runs its bootstrap. Returns what the instance published and ended with.
+export async function bootstrapOwnInstance(page, origin, config, entry = '/pkg/oidc_session.js') {
+  await holdDemoApp(page, origin);
+  return page.evaluate(async ({ entry, config }) => {
+    const mod = await import(entry);
+    await mod.default();
+    let auth;
+    try {
+      auth = new mod.SessionManager(config);
+    } catch (e) {
+      return { constructed: false, error: { code: String(e?.code), message: String(e?.message) } };
+    }
+    window.ownAuth = auth;
+    const statuses = [auth.state.status];
+    auth.subscribe((s) => statuses.push(s.status));
+    const state = await auth.bootstrap();
+    return {
+      constructed: true,
+      statuses,
+      status: state.status,
+      sub: state.user?.sub ?? null,
+      email: state.user?.email ?? null,
+      error: state.error ? { code: state.error.code, message: state.error.message } : null,
+    };
+  }, { entry, config });
+}

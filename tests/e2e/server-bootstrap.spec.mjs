@@ -8,8 +8,8 @@
 // hooks are called from the test runner, not from the page, and are not in the lists); `refreshRequests` in
 // `__test/stats` counts the `POST {base}/refresh` the backend received, from anyone.
 import {
-  test as base, expect, appReady, throughProvider, publishedStatuses, holdDemoApp,
-  recordBackend as recordRequests,
+  test as base, expect, appReady, throughProvider, publishedStatuses,
+  bootstrapOwnInstance as bootstrapWith, recordBackend as recordRequests,
 } from './helpers.mjs';
 import { BFF_ORIGIN, BFF_BASE } from './env.mjs';
 
@@ -61,32 +61,8 @@ async function signInServer(page) {
   expect((await appReady(page)).status).toBe('signedIn');
 }
 
-// Opens the demo page with its app.js replaced by an inert script (no SessionManager of the demo's), then constructs
-// `new SessionManager(config)` in the page and runs its bootstrap. Returns what the instance published and ended with.
-async function bootstrapOwnInstance(page, config) {
-  await holdDemoApp(page, BFF_ORIGIN);
-  return page.evaluate(async (cfg) => {
-    const mod = await import('/pkg/oidc_session.js');
-    await mod.default();
-    let auth;
-    try {
-      auth = new mod.SessionManager(cfg);
-    } catch (e) {
-      return { constructed: false, error: { code: String(e?.code), message: String(e?.message) } };
-    }
-    window.ownAuth = auth;
-    const statuses = [auth.state.status];
-    auth.subscribe((s) => statuses.push(s.status));
-    const state = await auth.bootstrap();
-    return {
-      constructed: true,
-      statuses,
-      status: state.status,
-      sub: state.user?.sub ?? null,
-      error: state.error ? { code: state.error.code, message: state.error.message } : null,
-    };
-  }, config);
-}
+// `new SessionManager(config)` of the test's own on the demo page of the backend (helpers.mjs).
+const bootstrapOwnInstance = (page, config) => bootstrapWith(page, BFF_ORIGIN, config);
 
 const OPT_IN = { mode: 'server', serverBasePath: BFF_BASE, refreshOnBootstrap: true };
 

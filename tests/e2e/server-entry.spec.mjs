@@ -2,50 +2,24 @@
 // `browser-mode` feature. It must do everything server mode does with the full bundle (one GET /me at bootstrap,
 // the same user as the full bundle sees), and refuse a browser-mode configuration loudly with `unsupported`.
 import {
-  test, expect, appReady, throughProvider, holdDemoApp, recordBackend,
+  test, expect, appReady, throughProvider, bootstrapOwnInstance, recordBackend,
 } from './helpers.mjs';
 import { BFF_ORIGIN, BFF_BASE } from './env.mjs';
 
 const SERVER_ENTRY = '/pkg/server/oidc_session.js';
 
-const inertPage = (page) => holdDemoApp(page, BFF_ORIGIN);
-
-// Imports `entry`, constructs a SessionManager with `config` and bootstraps it; what it published and ended with.
-function bootstrapWith(page, entry, config) {
-  return page.evaluate(async ({ entry, config }) => {
-    const mod = await import(entry);
-    await mod.default();
-    let auth;
-    try {
-      auth = new mod.SessionManager(config);
-    } catch (e) {
-      return { constructed: false, error: { code: String(e?.code), message: String(e?.message) } };
-    }
-    const statuses = [auth.state.status];
-    auth.subscribe((s) => statuses.push(s.status));
-    const state = await auth.bootstrap();
-    let token;
-    try {
-      await auth.getAccessToken();
-      token = 'returned';
-    } catch (e) {
-      token = String(e?.code);
-    }
-    return {
-      constructed: true,
-      statuses,
-      status: state.status,
-      sub: state.user?.sub ?? null,
-      email: state.user?.email ?? null,
-      token,
-    };
-  }, { entry, config });
+// Constructs and bootstraps a SessionManager of `entry` on the backend's demo page (helpers.mjs), then asks it for an
+// access token: `token` is 'returned' or the error's code.
+async function bootstrapWith(page, entry, config) {
+  const out = await bootstrapOwnInstance(page, BFF_ORIGIN, config, entry);
+  if (!out.constructed) return out;
+  const token = await page.evaluate(() => window.ownAuth.getAccessToken().then(() => 'returned', (e) => String(e?.code)));
+  return { ...out, token };
 }
 
 const SERVER = { mode: 'server', serverBasePath: BFF_BASE };
 
 test('the server entry, a fresh visitor: one GET /me, loading → signedOut', async ({ page }) => {
-  await inertPage(page);
   const seen = recordBackend(page, BFF_ORIGIN);
   const out = await bootstrapWith(page, SERVER_ENTRY, SERVER);
   expect(out.constructed).toBe(true);
@@ -59,9 +33,7 @@ test('the server entry sees the session and the user the full bundle sees; no to
   await throughProvider(page, () => page.click('#sign-in'), { appOrigin: BFF_ORIGIN });
   expect((await appReady(page)).status).toBe('signedIn');
 
-  await inertPage(page);
   const full = await bootstrapWith(page, '/pkg/oidc_session.js', SERVER);
-  await inertPage(page);
   const server = await bootstrapWith(page, SERVER_ENTRY, SERVER);
   expect(server.statuses).toEqual(['loading', 'signedIn']);
   expect(server.sub).toBe('alice');
@@ -72,7 +44,6 @@ test('the server entry sees the session and the user the full bundle sees; no to
 });
 
 test('the server entry refuses a browser-mode configuration with unsupported, and says where browser mode is', async ({ page }) => {
-  await inertPage(page);
   const out = await bootstrapWith(page, SERVER_ENTRY, {
     issuer: 'http://127.0.0.1:9/', clientId: 'demo', redirectUri: `${BFF_ORIGIN}/`,
   });
