@@ -42,7 +42,9 @@ fn error_panel(error: Error, retry: impl Fn() + Clone + Send + Sync + 'static) -
 /// back to this page (`return_to` is the current path unless `options` set one). Renders
 /// nothing while it works, and the error with a retry if the sign-in cannot start. A sign-out
 /// started on this page through [`use_auth`] or [`UserButton`](super::UserButton) is left to
-/// finish: it does not redirect to a new sign-in.
+/// finish: while it runs, and while the page leaves for the provider's logout page
+/// ([`SignOutOutcome::LeavingPage`](crate::SignOutOutcome::LeavingPage)), it does not redirect
+/// to a new sign-in; after a sign-out that stays on the page (a local one), it does.
 ///
 /// ```
 /// use leptos::prelude::*;
