@@ -17,6 +17,32 @@ pub enum StorageKind {
     Local,
 }
 
+/// The opt-in service-worker token vault (browser mode): the refresh token (and the access
+/// token's renewal) live in a service worker of the app's origin, never in page script or Web
+/// Storage, and every refresh of every tab is the worker's one request. The page keeps the
+/// access token in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenVault {
+    /// The worker script's URL, of the app's origin: a path (`/oidc-session-sw.js`) or an
+    /// absolute URL. The npm package ships the script (`oidc-session-sw.js`).
+    pub service_worker: String,
+    /// What to do where no service worker can run (no support, private modes that disable
+    /// them, a failed registration). Default: the configured `storage`.
+    pub when_unavailable: VaultFallback,
+}
+
+/// What the client does when the [`TokenVault`] cannot run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum VaultFallback {
+    /// Keep the session in the configured [`StorageKind`] (`Client::vault_status` says
+    /// `Unavailable`).
+    #[default]
+    Storage,
+    /// Refuse: the bootstrap fails with `vault_unavailable`.
+    Refuse,
+}
+
 /// Who runs the OpenID Connect protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
@@ -44,6 +70,8 @@ pub struct ConfigInput {
     pub scopes: Option<Vec<String>>,
     /// Token storage.
     pub storage: Option<StorageKind>,
+    /// Browser mode: keep the tokens in a service worker instead (opt-in; see [`TokenVault`]).
+    pub token_vault: Option<TokenVault>,
     /// Allowed clock difference with the provider, in seconds (default 60, at most 300).
     pub clock_skew_seconds: Option<u32>,
     /// Audiences besides our client id that an ID token may name (default none).
@@ -105,8 +133,10 @@ pub struct BrowserConfig {
     pub post_logout_redirect_uri: Option<String>,
     /// Scopes, `openid` first.
     pub scopes: Vec<String>,
-    /// Token storage.
+    /// Token storage (with a vault: where the session goes if the vault cannot run).
     pub storage: StorageKind,
+    /// The service-worker vault, its script's URL checked to be of the app's origin.
+    pub token_vault: Option<TokenVault>,
     /// Clock skew in seconds.
     pub clock_skew: u64,
     /// Extra trusted audiences.
@@ -186,6 +216,23 @@ impl BrowserConfig {
             Some(u) => Some(same_origin_uri(u, app_origin, "silent_redirect_uri")?),
             None => None,
         };
+        let token_vault = match &input.token_vault {
+            Some(v) => {
+                let path = v.service_worker.trim_ascii();
+                // A path is of the app's origin; `//host/…` is not a path.
+                let absolute = if path.starts_with('/') && !path.starts_with("//") {
+                    cat(&[app_origin, path])
+                } else {
+                    path.to_owned()
+                };
+                same_origin_uri(&absolute, app_origin, "token_vault")?;
+                Some(TokenVault {
+                    service_worker: absolute,
+                    when_unavailable: v.when_unavailable,
+                })
+            }
+            None => None,
+        };
         let silent_timeout = input.silent_timeout_seconds.unwrap_or(10);
         if !(1..=120).contains(&silent_timeout) {
             return Err(bad("silent_timeout_seconds", "must be between 1 and 120"));
@@ -210,6 +257,7 @@ impl BrowserConfig {
             post_logout_redirect_uri: post_logout_redirect_uri.map(str::to_owned),
             scopes,
             storage: input.storage.unwrap_or_default(),
+            token_vault,
             clock_skew,
             trusted_audiences: input.trusted_audiences.clone().unwrap_or_default(),
             auto_refresh: input.auto_refresh.unwrap_or(true),

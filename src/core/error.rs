@@ -206,6 +206,20 @@ pub enum ErrorKind {
         /// The platform's description.
         detail: String,
     },
+    /// The service-worker token vault cannot serve this page (no service-worker support, a
+    /// failed registration, a worker that does not answer or speaks another protocol version).
+    VaultUnavailable {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The token vault (the service worker) reported this failure; `code` is its stable code
+    /// (`invalid_grant`, `network`, …), the same one the page would have reported itself.
+    Vault {
+        /// The worker's error code.
+        code: String,
+        /// The worker's error message.
+        message: String,
+    },
 }
 
 impl ErrorKind {
@@ -239,6 +253,8 @@ impl ErrorKind {
             Self::Timeout { .. } => "timeout",
             Self::Storage { .. } => "storage",
             Self::Crypto { .. } => "crypto",
+            Self::VaultUnavailable { .. } => "vault_unavailable",
+            Self::Vault { code, .. } => code,
         }
     }
 }
@@ -349,6 +365,8 @@ impl ErrorKind {
             Self::Timeout { what } => cat(&[what, " did not finish in time"]),
             Self::Storage { detail } => cat(&["storage error: ", detail]),
             Self::Crypto { detail } => cat(&["WebCrypto error: ", detail]),
+            Self::VaultUnavailable { reason } => cat(&["token vault unavailable: ", reason]),
+            Self::Vault { message, .. } => message.clone(),
         }
     }
 }

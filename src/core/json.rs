@@ -566,6 +566,20 @@ impl Writer {
         }
     }
 
+    /// An array-of-strings member.
+    pub fn strs(mut self, k: &str, v: &[String]) -> Self {
+        self.key(k);
+        self.0.push('[');
+        for (i, s) in v.iter().enumerate() {
+            if i > 0 {
+                self.0.push(',');
+            }
+            quote(&mut self.0, s);
+        }
+        self.0.push(']');
+        self
+    }
+
     /// A whole-number member, omitted when `None`.
     pub fn opt_uint(mut self, k: &str, v: Option<u64>) -> Self {
         if let Some(v) = v {

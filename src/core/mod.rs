@@ -29,3 +29,4 @@ pub(crate) mod text;
 pub(crate) mod token;
 pub(crate) mod url;
 pub(crate) mod user;
+pub(crate) mod vault;
