@@ -74,10 +74,11 @@ mod client;
 pub mod leptos;
 
 pub use crate::client::{
-    Client, RefreshHook, RefreshOutcome, SignOutOptions, SignOutOutcome, Subscription, View,
+    Client, RefreshHook, RefreshOutcome, SignOutOptions, SignOutOutcome, Subscription, VaultStatus,
+    VaultWorker, View,
 };
 pub use crate::core::authorize::SignInOptions;
-pub use crate::core::config::{ConfigInput, Mode, StorageKind};
+pub use crate::core::config::{ConfigInput, Mode, StorageKind, TokenVault, VaultFallback};
 pub use crate::core::error::{Error, ErrorKind, IssuerSource, TokenProblem};
 pub use crate::core::json::Number;
 pub use crate::core::secret::AccessToken;

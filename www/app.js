@@ -50,6 +50,9 @@ const op = remembered('op', OP_KEY, 'default', (v) => OPS.has(v));
 const renew = remembered('renew', RENEW_KEY, 'on', (v) => v === 'on' || v === 'off');
 // `?sso=on`: silent SSO (`silentSso: true`): with a provider session, bootstrap signs in without a form.
 const sso = remembered('sso', 'demo:sso', 'off', (v) => v === 'on' || v === 'off');
+// `?vault=on`: the service-worker token vault (`tokenVault`), the session's tokens out of the page; `?vault=strict`:
+// the same, refusing to run without it (`whenUnavailable: "refuse"`); `?vault=off` switches back.
+const vault = remembered('vault', 'demo:vault', 'off', (v) => v === 'on' || v === 'strict' || v === 'off');
 
 function errorInfo(err) {
   if (err && typeof err === 'object' && 'code' in err) {
@@ -184,7 +187,7 @@ function markNav() {
   for (const a of document.querySelectorAll('nav a[data-client]')) {
     a.setAttribute('aria-current', String(a.dataset.client === clientId));
   }
-  setText('storage-kind', storage);
+  setText('storage-kind', vault === 'off' ? storage : `${storage}, token vault ${vault}`);
 }
 
 function sessionConfig() {
@@ -205,6 +208,9 @@ function sessionConfig() {
     scopes: SCOPES,
     storage,
     ...(renew === 'off' ? { autoRefresh: false } : {}),
+    ...(vault !== 'off'
+      ? { tokenVault: { serviceWorker: '/pkg/oidc-session-sw.js', ...(vault === 'strict' ? { whenUnavailable: 'refuse' } : {}) } }
+      : {}),
     ...(sso === 'on' ? { silentSso: true, silentRedirectUri: location.origin + '/silent.html', silentTimeoutSeconds: 5 } : {}),
   };
 }

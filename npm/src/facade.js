@@ -36,6 +36,8 @@ export const optString = (o, k) => member(o, k, isString);
 export const optBool = (o, k) => member(o, k, (v) => typeof v == "boolean");
 /** @param {any} o @param {string} k @returns {number | undefined} */
 export const optNumber = (o, k) => member(o, k, (v) => typeof v == "number" && isFinite(v));
+/** @param {any} o @param {string} k @returns {object | undefined} */
+export const optObject = (o, k) => member(o, k, isObject);
 /** @param {any} o @param {string} k @returns {string[] | undefined} */
 export const optStrings = (o, k) => member(o, k, (v) => Array.isArray(v) && v.every(isString));
 

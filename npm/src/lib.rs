@@ -12,7 +12,7 @@
 mod options;
 
 use js_sys::{Function, Promise};
-use oidc_session::{Client, Error, ErrorKind, Status, Subscription, View};
+use oidc_session::{Client, Error, ErrorKind, Status, Subscription, VaultStatus, View};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -67,7 +67,7 @@ export type ErrorCode =
   | "config_invalid" | "network" | "html_response" | "http_error" | "rate_limited" | "invalid_response"
   | "discovery_invalid" | "state_mismatch" | "sign_in_expired" | "iss_mismatch" | "iss_missing"
   | "nonce_mismatch" | "token_invalid" | "token_expired" | "return_to_invalid" | "not_signed_in"
-  | "unsupported" | "storage" | "crypto" | "timeout" | "provider_error"
+  | "unsupported" | "storage" | "crypto" | "timeout" | "provider_error" | "vault_unavailable"
   | "access_denied" | "login_required" | "consent_required" | "interaction_required"
   | "account_selection_required" | "invalid_grant" | "invalid_request" | "server_error"
   | (string & {});
@@ -115,6 +115,12 @@ export interface BrowserSessionConfig {
   scopes?: string[];
   /** Where tokens live between page loads. Default `"memory"` (a reload signs out). */
   storage?: "memory" | "session" | "local";
+  /**
+   * Keep the tokens in a service worker instead (opt-in): the refresh token never reaches page script or Web
+   * Storage, every tab's refresh is the worker's one request, and a refresh cut off by a reload is not lost.
+   * `storage` is then where the session goes if the vault cannot run (see `whenUnavailable`).
+   */
+  tokenVault?: TokenVaultConfig;
   /** Allowed clock difference with the provider, in seconds. Default 60, at most 300. */
   clockSkewSeconds?: number;
   /** Audiences besides `clientId` that an ID token may list. Default none. */
@@ -138,6 +144,25 @@ export interface BrowserSessionConfig {
   /** Seconds the silent attempt may take before it fails with `timeout`. Default 10. */
   silentTimeoutSeconds?: number;
 }
+
+/** The service-worker token vault. */
+export interface TokenVaultConfig {
+  /**
+   * The URL of the package's `oidc-session-sw.js`, served from this origin next to `oidc_session.js` and
+   * `oidc_session_bg.wasm` (a path such as `/assets/oidc-session/oidc-session-sw.js`). Registered as a module
+   * service worker; its scope is its directory, and it intercepts no request.
+   */
+  serviceWorker: string;
+  /**
+   * Where service workers cannot run (no support, disabled, registration failed): `"storage"` (default) keeps the
+   * session in `storage` and `tokenVault` reads `"unavailable"`; `"refuse"` makes `bootstrap()` end `failed`
+   * with `vault_unavailable`.
+   */
+  whenUnavailable?: "storage" | "refuse";
+}
+
+/** Where the session's tokens are: `"off"` (no vault configured), `"starting"` (before `bootstrap()`), `"active"` (in the service worker), `"unavailable"` (configured, but the session uses `storage`). */
+export type TokenVaultStatus = "off" | "starting" | "active" | "unavailable";
 
 /** Options of `signIn`. */
 export interface SignInOptions {
@@ -225,6 +250,8 @@ extern "C" {
     pub type JsRequestInfo;
     #[wasm_bindgen(typescript_type = "RequestInit")]
     pub type JsRequestInit;
+    #[wasm_bindgen(typescript_type = "TokenVaultStatus")]
+    pub type JsTokenVaultStatus;
     #[wasm_bindgen(typescript_type = "(state: SessionState) => void")]
     pub type JsListener;
     #[wasm_bindgen(typescript_type = "() => void")]
@@ -375,6 +402,20 @@ pub fn handle_silent_callback() -> Result<(), JsValue> {
     oidc_session::handle_silent_callback().map_err(|e| js_error(&e))
 }
 
+/// The token vault's service worker (`oidc-session-sw.js`) hands each `message` event here:
+/// `text` is the page's message, `origin` the event's origin. Resolves with the reply text.
+/// Not for pages.
+#[cfg(feature = "browser-mode")]
+#[wasm_bindgen(js_name = serveVault)]
+pub fn serve_vault(text: String, origin: String) -> PromiseString {
+    thread_local! {
+        // The worker's one vault (a worker is one thread, and this bundle's only user of it).
+        static VAULT: Rc<oidc_session::VaultWorker> = Rc::default();
+    }
+    let vault = VAULT.with(Rc::clone);
+    promise(async move { Ok(JsValue::from(vault.handle(&text, &origin).await)) }).unchecked_into()
+}
+
 /// Manages one sign-in session in the browser.
 #[wasm_bindgen]
 pub struct SessionManager {
@@ -426,6 +467,18 @@ impl SessionManager {
     #[wasm_bindgen(getter)]
     pub fn state(&self) -> JsSessionState {
         snapshot_of(&self.snapshot, &self.client.view()).unchecked_into()
+    }
+
+    /// Where the session's tokens are: `"active"` when the service-worker vault holds them.
+    #[wasm_bindgen(getter, js_name = tokenVault)]
+    pub fn token_vault(&self) -> JsTokenVaultStatus {
+        let s = match self.client.vault_status() {
+            VaultStatus::Starting => "starting",
+            VaultStatus::Active => "active",
+            VaultStatus::Unavailable => "unavailable",
+            _ => "off",
+        };
+        JsValue::from_str(s).unchecked_into()
     }
 
     /// Calls `listener` with the new state on every change. Returns the function that unsubscribes.

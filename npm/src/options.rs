@@ -2,7 +2,8 @@
 //! wrong type is refused with `config_invalid` naming it and the TypeScript type to read.
 
 use oidc_session::{
-    ConfigInput, Error, ErrorKind, Mode, SignInOptions, SignOutOptions, StorageKind,
+    ConfigInput, Error, ErrorKind, Mode, SignInOptions, SignOutOptions, StorageKind, TokenVault,
+    VaultFallback,
 };
 use wasm_bindgen::prelude::*;
 
@@ -20,6 +21,9 @@ extern "C" {
     /// `o[k]` as a finite number; see `optString`.
     #[wasm_bindgen(catch, js_name = optNumber)]
     fn opt_number(o: &JsValue, k: &str) -> Result<Option<f64>, JsValue>;
+    /// `o[k]` as a plain object; see `optString`.
+    #[wasm_bindgen(catch, js_name = optObject)]
+    fn opt_object(o: &JsValue, k: &str) -> Result<Option<js_sys::Object>, JsValue>;
     /// `o[k]` as an array of strings; see `optString`.
     #[wasm_bindgen(catch, js_name = optStrings)]
     fn opt_strings(o: &JsValue, k: &str) -> Result<Option<Vec<String>>, JsValue>;
@@ -108,6 +112,10 @@ pub(crate) fn config(v: &JsValue) -> Result<ConfigInput, Error> {
         Some("local") => Some(StorageKind::Local),
         Some(_) => return Err(r.bad("storage")),
     };
+    let token_vault = match opt_object(v, "tokenVault").map_err(|_| r.bad("tokenVault"))? {
+        None => None,
+        Some(o) => Some(token_vault(&o)?),
+    };
     Ok(ConfigInput {
         issuer: r.str("issuer")?.unwrap_or_default(),
         client_id: r.str("clientId")?.unwrap_or_default(),
@@ -115,6 +123,7 @@ pub(crate) fn config(v: &JsValue) -> Result<ConfigInput, Error> {
         post_logout_redirect_uri: r.str("postLogoutRedirectUri")?,
         scopes: r.strs("scopes")?,
         storage,
+        token_vault,
         clock_skew_seconds: r
             .uint("clockSkewSeconds")?
             .map(|s| u32::try_from(s).unwrap_or(u32::MAX)),
@@ -134,6 +143,25 @@ pub(crate) fn config(v: &JsValue) -> Result<ConfigInput, Error> {
         csrf_header_name: r.str("csrfHeaderName")?,
         csrf_header_value: r.str("csrfHeaderValue")?,
         refresh_on_bootstrap: r.bool("refreshOnBootstrap")?,
+    })
+}
+
+/// `tokenVault: { serviceWorker, whenUnavailable }`.
+fn token_vault(o: &JsValue) -> Result<TokenVault, Error> {
+    let r = Reader {
+        o,
+        ty: "has the wrong type (see the TokenVaultConfig type)",
+    };
+    let when_unavailable = match r.str("whenUnavailable")?.as_deref() {
+        None | Some("storage") => VaultFallback::Storage,
+        Some("refuse") => VaultFallback::Refuse,
+        Some(_) => return Err(r.bad("whenUnavailable")),
+    };
+    Ok(TokenVault {
+        service_worker: r
+            .str("serviceWorker")?
+            .ok_or_else(|| r.bad("serviceWorker"))?,
+        when_unavailable,
     })
 }
 

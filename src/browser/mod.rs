@@ -14,6 +14,7 @@ pub(crate) mod oneshot;
 pub(crate) mod silent;
 pub(crate) mod storage;
 pub(crate) mod timer;
+pub(crate) mod vault;
 
 #[cfg(test)]
 mod tests;

@@ -66,8 +66,8 @@ const settle = (target, ok) =>
   });
 
 /** @returns {Promise<IDBDatabase>} */
-const open = () => {
-  const req = indexedDB.open(DB, 1);
+const open = (name = DB) => {
+  const req = indexedDB.open(name, 1);
   req.onupgradeneeded = () => {
     if (!req.result.objectStoreNames.contains(STORE)) req.result.createObjectStore(STORE);
   };
@@ -107,6 +107,123 @@ export async function idbSet(key, value) {
   } finally {
     db.close();
   }
+}
+
+// ---- vault.rs, worker side: the token vault's sealed store --------------------------------------
+// The vault's own database. Its values are sealed with AES-GCM under a non-extractable key kept
+// in the same database, so no token is ever stored as text; which record holds what is Rust's.
+
+const VAULT_DB = "oidc-session-vault";
+const KEY = "vault-key";
+
+/**
+ * The database's sealing key, created on first use (by one worker: a second `add` fails and
+ * the first key is read back).
+ * @param {IDBDatabase} db
+ * @returns {Promise<CryptoKey>}
+ */
+async function sealingKey(db) {
+  const read = () => settle(db.transaction(STORE, "readonly").objectStore(STORE).get(KEY), "success");
+  const found = await read();
+  if (found) return found;
+  const key = await subtle().generateKey({ name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]);
+  const tx = db.transaction(STORE, "readwrite");
+  tx.objectStore(STORE).add(key, KEY);
+  return settle(tx, "complete").then(() => key, read);
+}
+
+/**
+ * The string sealed under `key` in the vault's database, or undefined (none, or not
+ * decryptable: another key sealed it).
+ * @param {string} key
+ * @returns {Promise<string | undefined>}
+ */
+export async function sealedGet(key) {
+  const db = await open(VAULT_DB);
+  try {
+    const v = await settle(db.transaction(STORE, "readonly").objectStore(STORE).get(key), "success");
+    if (!v || !(v.iv instanceof Uint8Array)) return undefined;
+    const plain = await subtle()
+      .decrypt({ name: "AES-GCM", iv: v.iv }, await sealingKey(db), v.data)
+      .catch(() => undefined);
+    return plain && new TextDecoder().decode(plain);
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Seals `value` under `key` (deletes it for null) and resolves once the transaction committed.
+ * @param {string} key
+ * @param {string | undefined} value
+ * @returns {Promise<void>}
+ */
+export async function sealedSet(key, value) {
+  const db = await open(VAULT_DB);
+  try {
+    /** @type {{ iv: Uint8Array, data: ArrayBuffer } | undefined} */
+    let sealed;
+    if (value != null) {
+      const iv = crypto.getRandomValues(new Uint8Array(12));
+      const data = await subtle().encrypt({ name: "AES-GCM", iv }, await sealingKey(db), new TextEncoder().encode(value));
+      sealed = { iv, data };
+    }
+    const tx = db.transaction(STORE, "readwrite");
+    if (sealed) tx.objectStore(STORE).put(sealed, key);
+    else tx.objectStore(STORE).delete(key);
+    await settle(tx, "complete");
+  } finally {
+    db.close();
+  }
+}
+
+// ---- vault.rs, page side: talking to the vault's service worker ------------------------------
+
+/**
+ * Registers the vault's worker script as a module worker. Its scope is the script's directory:
+ * it intercepts nothing, pages only talk to it. Resolves with the registration, or undefined
+ * where service workers are unavailable; rejects when the registration fails.
+ * @param {string} url
+ * @returns {Promise<ServiceWorkerRegistration | undefined>}
+ */
+export async function vaultRegister(url) {
+  const sw = globalThis.navigator && navigator.serviceWorker;
+  return sw ? sw.register(url, { type: "module" }) : undefined;
+}
+
+/**
+ * Sends `text` to the registration's worker (the active one, else the one installing) with a
+ * MessageChannel and resolves with the reply. When that worker is replaced before it answered
+ * (an update), sends once more, to the new one. Rejects after `ms` without a reply.
+ * @param {ServiceWorkerRegistration} reg
+ * @param {string} text
+ * @param {number} ms
+ * @returns {Promise<unknown>}
+ */
+export function vaultAsk(reg, text, ms) {
+  return new Promise((resolve, reject) => {
+    let resent = false;
+    let stop = () => {};
+    const end = () => (clearTimeout(timer), stop());
+    const timer = setTimeout(() => (end(), reject(new Error("the service worker did not answer"))), ms);
+    const send = () => {
+      const w = reg.active || reg.waiting || reg.installing;
+      if (!w) return end(), reject(new Error("the service worker is gone"));
+      const { port1, port2 } = new MessageChannel();
+      port1.onmessage = (e) => (end(), port1.close(), resolve(e.data));
+      const onState = () => {
+        if (w.state != "redundant" || resent) return;
+        resent = true;
+        stop();
+        port1.close();
+        send();
+      };
+      w.addEventListener("statechange", onState);
+      stop = () => w.removeEventListener("statechange", onState);
+      w.postMessage(text, [port2]);
+    };
+    send();
+  });
 }
 
 // ---- crypto.rs: WebCrypto --------------------------------------------------------------------

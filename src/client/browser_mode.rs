@@ -4,11 +4,12 @@
 //! `provider.rs`, renewal in `renewal.rs`.
 
 use super::shared::{leave_after_sign_out, Shared};
-use super::{SignOutOptions, SignOutOutcome, View};
+use super::{SignOutOptions, SignOutOutcome, VaultStatus, View};
 use crate::browser::crypto::{random_bytes, sha256};
 use crate::browser::http::{post_form, post_form_no_content};
 use crate::browser::storage::Area;
 use crate::browser::timer::Guard;
+use crate::browser::vault::Registration;
 use crate::browser::{nav, now};
 use crate::core::authorize::{authorization_request, silent_request, PendingSignIn, SignInOptions};
 use crate::core::callback::{
@@ -42,6 +43,20 @@ pub(super) struct BrowserInner {
     pub(super) wake: RefCell<Option<Guard>>,
     pub(super) last_attempt: Cell<Option<u64>>,
     pub(super) failures: Cell<u32>,
+    /// Where this client runs: a page, or the token vault's service worker.
+    pub(super) place: Place,
+    /// A page's token vault: its worker's registration, once connected.
+    pub(super) vault: RefCell<Option<Registration>>,
+    pub(super) vault_status: Cell<VaultStatus>,
+}
+
+/// Where a browser-mode client runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Place {
+    /// A page: Web Storage, navigation, iframes; with a vault, the tokens are the worker's.
+    Page,
+    /// The vault's service worker: the session in the vault's sealed store, no page APIs.
+    VaultWorker,
 }
 
 /// The browser-mode engine (cheap to clone).
@@ -74,7 +89,11 @@ impl PendingSignOut {
 }
 
 impl BrowserClient {
-    pub(super) fn new(config: BrowserConfig) -> Self {
+    pub(super) fn new(config: BrowserConfig, place: Place) -> Self {
+        let vault_status = match (place, &config.token_vault) {
+            (Place::Page, Some(_)) => VaultStatus::Starting,
+            _ => VaultStatus::Off,
+        };
         let prefix = cat(&["oidc-session:", &config.issuer, ":", &config.client_id]);
         Self {
             inner: Rc::new(BrowserInner {
@@ -87,6 +106,9 @@ impl BrowserClient {
                 wake: RefCell::default(),
                 last_attempt: Cell::new(None),
                 failures: Cell::new(0),
+                place,
+                vault: RefCell::default(),
+                vault_status: Cell::new(vault_status),
             }),
         }
     }
@@ -121,9 +143,18 @@ impl BrowserClient {
             }
         };
         let clean = self.callback_clean_path();
+        if let Err(e) = self.connect_vault().await {
+            shared.set_view(Status::Failed, None, Some(e));
+            return shared.observers.view();
+        }
         // The stored session is loaded into memory first, but published only with the outcome:
         // a callback goes `Loading → SignedIn | Failed`, never through `SignedOut`.
         self.load_stored();
+        if self.vault_link().is_some() {
+            if let Some(s) = self.read_shared().await {
+                *self.inner.session.borrow_mut() = Some(Rc::new(s));
+            }
+        }
         match classify_location(&href, &self.config().redirect_uri) {
             Err(e) => {
                 nav::replace_url(&clean);
@@ -199,8 +230,7 @@ impl BrowserClient {
         // knows the state as completed (a replay, not a forgery).
         Area::Session.remove(&key);
         self.mark_completed(&state);
-        let body = self.code_body(&code, &pending);
-        self.redeem(&provider, body, Some(&pending), None, None)
+        self.redeem_code(&provider, code, &pending, None)
             .await
             .map_err(|e| (e, false))?;
         Ok(pending.return_to)
@@ -277,13 +307,28 @@ impl BrowserClient {
         let href = crate::browser::silent::run(&url, origin, &pending.state, timeout_ms).await?;
         let response = parse_response(query_of(&href))?.ok_or(ErrorKind::StateMismatch)?;
         let code = check_response(response, &pending, &provider, now())?;
-        let body = self.code_body(&code, &pending);
-        self.redeem(&provider, body, Some(&pending), None, previous_sub)
+        self.redeem_code(&provider, code, &pending, previous_sub)
+            .await
+    }
+
+    /// Redeems a sign-in's code: in the vault's worker when there is one, else here.
+    async fn redeem_code(
+        &self,
+        provider: &Provider,
+        code: AuthorizationCode,
+        pending: &PendingSignIn,
+        previous_sub: Option<&str>,
+    ) -> Result<(), Error> {
+        if self.vault_link().is_some() {
+            return self.vault_redeem(code, pending, previous_sub).await;
+        }
+        let body = self.code_body(&code, pending);
+        self.redeem(provider, body, Some(pending), None, previous_sub)
             .await
     }
 
     /// The token request body that redeems `code` (with the sign-in's PKCE verifier).
-    fn code_body(&self, code: &AuthorizationCode, pending: &PendingSignIn) -> String {
+    pub(super) fn code_body(&self, code: &AuthorizationCode, pending: &PendingSignIn) -> String {
         code_exchange_body(
             code,
             &pending.verifier,
@@ -357,7 +402,7 @@ impl BrowserClient {
             userinfo,
             sub,
         };
-        self.write_shared(Some(&session)).await;
+        self.write_shared(Some(&session)).await?;
         self.save_session(session)?;
         if previous_sub.is_some() {
             self.shared().refreshed(Ok(expires_at));
@@ -376,6 +421,11 @@ impl BrowserClient {
             .map(|r| sanitize_return_to(r, &self.config().app_origin))
             .transpose()?;
         let session = self.inner.session.borrow().clone();
+        // The vault holds the refresh token: it revokes it and forgets the session for every
+        // tab. If it cannot, the session is not reported ended (it would come back).
+        if self.vault_link().is_some() {
+            self.vault_sign_out().await?;
+        }
         let provider = self.provider().await.ok();
         if let (Some(s), Some(p)) = (&session, &provider) {
             if let (Some(rt), Some(ep)) = (&s.refresh_token, &p.metadata.revocation_endpoint) {
@@ -385,7 +435,7 @@ impl BrowserClient {
                 let _ = post_form_no_content(ep, body).await;
             }
         }
-        self.write_shared(None).await;
+        self.write_shared(None).await?;
         self.drop_session();
         // Where the page goes next: the end-session URL (unless `local_only`), else `returnTo`.
         let end = match (&provider, options.local_only) {

@@ -1,10 +1,10 @@
 //! In the browser: the engine of one mode. Each method dispatches to the mode's flows.
 
 #[cfg(feature = "browser-mode")]
-use super::browser_mode::BrowserClient;
+use super::browser_mode::{BrowserClient, Place};
 use super::server_mode::ServerClient;
 use super::view::Observers;
-use super::{RefreshHook, SignOutOptions, SignOutOutcome, View};
+use super::{RefreshHook, SignOutOptions, SignOutOutcome, VaultStatus, View};
 use crate::browser::nav;
 use crate::core::authorize::SignInOptions;
 use crate::core::config::{Config, ConfigInput, Mode};
@@ -24,7 +24,7 @@ impl Engine {
     pub(super) fn new(input: ConfigInput) -> Result<Self, Error> {
         Ok(match Config::new(input, &nav::origin()?)? {
             #[cfg(feature = "browser-mode")]
-            Config::Browser(c) => Engine::Browser(BrowserClient::new(c)),
+            Config::Browser(c) => Engine::Browser(BrowserClient::new(c, Place::Page)),
             // A build without browser mode (the npm package's server-mode entry) refuses it.
             #[cfg(not(feature = "browser-mode"))]
             Config::Browser(_) => {
@@ -42,6 +42,14 @@ impl Engine {
             #[cfg(feature = "browser-mode")]
             Engine::Browser(_) => Mode::Browser,
             Engine::Server(_) => Mode::Server,
+        }
+    }
+
+    pub(super) fn vault_status(&self) -> VaultStatus {
+        match self {
+            #[cfg(feature = "browser-mode")]
+            Engine::Browser(b) => b.inner.vault_status.get(),
+            Engine::Server(_) => VaultStatus::Off,
         }
     }
 

@@ -26,6 +26,8 @@ mod server_mode;
 mod session;
 #[cfg(target_arch = "wasm32")]
 mod shared;
+#[cfg(all(target_arch = "wasm32", feature = "browser-mode"))]
+mod vault;
 
 #[cfg(not(target_arch = "wasm32"))]
 #[path = "standin.rs"]
@@ -80,6 +82,72 @@ pub type RefreshOutcome<'a> = Result<Option<u64>, &'a Error>;
 /// Called after each refresh request (for logging or metrics).
 pub type RefreshHook = Rc<dyn Fn(RefreshOutcome<'_>)>;
 
+/// Where a browser-mode session keeps its tokens, as far as the service-worker vault goes
+/// ([`ConfigInput::token_vault`](crate::ConfigInput::token_vault)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum VaultStatus {
+    /// No vault configured (or server mode): tokens in the configured storage.
+    Off,
+    /// A vault is configured and the bootstrap has not connected to it yet.
+    Starting,
+    /// The vault's service worker holds the tokens; the page has the access token in memory.
+    Active,
+    /// A vault is configured but cannot run here: the session uses the configured storage
+    /// (or, with [`VaultFallback::Refuse`](crate::VaultFallback::Refuse), the bootstrap failed).
+    Unavailable,
+}
+
+/// The token vault's service-worker side: answers the messages of its origin's pages.
+///
+/// A service worker script creates one and hands it every `message` event's text and sender
+/// origin, replying with the returned text (the npm package's `oidc-session-sw.js` does this).
+/// Messages from other origins, of another protocol version or malformed are answered with a
+/// `vault_unavailable` or `invalid_response` failure; nothing it answers carries a refresh token.
+/// Outside a worker of a `wasm32` build every answer is an `unsupported` failure.
+#[derive(Default)]
+pub struct VaultWorker {
+    #[cfg(all(target_arch = "wasm32", feature = "browser-mode"))]
+    server: vault::VaultServer,
+}
+
+impl std::fmt::Debug for VaultWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VaultWorker").finish_non_exhaustive()
+    }
+}
+
+impl VaultWorker {
+    /// A vault with no clients yet (each page's configuration creates its own).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The reply text to `message`, sent by a page of `sender_origin`.
+    pub fn handle<'a>(
+        &'a self,
+        message: &'a str,
+        sender_origin: &'a str,
+    ) -> impl Future<Output = String> + 'a {
+        #[cfg(all(target_arch = "wasm32", feature = "browser-mode"))]
+        return flow(self.server.handle(message, sender_origin));
+        #[cfg(not(all(target_arch = "wasm32", feature = "browser-mode")))]
+        {
+            let _ = (message, sender_origin);
+            let e: Error = crate::core::error::ErrorKind::Unsupported {
+                what: "the token vault runs in a wasm32 service worker with browser mode",
+            }
+            .into();
+            let reply = crate::core::vault::Reply::Failed {
+                code: e.code().to_owned(),
+                message: e.message(),
+                ended: false,
+            };
+            std::future::ready(crate::core::vault::reply_text(&reply))
+        }
+    }
+}
+
 /// A browser session for one provider and client (browser mode) or one backend (server mode).
 ///
 /// ```no_run
@@ -126,6 +194,12 @@ impl Client {
     /// Browser or server mode.
     pub fn mode(&self) -> Mode {
         self.engine.mode()
+    }
+
+    /// Whether the service-worker token vault holds this session's tokens (known after
+    /// [`bootstrap`](Self::bootstrap)).
+    pub fn vault_status(&self) -> VaultStatus {
+        self.engine.vault_status()
     }
 
     /// The current view (the same `Rc` until the view changes).

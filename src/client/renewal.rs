@@ -28,14 +28,24 @@ impl BrowserClient {
             if !needs_refresh(s.expires_at, s.issued_at, now(), self.margin()) {
                 return Ok(s.access_token.clone());
             }
-            if s.refresh_token.is_none() && !self.config().silent_sso {
+            if s.refresh_token.is_none() && !self.config().silent_sso && !self.has_vault() {
                 return Err(ErrorKind::TokenExpired.into());
             }
         }
-        self.shared()
-            .flight
-            .run(&self.key("refresh"), Box::pin(self.clone().refresh_now()))
-            .await?;
+        if self.has_vault() {
+            // The worker refreshes under the cross-tab lock `refresh`; this tab's callers
+            // share one question to it (under another name: holding `refresh` here while the
+            // worker waits for it would deadlock).
+            self.shared()
+                .flight
+                .run(&self.key("vault"), Box::pin(self.clone().vault_token()))
+                .await?;
+        } else {
+            self.shared()
+                .flight
+                .run(&self.key("refresh"), Box::pin(self.clone().refresh_now()))
+                .await?;
+        }
         self.inner
             .session
             .borrow()
@@ -116,7 +126,7 @@ impl BrowserClient {
             if let Err(e) = &result {
                 // After the re-check an `invalid_grant` is final.
                 if classify(e) != Verdict::Transient {
-                    self.write_shared(None).await;
+                    let _ = self.write_shared(None).await;
                     self.drop_session();
                 }
             }
@@ -142,7 +152,9 @@ impl BrowserClient {
             return;
         }
         let (expires_at, issued_at) = match &*self.inner.session.borrow() {
-            Some(s) if s.refresh_token.is_some() || self.config().silent_sso => {
+            Some(s)
+                if s.refresh_token.is_some() || self.config().silent_sso || self.has_vault() =>
+            {
                 (s.expires_at, s.issued_at)
             }
             _ => return,

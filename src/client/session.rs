@@ -1,12 +1,13 @@
 //! Browser mode's stored session: the storage area, the IndexedDB copy that tabs share, the
 //! BroadcastChannel that tells them of changes, and what the view shows of it.
 
-use super::browser_mode::BrowserClient;
+use super::browser_mode::{BrowserClient, Place};
 use super::shared::{MSG_SESSION, MSG_SIGNED_OUT};
 use crate::browser::channel::Channel;
 use crate::browser::idb;
 use crate::browser::now;
 use crate::browser::storage::Area;
+use crate::browser::vault;
 use crate::core::error::Error;
 use crate::core::json::decode as from_json;
 use crate::core::jwt::split;
@@ -15,15 +16,28 @@ use crate::core::user::User;
 use std::rc::Rc;
 
 impl BrowserClient {
+    /// The Web Storage area of the session: none in memory, in the vault's worker, or for a
+    /// page whose tokens the vault holds.
     pub(super) fn token_area(&self) -> Option<Area> {
+        if self.inner.place == Place::VaultWorker || self.vault_link().is_some() {
+            return None;
+        }
         Area::for_tokens(self.config().storage)
+    }
+
+    /// Whether tabs share this session (and so open the channel): in localStorage, or in the
+    /// vault (the worker tells the pages, the pages tell each other).
+    fn shared_by_tabs(&self) -> bool {
+        self.token_area() == Some(Area::Local)
+            || self.inner.place == Place::VaultWorker
+            || self.vault_link().is_some()
     }
 
     /// Listens to the other tabs (shared localStorage only): a `session` message means the
     /// stored session changed (a refresh or a sign-in elsewhere), `signedOut` that it ended.
     pub(super) fn open_channel(&self) {
         let shared = self.shared();
-        if self.token_area() != Some(Area::Local) || shared.channel.borrow().is_some() {
+        if !self.shared_by_tabs() || shared.channel.borrow().is_some() {
             return;
         }
         let weak = Rc::downgrade(&self.inner);
@@ -66,6 +80,16 @@ impl BrowserClient {
     /// is consistent across tabs the moment another tab's write committed (localStorage is
     /// not); otherwise (or if IndexedDB is unavailable) the storage area.
     pub(super) async fn read_shared(&self) -> Option<StoredSession> {
+        match self.inner.place {
+            Place::VaultWorker => {
+                return match vault::get(&self.key("session")).await {
+                    Ok(v) => v.and_then(|t| from_json(&t, "stored session").ok()),
+                    Err(_) => None,
+                }
+            }
+            Place::Page if self.vault_link().is_some() => return self.vault_session().await,
+            Place::Page => {}
+        }
         if self.token_area() == Some(Area::Local) {
             if let Ok(v) = idb::get(&self.key("session")).await {
                 return v.and_then(|t| from_json(&t, "stored session").ok());
@@ -75,11 +99,17 @@ impl BrowserClient {
     }
 
     /// Commits the shared copy (before the lock is released and before other tabs are told).
-    pub(super) async fn write_shared(&self, s: Option<&StoredSession>) {
+    pub(super) async fn write_shared(&self, s: Option<&StoredSession>) -> Result<(), Error> {
+        if self.inner.place == Place::VaultWorker {
+            // The vault is the worker's only store: a write it could not commit is an error.
+            let json = s.map(StoredSession::to_json);
+            return vault::set(&self.key("session"), json.as_deref()).await;
+        }
         if self.token_area() == Some(Area::Local) {
             let json = s.map(StoredSession::to_json);
             let _ = idb::set(&self.key("session"), json.as_deref()).await;
         }
+        Ok(())
     }
 
     /// Loads the stored session into memory, without publishing it. Unusable entries (expired

@@ -3,7 +3,7 @@
 //! half of an SSR app compiles and renders the loading state there.
 
 use super::view::Observers;
-use super::{RefreshHook, SignOutOptions, SignOutOutcome, View};
+use super::{RefreshHook, SignOutOptions, SignOutOutcome, VaultStatus, View};
 use crate::core::authorize::SignInOptions;
 use crate::core::config::{ConfigInput, Mode};
 use crate::core::error::{Error, ErrorKind};
@@ -34,6 +34,10 @@ impl Engine {
 
     pub(super) fn mode(&self) -> Mode {
         self.mode
+    }
+
+    pub(super) fn vault_status(&self) -> VaultStatus {
+        VaultStatus::Off
     }
 
     pub(super) fn observers(&self) -> &Rc<Observers> {

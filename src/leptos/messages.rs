@@ -57,5 +57,21 @@ pub fn describe_error(error: &Error) -> &'static str {
             "Your browser could not check the sign-in (secure connection required)."
         }
         ErrorKind::Unsupported { .. } => "Sign-in is not available in this browser.",
+        ErrorKind::VaultUnavailable { .. } => {
+            "Your browser could not start this site's secure sign-in storage. Reload the page or try another browser."
+        }
+        // The token vault reports with the same codes the page would: the same words.
+        ErrorKind::Vault { code, .. } => match code.as_str() {
+            "network" => "We could not reach the sign-in service. Check your connection and try again.",
+            "timeout" => "The sign-in service took too long to answer. Try again.",
+            "rate_limited" => "Too many attempts. Wait a moment, then try again.",
+            "invalid_grant" => "Your sign-in has expired. Sign in again.",
+            "not_signed_in" => "You are not signed in.",
+            "storage" => "Your browser refused to keep the sign-in (storage is full or blocked).",
+            "iss_mismatch" | "nonce_mismatch" | "token_invalid" | "token_expired" => {
+                "The sign-in response failed a security check and was refused. Sign in again."
+            }
+            _ => "The sign-in service answered unexpectedly. Try again in a moment.",
+        },
     }
 }

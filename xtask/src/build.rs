@@ -9,6 +9,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The token vault's service-worker script, shipped as it is in `pkg/`.
+const VAULT_WORKER: &str = "oidc-session-sw.js";
 pub const PKG: &str = "pkg";
 /// The package's file names (`oidc_session.js`, `oidc_session_bg.wasm`).
 pub const NAME: &str = "oidc_session";
@@ -281,6 +283,12 @@ pub fn build() -> Result {
     }
     build_bundle(Bundle::Full)?;
     build_bundle(Bundle::Server)?;
+    // The token vault's service worker: it imports the full bundle's glue next to it.
+    fs::copy(
+        crate::root().join("npm/src").join(VAULT_WORKER),
+        pkg.join(VAULT_WORKER),
+    )
+    .map_err(|e| format!("copying {VAULT_WORKER}: {e}"))?;
 
     for extra in ["README.md", "LICENSE-MIT", "LICENSE-APACHE", "LICENSE"] {
         let from = crate::root().join(extra);
@@ -420,13 +428,14 @@ fn write_package_json(pkg: &Path) -> Result {
         // `exports`: what bundlers and Node resolve first; the `.wasm` is exported too, so an app
         // can hand `init()` its URL (`import.meta.resolve`, a bundler's `?url`).
         format!(
-            "  \"exports\": {{\n    \".\": {{ \"types\": {}, \"default\": {} }},\n    \"./{NAME}_bg.wasm\": {},\n    \"./server\": {{ \"types\": {}, \"default\": {} }},\n    \"./server/{NAME}_bg.wasm\": {},\n    \"./package.json\": \"./package.json\"\n  }}",
+            "  \"exports\": {{\n    \".\": {{ \"types\": {}, \"default\": {} }},\n    \"./{NAME}_bg.wasm\": {},\n    \"./server\": {{ \"types\": {}, \"default\": {} }},\n    \"./server/{NAME}_bg.wasm\": {},\n    \"./{VAULT_WORKER}\": {},\n    \"./package.json\": \"./package.json\"\n  }}",
             quote(&format!("./{NAME}.d.ts")),
             quote(&format!("./{NAME}.js")),
             quote(&format!("./{NAME}_bg.wasm")),
             quote(&format!("./{SERVER_DIR}/{NAME}.d.ts")),
             quote(&format!("./{SERVER_DIR}/{NAME}.js")),
             quote(&format!("./{SERVER_DIR}/{NAME}_bg.wasm")),
+            quote(&format!("./{VAULT_WORKER}")),
         ),
         "  \"sideEffects\": false".to_string(),
     ]);
