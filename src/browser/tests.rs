@@ -937,3 +937,92 @@ fn the_allocator_keeps_every_block_intact() {
         live.len()
     );
 }
+
+/// The vault's sealed store round-trips strings and deletes; what it keeps in IndexedDB is
+/// ciphertext under a non-extractable key, never the text.
+#[wasm_bindgen_test]
+async fn sealed_vault_store_round_trips_and_keeps_no_text() {
+    use crate::browser::vault;
+    let key = "web-test:sealed";
+    let secret = "rt-sealed-\u{e9}-{\"json\":true}";
+    vault::set(key, Some(secret)).await.unwrap();
+    assert_eq!(vault::get(key).await.unwrap().as_deref(), Some(secret));
+    vault::set(key, Some("second")).await.unwrap();
+    assert_eq!(vault::get(key).await.unwrap().as_deref(), Some("second"));
+    // The raw record, read past the adapter: an IV and ciphertext, not the value.
+    let raw = js_sys::Function::new_no_args(
+        "return new Promise((ok, no) => { const r = indexedDB.open('oidc-session-vault', 1); \
+         r.onerror = no; r.onsuccess = () => { const db = r.result; \
+         const tx = db.transaction('kv', 'readonly'); const s = tx.objectStore('kv'); \
+         const v = s.get('web-test:sealed'); const k = s.get('vault-key'); \
+         tx.oncomplete = () => { db.close(); ok([v.result, k.result]); }; }; })",
+    );
+    let pair: Array = JsFuture::from(js_sys::Promise::from(raw.call0(&JsValue::NULL).unwrap()))
+        .await
+        .unwrap()
+        .unchecked_into();
+    let record = pair.get(0);
+    let data = Reflect::get(&record, &"data".into()).unwrap();
+    let bytes = Uint8Array::new(&data).to_vec();
+    assert!(!bytes.is_empty());
+    assert!(!bytes.windows(6).any(|w| w == b"second"));
+    let iv = Uint8Array::new(&Reflect::get(&record, &"iv".into()).unwrap()).to_vec();
+    assert_eq!(iv.len(), 12);
+    let sealing_key: web_sys::CryptoKey = pair.get(1).unchecked_into();
+    assert!(!sealing_key.extractable());
+    vault::set(key, None).await.unwrap();
+    assert_eq!(vault::get(key).await.unwrap(), None);
+    assert_eq!(vault::get("web-test:never-written").await.unwrap(), None);
+}
+
+/// The worker side answers its own origin only, refuses other protocol versions and malformed
+/// messages, and reports no session for a configuration whose vault is empty.
+#[wasm_bindgen_test]
+async fn vault_worker_answers_its_origin_only() {
+    use crate::core::vault::{parse_reply, request_text, Op, Reply};
+    let origin = web_sys::window().unwrap().location().origin().unwrap();
+    let config = match crate::core::config::Config::new(
+        crate::ConfigInput {
+            issuer: "https://op.invalid".into(),
+            client_id: "web-test-vault".into(),
+            redirect_uri: format!("{origin}/"),
+            ..Default::default()
+        },
+        &origin,
+    )
+    .unwrap()
+    {
+        crate::core::config::Config::Browser(c) => c,
+        _ => unreachable!(),
+    };
+    let worker = crate::VaultWorker::new();
+    let text = request_text(&Op::Session, &config);
+    let failed_code = |reply: String| match parse_reply(&reply).unwrap() {
+        Reply::Failed { code, ended, .. } => {
+            assert!(!ended);
+            code
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    };
+    assert_eq!(
+        failed_code(worker.handle(&text, "https://evil.example").await),
+        "vault_unavailable"
+    );
+    assert_eq!(
+        failed_code(worker.handle(&text, "null").await),
+        "vault_unavailable"
+    );
+    let v2 = text.replacen("\"v\":1", "\"v\":2", 1);
+    assert_eq!(
+        failed_code(worker.handle(&v2, &origin).await),
+        "vault_unavailable"
+    );
+    assert_eq!(
+        failed_code(worker.handle("<html>", &origin).await),
+        "invalid_response"
+    );
+    assert!(matches!(
+        parse_reply(&worker.handle(&text, &origin).await).unwrap(),
+        Reply::SignedOut
+    ));
+}
