@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The token vault's service-worker script, shipped as it is in `pkg/`.
-const VAULT_WORKER: &str = "oidc-session-sw.js";
+pub const VAULT_WORKER: &str = "oidc-session-sw.js";
 pub const PKG: &str = "pkg";
 /// The package's file names (`oidc_session.js`, `oidc_session_bg.wasm`).
 pub const NAME: &str = "oidc_session";

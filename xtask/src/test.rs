@@ -206,6 +206,7 @@ fn check_package() -> Result {
         format!("{name}.d.ts"),
         format!("{name}.js"),
         format!("{name}_bg.wasm"),
+        build::VAULT_WORKER.to_string(),
         format!("{dir}/{name}.d.ts", dir = build::SERVER_DIR),
         format!("{dir}/{name}.js", dir = build::SERVER_DIR),
         format!("{dir}/{name}_bg.wasm", dir = build::SERVER_DIR),
