@@ -43,6 +43,7 @@ const browser: BrowserSessionConfig = {
   postLogoutRedirectUri: "https://app.example.com/",
   scopes: ["openid", "profile", "email", "offline_access"],
   storage: "session",
+  tokenVault: { serviceWorker: "/oidc-session/oidc-session-sw.js", whenUnavailable: "storage" },
   autoRefresh: true,
   refreshMarginSeconds: 30,
   clockSkewSeconds: 60,
@@ -140,6 +141,8 @@ export async function run(): Promise<void> {
   const state: SessionState = await auth.bootstrap();
   const same: SessionState = auth.state;
   console.log(state === same);
+  const vault: "off" | "starting" | "active" | "unavailable" = auth.tokenVault;
+  console.log(vault);
 
   const signIn: SignInOptions = {
     returnTo: "/orders",
