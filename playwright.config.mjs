@@ -63,8 +63,9 @@ export default defineConfig({
   forbidOnly: !!process.env.CI,
   reporter: 'list',
   timeout: 30_000,
-  // The whole run: 73 tests took 7.5 min of test time on a 2-core machine busy with builds (10 min hit the cap).
-  globalTimeout: 20 * 60_000,
+  // The whole run: 73 tests took 7.5 min of test time on a 2-core machine busy with builds (10 min hit the cap);
+  // the token vault's 12 (reload storms, the 20-cycle race) add 8-9 min.
+  globalTimeout: 35 * 60_000,
   expect: { timeout: 10_000 },
   outputDir: './test-results',
   use: {
@@ -103,7 +104,8 @@ export default defineConfig({
     server('op-short', 'node op/server.mjs',
       { OP_PORT: String(OP_SHORT_PORT), APP_ORIGIN, ACCESS_TOKEN_TTL: String(OP_SHORT_TTL) },
       `${OP_SHORT_ISSUER}/.well-known/openid-configuration`),
-    staticSite('app', APP_PORT, APP_ORIGIN),
+    // SERVE_TEST_HOOKS: `POST /__test/bump-sw`, a new build of the token vault's worker (vault.spec.mjs).
+    staticSite('app', APP_PORT, APP_ORIGIN, { SERVE_TEST_HOOKS: '1' }),
     bff('bff', BFF_PORT, BFF_ORIGIN),
     bff('bff-iqauth', BFF_IQ_PORT, BFF_IQ_ORIGIN, { BFF_BASE_PATH: BFF_IQ_BASE }),
     // The Leptos example in browser mode: its built site with www/serve.mjs's /config.js.

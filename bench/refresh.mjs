@@ -10,6 +10,12 @@
 //   - Per library, one browser context (shared localStorage, Web Locks, BroadcastChannel) with 4 tabs:
 //       oidc-session    the demo page `/?client=demo&storage=local` (pkg/ from `cargo xtask build`);
 //                       getAccessToken = `auth.getAccessToken()`.
+//       oidc-session (vault)  the same page with `&vault=on`: the service-worker token vault
+//                       (`tokenVault: { serviceWorker: "/pkg/oidc-session-sw.js" }`); the worker holds the refresh
+//                       token and does every refresh, nothing is in localStorage (the wait for expiry then counts
+//                       from the previous cycle's calls, so with background renewal on a cycle's refresh requests
+//                       include the timers' renewals during the wait: up to 2, each answered 200). Signing in again
+//                       first signs out locally (the vault outlives `localStorage.clear()`).
 //       oidc-client-ts  bench/oidc-client-ts.html: UserManager { authority, client_id 'demo', redirect_uri
 //                       origin + '/bench/oidc-client-ts.html', response_type 'code', scope 'openid profile email
 //                       offline_access', userStore WebStorageStateStore(localStorage), automaticSilentRenew: true,
@@ -35,7 +41,8 @@
 //
 // Environment: BENCH_CYCLES (default 10), BENCH_TABS (4), BENCH_CALLS (25), BENCH_TTL (4), BENCH_OCT_EXPIRING (1),
 // BENCH_OP_PORT / BENCH_APP_PORT (default 9291 / 8280, else any free port), CHROMIUM_PATH (/usr/bin/chromium),
-// BENCH_LIBS (comma-separated subset of `oidc-session,oidc-client-ts,oidc-session-norenew,oidc-client-ts-norenew`),
+// BENCH_LIBS (comma-separated subset of `oidc-session,oidc-session-vault,oidc-client-ts,oidc-session-norenew,
+// oidc-session-vault-norenew,oidc-client-ts-norenew`),
 // BENCH_PARTS (`race,storm`); the storm's own BENCH_STORM_* variables are in bench/reload-storm.mjs.
 //
 // Prints counts, codes and times only: never a token.
@@ -185,10 +192,13 @@ function oidcSessionAdapter() {
 
 // Each library twice: as configured by default (background renewal on), and with background renewal off, where
 // the 100 calls themselves meet the expired token (the latency of a refresh at expiry).
+// `vault`: oidc-session with the service-worker token vault (the demo's `?vault=on`).
 const LIBRARIES = [
   { name: 'oidc-session', key: 'oidc-session', path: '/?client=demo&storage=local', init: oidcSessionAdapter, expiresAt: storedExpiresAt },
+  { name: 'oidc-session (vault)', key: 'oidc-session-vault', path: '/?client=demo&storage=local&vault=on', init: oidcSessionAdapter, expiresAt: storedExpiresAt, vault: true },
   { name: `oidc-client-ts ${OCT_VERSION}`, key: 'oidc-client-ts', path: `/bench/oidc-client-ts.html?renew=on&expiring=${OCT_EXPIRING}` },
   { name: 'oidc-session, autoRefresh off', key: 'oidc-session-norenew', path: '/?client=demo&storage=local&renew=off', init: oidcSessionAdapter, expiresAt: storedExpiresAt },
+  { name: 'oidc-session (vault), autoRefresh off', key: 'oidc-session-vault-norenew', path: '/?client=demo&storage=local&vault=on&renew=off', init: oidcSessionAdapter, expiresAt: storedExpiresAt, vault: true },
   { name: `oidc-client-ts ${OCT_VERSION}, automaticSilentRenew off`, key: 'oidc-client-ts-norenew', path: '/bench/oidc-client-ts.html?renew=off' },
 ];
 
@@ -206,6 +216,13 @@ async function ready(page) {
 async function signIn(page, appOrigin, lib) {
   await page.goto(`${appOrigin}${lib.path}`);
   await ready(page);
+  // The vault keeps its session in the worker: end it there (locally, the provider session stays).
+  if (lib.vault) {
+    await page.evaluate(async () => {
+      if (window.auth?.state?.status !== 'signedIn') return;
+      try { await window.auth.signOut({ localOnly: true }); } catch { /* ended either way */ }
+    });
+  }
   await page.evaluate(() => localStorage.clear());
   await page.goto(`${appOrigin}${lib.path}`);
   await ready(page);

@@ -21,12 +21,13 @@
 //     revoked by that).
 //
 // Libraries: oidc-session on the demo page with storage "local" and background renewal on
-// (`/?client=demo&storage=local`), and oidc-client-ts with automaticSilentRenew (refresh tokens) and a
-// localStorage user store (bench/oidc-client-ts.html?renew=on, accessTokenExpiringNotificationTimeInSeconds
-// BENCH_OCT_EXPIRING, default 1), as in the race.
+// (`/?client=demo&storage=local`); the same with the service-worker token vault (`&vault=on`: the worker holds the
+// refresh token and does every refresh, so a reload cannot cut one short); and oidc-client-ts with
+// automaticSilentRenew (refresh tokens) and a localStorage user store (bench/oidc-client-ts.html?renew=on,
+// accessTokenExpiringNotificationTimeInSeconds BENCH_OCT_EXPIRING, default 1), as in the race.
 //
 // Environment: BENCH_STORM_RELOADS (100), BENCH_STORM_MAX_DELAY_MS (BENCH_TTL × 1000), BENCH_STORM_TABS (`1,3`),
-// BENCH_STORM_LIBS (`oidc-session,oidc-client-ts`).
+// BENCH_STORM_LIBS (`oidc-session,oidc-session-vault,oidc-client-ts`).
 //
 // Prints counts and times only: never a token.
 
@@ -124,7 +125,7 @@ export async function reloadStorm({ browser, libraries, appOrigin, issuer, signI
   const maxDelayMs = positiveInt('BENCH_STORM_MAX_DELAY_MS', ttl * 1000);
   const tabCounts = (process.env.BENCH_STORM_TABS ?? '1,3').split(',').map((t) => Number.parseInt(t.trim(), 10));
   if (tabCounts.some((t) => !Number.isInteger(t) || t <= 0)) throw new Error(`BENCH_STORM_TABS must list positive integers, got ${process.env.BENCH_STORM_TABS}`);
-  const keys = (process.env.BENCH_STORM_LIBS ?? 'oidc-session,oidc-client-ts').split(',').map((k) => k.trim()).filter(Boolean);
+  const keys = (process.env.BENCH_STORM_LIBS ?? 'oidc-session,oidc-session-vault,oidc-client-ts').split(',').map((k) => k.trim()).filter(Boolean);
   const libs = keys.map((k) => {
     const lib = libraries.find((l) => l.key === k);
     if (!lib) throw new Error(`BENCH_STORM_LIBS: unknown library ${k}`);

@@ -22,7 +22,14 @@
 //                               discovery, jwks, end_session, refresh_invalid_grant }
 //                              refresh_invalid_grant: refresh_token grants answered 400 invalid_grant (a reused
 //                              refresh token: the grant is revoked); they are also in token.refresh_token
-//   POST /__test/reset     -> zeroes the counters
+//   POST /__test/reset     -> zeroes the counters, forgets the issued refresh tokens, ends a hold (below)
+//   GET  /__test/refresh-tokens -> { refresh_tokens: [...] }: every refresh token value issued since the last reset
+//                              (from the `refresh_token.saved` event), so that a test can look for them where page
+//                              script reads without asking the page. Secrets: for test assertions, never print them.
+//   POST /__test/hold-refresh?ms=N -> from now on, every refresh_token grant's answer is held back N ms after the
+//                              provider handled it (the old refresh token consumed, the new one saved): a refresh
+//                              "in the middle", for reload and navigation tests. ms=0 ends it. The counters then
+//                              show refresh_held: answers being held right now.
 //
 // Development only: in-memory storage, devInteractions login/consent forms, fixed keys.
 
@@ -198,17 +205,43 @@ function zeroCounters() {
   };
 }
 let counters = zeroCounters();
+// Refresh token values issued since the last reset (opaque tokens: the value is the jti).
+let refreshTokens = new Set();
+provider.on('refresh_token.saved', (token) => { refreshTokens.add(token.jti); });
+// The hold of /__test/hold-refresh, and how many answers it is holding.
+let holdRefreshMs = 0;
+let refreshHeld = 0;
+const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
 provider.use(async (ctx, next) => {
   if (ctx.path === '/__test/counters' && ctx.method === 'GET') {
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = counters;
+    ctx.body = { ...counters, refresh_held: refreshHeld };
     return;
   }
   if (ctx.path === '/__test/reset' && ctx.method === 'POST') {
     counters = zeroCounters();
+    refreshTokens = new Set();
+    holdRefreshMs = 0;
     ctx.set('Cache-Control', 'no-store');
     ctx.body = counters;
+    return;
+  }
+  if (ctx.path === '/__test/refresh-tokens' && ctx.method === 'GET') {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { refresh_tokens: [...refreshTokens] };
+    return;
+  }
+  if (ctx.path === '/__test/hold-refresh' && ctx.method === 'POST') {
+    const ms = Number.parseInt(ctx.query.ms ?? '', 10);
+    if (!Number.isInteger(ms) || ms < 0 || ms > 60_000) {
+      ctx.status = 400;
+      ctx.body = { error: 'ms must be an integer from 0 to 60000' };
+      return;
+    }
+    holdRefreshMs = ms;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { hold_refresh_ms: holdRefreshMs };
     return;
   }
 
@@ -222,6 +255,15 @@ provider.use(async (ctx, next) => {
       switch (route) {
         case 'token': {
           const grantType = ctx.oidc.params?.grant_type ?? ctx.oidc.body?.grant_type;
+          // The answer is ready (and a rotation done); it is sent once this middleware returns.
+          if (grantType === 'refresh_token' && holdRefreshMs > 0) {
+            refreshHeld += 1;
+            try {
+              await sleep(holdRefreshMs);
+            } finally {
+              refreshHeld -= 1;
+            }
+          }
           if (grantType in counters.token) counters.token[grantType] += 1;
           if (grantType === 'refresh_token' && ctx.status === 400 && ctx.body?.error === 'invalid_grant') {
             counters.refresh_invalid_grant += 1;

@@ -9,9 +9,13 @@
 //                    serve the built Leptos example (examples/leptos-app) this way, with the same /config.js
 //   SERVE_BENCH      when `1`, also serve the repository's bench/ at /bench/ and oidc-client-ts's browser build
 //                    at /vendor/oidc-client-ts.js (for `cargo xtask bench refresh`; off by default)
+//   SERVE_TEST_HOOKS when `1`, also answer `POST /__test/bump-sw`: from then on /pkg/oidc-session-sw.js is served
+//                    with `// build N` appended (N counts the calls), a byte-different worker script as a new
+//                    release would be, so a test can update the token vault's worker mid-session
+//                    (tests/e2e/vault.spec.mjs; off by default, and then nothing changes)
 //
 // Routes: /config.js (generated), /pkg/* (wasm-bindgen output), [/bench/*, /vendor/oidc-client-ts.js when
-// SERVE_BENCH=1], everything else from www/ (or STATIC_DIR).
+// SERVE_BENCH=1], [POST /__test/bump-sw when SERVE_TEST_HOOKS=1], everything else from www/ (or STATIC_DIR).
 // A path without a file extension that matches no file serves index.html (SPA fallback).
 
 import { createServer } from 'node:http';
@@ -27,6 +31,10 @@ const REPO_DIR = path.resolve(SERVER_DIR, '..');
 const WWW_DIR = process.env.STATIC_DIR ? path.resolve(process.env.STATIC_DIR) : SERVER_DIR;
 const PKG_DIR = path.resolve(process.env.PKG_DIR ?? path.join(REPO_DIR, 'pkg'));
 const SERVE_BENCH = process.env.SERVE_BENCH === '1';
+const SERVE_TEST_HOOKS = process.env.SERVE_TEST_HOOKS === '1';
+// The token vault's worker script, and how many times a test asked for a new build of it (SERVE_TEST_HOOKS).
+const SW_PATH = '/pkg/oidc-session-sw.js';
+let swBuild = 0;
 const BENCH_DIR = path.join(REPO_DIR, 'bench');
 const OIDC_CLIENT_TS = path.join(REPO_DIR, 'node_modules', 'oidc-client-ts', 'dist', 'browser', 'oidc-client-ts.js');
 
@@ -104,6 +112,11 @@ async function fileOrNull(file) {
 
 const server = createServer(async (req, res) => {
   const head = req.method === 'HEAD';
+  if (SERVE_TEST_HOOKS && req.method === 'POST' && req.url === '/__test/bump-sw') {
+    swBuild += 1;
+    send(res, 200, MIME['.json'], `${JSON.stringify({ build: swBuild })}\n`);
+    return;
+  }
   if (req.method !== 'GET' && !head) {
     res.setHeader('Allow', 'GET, HEAD');
     send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
@@ -162,7 +175,10 @@ const server = createServer(async (req, res) => {
   }
 
   try {
-    const body = await readFile(file);
+    let body = await readFile(file);
+    if (SERVE_TEST_HOOKS && swBuild > 0 && pathname === SW_PATH) {
+      body = Buffer.concat([body, Buffer.from(`\n// build ${swBuild}\n`)]);
+    }
     const type = MIME[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
     res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': type, 'Content-Length': body.length });
     res.end(head ? undefined : body);

@@ -34,7 +34,8 @@ commands:
   bench size          build, then print the package's sizes beside the npm peers' (each
                       bundled by esbuild from bench/peers/), and the biggest functions
   bench refresh       build, then race 4 tabs x 25 getAccessToken() calls at each token
-                      expiry, for oidc-session and oidc-client-ts (BENCH_CYCLES, default 10),
+                      expiry, for oidc-session (with and without the token vault) and
+                      oidc-client-ts (BENCH_CYCLES, default 10),
                       then a reload storm with 1 and 3 tabs (BENCH_STORM_RELOADS, default
                       100; BENCH_PARTS=race or storm for one of the two)";
 
