@@ -150,7 +150,7 @@ impl BrowserClient {
         // The stored session is loaded into memory first, but published only with the outcome:
         // a callback goes `Loading → SignedIn | Failed`, never through `SignedOut`.
         self.load_stored();
-        if self.vault_link().is_some() {
+        if self.has_vault() {
             if let Some(s) = self.read_shared().await {
                 *self.inner.session.borrow_mut() = Some(Rc::new(s));
             }
@@ -319,7 +319,7 @@ impl BrowserClient {
         pending: &PendingSignIn,
         previous_sub: Option<&str>,
     ) -> Result<(), Error> {
-        if self.vault_link().is_some() {
+        if self.has_vault() {
             return self.vault_redeem(code, pending, previous_sub).await;
         }
         let body = self.code_body(&code, pending);
@@ -423,7 +423,7 @@ impl BrowserClient {
         let session = self.inner.session.borrow().clone();
         // The vault holds the refresh token: it revokes it and forgets the session for every
         // tab. If it cannot, the session is not reported ended (it would come back).
-        if self.vault_link().is_some() {
+        if self.has_vault() {
             self.vault_sign_out().await?;
         }
         let provider = self.provider().await.ok();

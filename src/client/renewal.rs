@@ -132,7 +132,14 @@ impl BrowserClient {
             }
             result
         };
-        match &result {
+        self.count_attempt(&result);
+        result
+    }
+
+    /// After a refresh attempt (here or in the token vault): resets the failure count, or
+    /// counts the failure, tells the refresh hook and re-arms the timer with its backoff.
+    pub(super) fn count_attempt(&self, result: &Result<(), Error>) {
+        match result {
             Ok(()) => self.inner.failures.set(0),
             Err(e) => {
                 self.inner
@@ -142,7 +149,6 @@ impl BrowserClient {
                 self.schedule_renewal();
             }
         }
-        result
     }
 
     /// (Re)arms the renewal timer from the session, the last attempt and the failure count.

@@ -19,7 +19,7 @@ impl BrowserClient {
     /// The Web Storage area of the session: none in memory, in the vault's worker, or for a
     /// page whose tokens the vault holds.
     pub(super) fn token_area(&self) -> Option<Area> {
-        if self.inner.place == Place::VaultWorker || self.vault_link().is_some() {
+        if self.inner.place == Place::VaultWorker || self.has_vault() {
             return None;
         }
         Area::for_tokens(self.config().storage)
@@ -30,7 +30,7 @@ impl BrowserClient {
     fn shared_by_tabs(&self) -> bool {
         self.token_area() == Some(Area::Local)
             || self.inner.place == Place::VaultWorker
-            || self.vault_link().is_some()
+            || self.has_vault()
     }
 
     /// Listens to the other tabs (shared localStorage only): a `session` message means the
@@ -87,7 +87,7 @@ impl BrowserClient {
                     Err(_) => None,
                 }
             }
-            Place::Page if self.vault_link().is_some() => return self.vault_session().await,
+            Place::Page if self.has_vault() => return self.vault_session().await,
             Place::Page => {}
         }
         if self.token_area() == Some(Area::Local) {

@@ -186,16 +186,7 @@ impl BrowserClient {
             }
             Err(e) => Err(e),
         };
-        match &result {
-            Ok(()) => self.inner.failures.set(0),
-            Err(e) => {
-                self.inner
-                    .failures
-                    .set(self.inner.failures.get().saturating_add(1));
-                self.shared().refreshed(Err(e));
-                self.schedule_renewal();
-            }
-        }
+        self.count_attempt(&result);
         result
     }
 
