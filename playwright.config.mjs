@@ -2,7 +2,7 @@
 // Chromium is Debian's /usr/bin/chromium (no browser downloads here). Ports 9190/8180 leave a running demo
 // (9090/8080) alone. Run with `npx playwright test` after `cargo xtask build` and `cargo build -p oidc-session-bff`
 // (`cargo xtask test e2e` does both). Server mode: two instances of the reference backend-for-frontend
-// (examples/bff, the built binary) on 8190 (/api/auth) and 8191 (/api/iqauth), serving the same demo page.
+// (bff/, the built binary) on 8190 (/api/auth) and 8191 (/api/iqauth), serving the same demo page.
 // The Leptos example (target/leptos-app/, `cargo xtask build leptos-app`): browser mode on 8181 (www/serve.mjs with
 // STATIC_DIR), server mode on 8192 (a third backend-for-frontend serving it as BFF_STATIC_DIR).
 // The bundled TypeScript example (examples/vite-spa): its Vite, webpack and esbuild builds on 8182, 8183 and 8184

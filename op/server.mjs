@@ -3,10 +3,10 @@
 //   OP_PORT           port on 127.0.0.1 (default 9090); the issuer is http://127.0.0.1:${OP_PORT}
 //   APP_ORIGIN        origin of the demo app (default http://127.0.0.1:8080); redirect URIs and CORS
 //   ACCESS_TOKEN_TTL  access-token lifetime in seconds (default 300)
-//   BFF_ORIGINS       comma-separated origins of the reference backend-for-frontend (examples/bff), client `bff`
+//   BFF_ORIGINS       comma-separated origins of the reference backend-for-frontend (bff/), client `bff`
 //                     (default BFF_ORIGIN, else http://127.0.0.1:8090); redirect URIs {origin}/api/auth/callback
 //                     and {origin}/api/iqauth/callback, post-logout {origin}/
-//   BFF_CLIENT_SECRET client secret of `bff` (default: the fixed development secret examples/bff also defaults to)
+//   BFF_CLIENT_SECRET client secret of `bff` (default: the fixed development secret bff/ also defaults to)
 //   LEPTOS_APP_ORIGIN origin of the Leptos example in browser mode (examples/leptos-app, default
 //                     http://127.0.0.1:8081): public client `leptos-demo`, redirect URI {origin}/callback,
 //                     post-logout {origin}/, CORS
@@ -79,7 +79,7 @@ const publicClient = (clientId, alg, extraRedirectUris = []) => browserApp({
   alg,
 });
 
-// The reference backend-for-frontend (examples/bff): a confidential client, client_secret_basic.
+// The reference backend-for-frontend (bff/): a confidential client, client_secret_basic.
 const BFF_ORIGINS = (process.env.BFF_ORIGINS ?? process.env.BFF_ORIGIN ?? 'http://127.0.0.1:8090')
   .split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean);
 const BFF_CLIENT_SECRET = process.env.BFF_CLIENT_SECRET

@@ -5,7 +5,7 @@
 //
 // Two modes, chosen by /config.js (`window.OIDC_DEMO`):
 // - browser mode (www/serve.mjs): the page runs authorization code + PKCE itself against the provider;
-// - server mode (`mode: "server"`, the reference backend-for-frontend in examples/bff serves this page and
+// - server mode (`mode: "server"`, the reference backend-for-frontend in bff/ serves this page and
 //   generates /config.js): the backend holds the tokens in HttpOnly cookies, the page only calls
 //   `{serverBasePath}/me|refresh|signout|login`. The page then writes nothing to localStorage or sessionStorage.
 

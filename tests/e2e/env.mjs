@@ -7,7 +7,7 @@ export const APP_ORIGIN = `http://127.0.0.1:${APP_PORT}`;
 export const OP_SHORT_PORT = 9191;
 export const OP_SHORT_TTL = 4;
 export const OP_SHORT_ISSUER = `http://127.0.0.1:${OP_SHORT_PORT}`;
-// Two instances of the reference backend-for-frontend (examples/bff, server mode), serving the demo page and pkg/
+// Two instances of the reference backend-for-frontend (bff/, server mode), serving the demo page and pkg/
 // against the provider on OP_PORT: the default base path /api/auth, and /api/iqauth (configuration only).
 export const BFF_PORT = 8190;
 export const BFF_ORIGIN = `http://127.0.0.1:${BFF_PORT}`;

@@ -1,6 +1,6 @@
 // The Leptos example (examples/leptos-app, built into target/leptos-app/ by `cargo xtask build leptos-app`) end to
 // end, one build in both modes: browser mode on LEPTOS_ORIGIN (www/serve.mjs's /config.js names the provider; the
-// page runs the code flow as client `leptos-demo`), server mode on LEPTOS_BFF_ORIGIN (examples/bff serves the site
+// page runs the code flow as client `leptos-demo`), server mode on LEPTOS_BFF_ORIGIN (bff/ serves the site
 // and its /config.js says `mode: "server"`). Accounts whose name starts with `admin` have the admin role
 // (op/server.mjs). Also: the account button by keyboard, axe-core scans, and screenshots in light and dark
 // (test-results/screenshots/, not committed).

@@ -1,7 +1,7 @@
 // Server mode bootstrap is one request: `GET {base}/me`, whatever its 401 says, and never a `POST {base}/refresh`
 // (a fresh visitor must not cost the backend a refresh). Some backends answer a request without a session cookie
 // with 401 `TOKEN_EXPIRED`; the reference backend does that on `POST {base}/__test/me-missing-cookie?code=TOKEN_EXPIRED`
-// (examples/bff/src/test_hooks.rs). `refreshOnBootstrap: true` opts in to one refresh after such an answer, and
+// (bff/src/test_hooks.rs). `refreshOnBootstrap: true` opts in to one refresh after such an answer, and
 // to a second `GET {base}/me` only when that refresh succeeded.
 //
 // Request counts: every request a page sends under `/api/` of the backend, as `METHOD path`, in order (the test

@@ -1,4 +1,4 @@
-// Server mode end to end: the demo page served by the reference backend-for-frontend (examples/bff, the built
+// Server mode end to end: the demo page served by the reference backend-for-frontend (bff/, the built
 // binary, started by playwright.config.mjs on 8190 with /api/auth and on 8191 with /api/iqauth), signing in against
 // the same local provider. The backend's `{base}/__test/*` hooks (BFF_TEST_ENDPOINTS=1) count refreshes, expire the
 // access token and inject refresh failures. Cookie values and tokens are never printed: only cookie names are read.

@@ -87,14 +87,14 @@ fn remap_flags() -> String {
     flags.join("\x1f")
 }
 
-/// The reference backend-for-frontend (examples/bff), which `cargo xtask demo` and the e2e tests
+/// The reference backend-for-frontend (bff/), which `cargo xtask demo` and the e2e tests
 /// start for server mode.
 pub const BFF_PACKAGE: &str = "oidc-session-bff";
 
 /// `cargo build -p oidc-session-bff` (debug: it builds in seconds once the workspace is built);
 /// returns the binary's path.
 pub fn bff() -> Result<PathBuf> {
-    println!("build: {BFF_PACKAGE} (examples/bff)");
+    println!("build: {BFF_PACKAGE} (bff/)");
     util::run(util::cargo().args(["build", "-p", BFF_PACKAGE]))?;
     let bin = util::target_dir().join("debug").join(BFF_PACKAGE);
     if bin.is_file() {

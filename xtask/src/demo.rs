@@ -1,6 +1,6 @@
 //! `cargo xtask demo`: the local OpenID Provider and the demo page in both modes, until Ctrl-C:
 //! browser mode (www/serve.mjs, the page runs the code flow itself) and server mode (the reference
-//! backend-for-frontend, examples/bff, serving the same page and holding the tokens), both signing
+//! backend-for-frontend, bff/, serving the same page and holding the tokens), both signing
 //! in against the same provider. Beside it, the Leptos example (examples/leptos-app, one build) in
 //! the same two modes: served by www/serve.mjs (browser mode) and by a second backend-for-frontend.
 //!

@@ -4,7 +4,7 @@
 //! The same tools as the npm package, nothing else (no trunk): cargo (release, wasm32) ->
 //! wasm-bindgen `--target web` -> wasm-opt `-Oz` (npm binaryen) -> the example's `static/`
 //! files (index.html, boot.js, app.css, logo.svg). No `config.js`: the server generates it
-//! (www/serve.mjs for browser mode, examples/bff for server mode), and that is what picks the
+//! (www/serve.mjs for browser mode, bff/ for server mode), and that is what picks the
 //! mode at runtime.
 
 use crate::util::{self, Result};

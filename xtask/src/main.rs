@@ -29,7 +29,7 @@ commands:
   test [STAGE]        run native, browser, build and e2e stages, or one STAGE:
                       native | browser | build | e2e
   demo                run the local OpenID Provider and the demo page until Ctrl-C, in
-                      browser mode (:8080) and server mode (examples/bff, :8090), and the
+                      browser mode (:8080) and server mode (bff/, :8090), and the
                       Leptos example beside it (:8081 and :8091)
   bench size          build, then print the package's sizes beside the npm peers' (each
                       bundled by esbuild from bench/peers/), and the biggest functions

@@ -51,7 +51,7 @@ fn query(name: &str) -> Option<String> {
         .get(name)
 }
 
-/// The session's configuration: server mode when `/config.js` says so (examples/bff writes
+/// The session's configuration: server mode when `/config.js` says so (bff/ writes
 /// it), else browser mode against the issuer it names.
 fn session_config(page: &PageConfig) -> ConfigInput {
     let down = query("op").as_deref() == Some("down");

@@ -2,7 +2,7 @@
 //!
 //! The page loads a small generated `/config.js` before the app (`window.OIDC_DEMO`):
 //! `www/serve.mjs` writes `{ issuer }` (browser mode: the page runs authorization code + PKCE
-//! against the provider, as client `leptos-demo`), and examples/bff writes
+//! against the provider, as client `leptos-demo`), and bff/ writes
 //! `{ mode: "server", serverBasePath, csrfHeader, csrfValue }` (server mode: the backend holds
 //! the tokens). `?op=down` points browser mode at an issuer nothing answers on, to show the
 //! failed state.

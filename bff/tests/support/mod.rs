@@ -19,9 +19,8 @@ pub const CSRF: (&str, &str) = ("X-Requested-With", "oidc-session");
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("examples/bff sits two levels below the repository root")
+        .parent()
+        .expect("bff/ sits one level below the repository root")
         .to_path_buf()
 }
 
