@@ -1,12 +1,14 @@
 //! Configuration, read from the environment (see the README for the table).
 
+use crate::store::LoginLimits;
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// The development secret of client `bff` in `op/server.mjs`. Only accepted for a loopback issuer.
 pub const DEV_CLIENT_SECRET: &str = "oidc-session-bff-dev-secret-do-not-use-in-production";
 
-#[derive(Clone, Debug)]
+/// Every setting. `Debug` redacts the client secret and the store URL's password.
+#[derive(Clone)]
 pub struct Config {
     /// Port on 127.0.0.1 (`BFF_PORT`, default 8090).
     pub port: u16,
@@ -55,6 +57,71 @@ pub struct Config {
     pub refresh_coalesce: Duration,
     /// Timeout of every request to the provider (`BFF_UPSTREAM_TIMEOUT_MS`, default 10000).
     pub upstream_timeout: Duration,
+    /// Pending logins (started, not yet redeemed) one client address may have
+    /// (`BFF_LOGIN_LIMIT_PER_CLIENT`, default 20) and all clients together
+    /// (`BFF_LOGIN_LIMIT_TOTAL`, default 10000). Past either, `GET {base}/login` answers 429
+    /// `TOO_MANY_LOGINS` with `Retry-After`.
+    pub login_limits: LoginLimits,
+    /// The request header that carries the client address set by the reverse proxy in front
+    /// (`BFF_CLIENT_IP_HEADER`, e.g. `x-forwarded-for`: its last entry, the one the proxy added).
+    /// Unset: the TCP peer address.
+    pub client_ip_header: Option<String>,
+    /// Where sessions live (`BFF_STORE`): `memory` (default, one instance) or
+    /// `redis://host:port/db` (several instances).
+    pub store: String,
+    /// Prefix of every Redis key (`BFF_STORE_PREFIX`, default `bff:`).
+    pub store_prefix: String,
+    /// The refresh lock's lease in a shared store (`BFF_REFRESH_LEASE_MS`, default 10000),
+    /// renewed every third of it while the provider call runs.
+    pub refresh_lease: Duration,
+    /// Timeout of every request to the store (`BFF_STORE_TIMEOUT_MS`, default 2000); past it
+    /// the request answers 503 `STORE_UNAVAILABLE`.
+    pub store_timeout: Duration,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("port", &self.port)
+            .field("bind", &self.bind)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .field("base_path", &self.base_path)
+            .field("public_origin", &self.public_origin)
+            .field("post_logout_redirect_uri", &self.post_logout_redirect_uri)
+            .field("scopes", &self.scopes)
+            .field("csrf_header", &self.csrf_header)
+            .field("csrf_value", &self.csrf_value)
+            .field("csrf_on_me", &self.csrf_on_me)
+            .field("me_refreshes", &self.me_refreshes)
+            .field("cors_origins", &self.cors_origins)
+            .field("session_ttl", &self.session_ttl)
+            .field("default_tenant", &self.default_tenant)
+            .field("static_dir", &self.static_dir)
+            .field("pkg_dir", &self.pkg_dir)
+            .field("test_endpoints", &self.test_endpoints)
+            .field("refresh_coalesce", &self.refresh_coalesce)
+            .field("upstream_timeout", &self.upstream_timeout)
+            .field("login_limits", &self.login_limits)
+            .field("client_ip_header", &self.client_ip_header)
+            .field("store", &redact_url_password(&self.store))
+            .field("store_prefix", &self.store_prefix)
+            .field("refresh_lease", &self.refresh_lease)
+            .field("store_timeout", &self.store_timeout)
+            .finish()
+    }
+}
+
+/// `redis://user:secret@host/0` → `redis://user:[redacted]@host/0`.
+pub fn redact_url_password(url: &str) -> String {
+    match openidconnect::url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("[redacted]"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
 }
 
 impl Default for Config {
@@ -83,6 +150,15 @@ impl Default for Config {
             test_endpoints: false,
             refresh_coalesce: Duration::from_millis(5000),
             upstream_timeout: Duration::from_millis(10_000),
+            login_limits: LoginLimits {
+                per_client: 20,
+                total: 10_000,
+            },
+            client_ip_header: None,
+            store: "memory".into(),
+            store_prefix: "bff:".into(),
+            refresh_lease: Duration::from_millis(10_000),
+            store_timeout: Duration::from_millis(2_000),
         }
     }
 }
@@ -174,6 +250,25 @@ impl Config {
         if let Some(ms) = number("BFF_UPSTREAM_TIMEOUT_MS")? {
             c.upstream_timeout = Duration::from_millis(ms.max(1));
         }
+        if let Some(n) = number("BFF_LOGIN_LIMIT_PER_CLIENT")? {
+            c.login_limits.per_client = n as usize;
+        }
+        if let Some(n) = number("BFF_LOGIN_LIMIT_TOTAL")? {
+            c.login_limits.total = n as usize;
+        }
+        c.client_ip_header = get("BFF_CLIENT_IP_HEADER").map(|h| h.trim().to_ascii_lowercase());
+        if let Some(v) = get("BFF_STORE") {
+            c.store = v.trim().to_owned();
+        }
+        if let Some(v) = get("BFF_STORE_PREFIX") {
+            c.store_prefix = v;
+        }
+        if let Some(ms) = number("BFF_REFRESH_LEASE_MS")? {
+            c.refresh_lease = Duration::from_millis(ms);
+        }
+        if let Some(ms) = number("BFF_STORE_TIMEOUT_MS")? {
+            c.store_timeout = Duration::from_millis(ms.max(1));
+        }
         c.client_secret = secret.unwrap_or_default();
         c.normalize()?;
         Ok(c)
@@ -218,6 +313,21 @@ impl Config {
             } else {
                 return Err("BFF_CLIENT_SECRET is required (the development default is only used with a loopback issuer)".into());
             }
+        }
+        if self.login_limits.per_client == 0 || self.login_limits.total == 0 {
+            return Err("BFF_LOGIN_LIMIT_PER_CLIENT and BFF_LOGIN_LIMIT_TOTAL must be positive".into());
+        }
+        if self.store != "memory"
+            && !self.store.starts_with("redis://")
+            && !self.store.starts_with("rediss://")
+        {
+            return Err(format!(
+                "BFF_STORE must be `memory` or a redis:// URL, got `{}`",
+                redact_url_password(&self.store)
+            ));
+        }
+        if self.refresh_lease < Duration::from_millis(300) {
+            return Err("BFF_REFRESH_LEASE_MS must be at least 300".into());
         }
         if self.session_ttl.is_zero() {
             return Err("BFF_SESSION_TTL must be positive".into());
@@ -331,6 +441,37 @@ mod tests {
         assert!(c.secure_cookies());
         assert_eq!(c.session_cookie(), "__Host-oidc_session");
         assert_eq!(c.public_origin, "https://app.example.com");
+    }
+
+    #[test]
+    fn debug_redacts_the_secrets() {
+        let c = from(&[
+            ("BFF_CLIENT_SECRET", "very-secret-value"),
+            ("BFF_STORE", "redis://app:store-password@127.0.0.1:6379/0"),
+        ])
+        .unwrap();
+        let text = format!("{c:?}");
+        assert!(!text.contains("very-secret-value"), "{text}");
+        assert!(!text.contains("store-password"), "{text}");
+        assert!(text.contains("127.0.0.1:6379"), "{text}");
+        assert!(!format!("{:?}", Config::default()).contains(DEV_CLIENT_SECRET));
+    }
+
+    #[test]
+    fn store_and_limits() {
+        let c = from(&[]).unwrap();
+        assert_eq!(c.store, "memory");
+        assert_eq!(c.login_limits, LoginLimits { per_client: 20, total: 10_000 });
+        let c = from(&[
+            ("BFF_STORE", "redis://127.0.0.1:6379/0"),
+            ("BFF_LOGIN_LIMIT_PER_CLIENT", "5"),
+            ("BFF_CLIENT_IP_HEADER", "X-Forwarded-For"),
+        ])
+        .unwrap();
+        assert_eq!(c.login_limits.per_client, 5);
+        assert_eq!(c.client_ip_header.as_deref(), Some("x-forwarded-for"));
+        assert!(from(&[("BFF_STORE", "postgres://x")]).is_err());
+        assert!(from(&[("BFF_LOGIN_LIMIT_TOTAL", "0")]).is_err());
     }
 
     #[test]

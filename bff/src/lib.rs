@@ -1,17 +1,20 @@
-//! oidc-session-bff: a reference backend-for-frontend for oidc-session's server mode.
+//! oidc-session-bff: the backend-for-frontend of oidc-session's server mode.
 //!
 //! The browser holds one opaque, HttpOnly session cookie; the tokens stay here. Endpoints, under a
 //! configurable base path (default `/api/auth`):
 //!
 //! | endpoint | what |
 //! |---|---|
-//! | `GET {base}/login?returnTo=/path` | starts the code flow (PKCE, state, nonce kept server-side) |
+//! | `GET {base}/login?returnTo=/path` | starts the code flow (PKCE, state, nonce kept server-side); 429 past the pending-login caps |
 //! | `GET {base}/callback` | code exchange, ID-token validation, session cookie, 303 to `returnTo` |
 //! | `GET {base}/me` | `{ success, data: { user, claims, tenantId } }`, or 401 |
-//! | `POST {base}/refresh` | rotates the tokens, single-flight per session |
+//! | `POST {base}/refresh` | rotates the tokens, one refresh per session across instances |
 //! | `POST {base}/signout` | revokes, clears the cookie, returns the end-session URL |
+//! | `GET {base}/healthz`, `GET {base}/readyz` | process up; store and provider reachable |
 //!
-//! See `README.md` for the contract, the cookie attributes and the CSRF header.
+//! Mount it in an axum app with [`router`] (its [`App`] holds the [`Config`] and a
+//! [`SessionStore`]), or run the `oidc-session-bff` binary ([`run`]). See `README.md` for the
+//! contract, the cookie attributes, the CSRF header and deployment.
 
 pub mod config;
 pub mod provider;
@@ -22,7 +25,10 @@ mod test_hooks;
 pub mod web;
 
 pub use config::Config;
-pub use store::{MemoryStore, PendingLogin, Session, SessionStore};
+pub use store::{
+    Cas, LoginAdmission, LoginLimits, MemoryCounts, MemoryStore, PendingLogin, Session,
+    SessionStore, StoreError,
+};
 
 use axum::Router;
 use std::sync::Arc;
@@ -72,7 +78,20 @@ pub fn router(app: Arc<App>) -> Router {
     router.with_state(app)
 }
 
-/// Binds `config.bind:config.port` and serves until Ctrl-C / SIGTERM.
+/// The store `config.store` names: `memory`, or a shared store by URL.
+pub fn store_from_config(config: &Config) -> Result<Arc<dyn SessionStore>, String> {
+    if config.store == "memory" {
+        return Ok(Arc::new(MemoryStore::new()));
+    }
+    Err(format!(
+        "unsupported BFF_STORE `{}`",
+        config::redact_url_password(&config.store)
+    ))
+}
+
+/// Binds `config.bind:config.port` and serves until Ctrl-C / SIGTERM. On a signal it stops
+/// accepting connections and finishes the requests in flight (a refresh that reached the
+/// provider completes and stores its tokens) before returning.
 pub async fn run(config: Config, store: Arc<dyn SessionStore>) -> Result<(), String> {
     let addr = format!("{}:{}", config.bind, config.port);
     let listener = tokio::net::TcpListener::bind(&addr)
@@ -80,6 +99,16 @@ pub async fn run(config: Config, store: Arc<dyn SessionStore>) -> Result<(), Str
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let app = App::new(config, store)?;
     let c = &app.config;
+    tracing::info!(
+        origin = %c.public_origin,
+        base = %c.base_path,
+        issuer = %c.issuer,
+        client = %c.client_id,
+        store = %config::redact_url_password(&c.store),
+        test_endpoints = c.test_endpoints,
+        "bff ready"
+    );
+    // The line the test harnesses and `cargo xtask demo` wait for.
     println!(
         "bff ready {} (api {}{}, issuer {}, client {}{}{})",
         c.public_origin,
@@ -98,7 +127,8 @@ pub async fn run(config: Config, store: Arc<dyn SessionStore>) -> Result<(), Str
             ""
         },
     );
-    axum::serve(listener, router(app))
+    let service = router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| format!("server error: {e}"))
@@ -121,5 +151,5 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-    println!("bff stopping");
+    tracing::info!("bff stopping: finishing the requests in flight");
 }

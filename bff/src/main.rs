@@ -1,12 +1,19 @@
-//! `oidc-session-bff`: runs the reference backend-for-frontend with the in-memory session store.
-//! Configuration by `BFF_*` environment variables (see README.md).
+//! `oidc-session-bff`: runs the backend-for-frontend with the store `BFF_STORE` names (memory by
+//! default). Configuration by `BFF_*` environment variables (see README.md); logs by `BFF_LOG`
+//! (a `tracing` filter, default `info`).
 
-use oidc_session_bff::{run, Config, MemoryStore};
+use oidc_session_bff::{run, store_from_config, Config};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BFF_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -17,7 +24,14 @@ async fn main() -> ExitCode {
     if config.test_endpoints {
         eprintln!("bff: WARNING: BFF_TEST_ENDPOINTS=1 mounts test hooks; never in production");
     }
-    match run(config, Arc::new(MemoryStore::new())).await {
+    let store = match store_from_config(&config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("bff: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(config, store).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("bff: {e}");

@@ -344,8 +344,10 @@ impl Provider {
         self.merge_userinfo(&mut claims, response.access_token(), &sub)
             .await;
         let now = now_secs();
+        let sid = claims.get("sid").and_then(Value::as_str).map(str::to_owned);
         Ok(Session {
             sub,
+            sid,
             claims,
             id_token: id_token.to_string(),
             access_token: response.access_token().secret().clone(),
@@ -353,6 +355,7 @@ impl Provider {
             refresh_token: response.refresh_token().map(|t| t.secret().clone()),
             refreshed_at_ms: now_ms(),
             expires_at: now + self.session_ttl.as_secs(),
+            version: 0,
         })
     }
 
@@ -558,9 +561,9 @@ impl Provider {
                     }
                 }
             }
-            Err(e) => eprintln!(
-                "bff: userinfo failed (continuing with the ID token's claims): {}",
-                chain(&e)
+            Err(e) => tracing::warn!(
+                detail = %crate::web::loggable(&chain(&e)),
+                "userinfo failed (continuing with the ID token's claims)"
             ),
         }
     }

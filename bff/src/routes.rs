@@ -1,13 +1,15 @@
 //! The wire contract's endpoints.
 
 use crate::provider::{LoginOptions, UpstreamError};
-use crate::store::{PendingLogin, Session, StoreError};
+use crate::store::{Cas, LoginAdmission, PendingLogin, Session, StoreError};
 use crate::web::{
-    clear_cookie, cookie, fail, is_token_like, now_ms, now_secs, ok, safe_return_to_among,
-    see_other, set_cookie, with_cookie,
+    clear_cookie, cookie, fail, is_token_like, loggable, now_ms, now_secs, ok,
+    safe_return_to_among, see_other, set_cookie, with_cookie,
 };
 use crate::App;
+use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{Query, State};
+use axum::Extension;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,11 +18,12 @@ use openidconnect::core::CoreAuthPrompt;
 use openidconnect::CsrfToken;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a sign-in may take from `/login` to `/callback`.
-const LOGIN_TTL: Duration = Duration::from_secs(10 * 60);
+pub(crate) const LOGIN_TTL: Duration = Duration::from_secs(10 * 60);
 
 pub fn api() -> Router<Arc<App>> {
     Router::new()
@@ -29,6 +32,8 @@ pub fn api() -> Router<Arc<App>> {
         .route("/me", get(me))
         .route("/refresh", post(refresh))
         .route("/signout", post(signout))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
 }
 
 /// CORS for `BFF_CORS_ORIGINS` only: preflights answered, credentials allowed, `Vary: Origin`.
@@ -163,13 +168,13 @@ impl App {
     }
 
     /// How long the store keeps a session: until its absolute end.
-    fn remaining(&self, s: &Session) -> Duration {
+    pub(crate) fn remaining(&self, s: &Session) -> Duration {
         Duration::from_secs(s.expires_at.saturating_sub(now_secs()).max(1))
     }
 }
 
-fn store_down(e: StoreError) -> Response {
-    eprintln!("bff: {e}");
+pub(crate) fn store_down(e: StoreError) -> Response {
+    tracing::warn!(error = %loggable(&e.to_string()), "session store unavailable");
     fail(
         StatusCode::SERVICE_UNAVAILABLE,
         "STORE_UNAVAILABLE",
@@ -177,16 +182,63 @@ fn store_down(e: StoreError) -> Response {
     )
 }
 
+/// The browser gets a stable code and this generic text; the provider's own words (internal
+/// URLs, claim values) go to the log only.
+pub(crate) fn public_message(code: &str) -> &'static str {
+    match code {
+        "UPSTREAM_UNAVAILABLE" => "the identity provider is not reachable; try again",
+        "UPSTREAM_ERROR" => "the identity provider could not answer; try again",
+        "INVALID_GRANT" => "the sign-in has ended at the identity provider; sign in again",
+        "SESSION_REVOKED" => "the session ended; sign in again",
+        "ISS_MISMATCH" | "ISS_MISSING" => {
+            "the sign-in response does not come from this backend's identity provider"
+        }
+        "ID_TOKEN_INVALID" | "ID_TOKEN_SIGNATURE" => {
+            "the identity provider's answer is not acceptable; sign in again"
+        }
+        _ => "the sign-in could not be completed",
+    }
+}
+
 fn upstream_failure(e: UpstreamError) -> Response {
     match e {
         UpstreamError::Transient { code, message } => {
-            eprintln!("bff: upstream: {message}");
-            fail(StatusCode::SERVICE_UNAVAILABLE, code, message)
+            tracing::warn!(code, detail = %loggable(&message), "provider unavailable");
+            fail(StatusCode::SERVICE_UNAVAILABLE, code, public_message(code))
         }
         UpstreamError::Terminal { code, message } | UpstreamError::Rejected { code, message } => {
-            eprintln!("bff: refused: {message}");
-            fail(StatusCode::BAD_REQUEST, code, message)
+            tracing::warn!(code, detail = %loggable(&message), "provider answer refused");
+            fail(StatusCode::BAD_REQUEST, code, public_message(code))
         }
+    }
+}
+
+/// The client's address for the pending-login caps: the last entry of `BFF_CLIENT_IP_HEADER`
+/// (what the proxy in front added) when configured, else the TCP peer. IPv6 addresses count
+/// by /64, which one client usually holds whole.
+pub(crate) fn client_address(
+    app: &App,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+) -> String {
+    let ip = match &app.config.client_ip_header {
+        Some(name) => headers
+            .get_all(name.as_str())
+            .iter()
+            .next_back()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|v| v.trim().parse::<IpAddr>().ok()),
+        None => peer.map(|p| p.ip()),
+    };
+    match ip {
+        Some(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Some(IpAddr::V6(v6)) => v6.to_ipv4_mapped().map(|v4| v4.to_string()).unwrap_or_default(),
+        Some(ip) => ip.to_string(),
+        None => "unknown".into(),
     }
 }
 
@@ -213,6 +265,7 @@ pub struct LoginQuery {
 
 async fn login(
     State(app): State<Arc<App>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     Query(q): Query<LoginQuery>,
 ) -> Response {
@@ -250,14 +303,34 @@ async fn login(
     let binding = cookie(&headers, app.config.login_cookie())
         .filter(|v| is_token_like(v))
         .unwrap_or_else(random_id);
+    let client = client_address(&app, &headers, peer.map(|Extension(ConnectInfo(p))| p));
     let pending = PendingLogin {
         binding: binding.clone(),
         nonce: start.nonce,
         pkce_verifier: start.pkce_verifier,
         return_to,
+        client,
     };
-    if let Err(e) = app.store.put_login(&start.state, pending, LOGIN_TTL).await {
-        return store_down(e);
+    let limits = app.config.login_limits;
+    match app
+        .store
+        .put_login(&start.state, pending, LOGIN_TTL, limits)
+        .await
+    {
+        Ok(LoginAdmission::Stored) => {}
+        Ok(LoginAdmission::Refused { retry_after }) => {
+            app.hooks.count(|s| s.refused_logins += 1);
+            let mut r = fail(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TOO_MANY_LOGINS",
+                "too many sign-ins in progress; try again later",
+            );
+            let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            return r;
+        }
+        Err(e) => return store_down(e),
     }
     app.hooks.count(|s| s.logins += 1);
     with_cookie(
@@ -330,9 +403,11 @@ async fn callback(
     if let Some(error) = q.error {
         // The provider said no (access_denied, login_required for prompt=none, …): back to the app,
         // which reads `auth_error` (never `error`, which a client-side OIDC callback would parse).
-        eprintln!(
-            "bff: sign-in ended by the provider: {error} {}",
-            q.error_description.unwrap_or_default()
+        // Both come from the query string, i.e. from whoever crafted the link: escaped.
+        tracing::info!(
+            error = %loggable(&error),
+            description = %loggable(q.error_description.as_deref().unwrap_or_default()),
+            "sign-in ended by the provider"
         );
         let code: String = error
             .chars()
@@ -368,7 +443,7 @@ async fn callback(
     }
     let sid = random_id();
     let ttl = app.config.session_ttl;
-    if let Err(e) = app.store.put(&sid, session, ttl).await {
+    if let Err(e) = app.store.create(&sid, session, ttl).await {
         return store_down(e);
     }
     app.hooks.count(|s| s.callbacks += 1);
@@ -473,7 +548,22 @@ async fn refresh(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
 /// Refreshes session `sid` upstream, once for all concurrent callers: the fresh session, or the
 /// contract's error answer (terminal: session deleted and cookie cleared; transient: 503).
 async fn refresh_session(app: &App, sid: &str, arrived_ms: u64) -> Result<Session, Response> {
-    // Single flight: one refresh per session at a time; whoever waited finds the fresh tokens.
+    let ended = || {
+        no_session(
+            app,
+            StatusCode::UNAUTHORIZED,
+            "SESSION_REVOKED",
+            "the session ended (signed out, expired or revoked)",
+        )
+    };
+    // Nothing is created (not even a lock entry) for a cookie that names no session.
+    match app.store.get(sid).await {
+        Ok(Some(s)) if s.expires_at > now_secs() => {}
+        Ok(_) => return Err(ended()),
+        Err(e) => return Err(store_down(e)),
+    }
+    // Single flight: one refresh per session at a time; whoever waited finds the fresh tokens
+    // (re-read under the lock: another request, or another instance, may have refreshed).
     let _lock = app.store.lock(sid).await.map_err(store_down)?;
     let session = match app.store.get(sid).await {
         Ok(Some(s)) if s.expires_at > now_secs() => s,
@@ -509,28 +599,50 @@ async fn refresh_session(app: &App, sid: &str, arrived_ms: u64) -> Result<Sessio
         },
     };
     match result {
-        Ok(next) => {
+        Ok(mut next) => {
             let ttl = app.remaining(&next);
-            // If this fails, the provider has rotated the refresh token and we could not keep the
-            // new one: the session cannot be refreshed again. Say so instead of pretending.
-            app.store
-                .put(sid, next.clone(), ttl)
-                .await
-                .map_err(store_down)?;
-            Ok(next)
+            // Compare-and-set on the version read under the lock. If this fails, the provider has
+            // rotated the refresh token and we could not keep the new one: say so instead of
+            // pretending.
+            match app.store.update(sid, next.clone(), ttl).await {
+                Ok(Cas::Written(version)) => {
+                    next.version = version;
+                    Ok(next)
+                }
+                Ok(Cas::Gone) => Err(ended()),
+                Ok(Cas::Stale) => {
+                    // Someone wrote newer tokens meanwhile (the lock's lease was lost): theirs win.
+                    tracing::warn!("refresh result older than the stored session; keeping the stored one");
+                    match app.store.get(sid).await {
+                        Ok(Some(s)) => Ok(s),
+                        Ok(None) => Err(ended()),
+                        Err(e) => Err(store_down(e)),
+                    }
+                }
+                Err(e) => Err(store_down(e)),
+            }
         }
         Err(UpstreamError::Terminal { code, message }) => {
             app.hooks.count(|s| s.failed_refreshes += 1);
-            eprintln!("bff: refresh ended the session: {message}");
+            tracing::info!(code, detail = %loggable(&message), "refresh ended the session");
             let _ = app.store.delete(sid).await;
-            Err(no_session(app, StatusCode::UNAUTHORIZED, code, &message))
+            Err(no_session(
+                app,
+                StatusCode::UNAUTHORIZED,
+                code,
+                public_message(code),
+            ))
         }
         Err(
             UpstreamError::Transient { code, message } | UpstreamError::Rejected { code, message },
         ) => {
             app.hooks.count(|s| s.failed_refreshes += 1);
-            eprintln!("bff: refresh failed, session kept: {message}");
-            Err(fail(StatusCode::SERVICE_UNAVAILABLE, code, message))
+            tracing::warn!(code, detail = %loggable(&message), "refresh failed, session kept");
+            Err(fail(
+                StatusCode::SERVICE_UNAVAILABLE,
+                code,
+                public_message(code),
+            ))
         }
     }
 }
@@ -544,9 +656,21 @@ async fn signout(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let provider = app.upstream.get().await.ok();
     let mut id_token = None;
     let mut revoked = false;
-    if let Some(sid) = app.session_id(&headers) {
+    // Only a session that exists is locked (a random cookie creates nothing).
+    let existing = match app.session_id(&headers) {
+        Some(sid) => match app.store.get(&sid).await {
+            Ok(Some(_)) => Some(sid),
+            Ok(None) => None,
+            Err(e) => return store_down(e),
+        },
+        None => None,
+    };
+    if let Some(sid) = existing {
         // Not while a refresh is rotating the token we are about to revoke.
-        let lock = app.store.lock(&sid).await;
+        let lock = match app.store.lock(&sid).await {
+            Ok(lock) => lock,
+            Err(e) => return store_down(e),
+        };
         match app.store.get(&sid).await {
             Ok(Some(session)) => {
                 if let Some(p) = &provider {
@@ -557,7 +681,10 @@ async fn signout(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
                                 app.hooks.count(|s| s.revocations += 1);
                             }
                         }
-                        Err(e) => eprintln!("bff: revocation failed (signing out anyway): {e:?}"),
+                        Err(e) => tracing::warn!(
+                            detail = %loggable(&format!("{e:?}")),
+                            "revocation failed (signing out anyway)"
+                        ),
                     }
                 }
                 id_token = Some(session.id_token);
@@ -587,6 +714,36 @@ async fn signout(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         clear_cookie(app.config.login_cookie(), secure),
     );
     response
+}
+
+// ---- GET {base}/healthz, {base}/readyz ---------------------------------------------------------
+
+/// The process is up.
+async fn healthz() -> Response {
+    ok(json!({ "status": "ok" }))
+}
+
+/// The store and the provider answer: 200, else 503 `NOT_READY` naming which does not.
+async fn readyz(State(app): State<Arc<App>>) -> Response {
+    let store = tokio::time::timeout(app.config.store_timeout, app.store.ping())
+        .await
+        .is_ok_and(|r| r.is_ok());
+    let provider = app.upstream.get().await.is_ok();
+    let body = json!({ "store": store, "provider": provider });
+    if store && provider {
+        ok(body)
+    } else {
+        let down = match (store, provider) {
+            (false, false) => "the session store and the identity provider are not reachable",
+            (false, true) => "the session store is not reachable",
+            _ => "the identity provider is not reachable",
+        };
+        let _ = body;
+        let mut r = fail(StatusCode::SERVICE_UNAVAILABLE, "NOT_READY", down);
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        r
+    }
 }
 
 #[cfg(test)]

@@ -33,6 +33,11 @@ pub struct Stats {
     pub failed_refreshes: u64,
     pub signouts: u64,
     pub revocations: u64,
+    /// `GET /login` answered 429 (a pending-login cap).
+    pub refused_logins: u64,
+    /// Back-channel logouts accepted, and the sessions they ended.
+    pub backchannel_logouts: u64,
+    pub backchannel_sessions_ended: u64,
 }
 
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -112,6 +117,9 @@ async fn stats(State(app): State<Arc<App>>) -> Response {
         "failedRefreshes": s.failed_refreshes,
         "signouts": s.signouts,
         "revocations": s.revocations,
+        "refusedLogins": s.refused_logins,
+        "backchannelLogouts": s.backchannel_logouts,
+        "backchannelSessionsEnded": s.backchannel_sessions_ended,
         "armedFault": fault.map(|(f, n)| json!({ "kind": format!("{f:?}").to_lowercase(), "count": n })),
         "meMissingCookie": app.hooks.me_missing_cookie_code(),
     }))
@@ -150,8 +158,13 @@ async fn expire(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
             s.access_expires_at = Some(now_secs().saturating_sub(1));
             let ttl =
                 std::time::Duration::from_secs(s.expires_at.saturating_sub(now_secs()).max(1));
-            match app.store.put(&sid, s, ttl).await {
-                Ok(()) => ok(json!({ "expired": true })),
+            match app.store.update(&sid, s, ttl).await {
+                Ok(crate::store::Cas::Written(_)) => ok(json!({ "expired": true })),
+                Ok(_) => fail(
+                    StatusCode::CONFLICT,
+                    "SESSION_CHANGED",
+                    "the session changed or ended meanwhile",
+                ),
                 Err(e) => fail(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "STORE_UNAVAILABLE",

@@ -19,6 +19,17 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// Text from outside (a query parameter, a provider's error) made safe for one log line: at most
+/// 200 characters, with control characters, quotes and backslashes escaped, so a crafted value
+/// cannot forge log lines.
+pub fn loggable(s: &str) -> String {
+    let mut out: String = s.chars().take(200).flat_map(char::escape_debug).collect();
+    if s.chars().nth(200).is_some() {
+        out.push_str("...");
+    }
+    out
+}
+
 // ---- cookies ---------------------------------------------------------------------------------
 
 /// The value of cookie `name` in the request, if any (the first one when repeated).
@@ -232,6 +243,15 @@ mod tests {
         ] {
             assert_eq!(safe_return_to_among(bad, ORIGIN, &trusted), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn loggable_text_stays_on_one_line() {
+        let forged = "access_denied\n2026-01-01T00:00:00Z INFO admin signed in\r\u{1b}[0m\"x";
+        let safe = loggable(forged);
+        assert!(!safe.contains('\n') && !safe.contains('\r') && !safe.contains('\u{1b}'), "{safe}");
+        assert!(safe.contains("\\n2026"), "{safe}");
+        assert_eq!(loggable(&"a".repeat(500)).len(), 203);
     }
 
     #[test]
