@@ -387,6 +387,11 @@ pub fn sanitize_return_to(return_to: &str, app_origin: &str) -> Result<String, E
     if u.origin() != app_origin {
         return Err(ErrorKind::ReturnToInvalid.into());
     }
+    // `https://app//evil.example/x` has the path `//evil.example/x`, which a browser reads as
+    // another host once it stands alone.
+    if u.rest.starts_with("//") {
+        return Err(ErrorKind::ReturnToInvalid.into());
+    }
     Ok(if u.rest.starts_with("/") {
         u.rest
     } else {
@@ -599,6 +604,8 @@ mod tests {
             "http://127.0.0.1:8080@evil.example/",
             "/\t/evil.example",
             " //evil.example",
+            "http://127.0.0.1:8080//evil.example/x",
+            "HTTP://127.0.0.1:8080//evil.example",
             "",
             "relative/path",
         ] {
@@ -607,6 +614,52 @@ mod tests {
                 Err(ErrorKind::ReturnToInvalid.into()),
                 "{hostile:?}"
             );
+        }
+    }
+
+    /// Whatever `sanitize_return_to` accepts, the WHATWG URL parser (the `url` crate) resolves
+    /// against the app's page to the app's own origin.
+    #[cfg(not(target_arch = "wasm32"))]
+    mod return_to_against_whatwg {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn piece() -> impl Strategy<Value = &'static str> {
+            prop::sample::select(vec![
+                "/", "//", "\\", "\\\\", ":", ".", "..", "@", "?", "#", "%2f", "%5c", "%09",
+                "evil.example", "127.0.0.1", ":8080", ":80", "http:", "https:", "HTTP:", "//",
+                "javascript:", "x", "a/b", "\t", "\n", " ", "\u{3000}", "%00", "./", "/.",
+            ])
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(20_000))]
+            #[test]
+            fn accepted_return_to_stays_on_the_app_origin(
+                parts in prop::collection::vec(piece(), 1..8),
+                absolute in any::<bool>(),
+            ) {
+                let mut input = String::new();
+                if absolute {
+                    input.push_str(APP);
+                }
+                for p in parts {
+                    input.push_str(p);
+                }
+                if let Ok(out) = sanitize_return_to(&input, APP) {
+                    let base = url::Url::parse(&format!("{APP}/page")).unwrap();
+                    let resolved = base.join(&out).map_err(|e| {
+                        TestCaseError::fail(format!("{input:?} -> {out:?} does not parse: {e}"))
+                    })?;
+                    prop_assert_eq!(
+                        resolved.origin().ascii_serialization(),
+                        APP,
+                        "{:?} was accepted as {:?}",
+                        input,
+                        out
+                    );
+                }
+            }
         }
     }
 }

@@ -82,7 +82,8 @@ pub fn check_json_response(
 }
 
 /// A token endpoint answer (success or error members; both optional so one type reads either).
-#[derive(Debug, Default)]
+/// Its `Debug` shows which tokens came, never their values.
+#[derive(Default)]
 pub struct TokenResponse {
     /// Access token.
     pub access_token: Option<String>,
@@ -100,6 +101,22 @@ pub struct TokenResponse {
     pub error: Option<String>,
     /// Human description.
     pub error_description: Option<String>,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |v: &Option<String>| v.as_ref().map(|_| "[redacted]");
+        f.debug_struct("TokenResponse")
+            .field("access_token", &redacted(&self.access_token))
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("refresh_token", &redacted(&self.refresh_token))
+            .field("id_token", &redacted(&self.id_token))
+            .field("scope", &self.scope)
+            .field("error", &self.error)
+            .field("error_description", &self.error_description)
+            .finish()
+    }
 }
 
 impl FromJson for TokenResponse {
@@ -290,5 +307,19 @@ mod tests {
                 .code(),
             "token_invalid"
         );
+    }
+
+    #[test]
+    fn token_responses_do_not_print_secrets() {
+        let r = TokenResponse {
+            access_token: Some("AT-SECRET".into()),
+            refresh_token: Some("RT-SECRET".into()),
+            id_token: Some("ID-SECRET".into()),
+            token_type: Some("Bearer".into()),
+            ..Default::default()
+        };
+        let s = format!("{r:?}");
+        assert!(!s.contains("SECRET"), "{s}");
+        assert!(s.contains("[redacted]") && s.contains("Bearer"), "{s}");
     }
 }
