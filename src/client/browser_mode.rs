@@ -11,7 +11,9 @@ use crate::browser::storage::Area;
 use crate::browser::timer::Guard;
 use crate::browser::vault::Registration;
 use crate::browser::{nav, now};
-use crate::core::authorize::{authorization_request, silent_request, PendingSignIn, SignInOptions};
+use crate::core::authorize::{
+    authorization_request, silent_failure_is_quiet, silent_request, PendingSignIn, SignInOptions,
+};
 use crate::core::callback::{
     check_response, classify_location, parse_response, AuthorizationResponse, Landing,
 };
@@ -20,13 +22,17 @@ use crate::core::discovery::Provider;
 use crate::core::error::{Error, ErrorKind};
 use crate::core::json::{decode as from_json, Field, Fields, FromJson, Writer};
 use crate::core::jwt::JwkSet;
-use crate::core::logout::{end_session_url, revocation_body};
+use crate::core::logout::{end_session_url, is_sign_out_return, revocation_body};
 use crate::core::pkce::{b64url, Entropy};
 use crate::core::secret::AuthorizationCode;
-use crate::core::session::{after_callback_error, CallbackVerdict, Status, StoredSession};
+use crate::core::session::{
+    after_callback_error, session_from_tokens, CallbackVerdict, Status, StoredSession,
+    VerifiedIdToken,
+};
+use crate::core::user::userinfo_wanted;
 use crate::core::text::{before, cat, parse_uint, uint};
 use crate::core::token::{code_exchange_body, token_result, TokenResponse};
-use crate::core::url::{parse_query, query_of, HttpUrl};
+use crate::core::url::{query_of, HttpUrl};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
@@ -133,7 +139,6 @@ impl BrowserClient {
         let shared = self.shared();
         // A no-op on the first run (the view starts there); a retry after a failure shows it.
         shared.set_view(Status::Loading, None, None);
-        self.open_channel();
         self.watch_wake_ups();
         let href = match nav::href() {
             Ok(h) => h,
@@ -147,6 +152,9 @@ impl BrowserClient {
             shared.set_view(Status::Failed, None, Some(e));
             return shared.observers.view();
         }
+        // After the vault connected: whether tabs share the session (and so hear each other's
+        // `session` and `signedOut`) depends on where the tokens live, which the vault decides.
+        self.open_channel();
         // The stored session is loaded into memory first, but published only with the outcome:
         // a callback goes `Loading → SignedIn | Failed`, never through `SignedOut`.
         self.load_stored();
@@ -173,7 +181,9 @@ impl BrowserClient {
                 if self.config().silent_sso && !has_session && !signed_out_here {
                     match self.silent_sign_in(None).await {
                         Ok(()) => {}
-                        Err(e) if is_quiet(&e) => shared.set_view(Status::SignedOut, None, None),
+                        Err(e) if silent_failure_is_quiet(&e) => {
+                            shared.set_view(Status::SignedOut, None, None)
+                        }
                         Err(e) => shared.set_view(Status::Failed, None, Some(e)),
                     }
                 } else {
@@ -351,9 +361,10 @@ impl BrowserClient {
     ) -> Result<(), Error> {
         let reply = post_form(provider.token_endpoint(), body).await?;
         let parsed = from_json::<TokenResponse>(&reply.body, "token response")?;
-        let tokens = token_result(reply.status, parsed, now())?;
-        let (id_token, sub, userinfo) = match (tokens.id_token, current) {
-            (Some(t), _) => {
+        let mut tokens = token_result(reply.status, parsed, now())?;
+        let mut userinfo = None;
+        let id = match tokens.id_token.take() {
+            Some(t) => {
                 let (claims, payload) = self
                     .verify_issued_with(
                         provider,
@@ -365,43 +376,21 @@ impl BrowserClient {
                     )
                     .await?;
                 let sub = claims.sub.unwrap_or_default();
-                // A renewal keeps the stored UserInfo; only a new sign-in may read it.
-                let userinfo = match current {
-                    Some(c) => c.userinfo.clone(),
-                    None => {
-                        match self.userinfo_request(provider, &tokens.access_token, &payload)? {
-                            Some(call) => super::provider::userinfo_result(call.await, &sub)?,
-                            None => None,
-                        }
-                    }
-                };
-                (t, sub, userinfo)
-            }
-            // A refresh response need not carry an ID token (Core 12.2).
-            (None, Some(c)) => (c.id_token.clone(), c.sub.clone(), c.userinfo.clone()),
-            (None, None) => {
-                return Err(ErrorKind::InvalidResponse {
-                    what: "token response",
-                    reason: "no id_token".into(),
+                let wanted = userinfo_wanted(
+                    current.is_some(),
+                    provider.metadata.userinfo_endpoint.is_some(),
+                    &self.config().scopes,
+                    &payload,
+                )?;
+                if wanted {
+                    userinfo = self.userinfo(provider, &tokens.access_token, &sub).await?;
                 }
-                .into())
+                Some(VerifiedIdToken { token: t, sub })
             }
+            None => None,
         };
         let expires_at = tokens.expires_at;
-        let session = StoredSession {
-            access_token: tokens.access_token,
-            refresh_token: tokens
-                .refresh_token
-                .or_else(|| current.and_then(|c| c.refresh_token.clone())),
-            id_token,
-            expires_at,
-            issued_at: Some(now()),
-            scope: tokens
-                .scope
-                .or_else(|| current.and_then(|c| c.scope.clone())),
-            userinfo,
-            sub,
-        };
+        let session = session_from_tokens(tokens, id, userinfo, current, now())?;
         self.write_shared(Some(&session)).await?;
         self.save_session(session)?;
         if previous_sub.is_some() {
@@ -472,14 +461,7 @@ impl BrowserClient {
         else {
             return false;
         };
-        let mut state_matches = false;
-        for (k, v) in &parse_query(query_of(href)) {
-            if k == "state" {
-                state_matches = *v == pending.state;
-                break;
-            }
-        }
-        if !state_matches {
+        if !is_sign_out_return(query_of(href), &pending.state) {
             return false;
         }
         Area::Session.remove(&key);
@@ -501,10 +483,4 @@ async fn draw_entropy() -> Result<Entropy, Error> {
     let drawn = Entropy::from_bytes(random_bytes::<96>()?);
     let digest = sha256(drawn.verifier().secret().as_bytes()).await?;
     Ok(drawn.hashed(digest))
-}
-
-/// Silent SSO outcomes that mean "no provider session": end quietly in `signedOut`.
-pub(super) fn is_quiet(e: &Error) -> bool {
-    matches!(e.kind(), ErrorKind::Provider { error, .. }
-        if matches!(error.as_str(), "login_required" | "consent_required" | "interaction_required" | "account_selection_required"))
 }

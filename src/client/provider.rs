@@ -3,38 +3,21 @@
 
 use super::browser_mode::BrowserClient;
 use crate::browser::crypto::{sha256, verify};
-use crate::browser::http::{get_json, JsonReply};
+use crate::browser::http::get_json;
 use crate::browser::storage::Area;
-use crate::browser::{now, Call};
-use crate::core::discovery::{discovery_url, validate_metadata, Provider, ProviderMetadata};
+use crate::browser::now;
+use crate::core::discovery::{
+    cache_entry, cached_document, discovery_url, validate_metadata, Provider, ProviderMetadata,
+};
 use crate::core::error::{Error, ErrorKind, TokenProblem};
-use crate::core::id_token::{check_userinfo_sub, validate_claims, Expectations, IdTokenClaims};
-use crate::core::json::{decode as from_json, Field, Fields, FromJson};
+use crate::core::id_token::{validate_claims, Expectations, IdTokenClaims};
+use crate::core::user::userinfo_outcome;
+use crate::core::json::decode as from_json;
 use crate::core::jwt::{
-    check_header, check_signature_shape, select_key, split, JoseHeader, JwkSet,
+    check_header, check_signature_shape, key_step, split, JoseHeader, JwkSet, KeyStep,
 };
 use crate::core::secret::{AccessToken, IdToken};
-use crate::core::text::{cat, parse_uint, split_once, uint};
 use std::rc::Rc;
-
-/// How long a cached discovery document is used before it is fetched again, in seconds.
-const DISCOVERY_TTL: u64 = 3600;
-
-struct ProfileHints {
-    sub: Option<String>,
-    email: Option<String>,
-    name: Option<String>,
-}
-
-impl FromJson for ProfileHints {
-    fn read(f: &Fields<'_>) -> Field<Self> {
-        f.done(Self {
-            sub: f.str("sub"),
-            email: f.str("email"),
-            name: f.str("name"),
-        })
-    }
-}
 
 fn utf8(b: &[u8]) -> Result<String, Error> {
     String::from_utf8(b.to_vec()).map_err(|_| Error::token(TokenProblem::Malformed))
@@ -47,11 +30,9 @@ impl BrowserClient {
             return Ok(p);
         }
         let key = self.key("discovery");
-        let cached = Area::Session.get(&key).and_then(|c| {
-            let (at, json) = split_once(&c, b'\n')?;
-            let at = parse_uint(at)?;
-            (now().saturating_sub(at) < DISCOVERY_TTL).then(|| json.to_owned())
-        });
+        let cached = Area::Session
+            .get(&key)
+            .and_then(|entry| cached_document(&entry, now()).map(str::to_owned));
         let provider = match cached.and_then(|json| self.check_metadata(&json).ok()) {
             Some(p) => p,
             None => {
@@ -63,7 +44,7 @@ impl BrowserClient {
                     .into());
                 }
                 let p = self.check_metadata(&reply.body)?;
-                let _ = Area::Session.set(&key, &cat(&[&uint(now()), "\n", &reply.body]));
+                let _ = Area::Session.set(&key, &cache_entry(now(), &reply.body));
                 p
             }
         };
@@ -96,12 +77,14 @@ impl BrowserClient {
             from_json(&utf8(&jws.header)?, "ID token header").map_err(malformed)?;
         let alg = check_header(&header, &provider.allowed_algs)?;
         let kid = header.kid.as_deref();
-        let mut cached = self.inner.jwks.borrow().clone();
-        let mut refetched = false;
+        // The keys at hand, then at most one fresh fetch (`core::jwt::key_step` decides).
+        let mut set = self.inner.jwks.borrow().clone();
+        let mut fetched_fresh = false;
         let jwks = loop {
-            let set = match cached.take() {
-                Some(set) => set,
+            let keys = match set.take() {
+                Some(keys) => keys,
                 None => {
+                    fetched_fresh = true;
                     let reply = get_json(provider.jwks_uri(), None).await?;
                     if reply.status != 200 {
                         return Err(ErrorKind::HttpError {
@@ -109,25 +92,23 @@ impl BrowserClient {
                         }
                         .into());
                     }
-                    let set = Rc::new(from_json::<JwkSet>(&reply.body, "JWKS")?);
-                    *self.inner.jwks.borrow_mut() = Some(set.clone());
-                    set
+                    let keys = Rc::new(from_json::<JwkSet>(&reply.body, "JWKS")?);
+                    *self.inner.jwks.borrow_mut() = Some(keys.clone());
+                    keys
                 }
             };
-            match select_key(&set, kid, alg) {
-                Err(e)
-                    if !refetched
-                        && matches!(
-                            e.kind(),
-                            ErrorKind::TokenInvalid(TokenProblem::UnknownKey)
-                        ) =>
-                {
-                    refetched = true
-                }
-                _ => break set,
+            let fetch_again = match key_step(&keys, kid, alg, fetched_fresh) {
+                KeyStep::Use(_) => false,
+                KeyStep::FetchFresh => true,
+                KeyStep::Refuse(e) => return Err(e),
+            };
+            if !fetch_again {
+                break keys;
             }
         };
-        let key = select_key(&jwks, kid, alg)?;
+        let KeyStep::Use(key) = key_step(&jwks, kid, alg, true) else {
+            return Err(Error::token(TokenProblem::UnknownKey));
+        };
         check_signature_shape(&jws.signature, alg, key)?;
         if !verify(alg, key, jws.signing_input.as_bytes(), &jws.signature).await? {
             return Err(Error::token(TokenProblem::BadSignature));
@@ -145,42 +126,18 @@ impl BrowserClient {
         Ok((claims, payload))
     }
 
-    /// The UserInfo request, when the ID token lacks profile claims the app asked for.
-    pub(super) fn userinfo_request(
+    /// Reads UserInfo with the new access token (`core::user::userinfo_wanted` decided to) and
+    /// checks it (`core::user::userinfo_outcome`).
+    pub(super) async fn userinfo(
         &self,
         provider: &Provider,
         token: &AccessToken,
-        payload: &str,
-    ) -> Result<Option<Call<JsonReply>>, Error> {
+        sub: &str,
+    ) -> Result<Option<String>, Error> {
         let Some(endpoint) = provider.metadata.userinfo_endpoint.as_deref() else {
             return Ok(None);
         };
-        let hints: ProfileHints = from_json(payload, "ID token claims")?;
-        let wants_profile = self
-            .config()
-            .scopes
-            .iter()
-            .any(|s| s == "profile" || s == "email");
-        if hints.email.is_some() || hints.name.is_some() || !wants_profile {
-            return Ok(None);
-        }
-        Ok(Some(get_json(endpoint, Some(token.secret()))))
+        let reply = get_json(endpoint, Some(token.secret())).await.ok();
+        userinfo_outcome(reply.as_ref().map(|r| (r.status, r.body.as_str())), sub)
     }
-}
-
-/// The UserInfo response as stored. A `sub` mismatch is fatal (Core 5.3.2); an unreachable
-/// endpoint is not (the ID token already identifies the user).
-pub(super) fn userinfo_result(
-    reply: Result<JsonReply, Error>,
-    sub: &str,
-) -> Result<Option<String>, Error> {
-    let Ok(reply) = reply else {
-        return Ok(None);
-    };
-    if reply.status != 200 {
-        return Ok(None);
-    }
-    let info: ProfileHints = from_json(&reply.body, "UserInfo response")?;
-    check_userinfo_sub(sub, info.sub.as_deref())?;
-    Ok(Some(reply.body))
 }

@@ -7,9 +7,7 @@ use crate::browser::crypto::random_bytes;
 use crate::browser::now;
 use crate::browser::timer::{on_wake_up, timeout};
 use crate::core::error::{Error, ErrorKind};
-use crate::core::refresh::{
-    classify, needs_refresh, next_renewal, rescue_silently, Next, ScheduleInput, Verdict,
-};
+use crate::core::refresh::{needs_refresh, next_renewal, Next, RefreshRun, RefreshStep, ScheduleInput};
 use crate::core::secret::AccessToken;
 use crate::core::token::refresh_body;
 use std::rc::{Rc, Weak};
@@ -54,83 +52,48 @@ impl BrowserClient {
             .ok_or_else(|| ErrorKind::NotSignedIn.into())
     }
 
-    /// One refresh for every tab, run under the cross-tab lock: re-read storage first (another
-    /// tab may have refreshed while we waited), and treat `invalid_grant` as a possible race.
+    /// One refresh for every tab, run under the cross-tab lock: carries out the steps of
+    /// `core::refresh::RefreshRun`, which decides what to read, adopt, redeem or end.
     async fn refresh_now(self) -> Result<(), Error> {
         self.inner.last_attempt.set(Some(now()));
-        let result = 'refresh: {
-            // Another tab may have refreshed while this one waited for the lock.
-            let mut shared = self.read_shared().await;
-            let fresh =
-                shared.take_if(|s| !needs_refresh(s.expires_at, s.issued_at, now(), self.margin()));
-            if let Some(stored) = fresh {
-                self.adopt(stored);
-                break 'refresh Ok(());
-            }
-            let mine = self.inner.session.borrow().clone();
-            let Some(mut current) = shared.map(Rc::new).or(mine) else {
-                break 'refresh Err(ErrorKind::NotSignedIn.into());
-            };
-            let mut rechecked = false;
-            let result = loop {
-                let r = match &current.refresh_token {
-                    // No refresh token was issued: renew through the provider session, if allowed.
-                    None if self.config().silent_sso => {
-                        self.silent_sign_in(Some(&current.sub)).await
-                    }
-                    None => Err(ErrorKind::TokenExpired.into()),
-                    Some(rt) => match self.provider().await {
-                        Ok(provider) => {
+        let (mut run, mut step) = RefreshRun::start(self.config().silent_sso, self.margin());
+        let result = loop {
+            step = match step {
+                RefreshStep::ReadShared => {
+                    let shared = self.read_shared().await;
+                    let mine = self.inner.session.borrow().as_deref().cloned();
+                    run.read(shared, mine, now())
+                }
+                RefreshStep::Redeem(current) => {
+                    let r = match (self.provider().await, &current.refresh_token) {
+                        (Ok(provider), Some(rt)) => {
                             let body = refresh_body(rt, &self.config().client_id);
                             self.redeem(&provider, body, None, Some(&current), Some(&current.sub))
                                 .await
                         }
-                        Err(e) => Err(e),
-                    },
-                };
-                match &r {
-                    Err(e) if !rechecked && classify(e) == Verdict::RecheckStorage => {}
-                    _ => break r,
+                        (Err(e), _) => Err(e),
+                        (Ok(_), None) => Err(ErrorKind::NotSignedIn.into()),
+                    };
+                    run.answered(r)
                 }
-                // A possible race (BCP 212): if storage holds another refresh token, try that
-                // one. It is not adopted on trust: a provider with reuse detection may have
-                // revoked the whole grant, and only a successful refresh proves the session alive.
-                rechecked = true;
-                match self.read_shared().await {
-                    Some(s)
-                        if s.refresh_token.as_ref().map(|t| t.secret())
-                            != current.refresh_token.as_ref().map(|t| t.secret()) =>
-                    {
-                        current = Rc::new(s);
+                RefreshStep::SilentSignIn { sub } => {
+                    run.answered(self.silent_sign_in(Some(&sub)).await)
+                }
+                RefreshStep::Adopt(stored) => {
+                    self.adopt(stored);
+                    break Ok(());
+                }
+                RefreshStep::Done {
+                    result,
+                    end_session,
+                } => {
+                    if end_session {
+                        let _ = self.write_shared(None).await;
+                        self.drop_session();
                     }
-                    _ => break r,
+                    break result;
                 }
             };
-            // A lost grant with a live provider session: one silent sign-in before giving up.
-            let result = match result {
-                Err(e)
-                    if rescue_silently(
-                        &e,
-                        self.config().silent_sso,
-                        current.refresh_token.is_some(),
-                    ) =>
-                {
-                    match self.silent_sign_in(Some(&current.sub)).await {
-                        Ok(()) => Ok(()),
-                        // The refresh's failure is what ended the session.
-                        Err(_) => Err(e),
-                    }
-                }
-                r => r,
-            };
-            if let Err(e) = &result {
-                // After the re-check an `invalid_grant` is final.
-                if classify(e) != Verdict::Transient {
-                    let _ = self.write_shared(None).await;
-                    self.drop_session();
-                }
-            }
-            result
         };
         self.count_attempt(&result);
         result

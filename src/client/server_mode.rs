@@ -10,10 +10,10 @@ use crate::browser::channel::Channel;
 use crate::browser::http::backend;
 use crate::browser::{idb, nav};
 use crate::core::authorize::SignInOptions;
-use crate::core::error::{Error, ErrorKind};
-use crate::core::refresh::{classify, Verdict};
+use crate::core::error::Error;
 use crate::core::server::{
-    backend_unavailable, login_url, me_result, refresh_result, sign_out_result, Me, ServerConfig,
+    backend_unavailable, login_url, me_result, refresh_ends_session, refresh_result,
+    sign_out_result, Me, RefreshMark, ServerConfig,
 };
 use crate::core::session::Status;
 use crate::core::text::{cat, parse_uint, uint};
@@ -24,8 +24,8 @@ use std::rc::Rc;
 pub(super) struct ServerInner {
     shared: Shared,
     config: ServerConfig,
-    /// When the last `/refresh` of any tab succeeded (ms since the epoch).
-    refreshed_at: Cell<f64>,
+    /// When the last `/refresh` of any tab succeeded, as far as it is believable.
+    refreshed_at: Cell<RefreshMark>,
 }
 
 /// The server-mode engine (cheap to clone).
@@ -41,7 +41,7 @@ impl ServerClient {
             inner: Rc::new(ServerInner {
                 shared: Shared::new(prefix),
                 config,
-                refreshed_at: Cell::new(0.0),
+                refreshed_at: Cell::new(RefreshMark::default()),
             }),
         }
     }
@@ -67,10 +67,7 @@ impl ServerClient {
             if msg == MSG_SIGNED_OUT {
                 inner.shared.set_view(Status::SignedOut, None, None);
             } else if let Some(at) = msg.strip_prefix(MSG_REFRESHED).and_then(parse_uint) {
-                let at = at as f64;
-                if at > inner.refreshed_at.get() {
-                    inner.refreshed_at.set(at);
-                }
+                observe(&inner.refreshed_at, at);
             }
         });
         *shared.channel.borrow_mut() = channel;
@@ -167,7 +164,8 @@ impl ServerClient {
     }
 
     async fn refresh_locked(self, request_started: f64) -> Result<(), Error> {
-        if self.inner.refreshed_at.get() > request_started {
+        let started = request_started as u64;
+        if !self.inner.refreshed_at.get().refresh_needed(started) {
             // Another caller or tab refreshed after this request went out: just retry it.
             return Ok(());
         }
@@ -175,11 +173,9 @@ impl ServerClient {
         // released: the IndexedDB copy, committed before that release, is authoritative.
         let key = self.shared().key("refreshed");
         if let Ok(Some(t)) = idb::get(&key).await {
-            if let Some(at) = parse_uint(&t).map(|v| v as f64) {
-                if at > self.inner.refreshed_at.get() {
-                    self.inner.refreshed_at.set(at);
-                }
-                if at > request_started {
+            if let Some(at) = parse_uint(&t) {
+                observe(&self.inner.refreshed_at, at);
+                if !self.inner.refreshed_at.get().refresh_needed(started) {
                     return Ok(());
                 }
             }
@@ -192,16 +188,13 @@ impl ServerClient {
         match &result {
             Ok(()) => {
                 let at = date_now();
-                self.inner.refreshed_at.set(at);
+                observe(&self.inner.refreshed_at, at as u64);
                 let _ = idb::set(&key, Some(&uint(at as u64))).await;
                 self.shared()
                     .broadcast(&cat(&[MSG_REFRESHED, &uint(at as u64)]));
             }
             // 401 from refresh: the backend has no session to refresh.
-            Err(e)
-                if classify(e) != Verdict::Transient
-                    || matches!(e.kind(), ErrorKind::HttpError { status: 401 }) =>
-            {
+            Err(e) if refresh_ends_session(e) => {
                 self.shared().set_view(Status::SignedOut, None, None);
                 self.shared().broadcast(MSG_SIGNED_OUT);
             }
@@ -209,5 +202,14 @@ impl ServerClient {
         }
         self.shared().refreshed(result.as_ref().map(|_| None));
         result
+    }
+}
+
+/// Takes a `refreshed` mark (broadcast, IndexedDB, or this tab's own) if `core::server`
+/// finds it believable.
+fn observe(mark: &Cell<RefreshMark>, at_ms: u64) {
+    let mut m = mark.get();
+    if m.observe(at_ms, date_now() as u64) {
+        mark.set(m);
     }
 }

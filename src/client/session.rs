@@ -11,7 +11,7 @@ use crate::browser::vault;
 use crate::core::error::Error;
 use crate::core::json::decode as from_json;
 use crate::core::jwt::split;
-use crate::core::session::{Status, StoredSession};
+use crate::core::session::{adopt_announced, Status, StoredSession};
 use crate::core::user::User;
 use std::rc::Rc;
 
@@ -47,12 +47,7 @@ impl BrowserClient {
             match msg.as_str() {
                 MSG_SESSION => crate::browser::spawn(async move {
                     if let Some(s) = me.read_shared().await {
-                        let newer = me
-                            .inner
-                            .session
-                            .borrow()
-                            .as_ref()
-                            .is_none_or(|c| s.issued_at >= c.issued_at);
+                        let newer = adopt_announced(me.inner.session.borrow().as_deref(), &s);
                         if newer {
                             me.adopt(s);
                         }

@@ -229,6 +229,19 @@ fn build(
     Ok((url, pending))
 }
 
+/// Whether a failed silent sign-in (`prompt=none`) only means "no provider session the user can
+/// resume without a form": the bootstrap then ends `SignedOut` and a sign-in card shows its form,
+/// both without an error. The one definition every caller uses.
+///
+/// Everything else is reported, a timeout above all: the iframe never came back, which is
+/// what an unregistered silent redirect URI or a provider error page looks like.
+pub fn silent_failure_is_quiet(e: &Error) -> bool {
+    matches!(e.kind(), ErrorKind::Provider { error, .. } if matches!(
+        error.as_str(),
+        "login_required" | "consent_required" | "interaction_required" | "account_selection_required"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -422,5 +435,34 @@ mod tests {
         .unwrap();
         assert!(!p.is_expired(1000 + PENDING_LIFETIME));
         assert!(p.is_expired(1001 + PENDING_LIFETIME));
+    }
+
+    #[test]
+    fn quiet_silent_answers_are_the_four_prompt_none_codes() {
+        let provider = |c: &str| -> Error {
+            ErrorKind::Provider {
+                error: c.into(),
+                description: Some("x".into()),
+            }
+            .into()
+        };
+        for quiet in [
+            "login_required",
+            "consent_required",
+            "interaction_required",
+            "account_selection_required",
+        ] {
+            assert!(silent_failure_is_quiet(&provider(quiet)), "{quiet}");
+        }
+        for loud in [
+            provider("access_denied"),
+            provider("invalid_request"),
+            provider("server_error"),
+            ErrorKind::Timeout { what: "silent sign-in" }.into(),
+            ErrorKind::StateMismatch.into(),
+            ErrorKind::Network { detail: "x".into() }.into(),
+        ] {
+            assert!(!silent_failure_is_quiet(&loud), "{loud:?}");
+        }
     }
 }

@@ -4,7 +4,7 @@ use crate::core::config::BrowserConfig;
 use crate::core::error::{Error, ErrorKind, IssuerSource};
 use crate::core::json::{Field, Fields, FromJson};
 use crate::core::jwt::Alg;
-use crate::core::text::cat;
+use crate::core::text::{cat, parse_uint, split_once, uint};
 use crate::core::url::HttpUrl;
 
 /// The discovery document, as the provider publishes it. Unknown members are ignored.
@@ -188,6 +188,22 @@ pub fn validate_metadata(
     })
 }
 
+/// How long a cached discovery document is used before it is fetched again, in seconds.
+pub const DISCOVERY_TTL: u64 = 3600;
+
+/// The cache entry for a discovery document fetched at `fetched_at`: `{fetched_at}\n{document}`.
+pub fn cache_entry(fetched_at: u64, document: &str) -> String {
+    cat(&[&uint(fetched_at), "\n", document])
+}
+
+/// The document of a cache entry while it may be used: fetched less than [`DISCOVERY_TTL`]
+/// ago, and not in the future (a clock that jumped back, or an entry someone wrote by hand).
+pub fn cached_document(entry: &str, now: u64) -> Option<&str> {
+    let (at, document) = split_once(entry, b'\n')?;
+    let at = parse_uint(at)?;
+    (at <= now && now - at < DISCOVERY_TTL).then_some(document)
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -332,6 +348,18 @@ pub(crate) mod tests {
                 ),
                 "case {i}: {r:?}"
             );
+        }
+    }
+
+    #[test]
+    fn the_discovery_cache_lives_an_hour() {
+        let entry = cache_entry(1_000, "{}");
+        assert_eq!(cached_document(&entry, 1_000), Some("{}"));
+        assert_eq!(cached_document(&entry, 1_000 + DISCOVERY_TTL - 1), Some("{}"));
+        assert_eq!(cached_document(&entry, 1_000 + DISCOVERY_TTL), None, "expired");
+        assert_eq!(cached_document(&entry, 999), None, "from the future");
+        for broken in ["", "{}", "x\n{}", "-1\n{}"] {
+            assert_eq!(cached_document(broken, 1_000), None, "{broken:?}");
         }
     }
 }

@@ -37,8 +37,8 @@ impl Alg {
     }
 }
 
-/// A JWS split into its parts, with header and payload decoded from base64url.
-#[derive(Debug)]
+/// A JWS split into its parts, with header and payload decoded from base64url. Its `Debug`
+/// shows the header only: the payload and the signing input are the token itself.
 pub struct Jws<'a> {
     /// `base64url(header) . base64url(payload)`: the bytes that were signed.
     pub signing_input: &'a str,
@@ -48,6 +48,16 @@ pub struct Jws<'a> {
     pub payload: Vec<u8>,
     /// Signature bytes.
     pub signature: Vec<u8>,
+}
+
+impl std::fmt::Debug for Jws<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jws")
+            .field("header", &String::from_utf8_lossy(&self.header))
+            .field("payload", &"[redacted]")
+            .field("signature_len", &self.signature.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Splits a compact JWS. Five parts (JWE) and anything not strictly base64url are refused.
@@ -241,6 +251,32 @@ pub fn check_signature_shape(signature: &[u8], alg: Alg, key: &Jwk) -> Result<()
     }
 }
 
+/// What to do with the signing keys at hand for one ID token.
+#[derive(Debug)]
+pub enum KeyStep<'a> {
+    /// Verify with this key.
+    Use(&'a Jwk),
+    /// No key of that id: the provider may have rotated its keys. Fetch the JWKS once more
+    /// (not from a cache) and look again.
+    FetchFresh,
+    /// Refused.
+    Refuse(Error),
+}
+
+/// The key sequence of an ID-token verification: the keys at hand (cached, or `fetched_fresh`
+/// for this verification), at most one fresh fetch when no key has the token's id, then the
+/// key or the refusal. A set fetched for this verification is never fetched again: one
+/// verification makes at most one JWKS request.
+pub fn key_step<'a>(set: &'a JwkSet, kid: Option<&str>, alg: Alg, fetched_fresh: bool) -> KeyStep<'a> {
+    match select_key(set, kid, alg) {
+        Ok(k) => KeyStep::Use(k),
+        Err(e) if !fetched_fresh && e.kind() == &crate::core::error::ErrorKind::TokenInvalid(TokenProblem::UnknownKey) => {
+            KeyStep::FetchFresh
+        }
+        Err(e) => KeyStep::Refuse(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -411,5 +447,37 @@ mod tests {
             check_signature_shape(&[0; 128], Alg::RS256, &small).is_err(),
             "RSA keys under 2048 bits are refused"
         );
+    }
+
+    #[test]
+    fn a_split_token_prints_its_header_only() {
+        // {"alg":"RS256"} . {"sub":"SECRET-SUBJECT"} . "sig"
+        let token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJTRUNSRVQtU1VCSkVDVCJ9.c2ln";
+        let s = format!("{:?}", split(token).unwrap());
+        assert!(s.contains("RS256"), "{s}");
+        assert!(!s.contains("SECRET") && !s.contains("eyJzdWIi"), "{s}");
+    }
+
+    #[test]
+    fn the_key_sequence_fetches_fresh_keys_at_most_once() {
+        let old = JwkSet {
+            keys: vec![rsa(Some("old"))],
+        };
+        let rotated = JwkSet {
+            keys: vec![rsa(Some("new")), ec(Some("e1"))],
+        };
+        let kid = |k: KeyStep<'_>| match k {
+            KeyStep::Use(k) => format!("use {}", k.kid.as_deref().unwrap_or("-")),
+            KeyStep::FetchFresh => "fetch".into(),
+            KeyStep::Refuse(e) => format!("refuse {}", e.message()),
+        };
+        // Cached keys without the token's kid: one fresh fetch, then the new key.
+        assert_eq!(kid(key_step(&old, Some("new"), Alg::RS256, false)), "fetch");
+        assert_eq!(kid(key_step(&rotated, Some("new"), Alg::RS256, true)), "use new");
+        // Still unknown after the fresh fetch: refused, no second fetch.
+        assert!(kid(key_step(&rotated, Some("gone"), Alg::RS256, true)).starts_with("refuse"));
+        // A known kid whose key does not fit the algorithm: refused at once, no fetch.
+        assert!(kid(key_step(&rotated, Some("e1"), Alg::RS256, false)).starts_with("refuse"));
+        assert_eq!(kid(key_step(&old, Some("old"), Alg::RS256, false)), "use old");
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::core::discovery::Provider;
 use crate::core::secret::{IdToken, RefreshToken};
-use crate::core::url::{form_encode, with_query};
+use crate::core::url::{form_encode, parse_query, with_query};
 
 /// The revocation form body for a public client.
 pub fn revocation_body(token: &RefreshToken, client_id: &str) -> String {
@@ -32,6 +32,16 @@ pub fn end_session_url(
         pairs.push(("state", state));
     }
     Some(with_query(endpoint, &form_encode(&pairs)))
+}
+
+/// Whether the page at `query` (the URL's query, without `?`) is the return from the sign-out
+/// this browser started with `pending_state`: its first `state` parameter is exactly that value.
+/// Only then is the pending sign-out consumed (and no silent sign-in started on this page).
+pub fn is_sign_out_return(query: &str, pending_state: &str) -> bool {
+    parse_query(query)
+        .into_iter()
+        .find(|(k, _)| k == "state")
+        .is_some_and(|(_, v)| v == pending_state)
 }
 
 #[cfg(test)]
@@ -69,5 +79,16 @@ mod tests {
         let mut p = provider();
         p.metadata.end_session_endpoint = None;
         assert!(end_session_url(&p, "app", None, None, "st").is_none());
+    }
+
+    #[test]
+    fn only_our_own_sign_out_state_is_a_return() {
+        assert!(is_sign_out_return("state=abc", "abc"));
+        assert!(is_sign_out_return("x=1&state=abc", "abc"));
+        assert!(!is_sign_out_return("state=abd", "abc"));
+        assert!(!is_sign_out_return("", "abc"));
+        assert!(!is_sign_out_return("state=", "abc"));
+        assert!(!is_sign_out_return("state=evil&state=abc", "abc"), "the first state decides");
+        assert!(is_sign_out_return("state=a%2Bb", "a+b"), "decoded before comparing");
     }
 }

@@ -1,6 +1,7 @@
 //! When to refresh, and what a refresh failure means for the session.
 
 use crate::core::error::{Error, ErrorKind};
+use crate::core::session::StoredSession;
 
 /// What a failed refresh means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +150,205 @@ pub fn next_renewal(i: &ScheduleInput) -> Next {
         Next::RecheckIn(MAX_TIMER)
     } else {
         Next::RenewIn(delay)
+    }
+}
+
+// ---- the refresh flow ------------------------------------------------------------------------
+
+/// What the refresh flow asks its driver to do next. The driver (the client, or a simulated
+/// tab in the tests) carries the step out and hands what happened back to [`RefreshRun`]; it
+/// decides nothing itself.
+#[derive(Debug)]
+pub enum RefreshStep {
+    /// Read the session as every tab sees it (the shared copy), then call [`RefreshRun::read`].
+    ReadShared,
+    /// Send this session's refresh token to the token endpoint, then call
+    /// [`RefreshRun::answered`] with the outcome (the renewed session stored on success).
+    Redeem(StoredSession),
+    /// Renew through the provider's session (`prompt=none`) for this subject, then call
+    /// [`RefreshRun::answered`].
+    SilentSignIn {
+        /// The subject the renewed session must have.
+        sub: String,
+    },
+    /// Another tab renewed already: take this session as it is, without a request. The flow
+    /// succeeded.
+    Adopt(StoredSession),
+    /// The flow is over. With `end_session`, the session ends everywhere: the shared copy is
+    /// cleared first, then this tab's, then the other tabs are told.
+    Done {
+        /// How the refresh ended.
+        result: Result<(), Error>,
+        /// Whether the session is over (a terminal failure, or `invalid_grant` after the
+        /// re-check and the rescue).
+        end_session: bool,
+    },
+}
+
+#[derive(Debug)]
+enum Phase {
+    /// Waiting for the first read of the shared copy.
+    First,
+    /// Waiting for a redeem or silent sign-in; `rechecked` once storage was read again.
+    Attempt { rechecked: bool },
+    /// `invalid_grant` came back: waiting for the second read of the shared copy.
+    Recheck { failure: Error },
+    /// The grant is lost: waiting for the silent sign-in that may rescue the session.
+    Rescue { failure: Error },
+    Over,
+}
+
+/// One refresh, run under the cross-tab lock, as a state machine (BCP 212: `invalid_grant` on
+/// refresh is treated as a possible race before the session ends).
+///
+/// 1. Read the shared copy: another tab may have renewed while this one waited for the lock.
+///    A copy whose access token is still fresh is adopted as it is.
+/// 2. Otherwise renew the freshest session known (the shared copy, else this tab's): with its
+///    refresh token, or, without one and with silent SSO, through `prompt=none`.
+/// 3. On `invalid_grant`, read the shared copy once more: a different refresh token there is
+///    tried (not adopted on trust: a provider with reuse detection may have revoked the whole
+///    grant, and only a successful refresh proves it alive).
+/// 4. A grant still lost with silent SSO on: one silent sign-in before giving up.
+/// 5. End the session unless the failure is transient ([`classify`]).
+#[derive(Debug)]
+pub struct RefreshRun {
+    silent_sso: bool,
+    margin: u64,
+    current: Option<StoredSession>,
+    phase: Phase,
+}
+
+impl RefreshRun {
+    /// Starts a refresh; the first step is always [`RefreshStep::ReadShared`].
+    pub fn start(silent_sso: bool, margin: u64) -> (Self, RefreshStep) {
+        let run = Self {
+            silent_sso,
+            margin,
+            current: None,
+            phase: Phase::First,
+        };
+        (run, RefreshStep::ReadShared)
+    }
+
+    /// The shared copy as read (`None`: nothing stored, or unreadable), this tab's own session,
+    /// and the time of the read.
+    pub fn read(
+        &mut self,
+        shared: Option<StoredSession>,
+        mine: Option<StoredSession>,
+        now: u64,
+    ) -> RefreshStep {
+        match std::mem::replace(&mut self.phase, Phase::Over) {
+            Phase::First => {
+                let shared = match shared {
+                    Some(s) if !needs_refresh(s.expires_at, s.issued_at, now, self.margin) => {
+                        return RefreshStep::Adopt(s);
+                    }
+                    other => other,
+                };
+                self.current = shared.or(mine);
+                if self.current.is_none() {
+                    return self.finish(Err(ErrorKind::NotSignedIn.into()));
+                }
+                self.attempt(false)
+            }
+            Phase::Recheck { failure } => {
+                let held = self
+                    .current
+                    .as_ref()
+                    .and_then(|c| c.refresh_token.as_ref().map(|t| t.secret().to_owned()));
+                match shared {
+                    Some(s) if s.refresh_token.as_ref().map(|t| t.secret()) != held.as_deref() => {
+                        self.current = Some(s);
+                        self.attempt(true)
+                    }
+                    _ => self.after_attempts(Err(failure)),
+                }
+            }
+            other => {
+                self.phase = other;
+                self.misuse()
+            }
+        }
+    }
+
+    /// What the redeem or the silent sign-in asked for came to.
+    pub fn answered(&mut self, result: Result<(), Error>) -> RefreshStep {
+        match std::mem::replace(&mut self.phase, Phase::Over) {
+            Phase::Attempt { rechecked } => match result {
+                Err(e) if !rechecked && classify(&e) == Verdict::RecheckStorage => {
+                    self.phase = Phase::Recheck { failure: e };
+                    RefreshStep::ReadShared
+                }
+                r => self.after_attempts(r),
+            },
+            Phase::Rescue { failure } => match result {
+                Ok(()) => self.finish(Ok(())),
+                // The refresh's failure is what ended the session, not the rescue's.
+                Err(_) => self.finish(Err(failure)),
+            },
+            other => {
+                self.phase = other;
+                self.misuse()
+            }
+        }
+    }
+
+    fn attempt(&mut self, rechecked: bool) -> RefreshStep {
+        let Some(current) = &self.current else {
+            return self.finish(Err(ErrorKind::NotSignedIn.into()));
+        };
+        match &current.refresh_token {
+            Some(_) => {
+                self.phase = Phase::Attempt { rechecked };
+                RefreshStep::Redeem(current.clone())
+            }
+            // No refresh token was issued: renew through the provider session, if allowed.
+            None if self.silent_sso => {
+                self.phase = Phase::Attempt { rechecked };
+                RefreshStep::SilentSignIn {
+                    sub: current.sub.clone(),
+                }
+            }
+            None => self.after_attempts(Err(ErrorKind::TokenExpired.into())),
+        }
+    }
+
+    fn after_attempts(&mut self, result: Result<(), Error>) -> RefreshStep {
+        let had_refresh_token = self
+            .current
+            .as_ref()
+            .is_some_and(|c| c.refresh_token.is_some());
+        match result {
+            Err(e) if rescue_silently(&e, self.silent_sso, had_refresh_token) => {
+                let sub = self.current.as_ref().map(|c| c.sub.clone()).unwrap_or_default();
+                self.phase = Phase::Rescue { failure: e };
+                RefreshStep::SilentSignIn { sub }
+            }
+            r => self.finish(r),
+        }
+    }
+
+    fn finish(&mut self, result: Result<(), Error>) -> RefreshStep {
+        self.phase = Phase::Over;
+        let end_session = matches!(&result, Err(e) if classify(e) != Verdict::Transient);
+        RefreshStep::Done {
+            result,
+            end_session,
+        }
+    }
+
+    /// A driver that answers a question that was not asked: end without touching the session.
+    fn misuse(&mut self) -> RefreshStep {
+        self.phase = Phase::Over;
+        RefreshStep::Done {
+            result: Err(ErrorKind::InvalidResponse {
+                what: "refresh flow",
+                reason: "an answer to a step that was not asked".into(),
+            }
+            .into()),
+            end_session: false,
+        }
     }
 }
 
@@ -383,5 +583,158 @@ mod tests {
         assert!(!needs_refresh(None, Some(1000), u64::MAX / 2, 30));
         // An old session without issued_at falls back to the plain margin.
         assert!(needs_refresh(Some(1060), None, 1030, 30));
+    }
+
+    // ---- the refresh flow as a table ---------------------------------------------------------
+
+    use crate::core::secret::{AccessToken, IdToken, RefreshToken};
+
+    const NOW: u64 = 1_000;
+
+    fn stored(rt: Option<&str>, expires_at: u64) -> StoredSession {
+        StoredSession {
+            access_token: AccessToken::new("at".into()),
+            refresh_token: rt.map(|t| RefreshToken::new(t.into())),
+            id_token: IdToken::new("id".into()),
+            expires_at: Some(expires_at),
+            issued_at: Some(expires_at - 300),
+            scope: None,
+            userinfo: None,
+            sub: "alice".into(),
+        }
+    }
+
+    /// A compact trace of a run: the steps it asked for, with the answers the table gives.
+    #[derive(Debug, PartialEq)]
+    enum Seen {
+        Read,
+        Redeem(Option<String>),
+        Silent,
+        Adopt,
+        Done(Result<(), String>, bool),
+    }
+
+    fn seen(step: &RefreshStep) -> Seen {
+        match step {
+            RefreshStep::ReadShared => Seen::Read,
+            RefreshStep::Redeem(s) => {
+                Seen::Redeem(s.refresh_token.as_ref().map(|t| t.secret().to_owned()))
+            }
+            RefreshStep::SilentSignIn { .. } => Seen::Silent,
+            RefreshStep::Adopt(_) => Seen::Adopt,
+            RefreshStep::Done {
+                result,
+                end_session,
+            } => Seen::Done(
+                result.as_ref().map(|_| ()).map_err(|e| e.code().to_owned()),
+                *end_session,
+            ),
+        }
+    }
+
+    /// Drives a run: `reads` answer each `ReadShared` in turn, `answers` each redeem or silent
+    /// sign-in in turn. Returns the trace.
+    fn drive(
+        silent_sso: bool,
+        mine: Option<StoredSession>,
+        mut reads: Vec<Option<StoredSession>>,
+        mut answers: Vec<Result<(), Error>>,
+    ) -> Vec<Seen> {
+        reads.reverse();
+        answers.reverse();
+        let (mut run, mut step) = RefreshRun::start(silent_sso, 60);
+        let mut trace = vec![];
+        loop {
+            trace.push(seen(&step));
+            step = match step {
+                RefreshStep::ReadShared => {
+                    run.read(reads.pop().expect("an unexpected read"), mine.clone(), NOW)
+                }
+                RefreshStep::Redeem(_) | RefreshStep::SilentSignIn { .. } => {
+                    run.answered(answers.pop().expect("an unexpected request"))
+                }
+                RefreshStep::Adopt(_) | RefreshStep::Done { .. } => break,
+            };
+        }
+        assert!(reads.is_empty() && answers.is_empty(), "unused inputs: {trace:?}");
+        trace
+    }
+
+    fn done(code: &str, end: bool) -> Seen {
+        Seen::Done(Err(code.into()), end)
+    }
+
+    fn redeem(rt: &str) -> Seen {
+        Seen::Redeem(Some(rt.into()))
+    }
+
+    #[test]
+    fn the_refresh_flow_as_a_table() {
+        use Seen::*;
+        let due = |rt| Some(stored(Some(rt), NOW + 10));
+        let fresh = |rt| Some(stored(Some(rt), NOW + 3_000));
+        let grant = || provider("invalid_grant");
+        let cases: Vec<(&str, bool, Option<StoredSession>, Vec<Option<StoredSession>>, Vec<Result<(), Error>>, Vec<Seen>)> = vec![
+            ("another tab renewed: adopt, no request",
+                false, due("a"), vec![fresh("b")], vec![], vec![Read, Adopt]),
+            ("due: redeem the shared copy's token",
+                false, due("a"), vec![due("b")], vec![Ok(())], vec![Read, redeem("b"), Done(Ok(()), false)]),
+            ("nothing shared: redeem this tab's token",
+                false, due("a"), vec![None], vec![Ok(())], vec![Read, redeem("a"), Done(Ok(()), false)]),
+            ("nothing anywhere: not signed in, ended",
+                false, None, vec![None], vec![], vec![Read, done("not_signed_in", true)]),
+            ("transient failure: keep the session",
+                false, due("a"), vec![due("a")], vec![Err(ErrorKind::Network { detail: "x".into() }.into())],
+                vec![Read, redeem("a"), done("network", false)]),
+            ("terminal failure: end it",
+                false, due("a"), vec![due("a")], vec![Err(provider("TOKEN_REVOKED"))],
+                vec![Read, redeem("a"), done("TOKEN_REVOKED", true)]),
+            ("invalid_grant, another token stored: it proves itself",
+                false, due("a"), vec![due("a"), due("b")], vec![Err(grant()), Ok(())],
+                vec![Read, redeem("a"), Read, redeem("b"), Done(Ok(()), false)]),
+            ("invalid_grant, the same token stored: ended",
+                false, due("a"), vec![due("a"), due("a")], vec![Err(grant())],
+                vec![Read, redeem("a"), Read, done("invalid_grant", true)]),
+            ("invalid_grant twice: the re-check happens once",
+                false, due("a"), vec![due("a"), due("b")], vec![Err(grant()), Err(grant())],
+                vec![Read, redeem("a"), Read, redeem("b"), done("invalid_grant", true)]),
+            ("invalid_grant, nothing stored any more: ended",
+                false, due("a"), vec![due("a"), None], vec![Err(grant())],
+                vec![Read, redeem("a"), Read, done("invalid_grant", true)]),
+            ("lost grant with silent SSO: rescued",
+                true, due("a"), vec![due("a"), due("a")], vec![Err(grant()), Ok(())],
+                vec![Read, redeem("a"), Read, Silent, Done(Ok(()), false)]),
+            ("lost grant, the rescue fails: the grant's error ends it",
+                true, due("a"), vec![due("a"), due("a")],
+                vec![Err(grant()), Err(provider("login_required"))],
+                vec![Read, redeem("a"), Read, Silent, done("invalid_grant", true)]),
+            ("no refresh token, silent SSO: renew silently",
+                true, Some(stored(None, NOW + 10)), vec![None], vec![Ok(())],
+                vec![Read, Silent, Done(Ok(()), false)]),
+            ("no refresh token, silent renewal needs a form: kept until it expires",
+                true, Some(stored(None, NOW + 10)), vec![None], vec![Err(provider("login_required"))],
+                vec![Read, Silent, done("login_required", false)]),
+            ("no refresh token, no silent SSO: expired, kept for the caller to decide",
+                false, Some(stored(None, NOW + 10)), vec![None], vec![],
+                vec![Read, done("token_expired", false)]),
+            ("a refused ID token on renewal: ended",
+                false, due("a"), vec![due("a")], vec![Err(Error::token(TokenProblem::BadSignature))],
+                vec![Read, redeem("a"), done("token_invalid", true)]),
+        ];
+        for (name, silent, mine, reads, answers, want) in cases {
+            assert_eq!(drive(silent, mine, reads, answers), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_driver_that_answers_out_of_turn_changes_nothing() {
+        let (mut run, _) = RefreshRun::start(false, 60);
+        match run.answered(Ok(())) {
+            RefreshStep::Done {
+                result: Err(e),
+                end_session: false,
+            } => assert_eq!(e.code(), "invalid_response"),
+            other => panic!("{other:?}"),
+        }
     }
 }

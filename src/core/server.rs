@@ -175,6 +175,45 @@ fn error_of(status: u16, body: &str) -> Error {
     }
 }
 
+// ---- the refresh rules ---------------------------------------------------------------------
+
+/// How far past this tab's clock a `refreshed` mark may lie, in ms. Every tab of an origin
+/// reads the same clock; the slack covers rounding and the time between the read and the write.
+pub const MARK_SKEW_MS: u64 = 2_000;
+
+/// The time of the last successful `/refresh` any tab reported (a `refreshed:{ms}` broadcast
+/// or the IndexedDB copy), as far as it is believable. A mark from the future is ignored: a
+/// script of the origin could otherwise write a far-future time once and disable `/refresh`
+/// for good.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RefreshMark(u64);
+
+impl RefreshMark {
+    /// Takes `mark_ms` when it is later than the one held and not past `now_ms` plus
+    /// [`MARK_SKEW_MS`]; returns whether it was taken.
+    pub fn observe(&mut self, mark_ms: u64, now_ms: u64) -> bool {
+        if mark_ms > now_ms.saturating_add(MARK_SKEW_MS) || mark_ms <= self.0 {
+            return false;
+        }
+        self.0 = mark_ms;
+        true
+    }
+
+    /// Whether a request that started at `request_started_ms` and was answered 401 needs a
+    /// `/refresh`: not when a refresh finished after it started (it only needs a retry).
+    pub fn refresh_needed(&self, request_started_ms: u64) -> bool {
+        self.0 <= request_started_ms
+    }
+}
+
+/// Whether a failed `POST …/refresh` ends the session in every tab: a terminal answer of the
+/// contract ([`classify`](crate::core::refresh::classify)), or a 401 (the backend has no
+/// session to refresh). Network failures, 5xx, 429 and the rest keep it.
+pub fn refresh_ends_session(e: &Error) -> bool {
+    crate::core::refresh::classify(e) != crate::core::refresh::Verdict::Transient
+        || matches!(e.kind(), ErrorKind::HttpError { status: 401 })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -423,5 +462,49 @@ mod tests {
             login_url(&cfg(), Some("//evil.example"), app).unwrap_err(),
             ErrorKind::ReturnToInvalid
         );
+    }
+
+    #[test]
+    fn refresh_marks_from_the_future_are_ignored() {
+        let now = 1_700_000_000_000;
+        let mut mark = RefreshMark::default();
+        assert!(mark.refresh_needed(now - 5_000), "no mark: refresh");
+        assert!(mark.observe(now - 1_000, now));
+        assert!(!mark.refresh_needed(now - 5_000), "refreshed after the request started");
+        assert!(mark.refresh_needed(now - 1_000), "refreshed before (or as) it started");
+        assert!(!mark.observe(now - 2_000, now), "an older mark changes nothing");
+        assert!(mark.observe(now + MARK_SKEW_MS, now), "within the skew");
+        for hostile in [now + MARK_SKEW_MS + 1, now + 86_400_000, u64::MAX] {
+            let mut m = RefreshMark::default();
+            assert!(!m.observe(hostile, now), "{hostile}");
+            assert!(m.refresh_needed(now), "a future mark must not disable /refresh");
+        }
+    }
+
+    #[test]
+    fn which_refresh_failures_end_the_session() {
+        let provider = |c: &str| -> Error {
+            ErrorKind::Provider {
+                error: c.into(),
+                description: None,
+            }
+            .into()
+        };
+        let table: Vec<(Error, bool)> = vec![
+            (ErrorKind::HttpError { status: 401 }.into(), true),
+            (ErrorKind::HttpError { status: 410 }.into(), true),
+            (provider("TOKEN_REVOKED"), true),
+            (provider("SESSION_REVOKED"), true),
+            (provider("USER_DISABLED"), true),
+            (provider("invalid_grant"), true),
+            (provider("TOKEN_EXPIRED"), false),
+            (provider("TOKEN_INVALID"), false),
+            (ErrorKind::HttpError { status: 503 }.into(), false),
+            (ErrorKind::RateLimited { retry_after: None }.into(), false),
+            (ErrorKind::Network { detail: "x".into() }.into(), false),
+        ];
+        for (e, ends) in table {
+            assert_eq!(refresh_ends_session(&e), ends, "{e:?}");
+        }
     }
 }

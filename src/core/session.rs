@@ -3,6 +3,7 @@
 use crate::core::error::{Error, ErrorKind};
 use crate::core::json::{Field, Fields, FromJson, Writer};
 use crate::core::secret::{AccessToken, IdToken, RefreshToken};
+use crate::core::token::TokenSet;
 
 /// What is kept between page loads (in the configured storage).
 #[derive(Debug, Clone)]
@@ -118,6 +119,65 @@ pub fn after_callback_error(error: &Error, has_session: bool, replay: bool) -> C
     }
 }
 
+/// The ID token of a token response, after it was verified.
+#[derive(Debug)]
+pub struct VerifiedIdToken {
+    /// The token.
+    pub token: IdToken,
+    /// Its subject.
+    pub sub: String,
+}
+
+/// The session a token response makes: a new sign-in (`previous` is `None`) or a renewal of
+/// `previous`. One rule for the page and the vault's worker:
+///
+/// - a renewal keeps what the response leaves out: the refresh token (a provider that does not
+///   rotate sends none), the scope, and without an ID token (Core 12.2 makes it optional on
+///   refresh) the ID token and subject;
+/// - a renewal keeps the stored UserInfo ([`userinfo_wanted`](crate::core::user::userinfo_wanted)
+///   reads it only at sign-in); a new sign-in stores what `userinfo` brought;
+/// - a new sign-in without an ID token is refused;
+/// - `issued_at` is `now`, the start of the new access token's lifetime.
+pub fn session_from_tokens(
+    tokens: TokenSet,
+    id: Option<VerifiedIdToken>,
+    userinfo: Option<String>,
+    previous: Option<&StoredSession>,
+    now: u64,
+) -> Result<StoredSession, Error> {
+    let (id_token, sub, userinfo) = match (id, previous) {
+        (Some(id), Some(p)) => (id.token, id.sub, p.userinfo.clone()),
+        (Some(id), None) => (id.token, id.sub, userinfo),
+        (None, Some(p)) => (p.id_token.clone(), p.sub.clone(), p.userinfo.clone()),
+        (None, None) => {
+            return Err(ErrorKind::InvalidResponse {
+                what: "token response",
+                reason: "no id_token".into(),
+            }
+            .into())
+        }
+    };
+    Ok(StoredSession {
+        access_token: tokens.access_token,
+        refresh_token: tokens
+            .refresh_token
+            .or_else(|| previous.and_then(|p| p.refresh_token.clone())),
+        id_token,
+        expires_at: tokens.expires_at,
+        issued_at: Some(now),
+        scope: tokens.scope.or_else(|| previous.and_then(|p| p.scope.clone())),
+        userinfo,
+        sub,
+    })
+}
+
+/// Whether a tab takes the shared session another tab announced (a `session` broadcast): when
+/// it holds none, or the announced one is at least as recent. An older copy (a slow tab's write
+/// that lost a race) never replaces a newer one.
+pub fn adopt_announced(held: Option<&StoredSession>, announced: &StoredSession) -> bool {
+    held.is_none_or(|h| announced.issued_at >= h.issued_at)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,5 +231,78 @@ mod tests {
     fn stored_sessions_do_not_print_secrets() {
         let s = format!("{:?}", session(None));
         assert!(s.contains("AccessToken([redacted])") && s.contains("IdToken([redacted])"));
+    }
+
+    fn tokens(rt: Option<&str>, scope: Option<&str>) -> TokenSet {
+        TokenSet {
+            access_token: AccessToken::new("new-at".into()),
+            refresh_token: rt.map(|t| RefreshToken::new(t.into())),
+            id_token: None,
+            expires_at: Some(2_000),
+            scope: scope.map(str::to_owned),
+        }
+    }
+
+    fn previous() -> StoredSession {
+        StoredSession {
+            refresh_token: Some(RefreshToken::new("old-rt".into())),
+            scope: Some("openid profile".into()),
+            userinfo: Some("{\"sub\":\"alice\"}".into()),
+            ..session(Some(1_000))
+        }
+    }
+
+    fn id(sub: &str) -> Option<VerifiedIdToken> {
+        Some(VerifiedIdToken {
+            token: IdToken::new(format!("id-{sub}")),
+            sub: sub.into(),
+        })
+    }
+
+    #[test]
+    fn a_renewal_keeps_what_the_response_leaves_out() {
+        let p = previous();
+        // No rotation, no scope, no ID token: all kept; the access token is new.
+        let s = session_from_tokens(tokens(None, None), None, None, Some(&p), 1_500).unwrap();
+        assert_eq!(s.access_token.secret(), "new-at");
+        assert_eq!(s.refresh_token.unwrap().secret(), "old-rt");
+        assert_eq!(s.scope.as_deref(), Some("openid profile"));
+        assert_eq!((s.id_token.secret(), s.sub.as_str()), (p.id_token.secret(), "alice"));
+        assert_eq!(s.userinfo, p.userinfo);
+        assert_eq!((s.issued_at, s.expires_at), (Some(1_500), Some(2_000)));
+        // Rotation and a new ID token: both taken; UserInfo still the stored one.
+        let s = session_from_tokens(
+            tokens(Some("new-rt"), Some("openid")),
+            id("alice"),
+            Some("{}".into()),
+            Some(&p),
+            1_500,
+        )
+        .unwrap();
+        assert_eq!(s.refresh_token.unwrap().secret(), "new-rt");
+        assert_eq!(s.id_token.secret(), "id-alice");
+        assert_eq!(s.scope.as_deref(), Some("openid"));
+        assert_eq!(s.userinfo, p.userinfo, "a renewal does not replace UserInfo");
+    }
+
+    #[test]
+    fn a_new_sign_in_needs_an_id_token_and_stores_its_userinfo() {
+        let s = session_from_tokens(tokens(Some("rt"), None), id("bob"), Some("{}".into()), None, 7)
+            .unwrap();
+        assert_eq!((s.sub.as_str(), s.userinfo.as_deref()), ("bob", Some("{}")));
+        let e = session_from_tokens(tokens(Some("rt"), None), None, None, None, 7).unwrap_err();
+        assert_eq!(e.code(), "invalid_response");
+    }
+
+    #[test]
+    fn only_a_session_at_least_as_recent_is_adopted() {
+        let mut older = previous();
+        older.issued_at = Some(100);
+        let mut newer = previous();
+        newer.issued_at = Some(200);
+        assert!(adopt_announced(None, &older));
+        assert!(adopt_announced(Some(&older), &newer));
+        assert!(adopt_announced(Some(&newer), &newer));
+        assert!(!adopt_announced(Some(&newer), &older));
     }
 }

@@ -5,7 +5,9 @@
 //! ID token's). Server mode: the backend's envelope: `data.user`, else the user derived from
 //! `data.claims`, else a plain user object.
 
-use crate::core::json::Json;
+use crate::core::error::Error;
+use crate::core::id_token::check_userinfo_sub;
+use crate::core::json::{decode, Field, Fields, FromJson, Json};
 use crate::core::text::cat;
 
 /// A claim's value: JSON, with numbers kept exactly as the provider or backend wrote them.
@@ -244,6 +246,55 @@ fn strings(v: Option<&Value>) -> Vec<String> {
     }
 }
 
+// ---- UserInfo policy ----------------------------------------------------------------------
+
+/// The profile members of an ID token or UserInfo response that decide the UserInfo call.
+struct ProfileHints {
+    sub: Option<String>,
+    email: Option<String>,
+    name: Option<String>,
+}
+
+impl FromJson for ProfileHints {
+    fn read(f: &Fields<'_>) -> Field<Self> {
+        f.done(Self {
+            sub: f.str("sub"),
+            email: f.str("email"),
+            name: f.str("name"),
+        })
+    }
+}
+
+/// Whether UserInfo is read after a token response: only at sign-in (a renewal keeps the stored
+/// response), only when the provider has the endpoint, the app asked for `profile` or `email`,
+/// and the verified ID token's payload carries neither `email` nor `name` (providers that
+/// conform keep them out of the ID token).
+pub fn userinfo_wanted(
+    renewal: bool,
+    has_endpoint: bool,
+    scopes: &[String],
+    id_token_payload: &str,
+) -> Result<bool, Error> {
+    if renewal || !has_endpoint || !scopes.iter().any(|s| s == "profile" || s == "email") {
+        return Ok(false);
+    }
+    let hints: ProfileHints = decode(id_token_payload, "ID token claims")?;
+    Ok(hints.email.is_none() && hints.name.is_none())
+}
+
+/// What a UserInfo answer means for the sign-in: its JSON text to store, or `None` when it
+/// could not be read (no answer, a status other than 200: the ID token already identifies the
+/// user, so the sign-in goes on with its claims). A response for another subject is refused
+/// (Core 5.3.2) and so is an unreadable body.
+pub fn userinfo_outcome(reply: Option<(u16, &str)>, sub: &str) -> Result<Option<String>, Error> {
+    let Some((200, body)) = reply else {
+        return Ok(None);
+    };
+    let info: ProfileHints = decode(body, "UserInfo response")?;
+    check_userinfo_sub(sub, info.sub.as_deref())?;
+    Ok(Some(body.to_owned()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,5 +379,33 @@ mod tests {
         assert_eq!(u.display_name(), "e@x");
         let u = User::from_id_token(r#"{"sub":"s"}"#, None).unwrap();
         assert_eq!(u.display_name(), "s");
+    }
+
+    #[test]
+    fn userinfo_is_read_at_sign_in_when_the_id_token_lacks_the_profile() {
+        let scopes = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let bare = r#"{"sub":"alice"}"#;
+        let full = r#"{"sub":"alice","email":"a@example.com"}"#;
+        let profile = scopes(&["openid", "profile"]);
+        assert!(userinfo_wanted(false, true, &profile, bare).unwrap());
+        assert!(!userinfo_wanted(true, true, &profile, bare).unwrap(), "renewal");
+        assert!(!userinfo_wanted(false, false, &profile, bare).unwrap(), "no endpoint");
+        assert!(!userinfo_wanted(false, true, &scopes(&["openid"]), bare).unwrap(), "not asked");
+        assert!(!userinfo_wanted(false, true, &profile, full).unwrap(), "already there");
+        assert!(userinfo_wanted(false, true, &profile, "not json").is_err());
+    }
+
+    #[test]
+    fn userinfo_answers() {
+        let ok = r#"{"sub":"alice","name":"Alice"}"#;
+        assert_eq!(userinfo_outcome(Some((200, ok)), "alice").unwrap().as_deref(), Some(ok));
+        assert_eq!(userinfo_outcome(None, "alice").unwrap(), None, "unreachable: go on");
+        assert_eq!(userinfo_outcome(Some((500, ok)), "alice").unwrap(), None);
+        assert_eq!(
+            userinfo_outcome(Some((200, ok)), "mallory").unwrap_err().code(),
+            "token_invalid",
+            "another subject"
+        );
+        assert!(userinfo_outcome(Some((200, "<html>")), "alice").is_err());
     }
 }

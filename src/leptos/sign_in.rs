@@ -2,7 +2,8 @@
 
 use super::context::{expect_auth, use_auth};
 use super::messages::describe_error;
-use crate::{Error, ErrorKind, SignInOptions, Status};
+use crate::core::authorize::silent_failure_is_quiet;
+use crate::{Error, SignInOptions, Status};
 use leptos::prelude::*;
 
 /// A button of [`SignIn`] that goes straight to one identity provider behind the OpenID
@@ -44,18 +45,6 @@ impl IdentityProvider {
         self.icon = Some(url.into());
         self
     }
-}
-
-/// Errors a person is not told about after a silent attempt: they only mean "show the form".
-fn is_quiet(e: &Error) -> bool {
-    matches!(e.kind(), ErrorKind::Timeout { .. })
-        || matches!(
-            e.code(),
-            "login_required"
-                | "interaction_required"
-                | "consent_required"
-                | "account_selection_required"
-        )
 }
 
 /// A sign-in card for hosted-login providers: the app's name and logo, a primary "Continue"
@@ -132,7 +121,7 @@ pub fn SignIn(
             leptos::task::spawn_local(async move {
                 let outcome = client.sign_in_silently().await;
                 if let Err(e) = outcome {
-                    if !is_quiet(&e) {
+                    if !silent_failure_is_quiet(&e) {
                         let _ = own_error.try_set(Some(e));
                     }
                 }
