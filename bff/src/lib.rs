@@ -18,6 +18,7 @@
 
 pub mod config;
 pub mod provider;
+pub mod redis_store;
 mod routes;
 mod statics;
 pub mod store;
@@ -25,6 +26,7 @@ mod test_hooks;
 pub mod web;
 
 pub use config::Config;
+pub use redis_store::{RedisLock, RedisStore};
 pub use store::{
     Cas, LoginAdmission, LoginLimits, MemoryCounts, MemoryStore, PendingLogin, Session,
     SessionStore, StoreError,
@@ -83,10 +85,7 @@ pub fn store_from_config(config: &Config) -> Result<Arc<dyn SessionStore>, Strin
     if config.store == "memory" {
         return Ok(Arc::new(MemoryStore::new()));
     }
-    Err(format!(
-        "unsupported BFF_STORE `{}`",
-        config::redact_url_password(&config.store)
-    ))
+    Ok(Arc::new(RedisStore::from_config(config)?))
 }
 
 /// Binds `config.bind:config.port` and serves until Ctrl-C / SIGTERM. On a signal it stops

@@ -19,7 +19,42 @@ const NPM_STAMP: &str = "node_modules/.xtask-stamp";
 /// Everything: `cargo xtask setup`.
 pub fn all() -> Result {
     toolchain()?;
-    chromium()
+    chromium()?;
+    services()
+}
+
+/// `redis-server` (Debian's, 7.0): the backend-for-frontend's Redis-store tests start their own
+/// on a loopback port (bff/tests/redis.rs), so it is installed, never started here.
+pub const REDIS_SERVER: &str = "redis-server";
+
+/// The services the backend tests start themselves: `redis-server`, installed with apt-get when
+/// missing.
+pub fn services() -> Result {
+    if on_path(REDIS_SERVER).is_none() {
+        println!("setup: installing redis-server with apt-get (~20 s)");
+        apt_install(&["redis-server"])?;
+        if on_path(REDIS_SERVER).is_none() {
+            return Err("apt-get installed redis-server but it is not on PATH".into());
+        }
+    }
+    println!("setup: redis-server ok");
+    Ok(())
+}
+
+/// `apt-get update` then `apt-get install -y PACKAGES` (through sudo when not root).
+fn apt_install(packages: &[&str]) -> Result {
+    let root = stdout_of(Command::new("id").arg("-u")).as_deref() == Some("0");
+    let apt = |args: &[&str]| {
+        let mut cmd = Command::new(if root { "apt-get" } else { "sudo" });
+        if !root {
+            cmd.arg("apt-get");
+        }
+        run(cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive"))
+    };
+    apt(&["update"])?;
+    let mut install = vec!["install", "-y"];
+    install.extend_from_slice(packages);
+    apt(&install)
 }
 
 /// What `build` needs: the wasm target, wasm-bindgen and node_modules (for wasm-opt and
@@ -159,16 +194,7 @@ fn lock_versions(lock: &str, name: &str) -> Vec<String> {
 pub fn chromium() -> Result {
     if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
         println!("setup: installing chromium and chromium-driver with apt-get (~1 min)");
-        let root = stdout_of(Command::new("id").arg("-u")).as_deref() == Some("0");
-        let apt = |args: &[&str]| {
-            let mut cmd = Command::new(if root { "apt-get" } else { "sudo" });
-            if !root {
-                cmd.arg("apt-get");
-            }
-            run(cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive"))
-        };
-        apt(&["update"])?;
-        apt(&["install", "-y", "chromium", "chromium-driver"])?;
+        apt_install(&["chromium", "chromium-driver"])?;
         for path in [CHROMIUM, CHROMEDRIVER] {
             if !Path::new(path).exists() {
                 return Err(format!(

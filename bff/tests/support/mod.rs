@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 use oidc_session_bff::{router, App, Config, MemoryStore, SessionStore};
+use std::net::SocketAddr;
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{header, Client, Method, Response, StatusCode};
 use serde_json::Value;
@@ -110,7 +111,7 @@ impl Drop for Op {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     StdListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -123,7 +124,10 @@ pub struct Harness {
     pub op: Op,
     pub origin: String,
     pub base: String,
+    /// The memory store (empty when `shared` is another store).
     pub store: Arc<MemoryStore>,
+    /// The store the backend uses.
+    pub shared: Arc<dyn SessionStore>,
     pub app: Arc<App>,
     pub jar: Arc<Jar>,
     pub browser: Client,
@@ -146,6 +150,15 @@ impl Harness {
         base_path: &str,
         configure: impl FnOnce(&mut Config),
     ) -> Option<Harness> {
+        Self::start_with_store(base_path, configure, None).await
+    }
+
+    /// [`Harness::start_with`] on `store` (the memory store when `None`).
+    pub async fn start_with_store(
+        base_path: &str,
+        configure: impl FnOnce(&mut Config),
+        store: Option<Arc<dyn SessionStore>>,
+    ) -> Option<Harness> {
         if !provider_installed() {
             return None;
         }
@@ -164,18 +177,18 @@ impl Harness {
         };
         configure(&mut config);
         config.normalize().unwrap();
-        let store = Arc::new(MemoryStore::new());
-        let app = App::new(config, store.clone() as Arc<dyn SessionStore>).unwrap();
-        let routes = router(app.clone());
-        let server = tokio::spawn(async move {
-            axum::serve(listener, routes).await.unwrap();
-        });
+        let memory = Arc::new(MemoryStore::new());
+        let shared: Arc<dyn SessionStore> = store.unwrap_or_else(|| memory.clone());
+        let store = memory;
+        let app = App::new(config, shared.clone()).unwrap();
+        let server = serve(listener, app.clone());
         let (jar, browser) = new_browser();
         Some(Harness {
             op,
             origin,
             base: base_path.into(),
             store,
+            shared,
             app,
             jar,
             browser,
@@ -271,7 +284,17 @@ impl Harness {
 
     pub async fn store_session_opt(&self) -> Option<oidc_session_bff::Session> {
         let sid = self.session_id()?;
-        self.store.get(&sid).await.unwrap()
+        self.shared.get(&sid).await.unwrap()
+    }
+
+    /// Another instance of the backend, same configuration (same public origin: as behind one
+    /// proxy), on its own port and `store`. Returns its API base URL (`http://127.0.0.1:N/api/auth`).
+    pub async fn instance(&self, store: Arc<dyn SessionStore>) -> (String, Arc<App>, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let app = App::new(self.app.config().clone(), store).unwrap();
+        let server = serve(listener, app.clone());
+        (format!("http://127.0.0.1:{port}{}", self.base), app, server)
     }
 
     pub async fn stats(&self) -> Value {
@@ -304,6 +327,82 @@ impl Harness {
             .unwrap();
         let status = r.status();
         (status, r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// Serves `app` on `listener` (with the peer address, as the binary does) until aborted.
+pub fn serve(listener: tokio::net::TcpListener, app: Arc<App>) -> tokio::task::JoinHandle<()> {
+    let routes = router(app).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move {
+        axum::serve(listener, routes).await.unwrap();
+    })
+}
+
+/// `redis-server` on a free loopback port, without persistence; killed when dropped. A missing
+/// binary fails the test loudly: `cargo xtask setup` installs it (Debian's `redis-server`).
+pub struct Redis {
+    child: Option<Child>,
+    pub port: u16,
+    pub url: String,
+}
+
+impl Redis {
+    pub fn start() -> Redis {
+        Self::start_on(free_port())
+    }
+
+    pub fn start_on(port: u16) -> Redis {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run `redis-server` ({e}): the Redis-store tests need it; \
+                     `cargo xtask setup` installs it (apt-get install redis-server)"
+                )
+            });
+        let redis = Redis {
+            child: Some(child),
+            port,
+            url: format!("redis://127.0.0.1:{port}/0"),
+        };
+        for _ in 0..200 {
+            if redis.ping() {
+                return redis;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("redis-server did not answer on port {port}");
+    }
+
+    fn ping(&self) -> bool {
+        use std::io::Write;
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+        if s.write_all(b"PING\r\n").is_err() {
+            return false;
+        }
+        let mut buf = [0u8; 7];
+        s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+    }
+
+    /// Stops the server (SIGKILL) and waits for it.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
