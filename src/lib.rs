@@ -70,6 +70,8 @@ pub(crate) mod core;
 #[cfg(target_arch = "wasm32")]
 pub(crate) mod browser;
 mod client;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod simulation;
 #[cfg(feature = "leptos")]
 pub mod leptos;
 

@@ -34,6 +34,7 @@ extern "C" {
         csrf_name: Option<&str>,
         csrf_value: Option<&str>,
         with_cookies: bool,
+        timeout_ms: u32,
     ) -> Promise;
 }
 
@@ -57,6 +58,7 @@ fn request(method: &str, url: &str, o: Options<'_>) -> Promise {
         csrf_name,
         csrf_value,
         o.with_cookies,
+        crate::core::token::REQUEST_TIMEOUT_MS,
     )
 }
 

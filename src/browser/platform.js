@@ -30,9 +30,11 @@ export const describe = (e) =>
  * @param {string | undefined} csrfName
  * @param {string | undefined} csrfValue
  * @param {boolean} withCookies
+ * @param {number} timeoutMs no answer (headers and body) by then rejects: a stalled request
+ *   must not hold the refresh lock, and every caller waiting on it, for ever
  * @returns {Promise<[number, string | null, string | null, string]>}
  */
-export async function request(method, url, body, bearer, csrfName, csrfValue, withCookies) {
+export async function request(method, url, body, bearer, csrfName, csrfValue, withCookies, timeoutMs) {
   const headers = new Headers({ Accept: "application/json" });
   if (body != null) headers.set("Content-Type", "application/x-www-form-urlencoded");
   if (bearer != null) headers.set("Authorization", "Bearer " + bearer);
@@ -41,6 +43,7 @@ export async function request(method, url, body, bearer, csrfName, csrfValue, wi
   const init = { method, headers };
   if (body != null) init.body = body;
   if (withCookies) init.credentials = "include";
+  if (typeof AbortSignal.timeout === "function") init.signal = AbortSignal.timeout(timeoutMs);
   // One Request object, as fetch interceptors (service workers aside, wrapped window.fetch) expect.
   const r = await fetch(new Request(url, init));
   return [r.status, r.headers.get("content-type"), r.headers.get("retry-after"), await r.text()];

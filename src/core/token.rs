@@ -81,6 +81,12 @@ pub fn check_json_response(
     Ok(())
 }
 
+/// How long any request (token endpoint, discovery, keys, UserInfo, revocation, the backend's
+/// endpoints) may go without its whole answer before it fails as a network error, in ms. A
+/// refresh runs under the cross-tab lock: without a bound, one stalled request would leave
+/// every tab's `access_token()` pending for ever.
+pub const REQUEST_TIMEOUT_MS: u32 = 30_000;
+
 /// A token endpoint answer (success or error members; both optional so one type reads either).
 /// Its `Debug` shows which tokens came, never their values.
 #[derive(Default)]

@@ -32,6 +32,9 @@ commands:
   demo                run the local OpenID Provider and the demo page until Ctrl-C, in
                       browser mode (:8080) and server mode (bff/, :8090), and the
                       Leptos example beside it (:8081 and :8091)
+  sim [--seeds N]     the deterministic refresh-race simulation (src/simulation.rs), N
+                      scenarios (default 1,000,000) in release; prints scenarios per second
+                      and every invariant's counts; a failure prints its seed and trace
   bench size          build, then print the package's sizes beside the npm peers' (each
                       bundled by esbuild from bench/peers/), and the biggest functions
   bench refresh       build, then race 4 tabs x 25 getAccessToken() calls at each token
@@ -53,6 +56,8 @@ fn main() -> ExitCode {
         ["build", "leptos-app"] => leptos_app::run(),
         ["test", stage @ ..] => test::run(stage),
         ["demo"] => demo::run(),
+        ["sim"] => sim(None),
+        ["sim", "--seeds", n] => sim(Some(n)),
         ["bench", "size"] => bench::size(),
         ["bench", "refresh"] => bench::refresh(),
         ["bench", "startup"] => startup::startup(),
@@ -105,4 +110,19 @@ fn prepare_env() -> util::Result {
         }
     }
     Ok(())
+}
+
+/// `cargo xtask sim [--seeds N]`: a long soak of the simulation that `cargo test` runs with
+/// 10,000 seeds.
+fn sim(seeds: Option<&str>) -> util::Result {
+    let n = seeds.unwrap_or("1000000");
+    if n.parse::<u64>().is_err() {
+        return Err(format!("--seeds takes a number, not `{n}`"));
+    }
+    util::run(
+        util::cargo()
+            .args(["test", "-p", "oidc-session", "--release", "--lib"])
+            .args(["refresh_race_simulation", "--", "--nocapture"])
+            .env("SIM_SEEDS", n),
+    )
 }
