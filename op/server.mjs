@@ -7,6 +7,9 @@
 //                     (default BFF_ORIGIN, else http://127.0.0.1:8090); redirect URIs {origin}/api/auth/callback
 //                     and {origin}/api/iqauth/callback, post-logout {origin}/
 //   BFF_CLIENT_SECRET client secret of `bff` (default: the fixed development secret bff/ also defaults to)
+//   BFF_BACKCHANNEL_LOGOUT_URI  the back-channel logout URI of `bff` (OpenID Connect Back-Channel Logout 1.0;
+//                     default {first BFF origin}/api/auth/backchannel-logout); the provider POSTs a logout_token
+//                     there when a user's provider session ends (RP-initiated logout), with `sid` (also in ID tokens)
 //   LEPTOS_APP_ORIGIN origin of the Leptos example in browser mode (examples/leptos-app, default
 //                     http://127.0.0.1:8081): public client `leptos-demo`, redirect URI {origin}/callback,
 //                     post-logout {origin}/, CORS
@@ -18,7 +21,7 @@
 // `roles: ["admin"]` (in userinfo, with the `profile` scope): the Leptos example's role-gated panel.
 //
 // Test hooks (not part of any standard):
-//   GET  /__test/counters  -> { token: { authorization_code, refresh_token }, userinfo, revocation,
+//   GET  /__test/counters  -> { token: { authorization_code, refresh_token }, userinfo, revocation, backchannel_logout,
 //                               discovery, jwks, end_session, refresh_invalid_grant }
 //                              refresh_invalid_grant: refresh_token grants answered 400 invalid_grant (a reused
 //                              refresh token: the grant is revoked); they are also in token.refresh_token
@@ -26,6 +29,10 @@
 //   GET  /__test/refresh-tokens -> { refresh_tokens: [...] }: every refresh token value issued since the last reset
 //                              (from the `refresh_token.saved` event), so that a test can look for them where page
 //                              script reads without asking the page. Secrets: for test assertions, never print them.
+//   POST /__test/logout-token?key=provider|foreign  body: JSON claims -> { logout_token }: a JWT signed RS256
+//                              with the provider's own key (key=provider, the default) or with a freshly made key
+//                              that claims the same kid (key=foreign: a forgery), so the backend tests can send
+//                              valid, forged, replayed and malformed back-channel logout tokens.
 //   POST /__test/hold-refresh?ms=N -> from now on, every refresh_token grant's answer is held back N ms after the
 //                              provider handled it (the old refresh token consumed, the new one saved): a refresh
 //                              "in the middle", for reload and navigation tests. ms=0 ends it. The counters then
@@ -33,6 +40,7 @@
 //
 // Development only: in-memory storage, devInteractions login/consent forms, fixed keys.
 
+import { createPrivateKey, generateKeyPairSync, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import Provider from 'oidc-provider';
@@ -95,6 +103,10 @@ const bffClient = {
   redirect_uris: BFF_ORIGINS.flatMap((o) => [`${o}/api/auth/callback`, `${o}/api/iqauth/callback`]),
   post_logout_redirect_uris: BFF_ORIGINS.map((o) => `${o}/`),
   id_token_signed_response_alg: 'RS256',
+  // Back-channel logout: one URI per client; the backends behind one origin share their store.
+  backchannel_logout_uri: process.env.BFF_BACKCHANNEL_LOGOUT_URI
+    || `${BFF_ORIGINS[0] ?? 'http://127.0.0.1:8090'}/api/auth/backchannel-logout`,
+  backchannel_logout_session_required: true,
 };
 
 // The Leptos example (examples/leptos-app) in browser mode: its routes, not the demo page's.
@@ -161,8 +173,19 @@ const configuration = {
     devInteractions: { enabled: true },
     revocation: { enabled: true },
     rpInitiatedLogout: { enabled: true },
+    backchannelLogout: { enabled: true },
     userinfo: { enabled: true },
     introspection: { enabled: false },
+  },
+  // The back-channel logout POSTs go to backends on 127.0.0.1, which node-oidc-provider's SSRF guard
+  // refuses (it drops loopback connections); this development provider lets loopback through, only loopback.
+  fetch(url, options) {
+    const { hostname } = new URL(url);
+    if (hostname === '127.0.0.1' || hostname === 'localhost' || hostname === '[::1]') {
+      const { dispatcher: _ssrfGuard, ...rest } = options;
+      return globalThis.fetch(url, rest);
+    }
+    return globalThis.fetch(url, options);
   },
   enabledJWA: {
     idTokenSigningAlgValues: ['RS256', 'PS256', 'ES256'],
@@ -202,6 +225,8 @@ function zeroCounters() {
     jwks: 0,
     end_session: 0,
     refresh_invalid_grant: 0,
+    backchannel_logout: 0,
+    backchannel_logout_error: 0,
   };
 }
 let counters = zeroCounters();
@@ -212,6 +237,23 @@ provider.on('refresh_token.saved', (token) => { refreshTokens.add(token.jti); })
 let holdRefreshMs = 0;
 let refreshHeld = 0;
 const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+provider.on('backchannel.success', () => { counters.backchannel_logout += 1; });
+provider.on('backchannel.error', (_ctx, err) => {
+  counters.backchannel_logout_error += 1;
+  console.error(`op: back-channel logout failed: ${err?.message}`);
+});
+
+// /__test/logout-token: RS256 over the given claims, with the provider's RSA key or a forger's.
+const providerRsa = jwks.keys.find((k) => k.kty === 'RSA');
+const b64url = (data) => Buffer.from(data).toString('base64url');
+function signRs256(claims, foreign) {
+  const key = foreign
+    ? generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey
+    : createPrivateKey({ key: providerRsa, format: 'jwk' });
+  const header = { alg: 'RS256', typ: 'logout+jwt', ...(providerRsa.kid ? { kid: providerRsa.kid } : {}) };
+  const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
+  return `${input}.${b64url(sign('sha256', Buffer.from(input), key))}`;
+}
 
 provider.use(async (ctx, next) => {
   if (ctx.path === '/__test/counters' && ctx.method === 'GET') {
@@ -230,6 +272,13 @@ provider.use(async (ctx, next) => {
   if (ctx.path === '/__test/refresh-tokens' && ctx.method === 'GET') {
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { refresh_tokens: [...refreshTokens] };
+    return;
+  }
+  if (ctx.path === '/__test/logout-token' && ctx.method === 'POST') {
+    let raw = '';
+    for await (const chunk of ctx.req) raw += chunk;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { logout_token: signRs256(JSON.parse(raw || '{}'), ctx.query.key === 'foreign') };
     return;
   }
   if (ctx.path === '/__test/hold-refresh' && ctx.method === 'POST') {

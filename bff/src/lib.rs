@@ -10,12 +10,14 @@
 //! | `GET {base}/me` | `{ success, data: { user, claims, tenantId } }`, or 401 |
 //! | `POST {base}/refresh` | rotates the tokens, one refresh per session across instances |
 //! | `POST {base}/signout` | revokes, clears the cookie, returns the end-session URL |
+//! | `POST {base}/backchannel-logout` | OpenID Connect Back-Channel Logout: ends the sessions a valid `logout_token` names, on every instance |
 //! | `GET {base}/healthz`, `GET {base}/readyz` | process up; store and provider reachable |
 //!
 //! Mount it in an axum app with [`router`] (its [`App`] holds the [`Config`] and a
 //! [`SessionStore`]), or run the `oidc-session-bff` binary ([`run`]). See `README.md` for the
 //! contract, the cookie attributes, the CSRF header and deployment.
 
+pub mod backchannel;
 pub mod config;
 pub mod provider;
 pub mod redis_store;

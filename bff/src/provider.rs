@@ -136,6 +136,17 @@ impl UpstreamError {
     }
 }
 
+/// Why a JWS was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwsError {
+    Malformed,
+    /// `none`, HMAC, or an algorithm the provider does not announce.
+    Algorithm,
+    /// No key of the provider's has that `kid` (perhaps rotated: rediscover once).
+    UnknownKey,
+    Signature,
+}
+
 /// One discovered provider.
 pub struct Provider {
     client: OidcClient,
@@ -143,6 +154,7 @@ pub struct Provider {
     end_session: Option<EndSessionUrl>,
     iss_param_required: bool,
     algs: Vec<CoreJwsSigningAlgorithm>,
+    jwks: Vec<CoreJsonWebKey>,
     issuer: String,
     scopes: Vec<String>,
     client_id: String,
@@ -229,6 +241,8 @@ impl Upstream {
         let redirect = RedirectUrl::new(c.redirect_uri())
             .map_err(|e| UpstreamError::transient(format!("bad redirect URI: {e}")))?;
 
+        // The provider's signing keys, also for back-channel logout tokens.
+        let jwks = metadata.jwks().keys().clone();
         let client: OidcClient = Client::from_provider_metadata(
             metadata,
             ClientId::new(c.client_id.clone()),
@@ -242,6 +256,7 @@ impl Upstream {
             end_session,
             iss_param_required,
             algs,
+            jwks,
             issuer: c.issuer.clone(),
             scopes: c.scopes.clone(),
             client_id: c.client_id.clone(),
@@ -271,6 +286,56 @@ pub struct LoginOptions {
 impl Provider {
     pub fn issuer(&self) -> &str {
         &self.issuer
+    }
+
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// Verifies a JWS compact serialization (`header.payload.signature`) with the provider's
+    /// keys and an accepted asymmetric algorithm (the same list as for ID tokens); returns the
+    /// payload's JSON object. Nothing else is checked here.
+    pub fn verify_jws(&self, jws: &str) -> Result<Map<String, Value>, JwsError> {
+        use base64::Engine as _;
+        use openidconnect::JsonWebKey as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut parts = jws.split('.');
+        let (Some(h), Some(p), Some(sig), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(JwsError::Malformed);
+        };
+        let header: Value = b64
+            .decode(h)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or(JwsError::Malformed)?;
+        let alg: CoreJwsSigningAlgorithm = header
+            .get("alg")
+            .cloned()
+            .and_then(|a| serde_json::from_value(a).ok())
+            .ok_or(JwsError::Malformed)?;
+        if !self.algs.contains(&alg) {
+            return Err(JwsError::Algorithm);
+        }
+        let kid = header.get("kid").and_then(Value::as_str);
+        let signature = b64.decode(sig).map_err(|_| JwsError::Malformed)?;
+        let message = &jws.as_bytes()[..h.len() + 1 + p.len()];
+        let mut candidates = self
+            .jwks
+            .iter()
+            .filter(|k| kid.is_none_or(|kid| k.key_id().is_some_and(|id| id.as_str() == kid)))
+            .peekable();
+        if candidates.peek().is_none() {
+            return Err(JwsError::UnknownKey);
+        }
+        if !candidates.any(|k| k.verify_signature(&alg, message, &signature).is_ok()) {
+            return Err(JwsError::Signature);
+        }
+        match b64.decode(p).ok().and_then(|b| serde_json::from_slice(&b).ok()) {
+            Some(Value::Object(claims)) => Ok(claims),
+            _ => Err(JwsError::Malformed),
+        }
     }
 
     /// The authorization URL: code flow, PKCE S256, fresh `state` and `nonce`.

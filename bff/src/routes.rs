@@ -32,6 +32,10 @@ pub fn api() -> Router<Arc<App>> {
         .route("/me", get(me))
         .route("/refresh", post(refresh))
         .route("/signout", post(signout))
+        .route(
+            "/backchannel-logout",
+            post(crate::backchannel::backchannel_logout),
+        )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
 }
