@@ -1,9 +1,10 @@
-//! The wire contract against the real OpenID Provider (`op/server.mjs`), over plain HTTP.
-//! Each test starts its own provider (a node child process) and backend (in-process).
+// The wire contract against the real OpenID Provider (`op/server.mjs`), over plain HTTP.
+// Each test starts its own provider (a node child process) and backend (in-process), on the
+// memory store; `contract_redis.rs` runs the same file on the Redis store (plain comments, not
+// `//!`: it is `include!`d there).
 
 mod support;
 
-use oidc_session_bff::SessionStore;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use support::{call_with, new_browser, set_cookies, urlencode, Harness, CSRF};
@@ -272,7 +273,7 @@ async fn refresh_failures_map_to_the_contract() {
     let (status, body) = h.json(Method::POST, "/refresh").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(body["error"]["code"], "INVALID_GRANT");
-    assert!(h.store.get(&h_sid_or_empty(&h)).await.unwrap().is_none());
+    assert!(h.shared.get(&h_sid_or_empty(&h)).await.unwrap().is_none());
 
     // Transient (real): the provider is down.
     h.sign_in("dave", "/").await;
@@ -329,7 +330,7 @@ async fn signout_revokes_clears_the_cookie_and_returns_the_end_session_url() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid_grant");
     // Gone here too.
-    assert!(h.store.get(&sid).await.unwrap().is_none());
+    assert!(h.shared.get(&sid).await.unwrap().is_none());
     let (status, _) = h.json(Method::GET, "/me").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // The provider accepts the end-session URL (registered post_logout_redirect_uri).

@@ -137,6 +137,8 @@ pub struct Harness {
     pub jar: Arc<Jar>,
     pub browser: Client,
     server: tokio::task::JoinHandle<()>,
+    /// The Redis server of a Redis-store harness.
+    pub redis: Option<Redis>,
 }
 
 impl Drop for Harness {
@@ -155,6 +157,20 @@ impl Harness {
         base_path: &str,
         configure: impl FnOnce(&mut Config),
     ) -> Option<Harness> {
+        // `tests/contract_redis.rs` runs the contract on the Redis store.
+        if env!("CARGO_CRATE_NAME") == "contract_redis" {
+            let redis = Redis::start();
+            let store = oidc_session_bff::RedisStore::new(
+                &redis.url,
+                "bff:",
+                Duration::from_secs(2),
+                Duration::from_secs(1),
+            )
+            .unwrap();
+            let mut h = Self::start_with_store(base_path, configure, Some(Arc::new(store))).await?;
+            h.redis = Some(redis);
+            return Some(h);
+        }
         Self::start_with_store(base_path, configure, None).await
     }
 
@@ -198,6 +214,7 @@ impl Harness {
             jar,
             browser,
             server,
+            redis: None,
         })
     }
 
