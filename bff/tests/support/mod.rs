@@ -249,48 +249,7 @@ impl Harness {
     /// Runs `/login` and the provider's forms with `client`; returns the callback URL (not
     /// visited).
     pub async fn authorize(&self, client: &Client, user: &str, return_to: &str) -> String {
-        let login = format!("{}?returnTo={}", self.api("/login"), urlencode(return_to));
-        let r = client.get(&login).send().await.unwrap();
-        assert_eq!(
-            r.status(),
-            StatusCode::SEE_OTHER,
-            "login: {}",
-            r.text().await.unwrap()
-        );
-        let mut url = location(&r);
-        assert!(
-            url.starts_with(&self.op.issuer),
-            "login redirects to the provider: {url}"
-        );
-        let callback_prefix = self.api("/callback");
-        for _ in 0..12 {
-            if url.starts_with(&callback_prefix) {
-                return url;
-            }
-            let r = client.get(&url).send().await.unwrap();
-            if r.status().is_redirection() {
-                url = absolute(&url, &location(&r));
-                continue;
-            }
-            assert_eq!(r.status(), StatusCode::OK, "provider page {url}");
-            let html = r.text().await.unwrap();
-            let action = absolute(&url, &form_action(&html));
-            let form: Vec<(&str, &str)> = if html.contains("name=\"login\"") {
-                vec![("prompt", "login"), ("login", user), ("password", "any")]
-            } else if html.contains("value=\"consent\"") {
-                vec![("prompt", "consent")]
-            } else {
-                panic!("unexpected provider page at {url}: {html}");
-            };
-            let r = client.post(&action).form(&form).send().await.unwrap();
-            assert!(
-                r.status().is_redirection(),
-                "form post {action}: {}",
-                r.status()
-            );
-            url = absolute(&action, &location(&r));
-        }
-        panic!("no callback after 12 steps; last URL {url}");
+        authorize_at(client, &self.api(""), &self.op.issuer, user, return_to).await
     }
 
     pub fn session_id(&self) -> Option<String> {
@@ -427,6 +386,59 @@ impl Drop for Redis {
         self.stop();
     }
 }
+
+/// [`Harness::authorize`] for any backend at `api` (its base URL) and provider `issuer`.
+pub async fn authorize_at(
+    client: &Client,
+    api: &str,
+    issuer: &str,
+    user: &str,
+    return_to: &str,
+) -> String {
+    let login = format!("{api}/login?returnTo={}", urlencode(return_to));
+    let r = client.get(&login).send().await.unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "login: {}",
+        r.text().await.unwrap()
+    );
+    let mut url = location(&r);
+    assert!(
+        url.starts_with(&issuer),
+        "login redirects to the provider: {url}"
+    );
+    let callback_prefix = format!("{api}/callback");
+    for _ in 0..12 {
+        if url.starts_with(&callback_prefix) {
+            return url;
+        }
+        let r = client.get(&url).send().await.unwrap();
+        if r.status().is_redirection() {
+            url = absolute(&url, &location(&r));
+            continue;
+        }
+        assert_eq!(r.status(), StatusCode::OK, "provider page {url}");
+        let html = r.text().await.unwrap();
+        let action = absolute(&url, &form_action(&html));
+        let form: Vec<(&str, &str)> = if html.contains("name=\"login\"") {
+            vec![("prompt", "login"), ("login", user), ("password", "any")]
+        } else if html.contains("value=\"consent\"") {
+            vec![("prompt", "consent")]
+        } else {
+            panic!("unexpected provider page at {url}: {html}");
+        };
+        let r = client.post(&action).form(&form).send().await.unwrap();
+        assert!(
+            r.status().is_redirection(),
+            "form post {action}: {}",
+            r.status()
+        );
+        url = absolute(&action, &location(&r));
+    }
+    panic!("no callback after 12 steps; last URL {url}");
+}
+
 
 /// A cookie-jar client that does not follow redirects (so each hop can be checked).
 pub fn new_browser() -> (Arc<Jar>, Client) {
