@@ -70,10 +70,10 @@ pub(crate) mod core;
 #[cfg(target_arch = "wasm32")]
 pub(crate) mod browser;
 mod client;
-#[cfg(all(test, not(target_arch = "wasm32")))]
-mod simulation;
 #[cfg(feature = "leptos")]
 pub mod leptos;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod simulation;
 
 pub use crate::client::{
     Client, RefreshHook, RefreshOutcome, SignOutOptions, SignOutOutcome, Subscription, VaultStatus,

@@ -126,10 +126,28 @@ struct Tab {
 enum Event {
     Call(usize),
     /// The token request of `tab`'s page `page`, request number `req`, reaches the provider.
-    Arrive { tab: usize, page: u64, req: u64, rt: String, fault: Fault },
-    Answer { tab: usize, page: u64, req: u64, result: Result<TokenSet2, Error> },
-    Timeout { tab: usize, page: u64, req: u64 },
-    Broadcast { tab: usize, signed_out: bool },
+    Arrive {
+        tab: usize,
+        page: u64,
+        req: u64,
+        rt: String,
+        fault: Fault,
+    },
+    Answer {
+        tab: usize,
+        page: u64,
+        req: u64,
+        result: Result<TokenSet2, Error>,
+    },
+    Timeout {
+        tab: usize,
+        page: u64,
+        req: u64,
+    },
+    Broadcast {
+        tab: usize,
+        signed_out: bool,
+    },
     Reload(usize),
     ClockJump(u64),
 }
@@ -412,7 +430,16 @@ impl World {
                     };
                     let delay = self.rng.below(3);
                     self.log(format_args!("tab {tab}: sends {rt} (request {req})"));
-                    self.after(delay, Event::Arrive { tab, page, req, rt, fault });
+                    self.after(
+                        delay,
+                        Event::Arrive {
+                            tab,
+                            page,
+                            req,
+                            rt,
+                            fault,
+                        },
+                    );
                     self.after(TIMEOUT, Event::Timeout { tab, page, req });
                     return;
                 }
@@ -526,12 +553,23 @@ impl World {
                 }
             }
         };
-        self.log(format_args!("provider: request {req} with {rt} -> {}", match &result {
-            Ok(t) => t.refresh.clone(),
-            Err(e) => e.code().to_owned(),
-        }));
+        self.log(format_args!(
+            "provider: request {req} with {rt} -> {}",
+            match &result {
+                Ok(t) => t.refresh.clone(),
+                Err(e) => e.code().to_owned(),
+            }
+        ));
         let delay = self.rng.below(3);
-        self.after(delay, Event::Answer { tab, page, req, result });
+        self.after(
+            delay,
+            Event::Answer {
+                tab,
+                page,
+                req,
+                result,
+            },
+        );
     }
 
     fn answer(&mut self, tab: usize, page: u64, req: u64, result: Result<TokenSet2, Error>) {
@@ -580,11 +618,22 @@ impl World {
             .flight
             .as_ref()
             .and_then(|f| f.sent.as_ref())
-            .map(|(s, req)| (s.refresh_token.as_ref().map(|t| t.secret().to_owned()), *req));
+            .map(|(s, req)| {
+                (
+                    s.refresh_token.as_ref().map(|t| t.secret().to_owned()),
+                    *req,
+                )
+            });
         if let Some((Some(rt), req)) = in_flight {
             // If the provider has already rotated it (or will), that answer is lost.
-            if self.queue.values().any(|e| matches!(e, Event::Answer { req: r, result: Ok(_), .. } if *r == req))
-                || self.queue.values().any(|e| matches!(e, Event::Arrive { req: r, .. } if *r == req))
+            if self
+                .queue
+                .values()
+                .any(|e| matches!(e, Event::Answer { req: r, result: Ok(_), .. } if *r == req))
+                || self
+                    .queue
+                    .values()
+                    .any(|e| matches!(e, Event::Arrive { req: r, .. } if *r == req))
             {
                 self.counts.cut_in_flight += 1;
                 self.provider.cut.insert(rt);
@@ -677,7 +726,10 @@ mod tests {
                     c.longest_call,
                     settle_bound(4),
                 );
-                assert!(c.refresh_grants > 0 && c.reloads > 0, "the scenarios exercise nothing");
+                assert!(
+                    c.refresh_grants > 0 && c.reloads > 0,
+                    "the scenarios exercise nothing"
+                );
             }
             Err((seed, what, trace)) => {
                 panic!("seed {seed}: {what}\nreplay: SIM_SEED={seed} cargo test -p oidc-session refresh_race_simulation -- --nocapture\n{trace}")

@@ -29,10 +29,10 @@ use crate::core::session::{
     after_callback_error, session_from_tokens, CallbackVerdict, Status, StoredSession,
     VerifiedIdToken,
 };
-use crate::core::user::userinfo_wanted;
 use crate::core::text::{before, cat, parse_uint, uint};
 use crate::core::token::{code_exchange_body, token_result, TokenResponse};
 use crate::core::url::{query_of, HttpUrl};
+use crate::core::user::userinfo_wanted;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 

@@ -118,11 +118,19 @@ impl Engine {
     }
 
     pub(super) async fn sign_out(&self, options: SignOutOptions) -> Result<SignOutOutcome, Error> {
-        match self {
+        let result = match self {
             #[cfg(feature = "browser-mode")]
             Engine::Browser(b) => b.sign_out(options).await,
             Engine::Server(s) => s.sign_out(options).await,
+        };
+        // A sign-out that failed reaches the view like every other failure (a button that
+        // started it need not report it itself); the session, and the status, stand.
+        if let Err(e) = &result {
+            let v = self.observers().view();
+            self.observers()
+                .set(v.status, v.user.clone(), Some(e.clone()));
         }
+        result
     }
 
     pub(super) async fn fetch_with<R, F, Fut>(&self, to_backend: bool, send: F) -> Result<R, Error>

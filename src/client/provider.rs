@@ -4,19 +4,19 @@
 use super::browser_mode::BrowserClient;
 use crate::browser::crypto::{sha256, verify};
 use crate::browser::http::get_json;
-use crate::browser::storage::Area;
 use crate::browser::now;
+use crate::browser::storage::Area;
 use crate::core::discovery::{
     cache_entry, cached_document, discovery_url, validate_metadata, Provider, ProviderMetadata,
 };
 use crate::core::error::{Error, ErrorKind, TokenProblem};
 use crate::core::id_token::{validate_claims, Expectations, IdTokenClaims};
-use crate::core::user::userinfo_outcome;
 use crate::core::json::decode as from_json;
 use crate::core::jwt::{
     check_header, check_signature_shape, key_step, split, JoseHeader, JwkSet, KeyStep,
 };
 use crate::core::secret::{AccessToken, IdToken};
+use crate::core::user::userinfo_outcome;
 use std::rc::Rc;
 
 fn utf8(b: &[u8]) -> Result<String, Error> {

@@ -7,7 +7,9 @@ use crate::browser::crypto::random_bytes;
 use crate::browser::now;
 use crate::browser::timer::{on_wake_up, timeout};
 use crate::core::error::{Error, ErrorKind};
-use crate::core::refresh::{needs_refresh, next_renewal, Next, RefreshRun, RefreshStep, ScheduleInput};
+use crate::core::refresh::{
+    needs_refresh, next_renewal, Next, RefreshRun, RefreshStep, ScheduleInput,
+};
 use crate::core::secret::AccessToken;
 use crate::core::token::refresh_body;
 use std::rc::{Rc, Weak};

@@ -23,7 +23,8 @@ use crate::core::error::{Error, ErrorKind};
 use crate::core::secret::AuthorizationCode;
 use crate::core::session::StoredSession;
 use crate::core::vault::{
-    parse_reply, parse_request, relayed, reply_text, request_text, sender_allowed, Op, Reply,
+    parse_reply, parse_request, redeem_allowed, relayed, reply_text, request_text, sender_allowed,
+    Op, Reply,
 };
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -268,6 +269,7 @@ impl VaultServer {
                 pending,
                 previous_sub,
             } => {
+                redeem_allowed(&pending, client.config(), now())?;
                 let provider = client.provider().await?;
                 let body = client.code_body(&code, &pending);
                 client

@@ -458,7 +458,10 @@ mod tests {
             provider("access_denied"),
             provider("invalid_request"),
             provider("server_error"),
-            ErrorKind::Timeout { what: "silent sign-in" }.into(),
+            ErrorKind::Timeout {
+                what: "silent sign-in",
+            }
+            .into(),
             ErrorKind::StateMismatch.into(),
             ErrorKind::Network { detail: "x".into() }.into(),
         ] {

@@ -355,8 +355,15 @@ pub(crate) mod tests {
     fn the_discovery_cache_lives_an_hour() {
         let entry = cache_entry(1_000, "{}");
         assert_eq!(cached_document(&entry, 1_000), Some("{}"));
-        assert_eq!(cached_document(&entry, 1_000 + DISCOVERY_TTL - 1), Some("{}"));
-        assert_eq!(cached_document(&entry, 1_000 + DISCOVERY_TTL), None, "expired");
+        assert_eq!(
+            cached_document(&entry, 1_000 + DISCOVERY_TTL - 1),
+            Some("{}")
+        );
+        assert_eq!(
+            cached_document(&entry, 1_000 + DISCOVERY_TTL),
+            None,
+            "expired"
+        );
         assert_eq!(cached_document(&entry, 999), None, "from the future");
         for broken in ["", "{}", "x\n{}", "-1\n{}"] {
             assert_eq!(cached_document(broken, 1_000), None, "{broken:?}");

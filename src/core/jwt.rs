@@ -267,10 +267,19 @@ pub enum KeyStep<'a> {
 /// for this verification), at most one fresh fetch when no key has the token's id, then the
 /// key or the refusal. A set fetched for this verification is never fetched again: one
 /// verification makes at most one JWKS request.
-pub fn key_step<'a>(set: &'a JwkSet, kid: Option<&str>, alg: Alg, fetched_fresh: bool) -> KeyStep<'a> {
+pub fn key_step<'a>(
+    set: &'a JwkSet,
+    kid: Option<&str>,
+    alg: Alg,
+    fetched_fresh: bool,
+) -> KeyStep<'a> {
     match select_key(set, kid, alg) {
         Ok(k) => KeyStep::Use(k),
-        Err(e) if !fetched_fresh && e.kind() == &crate::core::error::ErrorKind::TokenInvalid(TokenProblem::UnknownKey) => {
+        Err(e)
+            if !fetched_fresh
+                && e.kind()
+                    == &crate::core::error::ErrorKind::TokenInvalid(TokenProblem::UnknownKey) =>
+        {
             KeyStep::FetchFresh
         }
         Err(e) => KeyStep::Refuse(e),
@@ -473,11 +482,17 @@ mod tests {
         };
         // Cached keys without the token's kid: one fresh fetch, then the new key.
         assert_eq!(kid(key_step(&old, Some("new"), Alg::RS256, false)), "fetch");
-        assert_eq!(kid(key_step(&rotated, Some("new"), Alg::RS256, true)), "use new");
+        assert_eq!(
+            kid(key_step(&rotated, Some("new"), Alg::RS256, true)),
+            "use new"
+        );
         // Still unknown after the fresh fetch: refused, no second fetch.
         assert!(kid(key_step(&rotated, Some("gone"), Alg::RS256, true)).starts_with("refuse"));
         // A known kid whose key does not fit the algorithm: refused at once, no fetch.
         assert!(kid(key_step(&rotated, Some("e1"), Alg::RS256, false)).starts_with("refuse"));
-        assert_eq!(kid(key_step(&old, Some("old"), Alg::RS256, false)), "use old");
+        assert_eq!(
+            kid(key_step(&old, Some("old"), Alg::RS256, false)),
+            "use old"
+        );
     }
 }

@@ -88,7 +88,13 @@ mod tests {
         assert!(!is_sign_out_return("state=abd", "abc"));
         assert!(!is_sign_out_return("", "abc"));
         assert!(!is_sign_out_return("state=", "abc"));
-        assert!(!is_sign_out_return("state=evil&state=abc", "abc"), "the first state decides");
-        assert!(is_sign_out_return("state=a%2Bb", "a+b"), "decoded before comparing");
+        assert!(
+            !is_sign_out_return("state=evil&state=abc", "abc"),
+            "the first state decides"
+        );
+        assert!(
+            is_sign_out_return("state=a%2Bb", "a+b"),
+            "decoded before comparing"
+        );
     }
 }

@@ -190,11 +190,17 @@ enum Phase {
     /// Waiting for the first read of the shared copy.
     First,
     /// Waiting for a redeem or silent sign-in; `rechecked` once storage was read again.
-    Attempt { rechecked: bool },
+    Attempt {
+        rechecked: bool,
+    },
     /// `invalid_grant` came back: waiting for the second read of the shared copy.
-    Recheck { failure: Error },
+    Recheck {
+        failure: Error,
+    },
     /// The grant is lost: waiting for the silent sign-in that may rescue the session.
-    Rescue { failure: Error },
+    Rescue {
+        failure: Error,
+    },
     Over,
 }
 
@@ -321,7 +327,11 @@ impl RefreshRun {
             .is_some_and(|c| c.refresh_token.is_some());
         match result {
             Err(e) if rescue_silently(&e, self.silent_sso, had_refresh_token) => {
-                let sub = self.current.as_ref().map(|c| c.sub.clone()).unwrap_or_default();
+                let sub = self
+                    .current
+                    .as_ref()
+                    .map(|c| c.sub.clone())
+                    .unwrap_or_default();
                 self.phase = Phase::Rescue { failure: e };
                 RefreshStep::SilentSignIn { sub }
             }
@@ -656,7 +666,10 @@ mod tests {
                 RefreshStep::Adopt(_) | RefreshStep::Done { .. } => break,
             };
         }
-        assert!(reads.is_empty() && answers.is_empty(), "unused inputs: {trace:?}");
+        assert!(
+            reads.is_empty() && answers.is_empty(),
+            "unused inputs: {trace:?}"
+        );
         trace
     }
 
@@ -674,52 +687,150 @@ mod tests {
         let due = |rt| Some(stored(Some(rt), NOW + 10));
         let fresh = |rt| Some(stored(Some(rt), NOW + 3_000));
         let grant = || provider("invalid_grant");
-        let cases: Vec<(&str, bool, Option<StoredSession>, Vec<Option<StoredSession>>, Vec<Result<(), Error>>, Vec<Seen>)> = vec![
-            ("another tab renewed: adopt, no request",
-                false, due("a"), vec![fresh("b")], vec![], vec![Read, Adopt]),
-            ("due: redeem the shared copy's token",
-                false, due("a"), vec![due("b")], vec![Ok(())], vec![Read, redeem("b"), Done(Ok(()), false)]),
-            ("nothing shared: redeem this tab's token",
-                false, due("a"), vec![None], vec![Ok(())], vec![Read, redeem("a"), Done(Ok(()), false)]),
-            ("nothing anywhere: not signed in, ended",
-                false, None, vec![None], vec![], vec![Read, done("not_signed_in", true)]),
-            ("transient failure: keep the session",
-                false, due("a"), vec![due("a")], vec![Err(ErrorKind::Network { detail: "x".into() }.into())],
-                vec![Read, redeem("a"), done("network", false)]),
-            ("terminal failure: end it",
-                false, due("a"), vec![due("a")], vec![Err(provider("TOKEN_REVOKED"))],
-                vec![Read, redeem("a"), done("TOKEN_REVOKED", true)]),
-            ("invalid_grant, another token stored: it proves itself",
-                false, due("a"), vec![due("a"), due("b")], vec![Err(grant()), Ok(())],
-                vec![Read, redeem("a"), Read, redeem("b"), Done(Ok(()), false)]),
-            ("invalid_grant, the same token stored: ended",
-                false, due("a"), vec![due("a"), due("a")], vec![Err(grant())],
-                vec![Read, redeem("a"), Read, done("invalid_grant", true)]),
-            ("invalid_grant twice: the re-check happens once",
-                false, due("a"), vec![due("a"), due("b")], vec![Err(grant()), Err(grant())],
-                vec![Read, redeem("a"), Read, redeem("b"), done("invalid_grant", true)]),
-            ("invalid_grant, nothing stored any more: ended",
-                false, due("a"), vec![due("a"), None], vec![Err(grant())],
-                vec![Read, redeem("a"), Read, done("invalid_grant", true)]),
-            ("lost grant with silent SSO: rescued",
-                true, due("a"), vec![due("a"), due("a")], vec![Err(grant()), Ok(())],
-                vec![Read, redeem("a"), Read, Silent, Done(Ok(()), false)]),
-            ("lost grant, the rescue fails: the grant's error ends it",
-                true, due("a"), vec![due("a"), due("a")],
+        // (name, silent SSO, this tab's session, the shared reads, the answers, the trace)
+        type Case = (
+            &'static str,
+            bool,
+            Option<StoredSession>,
+            Vec<Option<StoredSession>>,
+            Vec<Result<(), Error>>,
+            Vec<Seen>,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "another tab renewed: adopt, no request",
+                false,
+                due("a"),
+                vec![fresh("b")],
+                vec![],
+                vec![Read, Adopt],
+            ),
+            (
+                "due: redeem the shared copy's token",
+                false,
+                due("a"),
+                vec![due("b")],
+                vec![Ok(())],
+                vec![Read, redeem("b"), Done(Ok(()), false)],
+            ),
+            (
+                "nothing shared: redeem this tab's token",
+                false,
+                due("a"),
+                vec![None],
+                vec![Ok(())],
+                vec![Read, redeem("a"), Done(Ok(()), false)],
+            ),
+            (
+                "nothing anywhere: not signed in, ended",
+                false,
+                None,
+                vec![None],
+                vec![],
+                vec![Read, done("not_signed_in", true)],
+            ),
+            (
+                "transient failure: keep the session",
+                false,
+                due("a"),
+                vec![due("a")],
+                vec![Err(ErrorKind::Network { detail: "x".into() }.into())],
+                vec![Read, redeem("a"), done("network", false)],
+            ),
+            (
+                "terminal failure: end it",
+                false,
+                due("a"),
+                vec![due("a")],
+                vec![Err(provider("TOKEN_REVOKED"))],
+                vec![Read, redeem("a"), done("TOKEN_REVOKED", true)],
+            ),
+            (
+                "invalid_grant, another token stored: it proves itself",
+                false,
+                due("a"),
+                vec![due("a"), due("b")],
+                vec![Err(grant()), Ok(())],
+                vec![Read, redeem("a"), Read, redeem("b"), Done(Ok(()), false)],
+            ),
+            (
+                "invalid_grant, the same token stored: ended",
+                false,
+                due("a"),
+                vec![due("a"), due("a")],
+                vec![Err(grant())],
+                vec![Read, redeem("a"), Read, done("invalid_grant", true)],
+            ),
+            (
+                "invalid_grant twice: the re-check happens once",
+                false,
+                due("a"),
+                vec![due("a"), due("b")],
+                vec![Err(grant()), Err(grant())],
+                vec![
+                    Read,
+                    redeem("a"),
+                    Read,
+                    redeem("b"),
+                    done("invalid_grant", true),
+                ],
+            ),
+            (
+                "invalid_grant, nothing stored any more: ended",
+                false,
+                due("a"),
+                vec![due("a"), None],
+                vec![Err(grant())],
+                vec![Read, redeem("a"), Read, done("invalid_grant", true)],
+            ),
+            (
+                "lost grant with silent SSO: rescued",
+                true,
+                due("a"),
+                vec![due("a"), due("a")],
+                vec![Err(grant()), Ok(())],
+                vec![Read, redeem("a"), Read, Silent, Done(Ok(()), false)],
+            ),
+            (
+                "lost grant, the rescue fails: the grant's error ends it",
+                true,
+                due("a"),
+                vec![due("a"), due("a")],
                 vec![Err(grant()), Err(provider("login_required"))],
-                vec![Read, redeem("a"), Read, Silent, done("invalid_grant", true)]),
-            ("no refresh token, silent SSO: renew silently",
-                true, Some(stored(None, NOW + 10)), vec![None], vec![Ok(())],
-                vec![Read, Silent, Done(Ok(()), false)]),
-            ("no refresh token, silent renewal needs a form: kept until it expires",
-                true, Some(stored(None, NOW + 10)), vec![None], vec![Err(provider("login_required"))],
-                vec![Read, Silent, done("login_required", false)]),
-            ("no refresh token, no silent SSO: expired, kept for the caller to decide",
-                false, Some(stored(None, NOW + 10)), vec![None], vec![],
-                vec![Read, done("token_expired", false)]),
-            ("a refused ID token on renewal: ended",
-                false, due("a"), vec![due("a")], vec![Err(Error::token(TokenProblem::BadSignature))],
-                vec![Read, redeem("a"), done("token_invalid", true)]),
+                vec![Read, redeem("a"), Read, Silent, done("invalid_grant", true)],
+            ),
+            (
+                "no refresh token, silent SSO: renew silently",
+                true,
+                Some(stored(None, NOW + 10)),
+                vec![None],
+                vec![Ok(())],
+                vec![Read, Silent, Done(Ok(()), false)],
+            ),
+            (
+                "no refresh token, silent renewal needs a form: kept until it expires",
+                true,
+                Some(stored(None, NOW + 10)),
+                vec![None],
+                vec![Err(provider("login_required"))],
+                vec![Read, Silent, done("login_required", false)],
+            ),
+            (
+                "no refresh token, no silent SSO: expired, kept for the caller to decide",
+                false,
+                Some(stored(None, NOW + 10)),
+                vec![None],
+                vec![],
+                vec![Read, done("token_expired", false)],
+            ),
+            (
+                "a refused ID token on renewal: ended",
+                false,
+                due("a"),
+                vec![due("a")],
+                vec![Err(Error::token(TokenProblem::BadSignature))],
+                vec![Read, redeem("a"), done("token_invalid", true)],
+            ),
         ];
         for (name, silent, mine, reads, answers, want) in cases {
             assert_eq!(drive(silent, mine, reads, answers), want, "{name}");

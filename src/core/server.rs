@@ -470,14 +470,26 @@ mod tests {
         let mut mark = RefreshMark::default();
         assert!(mark.refresh_needed(now - 5_000), "no mark: refresh");
         assert!(mark.observe(now - 1_000, now));
-        assert!(!mark.refresh_needed(now - 5_000), "refreshed after the request started");
-        assert!(mark.refresh_needed(now - 1_000), "refreshed before (or as) it started");
-        assert!(!mark.observe(now - 2_000, now), "an older mark changes nothing");
+        assert!(
+            !mark.refresh_needed(now - 5_000),
+            "refreshed after the request started"
+        );
+        assert!(
+            mark.refresh_needed(now - 1_000),
+            "refreshed before (or as) it started"
+        );
+        assert!(
+            !mark.observe(now - 2_000, now),
+            "an older mark changes nothing"
+        );
         assert!(mark.observe(now + MARK_SKEW_MS, now), "within the skew");
         for hostile in [now + MARK_SKEW_MS + 1, now + 86_400_000, u64::MAX] {
             let mut m = RefreshMark::default();
             assert!(!m.observe(hostile, now), "{hostile}");
-            assert!(m.refresh_needed(now), "a future mark must not disable /refresh");
+            assert!(
+                m.refresh_needed(now),
+                "a future mark must not disable /refresh"
+            );
         }
     }
 

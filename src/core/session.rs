@@ -165,7 +165,9 @@ pub fn session_from_tokens(
         id_token,
         expires_at: tokens.expires_at,
         issued_at: Some(now),
-        scope: tokens.scope.or_else(|| previous.and_then(|p| p.scope.clone())),
+        scope: tokens
+            .scope
+            .or_else(|| previous.and_then(|p| p.scope.clone())),
         userinfo,
         sub,
     })
@@ -267,7 +269,10 @@ mod tests {
         assert_eq!(s.access_token.secret(), "new-at");
         assert_eq!(s.refresh_token.unwrap().secret(), "old-rt");
         assert_eq!(s.scope.as_deref(), Some("openid profile"));
-        assert_eq!((s.id_token.secret(), s.sub.as_str()), (p.id_token.secret(), "alice"));
+        assert_eq!(
+            (s.id_token.secret(), s.sub.as_str()),
+            (p.id_token.secret(), "alice")
+        );
         assert_eq!(s.userinfo, p.userinfo);
         assert_eq!((s.issued_at, s.expires_at), (Some(1_500), Some(2_000)));
         // Rotation and a new ID token: both taken; UserInfo still the stored one.
@@ -282,13 +287,22 @@ mod tests {
         assert_eq!(s.refresh_token.unwrap().secret(), "new-rt");
         assert_eq!(s.id_token.secret(), "id-alice");
         assert_eq!(s.scope.as_deref(), Some("openid"));
-        assert_eq!(s.userinfo, p.userinfo, "a renewal does not replace UserInfo");
+        assert_eq!(
+            s.userinfo, p.userinfo,
+            "a renewal does not replace UserInfo"
+        );
     }
 
     #[test]
     fn a_new_sign_in_needs_an_id_token_and_stores_its_userinfo() {
-        let s = session_from_tokens(tokens(Some("rt"), None), id("bob"), Some("{}".into()), None, 7)
-            .unwrap();
+        let s = session_from_tokens(
+            tokens(Some("rt"), None),
+            id("bob"),
+            Some("{}".into()),
+            None,
+            7,
+        )
+        .unwrap();
         assert_eq!((s.sub.as_str(), s.userinfo.as_deref()), ("bob", Some("{}")));
         let e = session_from_tokens(tokens(Some("rt"), None), None, None, None, 7).unwrap_err();
         assert_eq!(e.code(), "invalid_response");

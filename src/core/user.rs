@@ -388,21 +388,44 @@ mod tests {
         let full = r#"{"sub":"alice","email":"a@example.com"}"#;
         let profile = scopes(&["openid", "profile"]);
         assert!(userinfo_wanted(false, true, &profile, bare).unwrap());
-        assert!(!userinfo_wanted(true, true, &profile, bare).unwrap(), "renewal");
-        assert!(!userinfo_wanted(false, false, &profile, bare).unwrap(), "no endpoint");
-        assert!(!userinfo_wanted(false, true, &scopes(&["openid"]), bare).unwrap(), "not asked");
-        assert!(!userinfo_wanted(false, true, &profile, full).unwrap(), "already there");
+        assert!(
+            !userinfo_wanted(true, true, &profile, bare).unwrap(),
+            "renewal"
+        );
+        assert!(
+            !userinfo_wanted(false, false, &profile, bare).unwrap(),
+            "no endpoint"
+        );
+        assert!(
+            !userinfo_wanted(false, true, &scopes(&["openid"]), bare).unwrap(),
+            "not asked"
+        );
+        assert!(
+            !userinfo_wanted(false, true, &profile, full).unwrap(),
+            "already there"
+        );
         assert!(userinfo_wanted(false, true, &profile, "not json").is_err());
     }
 
     #[test]
     fn userinfo_answers() {
         let ok = r#"{"sub":"alice","name":"Alice"}"#;
-        assert_eq!(userinfo_outcome(Some((200, ok)), "alice").unwrap().as_deref(), Some(ok));
-        assert_eq!(userinfo_outcome(None, "alice").unwrap(), None, "unreachable: go on");
+        assert_eq!(
+            userinfo_outcome(Some((200, ok)), "alice")
+                .unwrap()
+                .as_deref(),
+            Some(ok)
+        );
+        assert_eq!(
+            userinfo_outcome(None, "alice").unwrap(),
+            None,
+            "unreachable: go on"
+        );
         assert_eq!(userinfo_outcome(Some((500, ok)), "alice").unwrap(), None);
         assert_eq!(
-            userinfo_outcome(Some((200, ok)), "mallory").unwrap_err().code(),
+            userinfo_outcome(Some((200, ok)), "mallory")
+                .unwrap_err()
+                .code(),
             "token_invalid",
             "another subject"
         );

@@ -242,6 +242,29 @@ pub fn relayed(code: String, message: String) -> Error {
     ErrorKind::Vault { code, message }.into()
 }
 
+/// Whether the worker may redeem a code for `pending`: only a sign-in of this configuration,
+/// whose redirect URI is the configured one or the silent one, and that has not expired. A
+/// script elsewhere on the origin could otherwise hand the worker a code and PKCE pair of its
+/// own account, and plant that session for every tab.
+pub fn redeem_allowed(
+    pending: &PendingSignIn,
+    config: &BrowserConfig,
+    now: u64,
+) -> Result<(), Error> {
+    let ours = pending.redirect_uri == config.redirect_uri
+        || (config.silent_sso && pending.redirect_uri == config.silent_redirect_uri);
+    if !ours {
+        return Err(ErrorKind::VaultUnavailable {
+            reason: "the sign-in to redeem is not one of this configuration's redirect URIs",
+        }
+        .into());
+    }
+    if pending.is_expired(now) {
+        return Err(ErrorKind::SignInExpired.into());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,5 +458,41 @@ mod tests {
             "vault_unavailable"
         );
         assert!(parse_reply("{\"v\":1}").is_err());
+    }
+
+    #[test]
+    fn the_worker_redeems_only_this_configurations_sign_ins() {
+        let c = config();
+        let pending = |redirect_uri: &str, created_at: u64| PendingSignIn {
+            state: "s".into(),
+            nonce: "n".into(),
+            verifier: crate::core::secret::PkceVerifier::parse(&"v".repeat(43)).unwrap(),
+            redirect_uri: redirect_uri.into(),
+            return_to: None,
+            max_age: None,
+            created_at,
+        };
+        let now = 1_700_000_000;
+        assert!(redeem_allowed(&pending(&c.redirect_uri, now), &c, now).is_ok());
+        assert!(redeem_allowed(&pending(&c.silent_redirect_uri, now), &c, now).is_ok());
+        for other in [
+            "http://127.0.0.1:8080/other/cb",
+            "http://127.0.0.1:8080/cb?x",
+            "https://evil.example/cb",
+        ] {
+            assert_eq!(
+                redeem_allowed(&pending(other, now), &c, now)
+                    .unwrap_err()
+                    .code(),
+                "vault_unavailable",
+                "{other}"
+            );
+        }
+        assert_eq!(
+            redeem_allowed(&pending(&c.redirect_uri, now - 86_400), &c, now)
+                .unwrap_err()
+                .code(),
+            "sign_in_expired"
+        );
     }
 }
