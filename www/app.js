@@ -50,9 +50,11 @@ const op = remembered('op', OP_KEY, 'default', (v) => OPS.has(v));
 const renew = remembered('renew', RENEW_KEY, 'on', (v) => v === 'on' || v === 'off');
 // `?sso=on`: silent SSO (`silentSso: true`): with a provider session, bootstrap signs in without a form.
 const sso = remembered('sso', 'demo:sso', 'off', (v) => v === 'on' || v === 'off');
-// `?vault=on`: the service-worker token vault (`tokenVault`), the session's tokens out of the page; `?vault=strict`:
-// the same, refusing to run without it (`whenUnavailable: "refuse"`); `?vault=off` switches back.
-const vault = remembered('vault', 'demo:vault', 'off', (v) => v === 'on' || v === 'strict' || v === 'off');
+// `?vault=on`: the service-worker token vault (`tokenVault`), the session's tokens out of the page (where it cannot
+// run, the session stays in the tab's memory); `?vault=storage`: the same, falling back to `storage`
+// (`whenUnavailable: "storage"`); `?vault=strict`: refusing to run without it (`whenUnavailable: "refuse"`);
+// `?vault=off` switches back.
+const vault = remembered('vault', 'demo:vault', 'off', (v) => v === 'on' || v === 'strict' || v === 'storage' || v === 'off');
 
 function errorInfo(err) {
   if (err && typeof err === 'object' && 'code' in err) {
@@ -209,7 +211,7 @@ function sessionConfig() {
     storage,
     ...(renew === 'off' ? { autoRefresh: false } : {}),
     ...(vault !== 'off'
-      ? { tokenVault: { serviceWorker: '/pkg/oidc-session-sw.js', ...(vault === 'strict' ? { whenUnavailable: 'refuse' } : {}) } }
+      ? { tokenVault: { serviceWorker: '/pkg/oidc-session-sw.js', ...(vault === 'strict' ? { whenUnavailable: 'refuse' } : vault === 'storage' ? { whenUnavailable: 'storage' } : {}) } }
       : {}),
     ...(sso === 'on' ? { silentSso: true, silentRedirectUri: location.origin + '/silent.html', silentTimeoutSeconds: 5 } : {}),
   };

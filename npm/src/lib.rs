@@ -118,7 +118,7 @@ export interface BrowserSessionConfig {
   /**
    * Keep the tokens in a service worker instead (opt-in): the refresh token never reaches page script or Web
    * Storage, every tab's refresh is the worker's one request, and a refresh cut off by a reload is not lost.
-   * `storage` is then where the session goes if the vault cannot run (see `whenUnavailable`).
+   * Where the vault cannot run, the session stays in the tab's memory unless `whenUnavailable: "storage"`.
    */
   tokenVault?: TokenVaultConfig;
   /** Allowed clock difference with the provider, in seconds. Default 60, at most 300. */
@@ -154,14 +154,16 @@ export interface TokenVaultConfig {
    */
   serviceWorker: string;
   /**
-   * Where service workers cannot run (no support, disabled, registration failed): `"storage"` (default) keeps the
-   * session in `storage` and `tokenVault` reads `"unavailable"`; `"refuse"` makes `bootstrap()` end `failed`
-   * with `vault_unavailable`.
+   * Where service workers cannot run (no support, disabled, registration failed, another version mid-deploy),
+   * `tokenVault` reads `"unavailable"` and: `"memory"` (default) keeps the session in this tab's memory only, so the
+   * refresh token never reaches Web Storage (a reload starts signed out, or signs in silently with `silentSso`);
+   * `"storage"` keeps it in `storage`, refresh token included (opt in by name); `"refuse"` makes `bootstrap()` end
+   * `failed` with `vault_unavailable`.
    */
-  whenUnavailable?: "storage" | "refuse";
+  whenUnavailable?: "memory" | "storage" | "refuse";
 }
 
-/** Where the session's tokens are: `"off"` (no vault configured), `"starting"` (before `bootstrap()`), `"active"` (in the service worker), `"unavailable"` (configured, but the session uses `storage`). */
+/** Where the session's tokens are: `"off"` (no vault configured), `"starting"` (before `bootstrap()`), `"active"` (in the service worker), `"unavailable"` (configured, but it cannot run here: see `whenUnavailable`). */
 export type TokenVaultStatus = "off" | "starting" | "active" | "unavailable";
 
 /** Options of `signIn`. */

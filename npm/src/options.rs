@@ -153,7 +153,8 @@ fn token_vault(o: &JsValue) -> Result<TokenVault, Error> {
         ty: "has the wrong type (see the TokenVaultConfig type)",
     };
     let when_unavailable = match r.str("whenUnavailable")?.as_deref() {
-        None | Some("storage") => VaultFallback::Storage,
+        None | Some("memory") => VaultFallback::Memory,
+        Some("storage") => VaultFallback::Storage,
         Some("refuse") => VaultFallback::Refuse,
         Some(_) => return Err(r.bad("whenUnavailable")),
     };

@@ -93,8 +93,9 @@ pub enum VaultStatus {
     Starting,
     /// The vault's service worker holds the tokens; the page has the access token in memory.
     Active,
-    /// A vault is configured but cannot run here: the session uses the configured storage
-    /// (or, with [`VaultFallback::Refuse`](crate::VaultFallback::Refuse), the bootstrap failed).
+    /// A vault is configured but cannot run here: the session is in the tab's memory (with
+    /// [`VaultFallback::Storage`](crate::VaultFallback::Storage), in the configured storage;
+    /// with [`VaultFallback::Refuse`](crate::VaultFallback::Refuse), the bootstrap failed).
     Unavailable,
 }
 

@@ -16,13 +16,13 @@ use crate::core::user::User;
 use std::rc::Rc;
 
 impl BrowserClient {
-    /// The Web Storage area of the session: none in memory, in the vault's worker, or for a
-    /// page whose tokens the vault holds.
+    /// The Web Storage area of the session: none in memory, in the vault's worker, for a page
+    /// whose tokens the vault holds, or whose vault could not run (`BrowserConfig::page_storage`).
     pub(super) fn token_area(&self) -> Option<Area> {
-        if self.inner.place == Place::VaultWorker || self.has_vault() {
+        if self.inner.place == Place::VaultWorker {
             return None;
         }
-        Area::for_tokens(self.config().storage)
+        Area::for_tokens(self.config().page_storage(self.has_vault()))
     }
 
     /// Whether tabs share this session (and so open the channel): in localStorage, or in the

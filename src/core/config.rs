@@ -27,17 +27,24 @@ pub struct TokenVault {
     /// absolute URL. The npm package ships the script (`oidc-session-sw.js`).
     pub service_worker: String,
     /// What to do where no service worker can run (no support, private modes that disable
-    /// them, a failed registration). Default: the configured `storage`.
+    /// them, a failed registration). Default: [`VaultFallback::Memory`], the session in the
+    /// tab's memory, never in Web Storage.
     pub when_unavailable: VaultFallback,
 }
 
-/// What the client does when the [`TokenVault`] cannot run.
+/// What the client does when the [`TokenVault`] cannot run (no module service workers, a failed
+/// registration, Trusted Types refusing the script URL, another protocol version mid-deploy).
+/// `Client::vault_status` then says `Unavailable`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum VaultFallback {
-    /// Keep the session in the configured [`StorageKind`] (`Client::vault_status` says
-    /// `Unavailable`).
+    /// The default: keep the session in this tab's memory only. The refresh token never
+    /// reaches Web Storage, the very thing the vault was turned on to avoid; a reload starts
+    /// signed out (or signs in silently, with silent SSO).
     #[default]
+    Memory,
+    /// Keep the session in the configured [`StorageKind`], refresh token included: opted into
+    /// by name, for apps that prefer surviving a reload to keeping the token from page script.
     Storage,
     /// Refuse: the bootstrap fails with `vault_unavailable`.
     Refuse,
@@ -347,6 +354,19 @@ impl ServerConfig {
             refresh_on_bootstrap: input.refresh_on_bootstrap.unwrap_or(false),
             app_origin: app_origin.to_owned(),
         })
+    }
+}
+
+impl BrowserConfig {
+    /// Where a page keeps the session's tokens: nowhere but memory while the vault holds them
+    /// (`vault_connected`), or when a configured vault could not run and its fallback is not
+    /// [`VaultFallback::Storage`]; otherwise the configured [`StorageKind`].
+    pub fn page_storage(&self, vault_connected: bool) -> StorageKind {
+        match &self.token_vault {
+            _ if vault_connected => StorageKind::Memory,
+            Some(v) if v.when_unavailable != VaultFallback::Storage => StorageKind::Memory,
+            _ => self.storage,
+        }
     }
 }
 
@@ -688,6 +708,33 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_vault_that_cannot_run_keeps_the_refresh_token_out_of_web_storage_by_default() {
+        let with = |when_unavailable: Option<VaultFallback>| {
+            let mut c = browser(Config::new(
+                ConfigInput {
+                    storage: Some(StorageKind::Local),
+                    ..input()
+                },
+                APP,
+            ));
+            c.token_vault = when_unavailable.map(|w| TokenVault {
+                service_worker: format!("{APP}/sw.js"),
+                when_unavailable: w,
+            });
+            c
+        };
+        assert_eq!(VaultFallback::default(), VaultFallback::Memory);
+        assert_eq!(with(None).page_storage(false), StorageKind::Local, "no vault");
+        for w in [VaultFallback::Memory, VaultFallback::Refuse] {
+            assert_eq!(with(Some(w)).page_storage(false), StorageKind::Memory, "{w:?}");
+        }
+        assert_eq!(with(Some(VaultFallback::Storage)).page_storage(false), StorageKind::Local);
+        for w in [VaultFallback::Memory, VaultFallback::Storage, VaultFallback::Refuse] {
+            assert_eq!(with(Some(w)).page_storage(true), StorageKind::Memory, "connected");
         }
     }
 }

@@ -811,7 +811,7 @@ for (const variant of [
   { name: 'navigator.serviceWorker undefined', init: () => { Object.defineProperty(Navigator.prototype, 'serviceWorker', { configurable: true, get: () => undefined }); } },
   { name: 'navigator.serviceWorker deleted', init: () => { delete Navigator.prototype.serviceWorker; } },
 ]) {
-  test(`no service-worker support (${variant.name}): "unavailable" and the configured storage; ?vault=strict fails with vault_unavailable`, async ({ page, op }) => {
+  test(`no service-worker support (${variant.name}): "unavailable", the session in memory by default and in storage only by name; ?vault=strict fails with vault_unavailable`, async ({ page, op }) => {
     test.setTimeout(60_000);
     await page.addInitScript(variant.init);
     const strict = await gotoApp(page, '/?client=demo&storage=local&vault=strict');
@@ -821,18 +821,28 @@ for (const variant of [
     expect(await vaultState(page)).toBe('unavailable');
     await page.screenshot({ path: `${SCREENSHOTS}/vault-strict-unavailable.png` });
 
+    // The default fallback: the session in this tab's memory, nothing in Web Storage (the refresh token is what
+    // the app turned the vault on to keep out of it), so a reload starts signed out.
     const state = await signIn(page, { path: '/?client=demo&storage=local&vault=on' });
     expect(state.status, 'sign-in with the fallback').toBe('signedIn');
     await expectSignedIn(page);
     expect(await vaultState(page), 'auth.tokenVault').toBe('unavailable');
     expect(await page.evaluate(() => navigator.serviceWorker), 'navigator.serviceWorker in the page').toBeUndefined();
-    const stored = await page.evaluate(() => Object.keys(localStorage));
-    expect(stored, 'the session in the configured storage (local)').toContain(sessionKey(OP_ISSUER));
+    const webStorage = () => page.evaluate(() => [...Object.keys(localStorage), ...Object.keys(sessionStorage)]);
+    expect(await webStorage(), 'no session in Web Storage').not.toContain(sessionKey(OP_ISSUER));
     expect((await getToken(page)).ok, 'getAccessToken').toBe(true);
     expect((await op.counters()).token.authorization_code).toBe(1);
     const reloaded = await gotoApp(page, '/');
-    expect(reloaded.status, 'after a reload, from localStorage').toBe('signedIn');
+    expect(reloaded.status, 'after a reload: nothing was stored').toBe('signedOut');
     expect(await vaultState(page)).toBe('unavailable');
+
+    // `whenUnavailable: "storage"`, opted into by name: the configured storage (local), which survives a reload.
+    const opted = await signIn(page, { path: '/?client=demo&storage=local&vault=storage' });
+    expect(opted.status, 'sign-in with the storage fallback').toBe('signedIn');
+    expect(await vaultState(page)).toBe('unavailable');
+    expect(await page.evaluate(() => Object.keys(localStorage)), 'the session in localStorage').toContain(sessionKey(OP_ISSUER));
+    const kept = await gotoApp(page, '/');
+    expect(kept.status, 'after a reload, from localStorage').toBe('signedIn');
   });
 }
 

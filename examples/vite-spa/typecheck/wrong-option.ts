@@ -20,7 +20,7 @@ new SessionManager({ mode: "server", issuer: "https://login.example.com" });
 new SessionManager({ issuer: "https://login.example.com", clientId: "spa", redirectUri: "/", serverBasePath: "/api/auth" });
 
 // A token-vault fallback that does not exist. expect: '"memory"'
-new SessionManager({ issuer: "https://login.example.com", clientId: "spa", redirectUri: "/", tokenVault: { serviceWorker: "/sw.js", whenUnavailable: "memory" } });
+new SessionManager({ issuer: "https://login.example.com", clientId: "spa", redirectUri: "/", tokenVault: { serviceWorker: "/sw.js", whenUnavailable: "localStorage" } });
 
 // A required option missing. expect: 'clientId'
 new SessionManager({ issuer: "https://login.example.com", redirectUri: "https://app.example.com/" });
