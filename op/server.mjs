@@ -37,6 +37,10 @@
 //                              provider handled it (the old refresh token consumed, the new one saved): a refresh
 //                              "in the middle", for reload and navigation tests. ms=0 ends it. The counters then
 //                              show refresh_held: answers being held right now.
+//                              With &before=1 the hold comes *before* the provider handles any POST /token, and a
+//                              request whose client went away meanwhile is dropped unhandled (counted in
+//                              token_dropped; its refresh token stays valid): a backend instance killed while it
+//                              waits for the provider (bff/tests/cluster.rs).
 //
 // Development only: in-memory storage, devInteractions login/consent forms, fixed keys.
 
@@ -227,6 +231,7 @@ function zeroCounters() {
     refresh_invalid_grant: 0,
     backchannel_logout: 0,
     backchannel_logout_error: 0,
+    token_dropped: 0,
   };
 }
 let counters = zeroCounters();
@@ -235,6 +240,7 @@ let refreshTokens = new Set();
 provider.on('refresh_token.saved', (token) => { refreshTokens.add(token.jti); });
 // The hold of /__test/hold-refresh, and how many answers it is holding.
 let holdRefreshMs = 0;
+let holdBefore = false;
 let refreshHeld = 0;
 const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 provider.on('backchannel.success', () => { counters.backchannel_logout += 1; });
@@ -265,6 +271,7 @@ provider.use(async (ctx, next) => {
     counters = zeroCounters();
     refreshTokens = new Set();
     holdRefreshMs = 0;
+    holdBefore = false;
     ctx.set('Cache-Control', 'no-store');
     ctx.body = counters;
     return;
@@ -289,9 +296,33 @@ provider.use(async (ctx, next) => {
       return;
     }
     holdRefreshMs = ms;
+    holdBefore = ctx.query.before === '1';
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = { hold_refresh_ms: holdRefreshMs };
+    ctx.body = { hold_refresh_ms: holdRefreshMs, before: holdBefore };
     return;
+  }
+  if (holdBefore && holdRefreshMs > 0 && ctx.method === 'POST' && ctx.path === '/token') {
+    const { socket } = ctx.req;
+    let clientGone = false;
+    const gone = () => { clientGone = true; };
+    socket.once('end', gone);
+    socket.once('close', gone);
+    socket.once('error', gone);
+    refreshHeld += 1;
+    try {
+      await sleep(holdRefreshMs);
+    } finally {
+      refreshHeld -= 1;
+      socket.off('end', gone);
+      socket.off('close', gone);
+      socket.off('error', gone);
+    }
+    if (clientGone || socket.destroyed) {
+      counters.token_dropped += 1;
+      ctx.status = 499;
+      ctx.body = '';
+      return;
+    }
   }
 
   try {
@@ -305,7 +336,7 @@ provider.use(async (ctx, next) => {
         case 'token': {
           const grantType = ctx.oidc.params?.grant_type ?? ctx.oidc.body?.grant_type;
           // The answer is ready (and a rotation done); it is sent once this middleware returns.
-          if (grantType === 'refresh_token' && holdRefreshMs > 0) {
+          if (grantType === 'refresh_token' && holdRefreshMs > 0 && !holdBefore) {
             refreshHeld += 1;
             try {
               await sleep(holdRefreshMs);

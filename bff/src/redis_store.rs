@@ -25,7 +25,7 @@
 //! stops renewing; the lease expires and the next instance takes over. Waiters poll every 25 ms
 //! and, once they hold the lock, re-read the session: the winner's refresh is their answer. If
 //! Redis does not answer, the store errs (`503 STORE_UNAVAILABLE`) and nobody refreshes without
-//! the lock.
+//! the lock. A waiter gives up (503) after three leases plus 12 s.
 
 use crate::store::{
     Cas, LoginAdmission, LoginLimits, PendingLogin, Session, SessionLock, SessionStore,
@@ -181,9 +181,9 @@ impl RedisStore {
             prefix: prefix.to_owned(),
             lease,
             timeout,
-            // A live holder renews; a dead one's lease runs out after `lease`: three leases is
-            // long enough for either, and bounded.
-            max_wait: lease * 3 + timeout,
+            // A live holder renews until its provider call ends (at most the upstream timeout,
+            // 10 s by default); a dead one's lease runs out after `lease`. Bounded either way.
+            max_wait: lease * 3 + timeout + Duration::from_secs(10),
         })
     }
 

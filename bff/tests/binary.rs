@@ -7,80 +7,11 @@ mod support;
 use oidc_session_bff::{RedisStore, SessionStore};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
-use support::{authorize_at, call_with, cookie_value, free_port, new_browser, provider_installed, Op, Redis};
-
-struct Bff {
-    child: Child,
-    stderr: Arc<Mutex<String>>,
-    api: String,
-}
-
-impl Bff {
-    fn start(port: u16, issuer: &str, store: &str) -> Bff {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_oidc-session-bff"))
-            .env("BFF_PORT", port.to_string())
-            .env("BFF_ISSUER", issuer)
-            .env("BFF_STORE", store)
-            .env("BFF_TEST_ENDPOINTS", "1")
-            .env("BFF_REFRESH_LEASE_MS", "500")
-            .env("BFF_LOG", "debug")
-            .env_remove("BFF_CLIENT_SECRET")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the oidc-session-bff binary");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        {
-            let mut pipe = child.stderr.take().unwrap();
-            let buf = stderr.clone();
-            std::thread::spawn(move || {
-                let mut chunk = [0u8; 4096];
-                while let Ok(n) = pipe.read(&mut chunk) {
-                    if n == 0 {
-                        break;
-                    }
-                    buf.lock().unwrap().push_str(&String::from_utf8_lossy(&chunk[..n]));
-                }
-            });
-        }
-        let (tx, rx) = mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if line.starts_with("bff ready") {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        rx.recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("the binary did not start: {}", stderr.lock().unwrap()));
-        Bff {
-            child,
-            stderr,
-            api: format!("http://127.0.0.1:{port}/api/auth"),
-        }
-    }
-
-    fn terminate(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-}
-
-impl Drop for Bff {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::{
+    authorize_at, call_with, cookie_value, free_port, new_browser, provider_installed, BffProcess,
+    Op, Redis,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_on_redis_stops_gracefully_and_logs_no_secret() {
@@ -91,7 +22,12 @@ async fn the_binary_on_redis_stops_gracefully_and_logs_no_secret() {
     let port = free_port();
     let origin = format!("http://127.0.0.1:{port}");
     let op = Op::start(&origin);
-    let mut bff = Bff::start(port, &op.issuer, &redis.url);
+    let env = [
+        ("BFF_STORE", redis.url.as_str()),
+        ("BFF_REFRESH_LEASE_MS", "500"),
+        ("BFF_LOG", "debug"),
+    ];
+    let mut bff = BffProcess::start(port, &op.issuer, &env);
     let (jar, browser) = new_browser();
 
     let get = |path: &str| {
@@ -162,7 +98,7 @@ async fn the_binary_on_redis_stops_gracefully_and_logs_no_secret() {
 
     // Redis down: not ready.
     drop(redis);
-    let bff = Bff::start(free_port(), &op.issuer, "redis://127.0.0.1:9/0");
+    let bff = BffProcess::start(free_port(), &op.issuer, &[("BFF_STORE", "redis://127.0.0.1:9/0")]);
     let status = reqwest::get(format!("{}/readyz", bff.api)).await.unwrap().status();
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
 }

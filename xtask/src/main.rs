@@ -23,7 +23,7 @@ usage: cargo xtask <command>
 
 commands:
   setup               install what the build needs (wasm target, wasm-bindgen CLI,
-                      Chromium + chromedriver, node_modules, redis-server for the
+                      Chromium + chromedriver, node_modules, redis-server and haproxy for the
                       backend tests); fast when present
   build               build the npm package into pkg/ (cargo, wasm-bindgen, wasm-opt)
   build leptos-app    build the Leptos example (examples/leptos-app) into target/leptos-app/

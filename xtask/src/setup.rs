@@ -27,18 +27,34 @@ pub fn all() -> Result {
 /// on a loopback port (bff/tests/redis.rs), so it is installed, never started here.
 pub const REDIS_SERVER: &str = "redis-server";
 
-/// The services the backend tests start themselves: `redis-server`, installed with apt-get when
-/// missing.
+/// HAProxy (Debian's, 2.6): the cluster test (bff/tests/cluster.rs) puts three backend instances
+/// behind one, round robin.
+pub const HAPROXY: &str = "haproxy";
+
+/// The services the backend tests start themselves: `redis-server` and `haproxy`, installed with
+/// apt-get when missing (Debian puts haproxy in /usr/sbin).
 pub fn services() -> Result {
-    if on_path(REDIS_SERVER).is_none() {
-        println!("setup: installing redis-server with apt-get (~20 s)");
-        apt_install(&["redis-server"])?;
-        if on_path(REDIS_SERVER).is_none() {
-            return Err("apt-get installed redis-server but it is not on PATH".into());
+    let missing: Vec<&str> = [REDIS_SERVER, HAPROXY]
+        .into_iter()
+        .filter(|tool| find_tool(tool).is_none())
+        .collect();
+    if !missing.is_empty() {
+        println!("setup: installing {} with apt-get (~20 s)", missing.join(" and "));
+        apt_install(&missing)?;
+        if let Some(tool) = missing.iter().find(|t| find_tool(t).is_none()) {
+            return Err(format!("apt-get installed {tool} but it is still missing"));
         }
     }
-    println!("setup: redis-server ok");
+    println!("setup: redis-server + haproxy ok");
     Ok(())
+}
+
+/// `name` on PATH or in /usr/sbin (not on every user's PATH).
+pub fn find_tool(name: &str) -> Option<PathBuf> {
+    on_path(name).or_else(|| {
+        let sbin = Path::new("/usr/sbin").join(name);
+        sbin.is_file().then_some(sbin)
+    })
 }
 
 /// `apt-get update` then `apt-get install -y PACKAGES` (through sudo when not root).

@@ -333,8 +333,28 @@ impl Redis {
     }
 
     pub fn start_on(port: u16) -> Redis {
+        Self::launch(port, None)
+    }
+
+    /// With an append-only file in `dir`, fsynced at every write: what it held survives a stop.
+    pub fn start_persistent(port: u16, dir: &Path) -> Redis {
+        Self::launch(port, Some(dir))
+    }
+
+    fn launch(port: u16, dir: Option<&Path>) -> Redis {
+        let mut args: Vec<String> = ["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        match dir {
+            Some(d) => args.extend(
+                ["--appendonly", "yes", "--appendfsync", "always", "--dir", &d.display().to_string()]
+                    .map(String::from),
+            ),
+            None => args.extend(["--appendonly", "no"].map(String::from)),
+        }
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -439,6 +459,179 @@ pub async fn authorize_at(
     panic!("no callback after 12 steps; last URL {url}");
 }
 
+
+/// The `oidc-session-bff` binary on `port` with the provider `issuer` and extra `BFF_*`
+/// variables (test endpoints on); killed when dropped.
+pub struct BffProcess {
+    pub child: Child,
+    pub stderr: Arc<Mutex<String>>,
+    pub port: u16,
+    /// `http://127.0.0.1:{port}/api/auth`
+    pub api: String,
+}
+
+impl BffProcess {
+    pub fn start(port: u16, issuer: &str, env: &[(&str, &str)]) -> BffProcess {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_oidc-session-bff"));
+        cmd.env("BFF_PORT", port.to_string())
+            .env("BFF_ISSUER", issuer)
+            .env("BFF_TEST_ENDPOINTS", "1")
+            .env_remove("BFF_CLIENT_SECRET")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("the oidc-session-bff binary");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        {
+            let mut pipe = child.stderr.take().unwrap();
+            let buf = stderr.clone();
+            std::thread::spawn(move || {
+                let mut chunk = [0u8; 4096];
+                while let Ok(n) = pipe.read(&mut chunk) {
+                    if n == 0 {
+                        break;
+                    }
+                    buf.lock().unwrap().push_str(&String::from_utf8_lossy(&chunk[..n]));
+                }
+            });
+        }
+        let (tx, rx) = mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.starts_with("bff ready") {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        if rx.recv_timeout(Duration::from_secs(20)).is_err() {
+            let _ = child.kill();
+            panic!("the binary did not start: {}", stderr.lock().unwrap());
+        }
+        BffProcess {
+            child,
+            stderr,
+            port,
+            api: format!("http://127.0.0.1:{port}/api/auth"),
+        }
+    }
+
+    /// SIGTERM (a graceful stop).
+    pub fn terminate(&self) {
+        signal(self.child.id(), "-TERM");
+    }
+
+    /// SIGKILL, and waits for the process.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for BffProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn signal(pid: u32, sig: &str) {
+    let status = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {sig} {pid}");
+}
+
+/// HAProxy on a free loopback port, round robin over `backends` (ports), health-checked on
+/// `{base}/healthz`, retrying refused connections on another backend, adding `X-Forwarded-For`.
+/// A missing binary fails loudly: `cargo xtask setup` installs it.
+pub struct Haproxy {
+    child: Child,
+    pub port: u16,
+    pub origin: String,
+    _dir: TempDir,
+}
+
+impl Haproxy {
+    pub fn start(backends: &[u16]) -> Haproxy {
+        let port = free_port();
+        let dir = TempDir::new("haproxy");
+        let servers: String = backends
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("  server b{i} 127.0.0.1:{p} check inter 100 fall 1 rise 1\n"))
+            .collect();
+        let config = format!(
+            "global\n  maxconn 2000\n\
+             defaults\n  mode http\n  timeout connect 1s\n  timeout client 30s\n  timeout server 30s\n\
+             \x20 retries 3\n  option redispatch 1\n  retry-on conn-failure empty-response\n\
+             frontend fe\n  bind 127.0.0.1:{port}\n  option forwardfor\n  default_backend bffs\n\
+             backend bffs\n  balance roundrobin\n  option httpchk GET /api/auth/healthz\n{servers}"
+        );
+        let path = dir.0.join("haproxy.cfg");
+        std::fs::write(&path, config).unwrap();
+        let bin = ["/usr/sbin/haproxy", "/usr/bin/haproxy", "haproxy"]
+            .into_iter()
+            .find(|p| !p.starts_with('/') || Path::new(p).exists())
+            .unwrap();
+        let child = Command::new(bin)
+            .arg("-db")
+            .arg("-f")
+            .arg(&path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run `haproxy` ({e}): the cluster test needs it; \
+                     `cargo xtask setup` installs it (apt-get install haproxy)"
+                )
+            });
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Haproxy {
+                    child,
+                    port,
+                    origin: format!("http://127.0.0.1:{port}"),
+                    _dir: dir,
+                };
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("haproxy did not listen on {port}");
+    }
+}
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A directory under the system temp dir, removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("oidc-session-bff-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
 
 /// A cookie-jar client that does not follow redirects (so each hop can be checked).
 pub fn new_browser() -> (Arc<Jar>, Client) {
