@@ -41,6 +41,9 @@ fn random_cookie(i: u64, seed: u64) -> String {
         .collect()
 }
 
+/// The resident-memory limit the hostile-traffic tests state (the process measures ~17 MiB).
+const RESIDENT_LIMIT_KIB: u64 = 64 * 1024;
+
 fn resident_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
@@ -87,6 +90,9 @@ async fn refresh_and_signout_with_random_cookies_create_nothing() {
         resident_kib().unwrap_or(0)
     );
     assert_eq!(after_refresh, MemoryCounts::default(), "no lock entry, no session");
+    if let Some(kib) = resident_kib() {
+        assert!(kib < RESIDENT_LIMIT_KIB, "resident {kib} KiB after {N} /refresh");
+    }
     assert_eq!(after, MemoryCounts::default());
 }
 
@@ -159,6 +165,10 @@ async fn logins_from_one_address_stop_at_the_cap_with_429() {
     );
     assert_eq!(stored, 20);
     assert_eq!(refused, N - 20);
+    // The stated limit: the whole test process (harness, runtime, store) stays under 64 MiB.
+    if let Some(kib) = resident_kib() {
+        assert!(kib < RESIDENT_LIMIT_KIB, "resident {kib} KiB after {N} /login");
+    }
     assert_eq!(one_address.logins, 20);
     assert_eq!(one_address.login_clients, 1);
     assert_eq!(many.logins, 1_000, "the total cap");
