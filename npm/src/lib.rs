@@ -68,6 +68,7 @@ export type ErrorCode =
   | "discovery_invalid" | "state_mismatch" | "sign_in_expired" | "iss_mismatch" | "iss_missing"
   | "nonce_mismatch" | "token_invalid" | "token_expired" | "return_to_invalid" | "not_signed_in"
   | "unsupported" | "storage" | "crypto" | "timeout" | "provider_error" | "vault_unavailable"
+  | "not_revoked" | "userinfo_unavailable"
   | "access_denied" | "login_required" | "consent_required" | "interaction_required"
   | "account_selection_required" | "invalid_grant" | "invalid_request" | "server_error"
   | (string & {});

@@ -363,6 +363,7 @@ impl BrowserClient {
         let parsed = from_json::<TokenResponse>(&reply.body, "token response")?;
         let mut tokens = token_result(reply.status, parsed, now())?;
         let mut userinfo = None;
+        let mut unreported = None;
         let id = match tokens.id_token.take() {
             Some(t) => {
                 let (claims, payload) = self
@@ -383,7 +384,14 @@ impl BrowserClient {
                     &payload,
                 )?;
                 if wanted {
-                    userinfo = self.userinfo(provider, &tokens.access_token, &sub).await?;
+                    match self.userinfo(provider, &tokens.access_token, &sub).await {
+                        Ok(info) => userinfo = Some(info),
+                        // Not fatal (the ID token identifies the user), but never silent.
+                        Err(e) if matches!(e.kind(), ErrorKind::UserinfoUnavailable) => {
+                            unreported = Some(e)
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
                 Some(VerifiedIdToken { token: t, sub })
             }
@@ -393,6 +401,10 @@ impl BrowserClient {
         let session = session_from_tokens(tokens, id, userinfo, current, now())?;
         self.write_shared(Some(&session)).await?;
         self.save_session(session)?;
+        if let Some(e) = unreported {
+            let user = self.session_user();
+            self.shared().set_view(Status::SignedIn, user, Some(e));
+        }
         if previous_sub.is_some() {
             self.shared().refreshed(Ok(expires_at));
         }
@@ -416,16 +428,33 @@ impl BrowserClient {
             self.vault_sign_out().await?;
         }
         let provider = self.provider().await.ok();
-        if let (Some(s), Some(p)) = (&session, &provider) {
-            if let (Some(rt), Some(ep)) = (&s.refresh_token, &p.metadata.revocation_endpoint) {
-                // RFC 7009 answers 200 even for unknown tokens; a failure must not keep the
-                // user signed in.
-                let body = revocation_body(rt, &self.config().client_id);
-                let _ = post_form_no_content(ep, body).await;
+        // RFC 7009 answers 200 even for unknown tokens. A failure must not keep the user
+        // signed in, and must not pass silently either: the view reports `not_revoked`.
+        let mut not_revoked = None;
+        if let Some(rt) = session.as_ref().and_then(|s| s.refresh_token.as_ref()) {
+            if !self.has_vault() {
+                let endpoint = match &provider {
+                    Some(p) => self.revocation_endpoint(p).await,
+                    None => None,
+                };
+                not_revoked = match endpoint {
+                    None => Some("the provider names no revocation endpoint"),
+                    Some(ep) => {
+                        let body = revocation_body(rt, &self.config().client_id);
+                        post_form_no_content(&ep, body)
+                            .await
+                            .err()
+                            .map(|_| "the revocation request failed")
+                    }
+                };
             }
         }
         self.write_shared(None).await?;
         self.drop_session();
+        if let Some(reason) = not_revoked {
+            let e = ErrorKind::NotRevoked { reason }.into();
+            self.shared().set_view(Status::SignedOut, None, Some(e));
+        }
         // Where the page goes next: the end-session URL (unless `local_only`), else `returnTo`.
         let end = match (&provider, options.local_only) {
             (Some(p), false) => {

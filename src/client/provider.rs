@@ -7,7 +7,8 @@ use crate::browser::http::get_json;
 use crate::browser::now;
 use crate::browser::storage::Area;
 use crate::core::discovery::{
-    cache_entry, cached_document, discovery_url, validate_metadata, Provider, ProviderMetadata,
+    authorization_server_metadata_url, cache_entry, cached_document, discovery_url,
+    revocation_from_as_metadata, validate_metadata, Provider, ProviderMetadata,
 };
 use crate::core::error::{Error, ErrorKind, TokenProblem};
 use crate::core::id_token::{validate_claims, Expectations, IdTokenClaims};
@@ -133,11 +134,28 @@ impl BrowserClient {
         provider: &Provider,
         token: &AccessToken,
         sub: &str,
-    ) -> Result<Option<String>, Error> {
-        let Some(endpoint) = provider.metadata.userinfo_endpoint.as_deref() else {
-            return Ok(None);
+    ) -> Result<String, Error> {
+        let endpoint = provider.metadata.userinfo_endpoint.as_deref();
+        let reply = match endpoint {
+            Some(e) => get_json(e, Some(token.secret())).await.ok(),
+            None => None,
         };
-        let reply = get_json(endpoint, Some(token.secret())).await.ok();
         userinfo_outcome(reply.as_ref().map(|r| (r.status, r.body.as_str())), sub)
+    }
+
+    /// The revocation endpoint: discovery's, else the one the provider's RFC 8414 metadata
+    /// names (`core::discovery::authorization_server_metadata_url`), else none.
+    pub(super) async fn revocation_endpoint(&self, provider: &Provider) -> Option<String> {
+        if let Some(e) = &provider.metadata.revocation_endpoint {
+            return Some(e.clone());
+        }
+        let url = authorization_server_metadata_url(&self.config().issuer)?;
+        let reply = get_json(&url, None).await.ok()?;
+        if reply.status != 200 {
+            return None;
+        }
+        revocation_from_as_metadata(&reply.body, &self.config().issuer)
+            .ok()
+            .flatten()
     }
 }

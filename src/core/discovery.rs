@@ -204,6 +204,50 @@ pub fn cached_document(entry: &str, now: u64) -> Option<&str> {
     (at <= now && now - at < DISCOVERY_TTL).then_some(document)
 }
 
+/// The RFC 8414 authorization-server metadata URL of `issuer`: the well-known segment goes
+/// between the host and the issuer's path (`https://op/realms/x` →
+/// `https://op/.well-known/oauth-authorization-server/realms/x`). Read where the OpenID
+/// discovery document lacks an endpoint (some providers list `revocation_endpoint` only there).
+pub fn authorization_server_metadata_url(issuer: &str) -> Option<String> {
+    let u = HttpUrl::parse(issuer)?;
+    let path = u.rest.strip_suffix('/').unwrap_or(&u.rest);
+    Some(cat(&[&u.origin(), "/.well-known/oauth-authorization-server", path]))
+}
+
+struct AuthorizationServerMetadata {
+    issuer: String,
+    revocation_endpoint: Option<String>,
+}
+
+impl FromJson for AuthorizationServerMetadata {
+    fn read(f: &Fields<'_>) -> Field<Self> {
+        f.done(Self {
+            issuer: f.req_str("issuer"),
+            revocation_endpoint: f.str("revocation_endpoint"),
+        })
+    }
+}
+
+/// The revocation endpoint an RFC 8414 metadata document names, if it is for `issuer` (exactly,
+/// RFC 8414 3.3) and the endpoint is https (or loopback http).
+pub fn revocation_from_as_metadata(json: &str, issuer: &str) -> Result<Option<String>, Error> {
+    let m: AuthorizationServerMetadata =
+        crate::core::json::decode(json, "authorization server metadata")?;
+    if m.issuer != issuer {
+        return Err(ErrorKind::IssMismatch {
+            source: IssuerSource::Discovery,
+            found: m.issuer,
+        }
+        .into());
+    }
+    endpoint(
+        &m.revocation_endpoint,
+        false,
+        "revocation_endpoint is not https",
+    )?;
+    Ok(m.revocation_endpoint)
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -368,5 +412,37 @@ pub(crate) mod tests {
         for broken in ["", "{}", "x\n{}", "-1\n{}"] {
             assert_eq!(cached_document(broken, 1_000), None, "{broken:?}");
         }
+    }
+
+    #[test]
+    fn rfc8414_metadata_supplies_a_missing_revocation_endpoint() {
+        assert_eq!(
+            authorization_server_metadata_url("https://op.example").as_deref(),
+            Some("https://op.example/.well-known/oauth-authorization-server")
+        );
+        assert_eq!(
+            authorization_server_metadata_url("https://op.example/realms/x/").as_deref(),
+            Some("https://op.example/.well-known/oauth-authorization-server/realms/x")
+        );
+        let doc = |iss: &str, ep: &str| {
+            format!(r#"{{"issuer":"{iss}","revocation_endpoint":"{ep}"}}"#)
+        };
+        assert_eq!(
+            revocation_from_as_metadata(&doc("https://op.example", "https://op.example/o/revoke"), "https://op.example")
+                .unwrap()
+                .as_deref(),
+            Some("https://op.example/o/revoke")
+        );
+        assert_eq!(
+            revocation_from_as_metadata(&doc("https://evil.example", "https://op.example/r"), "https://op.example")
+                .unwrap_err()
+                .code(),
+            "iss_mismatch"
+        );
+        assert!(revocation_from_as_metadata(&doc("https://op.example", "http://op.example/r"), "https://op.example").is_err());
+        assert_eq!(
+            revocation_from_as_metadata(r#"{"issuer":"https://op.example"}"#, "https://op.example").unwrap(),
+            None
+        );
     }
 }

@@ -212,6 +212,16 @@ pub enum ErrorKind {
         /// What is wrong.
         reason: &'static str,
     },
+    /// The refresh token could not be revoked at sign-out (RFC 7009): the provider names no
+    /// revocation endpoint (neither in discovery nor in its RFC 8414 metadata), or the request
+    /// failed. The local session ended anyway; the token may still redeem until it expires.
+    NotRevoked {
+        /// Why.
+        reason: &'static str,
+    },
+    /// UserInfo could not be read at sign-in (no answer, blocked by CORS, an error status): the
+    /// session stands with the ID token's claims only.
+    UserinfoUnavailable,
     /// The token vault (the service worker) reported this failure; `code` is its stable code
     /// (`invalid_grant`, `network`, …), the same one the page would have reported itself.
     Vault {
@@ -254,6 +264,8 @@ impl ErrorKind {
             Self::Storage { .. } => "storage",
             Self::Crypto { .. } => "crypto",
             Self::VaultUnavailable { .. } => "vault_unavailable",
+            Self::NotRevoked { .. } => "not_revoked",
+            Self::UserinfoUnavailable => "userinfo_unavailable",
             Self::Vault { code, .. } => code,
         }
     }
@@ -366,6 +378,10 @@ impl ErrorKind {
             Self::Storage { detail } => cat(&["storage error: ", detail]),
             Self::Crypto { detail } => cat(&["WebCrypto error: ", detail]),
             Self::VaultUnavailable { reason } => cat(&["token vault unavailable: ", reason]),
+            Self::NotRevoked { reason } => cat(&["the refresh token was not revoked: ", reason]),
+            Self::UserinfoUnavailable => {
+                "UserInfo could not be read; the user has the ID token's claims only".into()
+            }
             Self::Vault { message, .. } => message.clone(),
         }
     }

@@ -5,7 +5,7 @@
 //! ID token's). Server mode: the backend's envelope: `data.user`, else the user derived from
 //! `data.claims`, else a plain user object.
 
-use crate::core::error::Error;
+use crate::core::error::{Error, ErrorKind};
 use crate::core::id_token::check_userinfo_sub;
 use crate::core::json::{decode, Field, Fields, FromJson, Json};
 use crate::core::text::cat;
@@ -282,17 +282,18 @@ pub fn userinfo_wanted(
     Ok(hints.email.is_none() && hints.name.is_none())
 }
 
-/// What a UserInfo answer means for the sign-in: its JSON text to store, or `None` when it
-/// could not be read (no answer, a status other than 200: the ID token already identifies the
-/// user, so the sign-in goes on with its claims). A response for another subject is refused
-/// (Core 5.3.2) and so is an unreadable body.
-pub fn userinfo_outcome(reply: Option<(u16, &str)>, sub: &str) -> Result<Option<String>, Error> {
+/// What a UserInfo answer means for the sign-in: its JSON text to store, or
+/// `UserinfoUnavailable` when it could not be read (no answer, a status other than 200). That
+/// error does not fail the sign-in (the ID token already identifies the user): the caller
+/// keeps the session and reports it. A response for another subject is refused (Core 5.3.2)
+/// and so is an unreadable body: those fail the sign-in.
+pub fn userinfo_outcome(reply: Option<(u16, &str)>, sub: &str) -> Result<String, Error> {
     let Some((200, body)) = reply else {
-        return Ok(None);
+        return Err(ErrorKind::UserinfoUnavailable.into());
     };
     let info: ProfileHints = decode(body, "UserInfo response")?;
     check_userinfo_sub(sub, info.sub.as_deref())?;
-    Ok(Some(body.to_owned()))
+    Ok(body.to_owned())
 }
 
 #[cfg(test)]
@@ -410,18 +411,14 @@ mod tests {
     #[test]
     fn userinfo_answers() {
         let ok = r#"{"sub":"alice","name":"Alice"}"#;
-        assert_eq!(
-            userinfo_outcome(Some((200, ok)), "alice")
-                .unwrap()
-                .as_deref(),
-            Some(ok)
-        );
-        assert_eq!(
-            userinfo_outcome(None, "alice").unwrap(),
-            None,
-            "unreachable: go on"
-        );
-        assert_eq!(userinfo_outcome(Some((500, ok)), "alice").unwrap(), None);
+        assert_eq!(userinfo_outcome(Some((200, ok)), "alice").unwrap(), ok);
+        for unreachable in [None, Some((500, ok)), Some((401, ok))] {
+            assert_eq!(
+                userinfo_outcome(unreachable, "alice").unwrap_err().code(),
+                "userinfo_unavailable",
+                "reported, and the sign-in goes on"
+            );
+        }
         assert_eq!(
             userinfo_outcome(Some((200, ok)), "mallory")
                 .unwrap_err()

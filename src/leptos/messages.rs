@@ -60,6 +60,12 @@ pub fn describe_error(error: &Error) -> &'static str {
         ErrorKind::VaultUnavailable { .. } => {
             "Your browser could not start this site's secure sign-in storage. Reload the page or try another browser."
         }
+        ErrorKind::NotRevoked { .. } => {
+            "You are signed out here, but the sign-in service could not be told to end the session. Close the browser on shared computers."
+        }
+        ErrorKind::UserinfoUnavailable => {
+            "You are signed in, but your profile could not be loaded; some details may be missing."
+        }
         // The token vault reports with the same codes the page would: the same words.
         ErrorKind::Vault { code, .. } => match code.as_str() {
             "network" => "We could not reach the sign-in service. Check your connection and try again.",
