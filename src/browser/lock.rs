@@ -8,10 +8,12 @@ use crate::browser::crypto::random_bytes;
 use crate::browser::storage::Area;
 use crate::browser::timer::sleep;
 use crate::browser::{now_ms, spawn};
-use crate::core::lease::{holder, lease, may_take, RETRY_MS, SETTLE_MS};
+use crate::core::lease::{holder, lease, may_take, renewal, RENEW_MS, RETRY_MS, SETTLE_MS};
 use crate::core::pkce::b64url;
 use crate::core::text::cat;
+use std::cell::Cell;
 use std::future::Future;
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -37,7 +39,12 @@ pub(crate) fn request(name: &str, job: Job) -> Promise {
     let leased: Job = Box::pin(async move {
         let owner = b64url(&random_bytes::<9>().unwrap_or_default());
         acquire(&key, &owner).await;
+        // Renewed while the job runs (a slow token request outlives one lease), stopped when
+        // it ends or the lease was lost.
+        let running = Rc::new(Cell::new(true));
+        spawn(renew(key.clone(), owner.clone(), running.clone()));
         let r = job.await;
+        running.set(false);
         if holder(Area::Local.get(&key).as_deref()) == Some(owner.as_str()) {
             Area::Local.remove(&key);
         }
@@ -64,6 +71,22 @@ fn starter(job: Job) -> JsValue {
         });
     })
     .into_js_value()
+}
+
+/// Writes `owner`'s lease again every `RENEW_MS` while `running`, as long as it still holds it.
+async fn renew(key: String, owner: String, running: Rc<Cell<bool>>) {
+    loop {
+        sleep(RENEW_MS).await;
+        if !running.get() {
+            return;
+        }
+        match renewal(Area::Local.get(&key).as_deref(), &owner, now_ms()) {
+            Some(l) => {
+                let _ = Area::Local.set(&key, &l);
+            }
+            None => return,
+        }
+    }
 }
 
 /// Waits until `owner` holds the lease `key`. Without a writable localStorage there is no

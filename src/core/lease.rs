@@ -37,6 +37,18 @@ pub fn lease(owner: &str, now_ms: u64) -> String {
     cat(&[owner, " ", &uint(now_ms + LEASE_MS)])
 }
 
+/// While the job runs, the holder writes its lease again this often, in milliseconds: a refresh
+/// that takes longer than [`LEASE_MS`] (a slow provider) must not let a second tab in to present
+/// the same refresh token.
+pub const RENEW_MS: u32 = (LEASE_MS / 3) as u32;
+
+/// The lease `owner` writes at `now_ms` to keep holding it, or `None` when it no longer holds
+/// it (it expired and another tab took it, or it was removed): then it stops renewing, and
+/// never takes back a lease another tab holds.
+pub fn renewal(stored: Option<&str>, owner: &str, now_ms: u64) -> Option<String> {
+    (holder(stored) == Some(owner)).then(|| lease(owner, now_ms))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +69,21 @@ mod tests {
         );
         assert!(may_take(Some("b"), "a", 5));
         assert_eq!(holder(Some("b")), Some("b"));
+    }
+
+    #[test]
+    fn a_lease_is_renewed_only_by_its_holder() {
+        let held = lease("a", 1_000);
+        assert_eq!(renewal(Some(&held), "a", 4_000).as_deref(), Some("a 14000"));
+        assert_eq!(
+            renewal(Some(&lease("b", 12_000)), "a", 12_000),
+            None,
+            "taken over"
+        );
+        assert_eq!(renewal(None, "a", 4_000), None, "removed");
+        assert!(
+            u64::from(RENEW_MS) * 2 < LEASE_MS,
+            "renewed well before it expires"
+        );
     }
 }
