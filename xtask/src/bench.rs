@@ -1,6 +1,7 @@
 //! `cargo xtask bench size`: what the npm package costs a web page, beside its npm peers
 //! (bench_peers.rs).
 //! `cargo xtask bench refresh`: the multi-tab refresh race, oidc-session against oidc-client-ts.
+//! `cargo xtask bench bff`: the backend-for-frontend through HAProxy, memory and Redis stores.
 
 use crate::build;
 use crate::setup;
@@ -73,6 +74,27 @@ pub fn refresh() -> Result {
     run(Command::new("node")
         .arg("bench/refresh.mjs")
         .env("CHROMIUM_PATH", setup::CHROMIUM))
+}
+
+/// `bff/tests/bench.rs` (an ignored test, release build): `/me` and coalesced `/refresh`
+/// throughput and p50/p99 latency through HAProxy for one instance on the memory store and one
+/// and three on Redis, side by side, and refresh_token grants per expiry under 4 tabs x 25
+/// fetches. Environment: `BENCH_BFF_SECONDS`, `BENCH_BFF_WORKERS`, `BENCH_BFF_SESSIONS`.
+pub fn bff() -> Result {
+    // The provider's node_modules, redis-server and haproxy.
+    setup::node_modules()?;
+    setup::services()?;
+    run(crate::util::cargo().args([
+        "test",
+        "--release",
+        "-p",
+        build::BFF_PACKAGE,
+        "--test",
+        "bench",
+        "--",
+        "--ignored",
+        "--nocapture",
+    ]))
 }
 
 /// Bytes of `gzip -9 -c path`.

@@ -41,7 +41,10 @@ commands:
                       expiry, for oidc-session (with and without the token vault) and
                       oidc-client-ts (BENCH_CYCLES, default 10),
                       then a reload storm with 1 and 3 tabs (BENCH_STORM_RELOADS, default
-                      100; BENCH_PARTS=race or storm for one of the two)";
+                      100; BENCH_PARTS=race or storm for one of the two)
+  bench bff           the backend-for-frontend through HAProxy (release): /me and coalesced
+                      /refresh throughput and p50/p99, 1 instance on memory, 1 and 3 on
+                      Redis, and refresh_token grants per expiry under 4 tabs x 25 fetches";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         ["sim", "--seeds", n] => sim(Some(n)),
         ["bench", "size"] => bench::size(),
         ["bench", "refresh"] => bench::refresh(),
+        ["bench", "bff"] => bench::bff(),
         ["bench", "startup"] => startup::startup(),
         ["bench", "token"] => startup::token(),
         [] | ["help" | "-h" | "--help"] => {
