@@ -26,8 +26,8 @@ use crate::core::logout::{end_session_url, is_sign_out_return, revocation_body};
 use crate::core::pkce::{b64url, Entropy};
 use crate::core::secret::AuthorizationCode;
 use crate::core::session::{
-    after_callback_error, session_from_tokens, CallbackVerdict, Status, StoredSession,
-    VerifiedIdToken,
+    after_callback_error, renewal_still_wanted, session_from_tokens, CallbackVerdict, Status,
+    StoredSession, VerifiedIdToken,
 };
 use crate::core::text::{before, cat, parse_uint, uint};
 use crate::core::token::{code_exchange_body, token_result, TokenResponse};
@@ -399,6 +399,24 @@ impl BrowserClient {
         };
         let expires_at = tokens.expires_at;
         let session = session_from_tokens(tokens, id, userinfo, current, now())?;
+        if current.is_some() {
+            let held = if self.shared_by_tabs() {
+                self.read_shared().await
+            } else {
+                self.inner.session.borrow().as_deref().cloned()
+            };
+            if !renewal_still_wanted(held.as_ref()) {
+                // Signed out while the request was in flight: the answer is not committed,
+                // and its new refresh token is revoked (best effort; the grant is ending).
+                if let Some(rt) = &session.refresh_token {
+                    if let Some(ep) = self.revocation_endpoint(provider).await {
+                        let body = revocation_body(rt, &self.config().client_id);
+                        let _ = post_form_no_content(&ep, body).await;
+                    }
+                }
+                return Err(ErrorKind::NotSignedIn.into());
+            }
+        }
         self.write_shared(Some(&session)).await?;
         self.save_session(session)?;
         if let Some(e) = unreported {

@@ -27,10 +27,8 @@ impl BrowserClient {
 
     /// Whether tabs share this session (and so open the channel): in localStorage, or in the
     /// vault (the worker tells the pages, the pages tell each other).
-    fn shared_by_tabs(&self) -> bool {
-        self.token_area() == Some(Area::Local)
-            || self.inner.place == Place::VaultWorker
-            || self.has_vault()
+    pub(super) fn shared_by_tabs(&self) -> bool {
+        self.inner.place == Place::VaultWorker || self.config().shared_by_tabs(self.has_vault())
     }
 
     /// Listens to the other tabs (shared localStorage only): a `session` message means the

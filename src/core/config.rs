@@ -180,6 +180,13 @@ impl Config {
 }
 
 impl BrowserConfig {
+    /// Whether the tabs of the origin share the session (and so listen to each other's
+    /// `session` and `signedOut`): when the vault holds it, or it is in `localStorage`. Decided
+    /// after the vault connected (or failed to): before, where the tokens live is not known.
+    pub fn shared_by_tabs(&self, vault_connected: bool) -> bool {
+        vault_connected || self.page_storage(vault_connected) == StorageKind::Local
+    }
+
     fn check(input: &ConfigInput, app_origin: &str) -> Result<Self, Error> {
         let issuer = input.issuer.trim_ascii();
         if issuer.is_empty() {
@@ -728,13 +735,32 @@ mod tests {
             c
         };
         assert_eq!(VaultFallback::default(), VaultFallback::Memory);
-        assert_eq!(with(None).page_storage(false), StorageKind::Local, "no vault");
+        assert_eq!(
+            with(None).page_storage(false),
+            StorageKind::Local,
+            "no vault"
+        );
         for w in [VaultFallback::Memory, VaultFallback::Refuse] {
-            assert_eq!(with(Some(w)).page_storage(false), StorageKind::Memory, "{w:?}");
+            assert_eq!(
+                with(Some(w)).page_storage(false),
+                StorageKind::Memory,
+                "{w:?}"
+            );
         }
-        assert_eq!(with(Some(VaultFallback::Storage)).page_storage(false), StorageKind::Local);
-        for w in [VaultFallback::Memory, VaultFallback::Storage, VaultFallback::Refuse] {
-            assert_eq!(with(Some(w)).page_storage(true), StorageKind::Memory, "connected");
+        assert_eq!(
+            with(Some(VaultFallback::Storage)).page_storage(false),
+            StorageKind::Local
+        );
+        for w in [
+            VaultFallback::Memory,
+            VaultFallback::Storage,
+            VaultFallback::Refuse,
+        ] {
+            assert_eq!(
+                with(Some(w)).page_storage(true),
+                StorageKind::Memory,
+                "connected"
+            );
         }
     }
 }

@@ -173,6 +173,14 @@ pub fn session_from_tokens(
     })
 }
 
+/// Whether the renewal of a session may be committed when its answer arrives: only while the
+/// session still stands where it is kept (`held`: the shared copy where tabs share it, else
+/// this tab's own). A sign-out, here or in another tab, while the token request was in flight
+/// must not be undone by its answer: committing it would bring the session back in every tab.
+pub fn renewal_still_wanted(held: Option<&StoredSession>) -> bool {
+    held.is_some()
+}
+
 /// Whether a tab takes the shared session another tab announced (a `session` broadcast): when
 /// it holds none, or the announced one is at least as recent. An older copy (a slow tab's write
 /// that lost a race) never replaces a newer one.
