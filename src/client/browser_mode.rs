@@ -3,12 +3,13 @@
 //! comes back. The stored session lives in `session.rs`, provider metadata and keys in
 //! `provider.rs`, renewal in `renewal.rs`.
 
+use super::provider::ProviderCache;
+use super::renewal::Renewal;
 use super::shared::{leave_after_sign_out, Shared};
 use super::{SignOutOptions, SignOutOutcome, VaultStatus, View};
 use crate::browser::crypto::{random_bytes, sha256};
 use crate::browser::http::{post_form, post_form_no_content};
 use crate::browser::storage::Area;
-use crate::browser::timer::Guard;
 use crate::browser::vault::Registration;
 use crate::browser::{nav, now};
 use crate::core::authorize::{
@@ -21,7 +22,6 @@ use crate::core::config::{sanitize_return_to, BrowserConfig};
 use crate::core::discovery::Provider;
 use crate::core::error::{Error, ErrorKind};
 use crate::core::json::{decode as from_json, Field, Fields, FromJson, Writer};
-use crate::core::jwt::JwkSet;
 use crate::core::logout::{end_session_url, is_sign_out_return, revocation_body};
 use crate::core::pkce::{b64url, Entropy};
 use crate::core::secret::AuthorizationCode;
@@ -40,15 +40,11 @@ use std::rc::Rc;
 pub(super) struct BrowserInner {
     pub(super) shared: Shared,
     pub(super) config: BrowserConfig,
-    pub(super) provider: RefCell<Option<Rc<Provider>>>,
-    pub(super) jwks: RefCell<Option<Rc<JwkSet>>>,
+    /// Discovery and keys (`provider.rs`).
+    pub(super) cache: ProviderCache,
     pub(super) session: RefCell<Option<Rc<StoredSession>>>,
-    /// The proactive renewal timer.
-    pub(super) renewal: RefCell<Option<Guard>>,
-    /// `focus`, `online`, `visibilitychange`: the clock is re-read when the page wakes up.
-    pub(super) wake: RefCell<Option<Guard>>,
-    pub(super) last_attempt: Cell<Option<u64>>,
-    pub(super) failures: Cell<u32>,
+    /// The renewal timer, wake-ups and counters (`renewal.rs`).
+    pub(super) renewal: Renewal,
     /// Where this client runs: a page, or the token vault's service worker.
     pub(super) place: Place,
     /// A page's token vault: its worker's registration, once connected.
@@ -105,13 +101,9 @@ impl BrowserClient {
             inner: Rc::new(BrowserInner {
                 shared: Shared::new(prefix),
                 config,
-                provider: RefCell::default(),
-                jwks: RefCell::default(),
+                cache: ProviderCache::default(),
                 session: RefCell::default(),
-                renewal: RefCell::default(),
-                wake: RefCell::default(),
-                last_attempt: Cell::new(None),
-                failures: Cell::new(0),
+                renewal: Renewal::default(),
                 place,
                 vault: RefCell::default(),
                 vault_status: Cell::new(vault_status),

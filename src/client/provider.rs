@@ -18,7 +18,16 @@ use crate::core::jwt::{
 };
 use crate::core::secret::{AccessToken, IdToken};
 use crate::core::user::userinfo_outcome;
+use std::cell::RefCell;
 use std::rc::Rc;
+
+/// The provider's checked metadata and its signing keys, as this client last read them.
+/// Nothing else reads or writes these.
+#[derive(Default)]
+pub(super) struct ProviderCache {
+    provider: RefCell<Option<Rc<Provider>>>,
+    jwks: RefCell<Option<Rc<JwkSet>>>,
+}
 
 fn utf8(b: &[u8]) -> Result<String, Error> {
     String::from_utf8(b.to_vec()).map_err(|_| Error::token(TokenProblem::Malformed))
@@ -27,7 +36,7 @@ fn utf8(b: &[u8]) -> Result<String, Error> {
 impl BrowserClient {
     /// The provider's checked metadata: from memory, from the session cache, or fetched.
     pub(super) async fn provider(&self) -> Result<Rc<Provider>, Error> {
-        if let Some(p) = self.inner.provider.borrow().clone() {
+        if let Some(p) = self.inner.cache.provider.borrow().clone() {
             return Ok(p);
         }
         let key = self.key("discovery");
@@ -50,7 +59,7 @@ impl BrowserClient {
             }
         };
         let p = Rc::new(provider);
-        *self.inner.provider.borrow_mut() = Some(p.clone());
+        *self.inner.cache.provider.borrow_mut() = Some(p.clone());
         Ok(p)
     }
 
@@ -79,7 +88,7 @@ impl BrowserClient {
         let alg = check_header(&header, &provider.allowed_algs)?;
         let kid = header.kid.as_deref();
         // The keys at hand, then at most one fresh fetch (`core::jwt::key_step` decides).
-        let mut set = self.inner.jwks.borrow().clone();
+        let mut set = self.inner.cache.jwks.borrow().clone();
         let mut fetched_fresh = false;
         let jwks = loop {
             let keys = match set.take() {
@@ -94,7 +103,7 @@ impl BrowserClient {
                         .into());
                     }
                     let keys = Rc::new(from_json::<JwkSet>(&reply.body, "JWKS")?);
-                    *self.inner.jwks.borrow_mut() = Some(keys.clone());
+                    *self.inner.cache.jwks.borrow_mut() = Some(keys.clone());
                     keys
                 }
             };

@@ -5,14 +5,48 @@
 use super::browser_mode::{BrowserClient, BrowserInner};
 use crate::browser::crypto::random_bytes;
 use crate::browser::now;
-use crate::browser::timer::{on_wake_up, timeout};
+use crate::browser::timer::{on_wake_up, timeout, Guard};
 use crate::core::error::{Error, ErrorKind};
 use crate::core::refresh::{
     needs_refresh, next_renewal, Next, RefreshRun, RefreshStep, ScheduleInput,
 };
 use crate::core::secret::AccessToken;
 use crate::core::token::refresh_body;
+use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
+
+/// The renewal's own state: its timer, the wake-up listeners, when the last attempt started
+/// and how many failed in a row. Nothing else reads or writes these.
+#[derive(Default)]
+pub(super) struct Renewal {
+    /// The proactive renewal timer.
+    timer: RefCell<Option<Guard>>,
+    /// `focus`, `online`, `visibilitychange`: the clock is re-read when the page wakes up.
+    wake: RefCell<Option<Guard>>,
+    last_attempt: Cell<Option<u64>>,
+    failures: Cell<u32>,
+}
+
+impl Renewal {
+    /// Stops the timer (the session ended, or it is re-armed).
+    pub(super) fn cancel(&self) {
+        self.timer.borrow_mut().take();
+    }
+
+    /// A refresh attempt starts now.
+    pub(super) fn attempt_started(&self, now: u64) {
+        self.last_attempt.set(Some(now));
+    }
+
+    fn attempt_ended(&self, ok: bool) {
+        let failures = if ok {
+            0
+        } else {
+            self.failures.get().saturating_add(1)
+        };
+        self.failures.set(failures);
+    }
+}
 
 impl BrowserClient {
     fn margin(&self) -> u64 {
@@ -57,7 +91,7 @@ impl BrowserClient {
     /// One refresh for every tab, run under the cross-tab lock: carries out the steps of
     /// `core::refresh::RefreshRun`, which decides what to read, adopt, redeem or end.
     async fn refresh_now(self) -> Result<(), Error> {
-        self.inner.last_attempt.set(Some(now()));
+        self.inner.renewal.attempt_started(now());
         let (mut run, mut step) = RefreshRun::start(self.config().silent_sso, self.margin());
         let result = loop {
             step = match step {
@@ -104,21 +138,17 @@ impl BrowserClient {
     /// After a refresh attempt (here or in the token vault): resets the failure count, or
     /// counts the failure, tells the refresh hook and re-arms the timer with its backoff.
     pub(super) fn count_attempt(&self, result: &Result<(), Error>) {
-        match result {
-            Ok(()) => self.inner.failures.set(0),
-            Err(e) => {
-                self.inner
-                    .failures
-                    .set(self.inner.failures.get().saturating_add(1));
-                self.shared().refreshed(Err(e));
-                self.schedule_renewal();
-            }
+        self.inner.renewal.attempt_ended(result.is_ok());
+        if let Err(e) = result {
+            self.shared().refreshed(Err(e));
+            self.schedule_renewal();
         }
     }
 
     /// (Re)arms the renewal timer from the session, the last attempt and the failure count.
     pub(super) fn schedule_renewal(&self) {
-        self.inner.renewal.borrow_mut().take();
+        let renewal = &self.inner.renewal;
+        renewal.cancel();
         if !self.config().auto_refresh {
             return;
         }
@@ -138,8 +168,8 @@ impl BrowserClient {
             issued_at,
             margin: self.margin(),
             now: now(),
-            last_attempt: self.inner.last_attempt.get(),
-            failures: self.inner.failures.get(),
+            last_attempt: renewal.last_attempt.get(),
+            failures: renewal.failures.get(),
             jitter,
         });
         let secs = match next {
@@ -150,7 +180,7 @@ impl BrowserClient {
         let timer = timeout(u32::try_from(secs * 1000).unwrap_or(u32::MAX), move || {
             renew_soon(&weak)
         });
-        *self.inner.renewal.borrow_mut() = Some(timer);
+        *renewal.timer.borrow_mut() = Some(timer);
     }
 
     /// Reads the wall clock and renews when due (timers alone are not trusted: they stop while
@@ -163,11 +193,12 @@ impl BrowserClient {
     }
 
     pub(super) fn watch_wake_ups(&self) {
-        if !self.config().auto_refresh || self.inner.wake.borrow().is_some() {
+        let wake = &self.inner.renewal.wake;
+        if !self.config().auto_refresh || wake.borrow().is_some() {
             return;
         }
         let weak = Rc::downgrade(&self.inner);
-        *self.inner.wake.borrow_mut() = Some(on_wake_up(move || renew_soon(&weak)));
+        *wake.borrow_mut() = Some(on_wake_up(move || renew_soon(&weak)));
     }
 }
 

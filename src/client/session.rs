@@ -53,7 +53,7 @@ impl BrowserClient {
                 }),
                 MSG_SIGNED_OUT => {
                     me.inner.session.borrow_mut().take();
-                    me.inner.renewal.borrow_mut().take();
+                    me.inner.renewal.cancel();
                     me.shared().set_view(Status::SignedOut, None, None);
                 }
                 _ => {}
@@ -169,7 +169,7 @@ impl BrowserClient {
         }
         self.shared().set_view(Status::SignedOut, None, None);
         self.shared().broadcast(MSG_SIGNED_OUT);
-        self.inner.renewal.borrow_mut().take();
+        self.inner.renewal.cancel();
     }
 }
 

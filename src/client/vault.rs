@@ -154,7 +154,7 @@ impl BrowserClient {
 
     /// Asks the vault for a fresh access token (it refreshes if due, once for every tab).
     pub(super) async fn vault_token(self) -> Result<(), Error> {
-        self.inner.last_attempt.set(Some(now()));
+        self.inner.renewal.attempt_started(now());
         let before = self
             .inner
             .session
