@@ -211,7 +211,11 @@ pub fn cached_document(entry: &str, now: u64) -> Option<&str> {
 pub fn authorization_server_metadata_url(issuer: &str) -> Option<String> {
     let u = HttpUrl::parse(issuer)?;
     let path = u.rest.strip_suffix('/').unwrap_or(&u.rest);
-    Some(cat(&[&u.origin(), "/.well-known/oauth-authorization-server", path]))
+    Some(cat(&[
+        &u.origin(),
+        "/.well-known/oauth-authorization-server",
+        path,
+    ]))
 }
 
 struct AuthorizationServerMetadata {
@@ -424,24 +428,34 @@ pub(crate) mod tests {
             authorization_server_metadata_url("https://op.example/realms/x/").as_deref(),
             Some("https://op.example/.well-known/oauth-authorization-server/realms/x")
         );
-        let doc = |iss: &str, ep: &str| {
-            format!(r#"{{"issuer":"{iss}","revocation_endpoint":"{ep}"}}"#)
-        };
+        let doc =
+            |iss: &str, ep: &str| format!(r#"{{"issuer":"{iss}","revocation_endpoint":"{ep}"}}"#);
         assert_eq!(
-            revocation_from_as_metadata(&doc("https://op.example", "https://op.example/o/revoke"), "https://op.example")
-                .unwrap()
-                .as_deref(),
+            revocation_from_as_metadata(
+                &doc("https://op.example", "https://op.example/o/revoke"),
+                "https://op.example"
+            )
+            .unwrap()
+            .as_deref(),
             Some("https://op.example/o/revoke")
         );
         assert_eq!(
-            revocation_from_as_metadata(&doc("https://evil.example", "https://op.example/r"), "https://op.example")
-                .unwrap_err()
-                .code(),
+            revocation_from_as_metadata(
+                &doc("https://evil.example", "https://op.example/r"),
+                "https://op.example"
+            )
+            .unwrap_err()
+            .code(),
             "iss_mismatch"
         );
-        assert!(revocation_from_as_metadata(&doc("https://op.example", "http://op.example/r"), "https://op.example").is_err());
+        assert!(revocation_from_as_metadata(
+            &doc("https://op.example", "http://op.example/r"),
+            "https://op.example"
+        )
+        .is_err());
         assert_eq!(
-            revocation_from_as_metadata(r#"{"issuer":"https://op.example"}"#, "https://op.example").unwrap(),
+            revocation_from_as_metadata(r#"{"issuer":"https://op.example"}"#, "https://op.example")
+                .unwrap(),
             None
         );
     }
