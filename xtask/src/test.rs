@@ -206,6 +206,8 @@ fn check_package() -> Result {
     let name = build::NAME;
     let expected = [
         "README.md".to_string(),
+        "LICENSE-MIT".to_string(),
+        "LICENSE-APACHE".to_string(),
         format!("{name}.d.ts"),
         format!("{name}.js"),
         format!("{name}_bg.wasm"),
@@ -234,7 +236,7 @@ fn check_package() -> Result {
         // `./server/oidc_session.js` and its types are exported as `./server`.
         let exported = manifest.contains(&named)
             || (file.starts_with(build::SERVER_DIR) && !file.ends_with(".wasm"));
-        if file != "README.md" && !exported {
+        if !file.starts_with("README") && !file.starts_with("LICENSE") && !exported {
             return Err(format!("pkg/package.json `exports` does not name {named}"));
         }
     }
