@@ -584,7 +584,10 @@ async fn refresh_session(app: &App, sid: &str, arrived_ms: u64) -> Result<Sessio
     let access_valid = session.access_expires_at.is_none_or(|exp| exp > now_secs());
     let recent = now_ms().saturating_sub(session.refreshed_at_ms)
         < app.config.refresh_coalesce.as_millis() as u64;
-    if session.refreshed_at_ms >= arrived_ms || (recent && access_valid) {
+    // Refreshed by someone else after this request arrived (the winner of the race, perhaps on
+    // another instance), or very recently: that result is the answer, if its access token is
+    // still good (clocks of several instances may differ a little).
+    if access_valid && (session.refreshed_at_ms >= arrived_ms || recent) {
         app.hooks.count(|s| s.coalesced_refreshes += 1);
         return Ok(session);
     }

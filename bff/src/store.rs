@@ -201,6 +201,9 @@ struct MemoryInner {
     jtis: HashMap<String, Instant>,
     writes: u64,
     last_sweep: Option<Instant>,
+    /// When the oldest pending login expires, as of the last sweep that found the total cap
+    /// reached.
+    full_until: Option<Instant>,
 }
 
 /// Entry counts of a [`MemoryStore`] (the bounds tests assert them).
@@ -413,16 +416,17 @@ impl SessionStore for MemoryStore {
                 }
             }
             if m.logins.len() >= limits.total {
+                // Full: sweep (and find when the oldest entry expires) at most once a second, so
+                // a flood of refused requests costs O(1) each.
                 if m.last_sweep.is_none_or(|t| now.duration_since(t) > Duration::from_secs(1)) {
                     m.sweep(now);
+                    m.full_until = m.logins.values().map(|(_, until)| *until).min();
                 }
                 if m.logins.len() >= limits.total {
                     let retry_after = m
-                        .logins
-                        .values()
-                        .map(|(_, until)| until.duration_since(now))
-                        .min()
-                        .unwrap_or(ttl);
+                        .full_until
+                        .map_or(ttl, |until| until.saturating_duration_since(now))
+                        .max(Duration::from_secs(1));
                     return LoginAdmission::Refused { retry_after };
                 }
             }
