@@ -29,7 +29,7 @@ use support::{
 const TABS: usize = 4;
 const FETCHES_PER_TAB: usize = 25;
 const EXPIRIES: usize = 10;
-const LEASE_MS: &str = "600";
+const LEASE_MS: &str = "1000";
 
 #[derive(Default, Debug, Clone, Copy)]
 struct Outcome {

@@ -74,11 +74,12 @@ async fn compare_and_set_refuses_a_stale_write() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lease_is_renewed_while_held_and_released_by_its_owner() {
     let redis = Redis::start();
-    let (a, b) = (store(&redis, 300), store(&redis, 300));
+    // A lease of 900 ms, renewed every 300 ms (room for a busy machine's scheduling).
+    let (a, b) = (store(&redis, 900), store(&redis, 900));
     let held = a.acquire("s1").await.unwrap();
     // Four leases long, a second instance stays out: the holder keeps renewing.
-    for _ in 0..8 {
-        tokio::time::sleep(Duration::from_millis(150)).await;
+    for _ in 0..12 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(b.try_acquire("s1").await.unwrap().is_none(), "B got in while A held the lock");
     }
     assert!(!held.lost());
@@ -235,15 +236,16 @@ async fn hostile_traffic_leaves_no_key_without_a_ttl() {
 
 /// Two backend instances on one Redis, behind one origin: a session made on A is served by B;
 /// 20 concurrent refreshes spread over both, while the provider holds its answer for longer
-/// than the lock's lease (so the lease must be renewed), make exactly one refresh_token grant.
+/// than the lock's lease (2 s against 800 ms: the lease must be renewed), make exactly one
+/// refresh_token grant.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_on_one_redis_refresh_once() {
     let redis = Redis::start();
-    let a_store = store(&redis, 400);
+    let a_store = store(&redis, 800);
     let Some(h) = Harness::start_with_store(
         "/api/auth",
         |c| {
-            c.refresh_lease = Duration::from_millis(400);
+            c.refresh_lease = Duration::from_millis(800);
             c.refresh_coalesce = Duration::ZERO;
         },
         Some(a_store.clone() as Arc<dyn SessionStore>),
@@ -252,7 +254,7 @@ async fn two_instances_on_one_redis_refresh_once() {
     else {
         return;
     };
-    let (b_api, _b_app, _b_server) = h.instance(store(&redis, 400)).await;
+    let (b_api, _b_app, _b_server) = h.instance(store(&redis, 800)).await;
     h.sign_in("alice", "/").await;
     let me_b = call_with(&h.browser, Method::GET, &format!("{b_api}/me")).await;
     assert_eq!(me_b.status(), StatusCode::OK, "B serves A's session");
@@ -260,7 +262,7 @@ async fn two_instances_on_one_redis_refresh_once() {
     let client = reqwest::Client::new();
     client.post(format!("{}/__test/reset", h.op.issuer)).send().await.unwrap();
     let hold = client
-        .post(format!("{}/__test/hold-refresh?ms=1500", h.op.issuer))
+        .post(format!("{}/__test/hold-refresh?ms=2000", h.op.issuer))
         .send()
         .await
         .unwrap();
@@ -287,7 +289,7 @@ async fn two_instances_on_one_redis_refresh_once() {
     client.post(format!("{}/__test/hold-refresh?ms=0", h.op.issuer)).send().await.unwrap();
     let counters = h.op_counters().await;
     println!(
-        "redis: 20 concurrent /refresh over 2 instances, provider answer held 1500 ms, lease 400 ms -> \
+        "redis: 20 concurrent /refresh over 2 instances, provider answer held 2000 ms, lease 800 ms -> \
          {ok} answered 200, {} refresh_token grants, {} invalid_grant",
         counters["token"]["refresh_token"], counters["refresh_invalid_grant"]
     );

@@ -562,11 +562,11 @@ impl Haproxy {
         let servers: String = backends
             .iter()
             .enumerate()
-            .map(|(i, p)| format!("  server b{i} 127.0.0.1:{p} check inter 100 fall 1 rise 1\n"))
+            .map(|(i, p)| format!("  server b{i} 127.0.0.1:{p} check inter 100 fall 2 rise 1\n"))
             .collect();
         let config = format!(
             "global\n  maxconn 2000\n\
-             defaults\n  mode http\n  timeout connect 1s\n  timeout client 30s\n  timeout server 30s\n\
+             defaults\n  mode http\n  timeout connect 1s\n  timeout client 30s\n  timeout server 30s\n  timeout check 2s\n\
              \x20 retries 3\n  option redispatch 1\n  retry-on conn-failure empty-response\n\
              frontend fe\n  bind 127.0.0.1:{port}\n  option forwardfor\n  default_backend bffs\n\
              backend bffs\n  balance roundrobin\n  option httpchk GET /api/auth/healthz\n{servers}"
