@@ -65,7 +65,12 @@ pub fn check_claims(
     client_id: &str,
     now: u64,
 ) -> Result<LogoutClaims, &'static str> {
-    let text = |k: &str| claims.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let text = |k: &str| {
+        claims
+            .get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
     if text("iss") != Some(issuer) {
         return Err("iss is not the issuer");
     }
@@ -277,14 +282,23 @@ mod tests {
         for (name, edit) in cases {
             let mut c = valid();
             edit(&mut c);
-            assert!(check_claims(&c, ISS, "bff", NOW).is_err(), "{name} must be refused");
+            assert!(
+                check_claims(&c, ISS, "bff", NOW).is_err(),
+                "{name} must be refused"
+            );
         }
     }
 
     #[test]
     fn the_form_field_is_read() {
-        assert_eq!(logout_token(b"logout_token=a.b.c").as_deref(), Some("a.b.c"));
-        assert_eq!(logout_token(b"x=1&logout_token=a%2Eb.c").as_deref(), Some("a.b.c"));
+        assert_eq!(
+            logout_token(b"logout_token=a.b.c").as_deref(),
+            Some("a.b.c")
+        );
+        assert_eq!(
+            logout_token(b"x=1&logout_token=a%2Eb.c").as_deref(),
+            Some("a.b.c")
+        );
         assert_eq!(logout_token(b"logout_token="), None);
         assert_eq!(logout_token(b""), None);
     }

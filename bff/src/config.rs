@@ -315,7 +315,9 @@ impl Config {
             }
         }
         if self.login_limits.per_client == 0 || self.login_limits.total == 0 {
-            return Err("BFF_LOGIN_LIMIT_PER_CLIENT and BFF_LOGIN_LIMIT_TOTAL must be positive".into());
+            return Err(
+                "BFF_LOGIN_LIMIT_PER_CLIENT and BFF_LOGIN_LIMIT_TOTAL must be positive".into(),
+            );
         }
         if self.store != "memory"
             && !self.store.starts_with("redis://")
@@ -461,7 +463,13 @@ mod tests {
     fn store_and_limits() {
         let c = from(&[]).unwrap();
         assert_eq!(c.store, "memory");
-        assert_eq!(c.login_limits, LoginLimits { per_client: 20, total: 10_000 });
+        assert_eq!(
+            c.login_limits,
+            LoginLimits {
+                per_client: 20,
+                total: 10_000
+            }
+        );
         let c = from(&[
             ("BFF_STORE", "redis://127.0.0.1:6379/0"),
             ("BFF_LOGIN_LIMIT_PER_CLIENT", "5"),

@@ -332,7 +332,11 @@ impl Provider {
         if !candidates.any(|k| k.verify_signature(&alg, message, &signature).is_ok()) {
             return Err(JwsError::Signature);
         }
-        match b64.decode(p).ok().and_then(|b| serde_json::from_slice(&b).ok()) {
+        match b64
+            .decode(p)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+        {
             Some(Value::Object(claims)) => Ok(claims),
             _ => Err(JwsError::Malformed),
         }

@@ -28,8 +28,8 @@
 //! the lock. A waiter gives up (503) after three leases plus 12 s.
 
 use crate::store::{
-    Cas, LoginAdmission, LoginLimits, PendingLogin, Session, SessionLock, SessionStore,
-    StoreError, StoreFuture,
+    Cas, LoginAdmission, LoginLimits, PendingLogin, Session, SessionLock, SessionStore, StoreError,
+    StoreFuture,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisResult, Script};
@@ -155,7 +155,9 @@ fn ms(d: Duration) -> u64 {
 }
 
 fn owner_token() -> String {
-    openidconnect::CsrfToken::new_random_len(32).secret().clone()
+    openidconnect::CsrfToken::new_random_len(32)
+        .secret()
+        .clone()
 }
 
 impl RedisStore {
@@ -219,9 +221,7 @@ impl RedisStore {
                 return Ok(lock);
             }
             if started.elapsed() > self.max_wait {
-                return Err(StoreError(
-                    "the refresh lock stayed busy; try again".into(),
-                ));
+                return Err(StoreError("the refresh lock stayed busy; try again".into()));
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }

@@ -9,10 +9,10 @@ use crate::web::{
 use crate::App;
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{Query, State};
-use axum::Extension;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::Router;
 use openidconnect::core::CoreAuthPrompt;
 use openidconnect::CsrfToken;
@@ -220,11 +220,7 @@ fn upstream_failure(e: UpstreamError) -> Response {
 /// The client's address for the pending-login caps: the last entry of `BFF_CLIENT_IP_HEADER`
 /// (what the proxy in front added) when configured, else the TCP peer. IPv6 addresses count
 /// by /64, which one client usually holds whole.
-pub(crate) fn client_address(
-    app: &App,
-    headers: &HeaderMap,
-    peer: Option<SocketAddr>,
-) -> String {
+pub(crate) fn client_address(app: &App, headers: &HeaderMap, peer: Option<SocketAddr>) -> String {
     let ip = match &app.config.client_ip_header {
         Some(name) => headers
             .get_all(name.as_str())
@@ -240,7 +236,10 @@ pub(crate) fn client_address(
             let s = v6.segments();
             format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
         }
-        Some(IpAddr::V6(v6)) => v6.to_ipv4_mapped().map(|v4| v4.to_string()).unwrap_or_default(),
+        Some(IpAddr::V6(v6)) => v6
+            .to_ipv4_mapped()
+            .map(|v4| v4.to_string())
+            .unwrap_or_default(),
         Some(ip) => ip.to_string(),
         None => "unknown".into(),
     }
@@ -619,7 +618,9 @@ async fn refresh_session(app: &App, sid: &str, arrived_ms: u64) -> Result<Sessio
                 Ok(Cas::Gone) => Err(ended()),
                 Ok(Cas::Stale) => {
                     // Someone wrote newer tokens meanwhile (the lock's lease was lost): theirs win.
-                    tracing::warn!("refresh result older than the stored session; keeping the stored one");
+                    tracing::warn!(
+                        "refresh result older than the stored session; keeping the stored one"
+                    );
                     match app.store.get(sid).await {
                         Ok(Some(s)) => Ok(s),
                         Ok(None) => Err(ended()),

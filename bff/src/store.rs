@@ -81,7 +81,10 @@ impl std::fmt::Debug for Session {
             .field("id_token", &REDACTED)
             .field("access_token", &REDACTED)
             .field("access_expires_at", &self.access_expires_at)
-            .field("refresh_token", &self.refresh_token.as_ref().map(|_| REDACTED))
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| REDACTED),
+            )
             .field("refreshed_at_ms", &self.refreshed_at_ms)
             .field("expires_at", &self.expires_at)
             .field("version", &self.version)
@@ -129,7 +132,9 @@ pub struct LoginLimits {
 pub enum LoginAdmission {
     Stored,
     /// Over a cap: nothing was stored; a slot frees up after `retry_after`.
-    Refused { retry_after: Duration },
+    Refused {
+        retry_after: Duration,
+    },
 }
 
 /// What [`SessionStore::update`] did.
@@ -234,7 +239,12 @@ impl MemoryStore {
             logins: m.logins.len(),
             login_clients: m.login_clients.len(),
             locks: m.locks.len(),
-            index_entries: m.by_sid.values().chain(m.by_sub.values()).map(HashSet::len).sum(),
+            index_entries: m
+                .by_sid
+                .values()
+                .chain(m.by_sub.values())
+                .map(HashSet::len)
+                .sum(),
             jtis: m.jtis.len(),
         })
     }
@@ -323,7 +333,10 @@ impl Drop for MemoryLock {
         drop(self.guard.take());
         let mut m = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         // Only the map's reference left: nobody holds or waits for it.
-        if m.locks.get(&self.id).is_some_and(|l| Arc::strong_count(l) == 1) {
+        if m.locks
+            .get(&self.id)
+            .is_some_and(|l| Arc::strong_count(l) == 1)
+        {
             m.locks.remove(&self.id);
         }
     }
@@ -350,7 +363,10 @@ impl SessionStore for MemoryStore {
             m.maybe_sweep(now);
             m.remove_session(id);
             if let Some(sid) = &session.sid {
-                m.by_sid.entry(sid.clone()).or_default().insert(id.to_owned());
+                m.by_sid
+                    .entry(sid.clone())
+                    .or_default()
+                    .insert(id.to_owned());
             }
             m.by_sub
                 .entry(session.sub.clone())
@@ -418,7 +434,9 @@ impl SessionStore for MemoryStore {
             if m.logins.len() >= limits.total {
                 // Full: sweep (and find when the oldest entry expires) at most once a second, so
                 // a flood of refused requests costs O(1) each.
-                if m.last_sweep.is_none_or(|t| now.duration_since(t) > Duration::from_secs(1)) {
+                if m.last_sweep
+                    .is_none_or(|t| now.duration_since(t) > Duration::from_secs(1))
+                {
                     m.sweep(now);
                     m.full_until = m.logins.values().map(|(_, until)| *until).min();
                 }
@@ -572,7 +590,10 @@ pub(crate) mod tests {
         let second = store.get("a").await.unwrap().unwrap();
         let mut newer = first.clone();
         newer.refresh_token = Some("rt-2".into());
-        assert_eq!(store.update("a", newer, MINUTE).await.unwrap(), Cas::Written(2));
+        assert_eq!(
+            store.update("a", newer, MINUTE).await.unwrap(),
+            Cas::Written(2)
+        );
         // `second` was read before that write: it must not overwrite the newer tokens.
         let mut older = second;
         older.refresh_token = Some("rt-stale".into());
@@ -588,11 +609,18 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn a_login_is_taken_once() {
         let store = MemoryStore::new();
-        let r = store.put_login("s", login("c"), MINUTE, LIMITS).await.unwrap();
+        let r = store
+            .put_login("s", login("c"), MINUTE, LIMITS)
+            .await
+            .unwrap();
         assert_eq!(r, LoginAdmission::Stored);
         assert!(store.take_login("s").await.unwrap().is_some());
         assert!(store.take_login("s").await.unwrap().is_none());
-        assert_eq!(store.counts(), MemoryCounts::default(), "nothing left behind");
+        assert_eq!(
+            store.counts(),
+            MemoryCounts::default(),
+            "nothing left behind"
+        );
     }
 
     #[tokio::test]
@@ -617,14 +645,23 @@ pub(crate) mod tests {
         }
         // A completed sign-in frees its slot.
         store.take_login("a0").await.unwrap().unwrap();
-        let r = store.put_login("a4", login("1.1.1.1"), MINUTE, LIMITS).await.unwrap();
+        let r = store
+            .put_login("a4", login("1.1.1.1"), MINUTE, LIMITS)
+            .await
+            .unwrap();
         assert_eq!(r, LoginAdmission::Stored);
         // The total cap holds across clients.
         for (i, client) in ["2.2.2.2", "3.3.3.3"].iter().enumerate() {
-            let r = store.put_login(&format!("b{i}"), login(client), MINUTE, LIMITS).await.unwrap();
+            let r = store
+                .put_login(&format!("b{i}"), login(client), MINUTE, LIMITS)
+                .await
+                .unwrap();
             assert_eq!(r, LoginAdmission::Stored);
         }
-        let r = store.put_login("c", login("4.4.4.4"), MINUTE, LIMITS).await.unwrap();
+        let r = store
+            .put_login("c", login("4.4.4.4"), MINUTE, LIMITS)
+            .await
+            .unwrap();
         assert!(matches!(r, LoginAdmission::Refused { .. }), "{r:?}");
         assert_eq!(store.counts().logins, 5);
         assert_eq!(store.counts().login_clients, 3);
@@ -635,10 +672,16 @@ pub(crate) mod tests {
         let store = MemoryStore::new();
         let short = Duration::from_millis(1);
         for i in 0..3 {
-            store.put_login(&format!("a{i}"), login("c"), short, LIMITS).await.unwrap();
+            store
+                .put_login(&format!("a{i}"), login("c"), short, LIMITS)
+                .await
+                .unwrap();
         }
         std::thread::sleep(Duration::from_millis(5));
-        let r = store.put_login("b", login("c"), MINUTE, LIMITS).await.unwrap();
+        let r = store
+            .put_login("b", login("c"), MINUTE, LIMITS)
+            .await
+            .unwrap();
         assert_eq!(r, LoginAdmission::Stored);
         assert_eq!(store.counts().logins, 1);
     }
@@ -671,14 +714,29 @@ pub(crate) mod tests {
             sid: Some(sid.into()),
             ..session(sub)
         };
-        store.create("1", with_sid("alice", "op-1"), MINUTE).await.unwrap();
-        store.create("2", with_sid("alice", "op-2"), MINUTE).await.unwrap();
-        store.create("3", with_sid("bob", "op-3"), MINUTE).await.unwrap();
+        store
+            .create("1", with_sid("alice", "op-1"), MINUTE)
+            .await
+            .unwrap();
+        store
+            .create("2", with_sid("alice", "op-2"), MINUTE)
+            .await
+            .unwrap();
+        store
+            .create("3", with_sid("bob", "op-3"), MINUTE)
+            .await
+            .unwrap();
         assert_eq!(store.end_sessions(Some("op-1"), None).await.unwrap(), 1);
         assert!(store.get("1").await.unwrap().is_none());
         assert!(store.get("2").await.unwrap().is_some());
         // sid and sub must both match when both are given.
-        assert_eq!(store.end_sessions(Some("op-3"), Some("alice")).await.unwrap(), 0);
+        assert_eq!(
+            store
+                .end_sessions(Some("op-3"), Some("alice"))
+                .await
+                .unwrap(),
+            0
+        );
         assert_eq!(store.end_sessions(None, Some("alice")).await.unwrap(), 1);
         assert_eq!(store.end_sessions(Some("nope"), None).await.unwrap(), 0);
         assert!(store.get("3").await.unwrap().is_some());
@@ -698,7 +756,14 @@ pub(crate) mod tests {
         let mut s = session("alice");
         s.sid = Some("op-sid".into());
         let text = format!("{s:?} {:?}", login("c"));
-        for secret in ["eyJ.id.token", "at-secret", "rt-secret", "binding-secret", "nonce-secret", "verifier-secret"] {
+        for secret in [
+            "eyJ.id.token",
+            "at-secret",
+            "rt-secret",
+            "binding-secret",
+            "nonce-secret",
+            "verifier-secret",
+        ] {
             assert!(!text.contains(secret), "{secret} in {text}");
         }
         assert!(text.contains("alice"));

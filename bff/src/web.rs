@@ -249,7 +249,10 @@ mod tests {
     fn loggable_text_stays_on_one_line() {
         let forged = "access_denied\n2026-01-01T00:00:00Z INFO admin signed in\r\u{1b}[0m\"x";
         let safe = loggable(forged);
-        assert!(!safe.contains('\n') && !safe.contains('\r') && !safe.contains('\u{1b}'), "{safe}");
+        assert!(
+            !safe.contains('\n') && !safe.contains('\r') && !safe.contains('\u{1b}'),
+            "{safe}"
+        );
         assert!(safe.contains("\\n2026"), "{safe}");
         assert_eq!(loggable(&"a".repeat(500)).len(), 203);
     }

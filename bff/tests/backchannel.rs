@@ -47,8 +47,13 @@ async fn post_logout(url: &str, token: &str) -> (StatusCode, Value) {
 
 fn redis_store(redis: &Redis) -> Arc<dyn SessionStore> {
     Arc::new(
-        RedisStore::new(&redis.url, "bff:", Duration::from_secs(2), Duration::from_secs(1))
-            .unwrap(),
+        RedisStore::new(
+            &redis.url,
+            "bff:",
+            Duration::from_secs(2),
+            Duration::from_secs(1),
+        )
+        .unwrap(),
     )
 }
 
@@ -62,7 +67,10 @@ async fn a_valid_logout_token_ends_the_session_everywhere_and_bad_ones_end_nothi
     let (b_api, _b_app, _b_server) = h.instance(redis_store(&redis)).await;
     h.sign_in("alice", "/").await;
     let session = h.store_session().await;
-    let sid = session.sid.clone().expect("the provider puts sid in the ID token");
+    let sid = session
+        .sid
+        .clone()
+        .expect("the provider puts sid in the ID token");
     let me = |url: String| {
         let browser = h.browser.clone();
         async move { call_with(&browser, Method::GET, &url).await.status() }
@@ -86,7 +94,10 @@ async fn a_valid_logout_token_ends_the_session_everywhere_and_bad_ones_end_nothi
         ("without the event", json!({ "events": {} })),
         ("without sid and sub", json!({ "sid": null, "sub": null })),
         ("without jti", json!({ "jti": null })),
-        ("issued an hour ago", json!({ "iat": now() - 3600, "exp": now() - 3500 })),
+        (
+            "issued an hour ago",
+            json!({ "iat": now() - 3600, "exp": now() - 3500 }),
+        ),
     ] {
         let mut claims = valid(&format!("bad-{name}"));
         for (k, v) in edit.as_object().unwrap() {
@@ -112,7 +123,11 @@ async fn a_valid_logout_token_ends_the_session_everywhere_and_bad_ones_end_nothi
         let (status, body) = post_logout(&endpoint, token).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{name}: {body}");
         assert_eq!(body["error"], "invalid_request", "{name}");
-        assert_eq!(me(h.api("/me")).await, StatusCode::OK, "{name} ended the session");
+        assert_eq!(
+            me(h.api("/me")).await,
+            StatusCode::OK,
+            "{name} ended the session"
+        );
     }
 
     // The real thing, received by instance B: the session ends on A and on B.
@@ -127,7 +142,11 @@ async fn a_valid_logout_token_ends_the_session_everywhere_and_bad_ones_end_nothi
     // Signed in again: a replay of that token (to either instance) is refused and ends nothing.
     h.sign_in("alice", "/").await;
     let again = h.store_session().await;
-    assert_eq!(again.sid.as_deref(), Some(sid.as_str()), "the same provider session");
+    assert_eq!(
+        again.sid.as_deref(),
+        Some(sid.as_str()),
+        "the same provider session"
+    );
     for url in [endpoint.clone(), format!("{b_api}/backchannel-logout")] {
         let (status, _) = post_logout(&url, &token).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "a replay to {url}");
@@ -150,7 +169,9 @@ async fn signing_out_at_the_provider_ends_the_backend_session() {
     };
     h.sign_in("bob", "/").await;
     assert_eq!(
-        call_with(&h.browser, Method::GET, &h.api("/me")).await.status(),
+        call_with(&h.browser, Method::GET, &h.api("/me"))
+            .await
+            .status(),
         StatusCode::OK
     );
     // The provider's logout confirmation page, then its form (the browser has the OP cookies).
@@ -190,7 +211,9 @@ async fn signing_out_at_the_provider_ends_the_backend_session() {
     }
     assert_eq!(counters["backchannel_logout_error"], 0, "{counters}");
     assert_eq!(
-        call_with(&h.browser, Method::GET, &h.api("/me")).await.status(),
+        call_with(&h.browser, Method::GET, &h.api("/me"))
+            .await
+            .status(),
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(h.stats().await["backchannelSessionsEnded"], 1);

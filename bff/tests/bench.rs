@@ -31,7 +31,14 @@ struct Figures {
 
 /// `workers` clients, each on its own session (round robin over `sessions`), calling `method
 /// path` for `seconds`.
-async fn load(sessions: &[Client], api: &str, post: bool, path: &str, workers: usize, seconds: u64) -> Figures {
+async fn load(
+    sessions: &[Client],
+    api: &str,
+    post: bool,
+    path: &str,
+    workers: usize,
+    seconds: u64,
+) -> Figures {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -42,8 +49,16 @@ async fn load(sessions: &[Client], api: &str, post: bool, path: &str, workers: u
             let (mut latencies, mut errors) = (Vec::new(), 0usize);
             while Instant::now() < deadline {
                 let t = Instant::now();
-                let request = if post { client.post(&url) } else { client.get(&url) };
-                match request.header("x-requested-with", "oidc-session").send().await {
+                let request = if post {
+                    client.post(&url)
+                } else {
+                    client.get(&url)
+                };
+                match request
+                    .header("x-requested-with", "oidc-session")
+                    .send()
+                    .await
+                {
                     Ok(r) if r.status() == StatusCode::OK => {
                         let _ = r.bytes().await;
                         latencies.push(t.elapsed());
@@ -82,17 +97,32 @@ async fn load(sessions: &[Client], api: &str, post: bool, path: &str, workers: u
 /// refresh_token grants per expiry.
 async fn race(tab: &Client, api: &str, issuer: &str, expiries: usize) -> (f64, u64) {
     let http = Client::new();
-    http.post(format!("{issuer}/__test/reset")).send().await.unwrap();
+    http.post(format!("{issuer}/__test/reset"))
+        .send()
+        .await
+        .unwrap();
     let mut invalid = 0;
     for _ in 0..expiries {
-        tab.post(format!("{api}/__test/expire")).send().await.unwrap();
+        tab.post(format!("{api}/__test/expire"))
+            .send()
+            .await
+            .unwrap();
         let mut calls = Vec::new();
         for _ in 0..100 {
             let (tab, api) = (tab.clone(), api.to_owned());
             calls.push(tokio::spawn(async move {
-                let me = tab.get(format!("{api}/me")).header("x-requested-with", "oidc-session").send().await.unwrap();
+                let me = tab
+                    .get(format!("{api}/me"))
+                    .header("x-requested-with", "oidc-session")
+                    .send()
+                    .await
+                    .unwrap();
                 if me.status() == StatusCode::UNAUTHORIZED {
-                    let _ = tab.post(format!("{api}/refresh")).header("x-requested-with", "oidc-session").send().await;
+                    let _ = tab
+                        .post(format!("{api}/refresh"))
+                        .header("x-requested-with", "oidc-session")
+                        .send()
+                        .await;
                 }
             }));
         }
@@ -100,9 +130,19 @@ async fn race(tab: &Client, api: &str, issuer: &str, expiries: usize) -> (f64, u
             c.await.unwrap();
         }
     }
-    let c: Value = http.get(format!("{issuer}/__test/counters")).send().await.unwrap().json().await.unwrap();
+    let c: Value = http
+        .get(format!("{issuer}/__test/counters"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     invalid += c["refresh_invalid_grant"].as_u64().unwrap_or(0);
-    (c["token"]["refresh_token"].as_u64().unwrap_or(0) as f64 / expiries as f64, invalid)
+    (
+        c["token"]["refresh_token"].as_u64().unwrap_or(0) as f64 / expiries as f64,
+        invalid,
+    )
 }
 
 struct Row {
@@ -121,7 +161,9 @@ async fn measure(name: &str, instances: usize, redis: bool) -> Row {
     let ports: Vec<u16> = (0..instances).map(|_| free_port()).collect();
     let proxy = Haproxy::start(&ports);
     let op = Op::start(&proxy.origin);
-    let store = redis_server.as_ref().map_or("memory".to_owned(), |r| r.url.clone());
+    let store = redis_server
+        .as_ref()
+        .map_or("memory".to_owned(), |r| r.url.clone());
     let env = [
         ("BFF_STORE", store.as_str()),
         ("BFF_PUBLIC_ORIGIN", proxy.origin.as_str()),
@@ -129,10 +171,16 @@ async fn measure(name: &str, instances: usize, redis: bool) -> Row {
         ("BFF_LOG", "warn"),
         ("BFF_REFRESH_COALESCE_MS", "60000"),
     ];
-    let _instances: Vec<BffProcess> = ports.iter().map(|&p| BffProcess::start(p, &op.issuer, &env)).collect();
+    let _instances: Vec<BffProcess> = ports
+        .iter()
+        .map(|&p| BffProcess::start(p, &op.issuer, &env))
+        .collect();
     let api = format!("{}/api/auth", proxy.origin);
     for _ in 0..100 {
-        if reqwest::get(format!("{api}/healthz")).await.is_ok_and(|r| r.status().is_success()) {
+        if reqwest::get(format!("{api}/healthz"))
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -148,7 +196,10 @@ async fn measure(name: &str, instances: usize, redis: bool) -> Row {
             .build()
             .unwrap();
         let callback = authorize_at(&client, &api, &op.issuer, &format!("user{i}"), "/").await;
-        assert_eq!(client.get(&callback).send().await.unwrap().status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            client.get(&callback).send().await.unwrap().status(),
+            StatusCode::SEE_OTHER
+        );
         sessions.push(client);
     }
     let me = load(&sessions, &api, false, "/me", workers, seconds).await;
@@ -183,12 +234,28 @@ async fn bench_bff() {
     );
     println!(
         "  {:<20} | {:>9} {:>8} {:>8} | {:>9} {:>8} {:>8} | {:>12} {:>8}",
-        "", "/me rps", "p50 ms", "p99 ms", "/refresh", "p50 ms", "p99 ms", "grants/expiry", "inv_grant"
+        "",
+        "/me rps",
+        "p50 ms",
+        "p99 ms",
+        "/refresh",
+        "p50 ms",
+        "p99 ms",
+        "grants/expiry",
+        "inv_grant"
     );
     for r in &rows {
         println!(
             "  {:<20} | {:>9.0} {:>8.2} {:>8.2} | {:>9.0} {:>8.2} {:>8.2} | {:>12.2} {:>8}",
-            r.name, r.me.rps, r.me.p50_ms, r.me.p99_ms, r.refresh.rps, r.refresh.p50_ms, r.refresh.p99_ms, r.per_expiry, r.invalid_grant
+            r.name,
+            r.me.rps,
+            r.me.p50_ms,
+            r.me.p99_ms,
+            r.refresh.rps,
+            r.refresh.p50_ms,
+            r.refresh.p99_ms,
+            r.per_expiry,
+            r.invalid_grant
         );
     }
     for r in &rows {

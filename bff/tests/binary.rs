@@ -44,16 +44,37 @@ async fn the_binary_on_redis_stops_gracefully_and_logs_no_secret() {
         .find(|(k, _)| k == "code")
         .map(|(_, v)| v.into_owned())
         .unwrap();
-    assert_eq!(browser.get(&callback).send().await.unwrap().status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        browser.get(&callback).send().await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
     let sid = cookie_value(&jar, &origin, "oidc_session").expect("a session cookie");
-    let store = RedisStore::new(&redis.url, "bff:", Duration::from_secs(1), Duration::from_secs(1)).unwrap();
-    let before = store.get(&sid).await.unwrap().expect("the session is in Redis");
+    let store = RedisStore::new(
+        &redis.url,
+        "bff:",
+        Duration::from_secs(1),
+        Duration::from_secs(1),
+    )
+    .unwrap();
+    let before = store
+        .get(&sid)
+        .await
+        .unwrap()
+        .expect("the session is in Redis");
 
     // A refresh in flight (the provider holds its answer 1.5 s) when SIGTERM arrives.
-    let expire = call_with(&browser, Method::POST, &format!("{}/__test/expire", bff.api)).await;
+    let expire = call_with(
+        &browser,
+        Method::POST,
+        &format!("{}/__test/expire", bff.api),
+    )
+    .await;
     assert_eq!(expire.status(), StatusCode::OK);
     let http = reqwest::Client::new();
-    http.post(format!("{}/__test/hold-refresh?ms=1500", op.issuer)).send().await.unwrap();
+    http.post(format!("{}/__test/hold-refresh?ms=1500", op.issuer))
+        .send()
+        .await
+        .unwrap();
     let refresh = {
         let (browser, url) = (browser.clone(), format!("{}/refresh", bff.api));
         tokio::spawn(async move {
@@ -63,7 +84,14 @@ async fn the_binary_on_redis_stops_gracefully_and_logs_no_secret() {
     };
     // Wait until the provider holds the answer, then stop the backend.
     for _ in 0..100 {
-        let c: Value = http.get(format!("{}/__test/counters", op.issuer)).send().await.unwrap().json().await.unwrap();
+        let c: Value = http
+            .get(format!("{}/__test/counters", op.issuer))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         if c["refresh_held"] == 1 {
             break;
         }
@@ -71,7 +99,11 @@ async fn the_binary_on_redis_stops_gracefully_and_logs_no_secret() {
     }
     bff.terminate();
     let (status, body) = refresh.await.unwrap();
-    assert_eq!(status, StatusCode::OK, "the refresh in flight finished: {body}");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the refresh in flight finished: {body}"
+    );
     let exit = tokio::task::spawn_blocking(move || {
         let status = bff.child.wait().unwrap();
         (status, bff)
@@ -81,24 +113,45 @@ async fn the_binary_on_redis_stops_gracefully_and_logs_no_secret() {
     assert!(exit.0.success(), "graceful exit: {:?}", exit.0);
     let bff = exit.1;
     let after = store.get(&sid).await.unwrap().expect("still there");
-    assert!(after.version > before.version, "the new tokens were stored before the exit");
+    assert!(
+        after.version > before.version,
+        "the new tokens were stored before the exit"
+    );
     assert_ne!(after.refresh_token, before.refresh_token);
 
     // The logs: lines, but no secret.
     std::thread::sleep(Duration::from_millis(100));
     let logs = bff.stderr.lock().unwrap().clone();
     assert!(logs.contains("bff ready"), "{logs}");
-    let mut secrets = vec![sid.clone(), code, before.access_token.clone(), after.access_token.clone()];
+    let mut secrets = vec![
+        sid.clone(),
+        code,
+        before.access_token.clone(),
+        after.access_token.clone(),
+    ];
     secrets.extend(before.refresh_token.clone());
     secrets.extend(after.refresh_token.clone());
     for secret in &secrets {
-        assert!(!logs.contains(secret.as_str()), "a secret in the logs: {logs}");
+        assert!(
+            !logs.contains(secret.as_str()),
+            "a secret in the logs: {logs}"
+        );
     }
-    println!("binary: {} log lines, none with a token, code or cookie value", logs.lines().count());
+    println!(
+        "binary: {} log lines, none with a token, code or cookie value",
+        logs.lines().count()
+    );
 
     // Redis down: not ready.
     drop(redis);
-    let bff = BffProcess::start(free_port(), &op.issuer, &[("BFF_STORE", "redis://127.0.0.1:9/0")]);
-    let status = reqwest::get(format!("{}/readyz", bff.api)).await.unwrap().status();
+    let bff = BffProcess::start(
+        free_port(),
+        &op.issuer,
+        &[("BFF_STORE", "redis://127.0.0.1:9/0")],
+    );
+    let status = reqwest::get(format!("{}/readyz", bff.api))
+        .await
+        .unwrap()
+        .status();
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
 }

@@ -62,7 +62,10 @@ async fn refresh_and_signout_with_random_cookies_create_nothing() {
             .method(Method::POST)
             .uri("/api/auth/refresh")
             .header(CSRF.0, CSRF.1)
-            .header(header::COOKIE, format!("oidc_session={}", random_cookie(i, 1)))
+            .header(
+                header::COOKIE,
+                format!("oidc_session={}", random_cookie(i, 1)),
+            )
             .body(Body::empty())
             .unwrap();
         let response = routes.clone().oneshot(request).await.unwrap();
@@ -76,7 +79,10 @@ async fn refresh_and_signout_with_random_cookies_create_nothing() {
             .method(Method::POST)
             .uri("/api/auth/signout")
             .header(CSRF.0, CSRF.1)
-            .header(header::COOKIE, format!("oidc_session={}", random_cookie(i, 2)))
+            .header(
+                header::COOKIE,
+                format!("oidc_session={}", random_cookie(i, 2)),
+            )
             .body(Body::empty())
             .unwrap();
         let response = routes.clone().oneshot(request).await.unwrap();
@@ -89,9 +95,16 @@ async fn refresh_and_signout_with_random_cookies_create_nothing() {
         before.unwrap_or(0),
         resident_kib().unwrap_or(0)
     );
-    assert_eq!(after_refresh, MemoryCounts::default(), "no lock entry, no session");
+    assert_eq!(
+        after_refresh,
+        MemoryCounts::default(),
+        "no lock entry, no session"
+    );
     if let Some(kib) = resident_kib() {
-        assert!(kib < RESIDENT_LIMIT_KIB, "resident {kib} KiB after {N} /refresh");
+        assert!(
+            kib < RESIDENT_LIMIT_KIB,
+            "resident {kib} KiB after {N} /refresh"
+        );
     }
     assert_eq!(after, MemoryCounts::default());
 }
@@ -127,7 +140,11 @@ async fn logins_from_one_address_stop_at_the_cap_with_429() {
     const N: usize = 100_000;
     let (mut stored, mut refused) = (0, 0);
     for _ in 0..N {
-        let response = routes.clone().oneshot(login_request(peer, None)).await.unwrap();
+        let response = routes
+            .clone()
+            .oneshot(login_request(peer, None))
+            .await
+            .unwrap();
         match response.status() {
             StatusCode::SEE_OTHER => stored += 1,
             StatusCode::TOO_MANY_REQUESTS => {
@@ -146,7 +163,11 @@ async fn logins_from_one_address_stop_at_the_cap_with_429() {
     // Many addresses: the total cap holds (a fresh address per request, 5,000 of them).
     for i in 0..5_000u32 {
         let peer = SocketAddr::from(([198, 18, (i >> 8) as u8, i as u8], 1234));
-        let response = routes.clone().oneshot(login_request(peer, None)).await.unwrap();
+        let response = routes
+            .clone()
+            .oneshot(login_request(peer, None))
+            .await
+            .unwrap();
         assert!(
             matches!(
                 response.status(),
@@ -167,13 +188,19 @@ async fn logins_from_one_address_stop_at_the_cap_with_429() {
     assert_eq!(refused, N - 20);
     // The stated limit: the whole test process (harness, runtime, store) stays under 64 MiB.
     if let Some(kib) = resident_kib() {
-        assert!(kib < RESIDENT_LIMIT_KIB, "resident {kib} KiB after {N} /login");
+        assert!(
+            kib < RESIDENT_LIMIT_KIB,
+            "resident {kib} KiB after {N} /login"
+        );
     }
     assert_eq!(one_address.logins, 20);
     assert_eq!(one_address.login_clients, 1);
     assert_eq!(many.logins, 1_000, "the total cap");
     assert!(many.login_clients <= 1_000);
-    assert_eq!(h.stats().await["refusedLogins"], (N - 20 + 5_000 - 980) as u64);
+    assert_eq!(
+        h.stats().await["refusedLogins"],
+        (N - 20 + 5_000 - 980) as u64
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -243,7 +270,13 @@ async fn error_bodies_carry_no_upstream_text() {
         .unwrap();
     let text = String::from_utf8_lossy(&body);
     assert!(text.contains("UPSTREAM_UNAVAILABLE"), "{text}");
-    for leak in ["127.0.0.1", ":9", "discovery", "error sending request", "Connection refused"] {
+    for leak in [
+        "127.0.0.1",
+        ":9",
+        "discovery",
+        "error sending request",
+        "Connection refused",
+    ] {
         assert!(!text.contains(leak), "{leak} in {text}");
     }
 }

@@ -53,21 +53,22 @@ async fn fetch(tab: &Client, api: &str) -> Outcome {
         (status, r.json::<Value>().await.unwrap_or(Value::Null))
     };
     let (status, body) = me().await;
-    let (status, body) = if status == StatusCode::UNAUTHORIZED && body["error"]["code"] == "TOKEN_EXPIRED" {
-        o.refreshes += 1;
-        let r = tab
-            .post(format!("{api}/refresh"))
-            .header("x-requested-with", "oidc-session")
-            .send()
-            .await
-            .unwrap();
-        match r.status() {
-            StatusCode::OK => me().await,
-            s => (s, r.json::<Value>().await.unwrap_or(Value::Null)),
-        }
-    } else {
-        (status, body)
-    };
+    let (status, body) =
+        if status == StatusCode::UNAUTHORIZED && body["error"]["code"] == "TOKEN_EXPIRED" {
+            o.refreshes += 1;
+            let r = tab
+                .post(format!("{api}/refresh"))
+                .header("x-requested-with", "oidc-session")
+                .send()
+                .await
+                .unwrap();
+            match r.status() {
+                StatusCode::OK => me().await,
+                s => (s, r.json::<Value>().await.unwrap_or(Value::Null)),
+            }
+        } else {
+            (status, body)
+        };
     match status {
         StatusCode::OK => o.ok += 1,
         StatusCode::UNAUTHORIZED => o.signed_out += 1,
@@ -183,7 +184,10 @@ async fn three_instances_behind_haproxy_on_one_redis() {
     };
     let tabs: Vec<Client> = (0..TABS).map(|_| tab()).collect();
     for _ in 0..100 {
-        if reqwest::get(format!("{api}/healthz")).await.is_ok_and(|r| r.status().is_success()) {
+        if reqwest::get(format!("{api}/healthz"))
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -192,7 +196,10 @@ async fn three_instances_behind_haproxy_on_one_redis() {
 
     // Sign in through the proxy; /me is answered by each instance directly.
     let callback = authorize_at(&tabs[0], &api, &issuer, "dana", "/").await;
-    assert_eq!(tabs[0].get(&callback).send().await.unwrap().status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        tabs[0].get(&callback).send().await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
     for port in &ports {
         let r = tabs[0]
             .get(format!("http://127.0.0.1:{port}/api/auth/me"))
@@ -200,7 +207,11 @@ async fn three_instances_behind_haproxy_on_one_redis() {
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), StatusCode::OK, "instance on {port} serves the session");
+        assert_eq!(
+            r.status(),
+            StatusCode::OK,
+            "instance on {port} serves the session"
+        );
     }
 
     // ---- 10 expiries × 4 tabs × 25 fetches ----------------------------------------------------
@@ -216,8 +227,16 @@ async fn three_instances_behind_haproxy_on_one_redis() {
         let after = op(&issuer, Method::GET, "/__test/counters").await["token"]["refresh_token"]
             .as_u64()
             .unwrap();
-        assert_eq!(after - before, 1, "round {round}: one refresh_token grant per expiry ({o:?})");
-        assert_eq!((o.ok, o.signed_out, o.transient), (100, 0, 0), "round {round}: {o:?}");
+        assert_eq!(
+            after - before,
+            1,
+            "round {round}: one refresh_token grant per expiry ({o:?})"
+        );
+        assert_eq!(
+            (o.ok, o.signed_out, o.transient),
+            (100, 0, 0),
+            "round {round}: {o:?}"
+        );
         total.ok += o.ok;
         total.refreshes += o.refreshes;
     }
@@ -236,7 +255,12 @@ async fn three_instances_behind_haproxy_on_one_redis() {
 
     // ---- SIGKILL of the lock holder while the provider holds the refresh -----------------------
     op(&issuer, Method::POST, "/__test/reset").await;
-    op(&issuer, Method::POST, "/__test/hold-refresh?ms=1500&before=1").await;
+    op(
+        &issuer,
+        Method::POST,
+        "/__test/hold-refresh?ms=1500&before=1",
+    )
+    .await;
     expire(&tabs[0], &api).await;
     // The refresh goes to instance 0 directly, so the holder is known.
     let holder_url = format!("http://127.0.0.1:{}/api/auth/refresh", ports[0]);
@@ -256,7 +280,10 @@ async fn three_instances_behind_haproxy_on_one_redis() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     cluster.instances[0].kill();
-    assert!(doomed.await.unwrap().is_err(), "the killed instance never answered");
+    assert!(
+        doomed.await.unwrap().is_err(),
+        "the killed instance never answered"
+    );
     op(&issuer, Method::POST, "/__test/hold-refresh?ms=0").await;
     // The tabs go on through the proxy: the lease runs out, another instance refreshes.
     let o = burst(&tabs, &api).await;
@@ -333,7 +360,11 @@ async fn three_instances_behind_haproxy_on_one_redis() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let back = back.expect("the cluster answers again once Redis is back");
-    assert_eq!((back.ok, back.signed_out), (1, 0), "the session survived: {back:?}");
+    assert_eq!(
+        (back.ok, back.signed_out),
+        (1, 0),
+        "the session survived: {back:?}"
+    );
 
     // ---- back-channel logout through the proxy ends it everywhere --------------------------------
     let sid = {

@@ -50,25 +50,40 @@ async fn compare_and_set_refuses_a_stale_write() {
     let redis = Redis::start();
     // Two instances, each with its own connection.
     let (a, b) = (store(&redis, 1000), store(&redis, 1000));
-    a.create("s1", session("alice", Some("op-1")), MINUTE).await.unwrap();
+    a.create("s1", session("alice", Some("op-1")), MINUTE)
+        .await
+        .unwrap();
     let read_by_a = a.get("s1").await.unwrap().unwrap();
     let read_by_b = b.get("s1").await.unwrap().unwrap();
     assert_eq!((read_by_a.version, read_by_b.version), (1, 1));
     let mut newer = read_by_a;
     newer.refresh_token = Some("rt-2".into());
-    assert_eq!(a.update("s1", newer, MINUTE).await.unwrap(), Cas::Written(2));
+    assert_eq!(
+        a.update("s1", newer, MINUTE).await.unwrap(),
+        Cas::Written(2)
+    );
     let mut older = read_by_b;
     older.refresh_token = Some("rt-stale".into());
-    assert_eq!(b.update("s1", older.clone(), MINUTE).await.unwrap(), Cas::Stale);
+    assert_eq!(
+        b.update("s1", older.clone(), MINUTE).await.unwrap(),
+        Cas::Stale
+    );
     let now = b.get("s1").await.unwrap().unwrap();
-    assert_eq!((now.refresh_token.as_deref(), now.version), (Some("rt-2"), 2));
+    assert_eq!(
+        (now.refresh_token.as_deref(), now.version),
+        (Some("rt-2"), 2)
+    );
     // Deleted: never written again.
     a.delete("s1").await.unwrap();
     older.version = 2;
     assert_eq!(b.update("s1", older, MINUTE).await.unwrap(), Cas::Gone);
     assert!(b.get("s1").await.unwrap().is_none());
     let (keys, without_ttl) = a.key_census().await.unwrap();
-    assert_eq!((keys, without_ttl), (0, 0), "the session and its indexes are gone");
+    assert_eq!(
+        (keys, without_ttl),
+        (0, 0),
+        "the session and its indexes are gone"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,7 +95,10 @@ async fn the_lease_is_renewed_while_held_and_released_by_its_owner() {
     // Four leases long, a second instance stays out: the holder keeps renewing.
     for _ in 0..12 {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        assert!(b.try_acquire("s1").await.unwrap().is_none(), "B got in while A held the lock");
+        assert!(
+            b.try_acquire("s1").await.unwrap().is_none(),
+            "B got in while A held the lock"
+        );
     }
     assert!(!held.lost());
     // Another session's lock is independent.
@@ -101,7 +119,10 @@ async fn a_dead_holders_lease_expires_and_another_takes_over() {
     assert!(b.try_acquire("s1").await.unwrap().is_none());
     // A dies: no renewal, no release.
     held.abandon();
-    let taken_over = b.acquire("s1").await.expect("the lease ran out and B took the lock");
+    let taken_over = b
+        .acquire("s1")
+        .await
+        .expect("the lease ran out and B took the lock");
     assert!(!taken_over.lost());
     assert!(a.try_acquire("s1").await.unwrap().is_none());
 }
@@ -122,27 +143,52 @@ async fn logins_indexes_and_jtis_all_expire_and_are_bounded() {
         client: client.into(),
     };
     for i in 0..3 {
-        let r = s.put_login(&format!("a{i}"), login("1.1.1.1"), MINUTE, limits).await.unwrap();
+        let r = s
+            .put_login(&format!("a{i}"), login("1.1.1.1"), MINUTE, limits)
+            .await
+            .unwrap();
         assert_eq!(r, LoginAdmission::Stored);
     }
-    match s.put_login("a3", login("1.1.1.1"), MINUTE, limits).await.unwrap() {
-        LoginAdmission::Refused { retry_after } => assert!(retry_after <= MINUTE && retry_after > Duration::from_secs(50)),
+    match s
+        .put_login("a3", login("1.1.1.1"), MINUTE, limits)
+        .await
+        .unwrap()
+    {
+        LoginAdmission::Refused { retry_after } => {
+            assert!(retry_after <= MINUTE && retry_after > Duration::from_secs(50))
+        }
         other => panic!("{other:?}"),
     }
     assert!(s.take_login("a0").await.unwrap().is_some());
     assert!(s.take_login("a0").await.unwrap().is_none(), "taken once");
-    assert_eq!(s.put_login("a4", login("1.1.1.1"), MINUTE, limits).await.unwrap(), LoginAdmission::Stored);
+    assert_eq!(
+        s.put_login("a4", login("1.1.1.1"), MINUTE, limits)
+            .await
+            .unwrap(),
+        LoginAdmission::Stored
+    );
     for c in ["2.2.2.2", "3.3.3.3"] {
-        assert_eq!(s.put_login(c, login(c), MINUTE, limits).await.unwrap(), LoginAdmission::Stored);
+        assert_eq!(
+            s.put_login(c, login(c), MINUTE, limits).await.unwrap(),
+            LoginAdmission::Stored
+        );
     }
     assert!(matches!(
-        s.put_login("x", login("4.4.4.4"), MINUTE, limits).await.unwrap(),
+        s.put_login("x", login("4.4.4.4"), MINUTE, limits)
+            .await
+            .unwrap(),
         LoginAdmission::Refused { .. }
     ));
 
-    s.create("1", session("alice", Some("op-1")), MINUTE).await.unwrap();
-    s.create("2", session("alice", Some("op-2")), MINUTE).await.unwrap();
-    s.create("3", session("bob", Some("op-3")), MINUTE).await.unwrap();
+    s.create("1", session("alice", Some("op-1")), MINUTE)
+        .await
+        .unwrap();
+    s.create("2", session("alice", Some("op-2")), MINUTE)
+        .await
+        .unwrap();
+    s.create("3", session("bob", Some("op-3")), MINUTE)
+        .await
+        .unwrap();
     assert!(s.first_use("jti-1", MINUTE).await.unwrap());
     assert!(!s.first_use("jti-1", MINUTE).await.unwrap());
     let (keys, without_ttl) = s.key_census().await.unwrap();
@@ -151,7 +197,10 @@ async fn logins_indexes_and_jtis_all_expire_and_are_bounded() {
     assert_eq!((keys, without_ttl), (18, 0));
 
     assert_eq!(s.end_sessions(Some("op-1"), None).await.unwrap(), 1);
-    assert_eq!(s.end_sessions(Some("op-3"), Some("alice")).await.unwrap(), 0);
+    assert_eq!(
+        s.end_sessions(Some("op-3"), Some("alice")).await.unwrap(),
+        0
+    );
     assert_eq!(s.end_sessions(None, Some("alice")).await.unwrap(), 1);
     assert!(s.get("3").await.unwrap().is_some());
 }
@@ -166,7 +215,12 @@ fn offline_app(store: Arc<dyn SessionStore>) -> Arc<App> {
     App::new(config, store).unwrap()
 }
 
-async fn call(routes: &axum::Router, method: Method, path: &str, cookie: &str) -> (StatusCode, Value) {
+async fn call(
+    routes: &axum::Router,
+    method: Method,
+    path: &str,
+    cookie: &str,
+) -> (StatusCode, Value) {
     let request = Request::builder()
         .method(method)
         .uri(path)
@@ -176,7 +230,9 @@ async fn call(routes: &axum::Router, method: Method, path: &str, cookie: &str) -
         .unwrap();
     let response = routes.clone().oneshot(request).await.unwrap();
     let status = response.status();
-    let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+        .await
+        .unwrap();
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
@@ -186,18 +242,27 @@ async fn redis_stopped_answers_store_unavailable_and_recovers() {
     let s = store(&redis, 1000);
     let routes = router(offline_app(s.clone()));
     let cookie = "A".repeat(43);
-    s.create(&cookie, session("alice", None), MINUTE).await.unwrap();
+    s.create(&cookie, session("alice", None), MINUTE)
+        .await
+        .unwrap();
     let (status, body) = call(&routes, Method::GET, "/api/auth/me", &cookie).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
     redis.stop();
     for path in ["/api/auth/me", "/api/auth/refresh"] {
-        let method = if path.ends_with("me") { Method::GET } else { Method::POST };
+        let method = if path.ends_with("me") {
+            Method::GET
+        } else {
+            Method::POST
+        };
         let (status, body) = call(&routes, method, path, &cookie).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{path}: {body}");
         assert_eq!(body["error"]["code"], "STORE_UNAVAILABLE", "{path}: {body}");
         let text = body.to_string();
-        assert!(!text.contains("127.0.0.1") && !text.contains("redis"), "no internals: {text}");
+        assert!(
+            !text.contains("127.0.0.1") && !text.contains("redis"),
+            "no internals: {text}"
+        );
     }
     let (status, _) = call(&routes, Method::GET, "/api/auth/readyz", "").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
@@ -230,7 +295,9 @@ async fn hostile_traffic_leaves_no_key_without_a_ttl() {
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
     let (keys, without_ttl) = s.key_census().await.unwrap();
-    println!("redis: {N} /refresh with random cookies -> {keys} keys ({without_ttl} without a TTL)");
+    println!(
+        "redis: {N} /refresh with random cookies -> {keys} keys ({without_ttl} without a TTL)"
+    );
     assert_eq!((keys, without_ttl), (0, 0));
 }
 
@@ -260,7 +327,11 @@ async fn two_instances_on_one_redis_refresh_once() {
     assert_eq!(me_b.status(), StatusCode::OK, "B serves A's session");
 
     let client = reqwest::Client::new();
-    client.post(format!("{}/__test/reset", h.op.issuer)).send().await.unwrap();
+    client
+        .post(format!("{}/__test/reset", h.op.issuer))
+        .send()
+        .await
+        .unwrap();
     let hold = client
         .post(format!("{}/__test/hold-refresh?ms=2000", h.op.issuer))
         .send()
@@ -272,7 +343,11 @@ async fn two_instances_on_one_redis_refresh_once() {
 
     let mut calls = Vec::new();
     for i in 0..20 {
-        let url = if i % 2 == 0 { h.api("/refresh") } else { format!("{b_api}/refresh") };
+        let url = if i % 2 == 0 {
+            h.api("/refresh")
+        } else {
+            format!("{b_api}/refresh")
+        };
         let browser = h.browser.clone();
         calls.push(tokio::spawn(async move {
             let r = call_with(&browser, Method::POST, &url).await;
@@ -286,7 +361,11 @@ async fn two_instances_on_one_redis_refresh_once() {
         assert_eq!(status, StatusCode::OK, "{body}");
         ok += 1;
     }
-    client.post(format!("{}/__test/hold-refresh?ms=0", h.op.issuer)).send().await.unwrap();
+    client
+        .post(format!("{}/__test/hold-refresh?ms=0", h.op.issuer))
+        .send()
+        .await
+        .unwrap();
     let counters = h.op_counters().await;
     println!(
         "redis: 20 concurrent /refresh over 2 instances, provider answer held 2000 ms, lease 800 ms -> \
@@ -296,11 +375,17 @@ async fn two_instances_on_one_redis_refresh_once() {
     assert_eq!(counters["token"]["refresh_token"], 1);
     assert_eq!(counters["refresh_invalid_grant"], 0);
     let after = h.store_session().await;
-    assert_eq!(after.version, 3, "created (1), expired by the test hook (2), refreshed once (3)");
+    assert_eq!(
+        after.version, 3,
+        "created (1), expired by the test hook (2), refreshed once (3)"
+    );
     // Both instances answer /me with the fresh session.
     let me_a = call_with(&h.browser, Method::GET, &h.api("/me")).await;
     let me_b = call_with(&h.browser, Method::GET, &format!("{b_api}/me")).await;
-    assert_eq!((me_a.status(), me_b.status()), (StatusCode::OK, StatusCode::OK));
+    assert_eq!(
+        (me_a.status(), me_b.status()),
+        (StatusCode::OK, StatusCode::OK)
+    );
     let (keys, without_ttl) = a_store.key_census().await.unwrap();
     println!("redis: after the cluster test: {keys} keys, {without_ttl} without a TTL");
     assert_eq!(without_ttl, 0);

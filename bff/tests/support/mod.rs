@@ -5,11 +5,11 @@
 #![allow(dead_code)]
 
 use oidc_session_bff::{router, App, Config, MemoryStore, SessionStore};
-use std::net::SocketAddr;
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{header, Client, Method, Response, StatusCode};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
 use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -270,7 +270,10 @@ impl Harness {
 
     /// Another instance of the backend, same configuration (same public origin: as behind one
     /// proxy), on its own port and `store`. Returns its API base URL (`http://127.0.0.1:N/api/auth`).
-    pub async fn instance(&self, store: Arc<dyn SessionStore>) -> (String, Arc<App>, tokio::task::JoinHandle<()>) {
+    pub async fn instance(
+        &self,
+        store: Arc<dyn SessionStore>,
+    ) -> (String, Arc<App>, tokio::task::JoinHandle<()>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let app = App::new(self.app.config().clone(), store).unwrap();
@@ -342,14 +345,28 @@ impl Redis {
     }
 
     fn launch(port: u16, dir: Option<&Path>) -> Redis {
-        let mut args: Vec<String> = ["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let mut args: Vec<String> = [
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         match dir {
             Some(d) => args.extend(
-                ["--appendonly", "yes", "--appendfsync", "always", "--dir", &d.display().to_string()]
-                    .map(String::from),
+                [
+                    "--appendonly",
+                    "yes",
+                    "--appendfsync",
+                    "always",
+                    "--dir",
+                    &d.display().to_string(),
+                ]
+                .map(String::from),
             ),
             None => args.extend(["--appendonly", "no"].map(String::from)),
         }
@@ -459,7 +476,6 @@ pub async fn authorize_at(
     panic!("no callback after 12 steps; last URL {url}");
 }
 
-
 /// The `oidc-session-bff` binary on `port` with the provider `issuer` and extra `BFF_*`
 /// variables (test endpoints on); killed when dropped.
 pub struct BffProcess {
@@ -494,7 +510,9 @@ impl BffProcess {
                     if n == 0 {
                         break;
                     }
-                    buf.lock().unwrap().push_str(&String::from_utf8_lossy(&chunk[..n]));
+                    buf.lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&chunk[..n]));
                 }
             });
         }
@@ -620,7 +638,8 @@ impl TempDir {
     pub fn new(tag: &str) -> TempDir {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("oidc-session-bff-{tag}-{}-{n}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("oidc-session-bff-{tag}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
