@@ -25,7 +25,7 @@
 
 use crate::core::config::{BrowserConfig, Config, ConfigInput, StorageKind, TokenVault};
 use crate::core::error::{Error, ErrorKind};
-use crate::core::refresh::{needs_refresh, RefreshRun, RefreshStep};
+use crate::core::refresh::{needs_refresh, Answer, RefreshRun, RefreshStep};
 use crate::core::secret::{AccessToken, IdToken, RefreshToken};
 use crate::core::session::{
     adopt_announced, renewal_still_wanted, session_from_tokens, StoredSession,
@@ -134,7 +134,8 @@ struct Caller {
 }
 
 struct Flight {
-    run: RefreshRun,
+    /// The flow, while it waits for the answer to a request.
+    answer: Option<Answer>,
     /// The session a `Redeem` step sent, with its request number, while its answer is awaited.
     sent: Option<(StoredSession, u64)>,
     callers: Vec<Caller>,
@@ -432,7 +433,7 @@ impl World {
                         detail: "timed out".into(),
                     }
                     .into();
-                    let step = self.run_of(actor).answered(Err(e));
+                    let step = self.answer_of(actor).answered(Err(e));
                     self.step(actor, step);
                 }
             }
@@ -469,8 +470,10 @@ impl World {
                 .is_some_and(|(_, r)| *r == req)
     }
 
-    fn run_of(&mut self, actor: usize) -> &mut RefreshRun {
-        &mut self.actors[actor].flight.as_mut().expect("a flight").run
+    /// The flow of `actor`'s flight, which waits for an answer.
+    fn answer_of(&mut self, actor: usize) -> Answer {
+        let flight = self.actors[actor].flight.as_mut().expect("a flight");
+        flight.answer.take().expect("a flow waiting for an answer")
     }
 
     /// `access_token()`: the session's token while fresh, else join (or start) the flight of
@@ -495,9 +498,8 @@ impl World {
             f.callers.push(caller);
             return;
         }
-        let (run, _) = RefreshRun::start(false, MARGIN);
         self.actors[actor].flight = Some(Flight {
-            run,
+            answer: None,
             sent: None,
             callers: vec![caller],
         });
@@ -517,24 +519,23 @@ impl World {
         self.lock = Some(actor);
         let who = self.name(actor);
         self.log(format_args!("{who}: holds the lock"));
-        self.step(actor, RefreshStep::ReadShared);
+        self.step(actor, RefreshRun::start(false, MARGIN));
     }
 
     /// Carries out the steps of `actor`'s refresh, as the client does.
     fn step(&mut self, actor: usize, mut step: RefreshStep) {
         loop {
             step = match step {
-                RefreshStep::ReadShared => {
+                RefreshStep::ReadShared(next) => {
                     let shared = self.shared.clone();
                     // The worker's memory is re-read from its store on every message.
                     let mine = match self.tabs.get(actor) {
                         Some(t) => t.session.clone(),
                         None => self.shared.clone(),
                     };
-                    let now = self.now;
-                    self.run_of(actor).read(shared, mine, now)
+                    next.read(shared, mine, self.now)
                 }
-                RefreshStep::Redeem(current) => {
+                RefreshStep::Redeem(current, next) => {
                     self.req += 1;
                     let req = self.req;
                     let page = self.actors[actor].page;
@@ -543,8 +544,9 @@ impl World {
                         .as_ref()
                         .map(|t| t.secret().to_owned())
                         .unwrap_or_default();
-                    self.actors[actor].flight.as_mut().expect("a flight").sent =
-                        Some((current, req));
+                    let flight = self.actors[actor].flight.as_mut().expect("a flight");
+                    flight.sent = Some((current, req));
+                    flight.answer = Some(next);
                     let fault = match self.rng.below(100) {
                         0..=4 => Fault::Unavailable,
                         5..=6 => Fault::Html,
@@ -565,13 +567,13 @@ impl World {
                     self.after(TIMEOUT, Event::Timeout { actor, page, req });
                     return;
                 }
-                RefreshStep::SilentSignIn { .. } => {
+                RefreshStep::SilentSignIn { then, .. } => {
                     let e: Error = ErrorKind::Provider {
                         error: "login_required".into(),
                         description: None,
                     }
                     .into();
-                    self.run_of(actor).answered(Err(e))
+                    then.answered(Err(e))
                 }
                 RefreshStep::Adopt(s) => {
                     self.counts.adopted_without_request += 1;
@@ -758,7 +760,7 @@ impl World {
             }
             Err(e) => Err(e),
         };
-        let step = self.run_of(actor).answered(outcome);
+        let step = self.answer_of(actor).answered(outcome);
         self.step(actor, step);
     }
 

@@ -92,15 +92,15 @@ impl BrowserClient {
     /// `core::refresh::RefreshRun`, which decides what to read, adopt, redeem or end.
     async fn refresh_now(self) -> Result<(), Error> {
         self.inner.renewal.attempt_started(now());
-        let (mut run, mut step) = RefreshRun::start(self.config().silent_sso, self.margin());
+        let mut step = RefreshRun::start(self.config().silent_sso, self.margin());
         let result = loop {
             step = match step {
-                RefreshStep::ReadShared => {
+                RefreshStep::ReadShared(next) => {
                     let shared = self.read_shared().await;
                     let mine = self.inner.session.borrow().as_deref().cloned();
-                    run.read(shared, mine, now())
+                    next.read(shared, mine, now())
                 }
-                RefreshStep::Redeem(current) => {
+                RefreshStep::Redeem(current, next) => {
                     let r = match (self.provider().await, &current.refresh_token) {
                         (Ok(provider), Some(rt)) => {
                             let body = refresh_body(rt, &self.config().client_id);
@@ -110,10 +110,10 @@ impl BrowserClient {
                         (Err(e), _) => Err(e),
                         (Ok(_), None) => Err(ErrorKind::NotSignedIn.into()),
                     };
-                    run.answered(r)
+                    next.answered(r)
                 }
-                RefreshStep::SilentSignIn { sub } => {
-                    run.answered(self.silent_sign_in(Some(&sub)).await)
+                RefreshStep::SilentSignIn { sub, then } => {
+                    then.answered(self.silent_sign_in(Some(&sub)).await)
                 }
                 RefreshStep::Adopt(stored) => {
                     self.adopt(stored);

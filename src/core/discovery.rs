@@ -218,25 +218,11 @@ pub fn authorization_server_metadata_url(issuer: &str) -> Option<String> {
     ]))
 }
 
-struct AuthorizationServerMetadata {
-    issuer: String,
-    revocation_endpoint: Option<String>,
-}
-
-impl FromJson for AuthorizationServerMetadata {
-    fn read(f: &Fields<'_>) -> Field<Self> {
-        f.done(Self {
-            issuer: f.req_str("issuer"),
-            revocation_endpoint: f.str("revocation_endpoint"),
-        })
-    }
-}
-
 /// The revocation endpoint an RFC 8414 metadata document names, if it is for `issuer` (exactly,
 /// RFC 8414 3.3) and the endpoint is https (or loopback http).
 pub fn revocation_from_as_metadata(json: &str, issuer: &str) -> Result<Option<String>, Error> {
-    let m: AuthorizationServerMetadata =
-        crate::core::json::decode(json, "authorization server metadata")?;
+    // The members we read have the same names and meaning as in OpenID discovery.
+    let m: ProviderMetadata = crate::core::json::decode(json, "authorization server metadata")?;
     if m.issuer != issuer {
         return Err(ErrorKind::IssMismatch {
             source: IssuerSource::Discovery,

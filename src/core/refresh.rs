@@ -156,20 +156,23 @@ pub fn next_renewal(i: &ScheduleInput) -> Next {
 // ---- the refresh flow ------------------------------------------------------------------------
 
 /// What the refresh flow asks its driver to do next. The driver (the client, or a simulated
-/// tab in the tests) carries the step out and hands what happened back to [`RefreshRun`]; it
-/// decides nothing itself.
+/// tab in the tests) carries the step out and hands what happened to the value the step came
+/// with ([`ReadShared::read`], [`Answer::answered`]), which consumes it: an answer to a question
+/// that was not asked cannot be written. The driver decides nothing itself.
 #[derive(Debug)]
 pub enum RefreshStep {
-    /// Read the session as every tab sees it (the shared copy), then call [`RefreshRun::read`].
-    ReadShared,
+    /// Read the session as every tab sees it (the shared copy), then call [`ReadShared::read`].
+    ReadShared(ReadShared),
     /// Send this session's refresh token to the token endpoint, then call
-    /// [`RefreshRun::answered`] with the outcome (the renewed session stored on success).
-    Redeem(StoredSession),
+    /// [`Answer::answered`] with the outcome (the renewed session stored on success).
+    Redeem(StoredSession, Answer),
     /// Renew through the provider's session (`prompt=none`) for this subject, then call
-    /// [`RefreshRun::answered`].
+    /// [`Answer::answered`].
     SilentSignIn {
         /// The subject the renewed session must have.
         sub: String,
+        /// Where the outcome goes.
+        then: Answer,
     },
     /// Another tab renewed already: take this session as it is, without a request. The flow
     /// succeeded.
@@ -185,27 +188,9 @@ pub enum RefreshStep {
     },
 }
 
-#[derive(Debug)]
-enum Phase {
-    /// Waiting for the first read of the shared copy.
-    First,
-    /// Waiting for a redeem or silent sign-in; `rechecked` once storage was read again.
-    Attempt {
-        rechecked: bool,
-    },
-    /// `invalid_grant` came back: waiting for the second read of the shared copy.
-    Recheck {
-        failure: Error,
-    },
-    /// The grant is lost: waiting for the silent sign-in that may rescue the session.
-    Rescue {
-        failure: Error,
-    },
-    Over,
-}
-
 /// One refresh, run under the cross-tab lock, as a state machine (BCP 212: `invalid_grant` on
-/// refresh is treated as a possible race before the session ends).
+/// refresh is treated as a possible race before the session ends). Each state is a value the
+/// driver holds while it carries out a step, and consumes to go on.
 ///
 /// 1. Read the shared copy: another tab may have renewed while this one waited for the lock.
 ///    A copy whose access token is still fresh is adopted as it is.
@@ -221,106 +206,64 @@ pub struct RefreshRun {
     silent_sso: bool,
     margin: u64,
     current: Option<StoredSession>,
-    phase: Phase,
+}
+
+/// The flow waits for a read of the shared copy: the first, or the re-check after
+/// `invalid_grant` (which carries that failure).
+#[derive(Debug)]
+pub struct ReadShared {
+    run: RefreshRun,
+    recheck: Option<Error>,
+}
+
+/// The flow waits for the outcome of a redeem or a silent sign-in.
+#[derive(Debug)]
+pub struct Answer {
+    run: RefreshRun,
+    to: Asked,
+}
+
+#[derive(Debug)]
+enum Asked {
+    /// A renewal; `rechecked` once the shared copy was read again.
+    Attempt { rechecked: bool },
+    /// The silent sign-in that may rescue a lost grant; the grant's failure.
+    Rescue { failure: Error },
 }
 
 impl RefreshRun {
     /// Starts a refresh; the first step is always [`RefreshStep::ReadShared`].
-    pub fn start(silent_sso: bool, margin: u64) -> (Self, RefreshStep) {
-        let run = Self {
-            silent_sso,
-            margin,
-            current: None,
-            phase: Phase::First,
-        };
-        (run, RefreshStep::ReadShared)
-    }
-
-    /// The shared copy as read (`None`: nothing stored, or unreadable), this tab's own session,
-    /// and the time of the read.
-    pub fn read(
-        &mut self,
-        shared: Option<StoredSession>,
-        mine: Option<StoredSession>,
-        now: u64,
-    ) -> RefreshStep {
-        match std::mem::replace(&mut self.phase, Phase::Over) {
-            Phase::First => {
-                let shared = match shared {
-                    Some(s) if !needs_refresh(s.expires_at, s.issued_at, now, self.margin) => {
-                        return RefreshStep::Adopt(s);
-                    }
-                    other => other,
-                };
-                self.current = shared.or(mine);
-                if self.current.is_none() {
-                    return self.finish(Err(ErrorKind::NotSignedIn.into()));
-                }
-                self.attempt(false)
-            }
-            Phase::Recheck { failure } => {
-                let held = self
-                    .current
-                    .as_ref()
-                    .and_then(|c| c.refresh_token.as_ref().map(|t| t.secret().to_owned()));
-                match shared {
-                    Some(s) if s.refresh_token.as_ref().map(|t| t.secret()) != held.as_deref() => {
-                        self.current = Some(s);
-                        self.attempt(true)
-                    }
-                    _ => self.after_attempts(Err(failure)),
-                }
-            }
-            other => {
-                self.phase = other;
-                self.misuse()
-            }
-        }
-    }
-
-    /// What the redeem or the silent sign-in asked for came to.
-    pub fn answered(&mut self, result: Result<(), Error>) -> RefreshStep {
-        match std::mem::replace(&mut self.phase, Phase::Over) {
-            Phase::Attempt { rechecked } => match result {
-                Err(e) if !rechecked && classify(&e) == Verdict::RecheckStorage => {
-                    self.phase = Phase::Recheck { failure: e };
-                    RefreshStep::ReadShared
-                }
-                r => self.after_attempts(r),
+    pub fn start(silent_sso: bool, margin: u64) -> RefreshStep {
+        RefreshStep::ReadShared(ReadShared {
+            run: Self {
+                silent_sso,
+                margin,
+                current: None,
             },
-            Phase::Rescue { failure } => match result {
-                Ok(()) => self.finish(Ok(())),
-                // The refresh's failure is what ended the session, not the rescue's.
-                Err(_) => self.finish(Err(failure)),
-            },
-            other => {
-                self.phase = other;
-                self.misuse()
-            }
-        }
+            recheck: None,
+        })
     }
 
-    fn attempt(&mut self, rechecked: bool) -> RefreshStep {
-        let Some(current) = &self.current else {
+    fn attempt(self, rechecked: bool) -> RefreshStep {
+        let Some(current) = self.current.clone() else {
             return self.finish(Err(ErrorKind::NotSignedIn.into()));
         };
+        let then = |run| Answer {
+            run,
+            to: Asked::Attempt { rechecked },
+        };
         match &current.refresh_token {
-            Some(_) => {
-                self.phase = Phase::Attempt { rechecked };
-                RefreshStep::Redeem(current.clone())
-            }
+            Some(_) => RefreshStep::Redeem(current, then(self)),
             // No refresh token was issued: renew through the provider session, if allowed.
-            None if self.silent_sso => {
-                self.phase = Phase::Attempt { rechecked };
-                RefreshStep::SilentSignIn {
-                    sub: current.sub.clone(),
-                }
-            }
+            None if self.silent_sso => RefreshStep::SilentSignIn {
+                sub: current.sub,
+                then: then(self),
+            },
             None => self.after_attempts(Err(ErrorKind::TokenExpired.into())),
         }
     }
 
-    fn after_attempts(&mut self, result: Result<(), Error>) -> RefreshStep {
+    fn after_attempts(self, result: Result<(), Error>) -> RefreshStep {
         let had_refresh_token = self
             .current
             .as_ref()
@@ -332,32 +275,83 @@ impl RefreshRun {
                     .as_ref()
                     .map(|c| c.sub.clone())
                     .unwrap_or_default();
-                self.phase = Phase::Rescue { failure: e };
-                RefreshStep::SilentSignIn { sub }
+                RefreshStep::SilentSignIn {
+                    sub,
+                    then: Answer {
+                        run: self,
+                        to: Asked::Rescue { failure: e },
+                    },
+                }
             }
             r => self.finish(r),
         }
     }
 
-    fn finish(&mut self, result: Result<(), Error>) -> RefreshStep {
-        self.phase = Phase::Over;
+    fn finish(self, result: Result<(), Error>) -> RefreshStep {
         let end_session = matches!(&result, Err(e) if classify(e) != Verdict::Transient);
         RefreshStep::Done {
             result,
             end_session,
         }
     }
+}
 
-    /// A driver that answers a question that was not asked: end without touching the session.
-    fn misuse(&mut self) -> RefreshStep {
-        self.phase = Phase::Over;
-        RefreshStep::Done {
-            result: Err(ErrorKind::InvalidResponse {
-                what: "refresh flow",
-                reason: "an answer to a step that was not asked".into(),
+impl ReadShared {
+    /// The shared copy as read (`None`: nothing stored, or unreadable), this tab's own session,
+    /// and the time of the read.
+    pub fn read(
+        self,
+        shared: Option<StoredSession>,
+        mine: Option<StoredSession>,
+        now: u64,
+    ) -> RefreshStep {
+        let mut run = self.run;
+        match self.recheck {
+            None => {
+                let shared = match shared {
+                    Some(s) if !needs_refresh(s.expires_at, s.issued_at, now, run.margin) => {
+                        return RefreshStep::Adopt(s);
+                    }
+                    other => other,
+                };
+                run.current = shared.or(mine);
+                run.attempt(false)
             }
-            .into()),
-            end_session: false,
+            Some(failure) => {
+                let held = run
+                    .current
+                    .as_ref()
+                    .and_then(|c| c.refresh_token.as_ref().map(|t| t.secret().to_owned()));
+                match shared {
+                    Some(s) if s.refresh_token.as_ref().map(|t| t.secret()) != held.as_deref() => {
+                        run.current = Some(s);
+                        run.attempt(true)
+                    }
+                    _ => run.after_attempts(Err(failure)),
+                }
+            }
+        }
+    }
+}
+
+impl Answer {
+    /// What the redeem or the silent sign-in asked for came to.
+    pub fn answered(self, result: Result<(), Error>) -> RefreshStep {
+        match self.to {
+            Asked::Attempt { rechecked } => match result {
+                Err(e) if !rechecked && classify(&e) == Verdict::RecheckStorage => {
+                    RefreshStep::ReadShared(ReadShared {
+                        run: self.run,
+                        recheck: Some(e),
+                    })
+                }
+                r => self.run.after_attempts(r),
+            },
+            Asked::Rescue { failure } => match result {
+                Ok(()) => self.run.finish(Ok(())),
+                // The refresh's failure is what ended the session, not the rescue's.
+                Err(_) => self.run.finish(Err(failure)),
+            },
         }
     }
 }
@@ -626,8 +620,8 @@ mod tests {
 
     fn seen(step: &RefreshStep) -> Seen {
         match step {
-            RefreshStep::ReadShared => Seen::Read,
-            RefreshStep::Redeem(s) => {
+            RefreshStep::ReadShared(_) => Seen::Read,
+            RefreshStep::Redeem(s, _) => {
                 Seen::Redeem(s.refresh_token.as_ref().map(|t| t.secret().to_owned()))
             }
             RefreshStep::SilentSignIn { .. } => Seen::Silent,
@@ -652,16 +646,16 @@ mod tests {
     ) -> Vec<Seen> {
         reads.reverse();
         answers.reverse();
-        let (mut run, mut step) = RefreshRun::start(silent_sso, 60);
+        let mut step = RefreshRun::start(silent_sso, 60);
         let mut trace = vec![];
         loop {
             trace.push(seen(&step));
             step = match step {
-                RefreshStep::ReadShared => {
-                    run.read(reads.pop().expect("an unexpected read"), mine.clone(), NOW)
+                RefreshStep::ReadShared(next) => {
+                    next.read(reads.pop().expect("an unexpected read"), mine.clone(), NOW)
                 }
-                RefreshStep::Redeem(_) | RefreshStep::SilentSignIn { .. } => {
-                    run.answered(answers.pop().expect("an unexpected request"))
+                RefreshStep::Redeem(_, next) | RefreshStep::SilentSignIn { then: next, .. } => {
+                    next.answered(answers.pop().expect("an unexpected request"))
                 }
                 RefreshStep::Adopt(_) | RefreshStep::Done { .. } => break,
             };
@@ -834,18 +828,6 @@ mod tests {
         ];
         for (name, silent, mine, reads, answers, want) in cases {
             assert_eq!(drive(silent, mine, reads, answers), want, "{name}");
-        }
-    }
-
-    #[test]
-    fn a_driver_that_answers_out_of_turn_changes_nothing() {
-        let (mut run, _) = RefreshRun::start(false, 60);
-        match run.answered(Ok(())) {
-            RefreshStep::Done {
-                result: Err(e),
-                end_session: false,
-            } => assert_eq!(e.code(), "invalid_response"),
-            other => panic!("{other:?}"),
         }
     }
 }

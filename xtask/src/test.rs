@@ -99,6 +99,8 @@ pub fn run(args: &[&str]) -> Result {
 
 /// Runs one stage: whether it passed, and the test counts it printed.
 fn run_stage(stage: Stage) -> Result<(bool, Counts)> {
+    // The e2e stage's backend binary, for the cluster suite that runs after the main one.
+    let mut bff_bin = None;
     let mut cmd = match stage {
         Stage::Native => {
             let mut cmd = util::cargo();
@@ -156,6 +158,7 @@ fn run_stage(stage: Stage) -> Result<(bool, Counts)> {
             // npx fetching a package. playwright.config.mjs starts the OPs, the static servers
             // and the BFFs.
             let mut cmd = Command::new(crate::root().join("node_modules/.bin/playwright"));
+            bff_bin = Some(bff.clone());
             cmd.arg("test")
                 .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
                 .env("BFF_BIN", bff)
@@ -170,11 +173,31 @@ fn run_stage(stage: Stage) -> Result<(bool, Counts)> {
     }
     let (status, output) = run_tee(&mut cmd)?;
     let output = strip_ansi(&output);
-    let counts = match stage {
+    let mut counts = match stage {
         Stage::E2e => playwright_counts(&output),
         _ => cargo_counts(&output),
     };
-    Ok((status.success(), counts))
+    let mut ok = status.success();
+    if let Some(bff) = bff_bin {
+        // The backend-for-frontend as a cluster: three instances on one Redis behind HAProxy, the page on the
+        // proxy's origin (playwright.cluster.config.mjs: its own ports, provider, redis-server and haproxy).
+        let mut cluster = Command::new(crate::root().join("node_modules/.bin/playwright"));
+        cluster
+            .arg("test")
+            .arg("--config")
+            .arg(crate::root().join("playwright.cluster.config.mjs"))
+            .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+            .env("BFF_BIN", bff);
+        if std::io::stdout().is_terminal() {
+            cluster.env("FORCE_COLOR", "1");
+        }
+        let (cluster_status, cluster_output) = run_tee(&mut cluster)?;
+        let more = playwright_counts(&strip_ansi(&cluster_output));
+        counts.passed += more.passed;
+        counts.failed += more.failed;
+        ok = ok && cluster_status.success();
+    }
+    Ok((ok, counts))
 }
 
 /// `tsc --checkJs` over the hand-written JS of the glue (`tsconfig.json`: `platform.js`, the
