@@ -8,6 +8,9 @@
 //! `future_to_promise(async move …)`, so concurrent JS calls never hit wasm-bindgen's
 //! "recursive use of an object" borrow error.
 #![cfg(target_arch = "wasm32")]
+// The worker's bundle (`vault-worker` without `page`) exports `serveVault` only: the page's
+// helpers are then unused, and left out by the linker.
+#![cfg_attr(not(feature = "page"), allow(dead_code, unused_imports))]
 
 mod options;
 
@@ -149,8 +152,8 @@ export interface BrowserSessionConfig {
 /** The service-worker token vault. */
 export interface TokenVaultConfig {
   /**
-   * The URL of the package's `oidc-session-sw.js`, served from this origin next to `oidc_session.js` and
-   * `oidc_session_bg.wasm` (a path such as `/assets/oidc-session/oidc-session-sw.js`). Registered as a module
+   * The URL of the package's `oidc-session-sw.js`, served from this origin with the package's `worker/` folder
+   * beside it (a path such as `/assets/oidc-session/oidc-session-sw.js`). Registered as a module
    * service worker; its scope is its directory, and it intercepts no request.
    */
   serviceWorker: string;
@@ -400,6 +403,7 @@ fn promise(job: impl std::future::Future<Output = Result<JsValue, JsValue>> + 's
 
 /// Call this on the silent redirect page (`silentRedirectUri`): it hands the page's URL to the
 /// parent window on this origin only. Equivalent to `parent.postMessage(location.href, location.origin)`.
+#[cfg(feature = "page")]
 #[wasm_bindgen(js_name = handleSilentCallback)]
 pub fn handle_silent_callback() -> Result<(), JsValue> {
     oidc_session::handle_silent_callback().map_err(|e| js_error(&e))
@@ -407,8 +411,8 @@ pub fn handle_silent_callback() -> Result<(), JsValue> {
 
 /// The token vault's service worker (`oidc-session-sw.js`) hands each `message` event here:
 /// `text` is the page's message, `origin` the event's origin. Resolves with the reply text.
-/// Not for pages.
-#[cfg(feature = "browser-mode")]
+/// Not for pages: only in the worker's bundle (`pkg/worker/`), which exports nothing else.
+#[cfg(feature = "vault-worker")]
 #[wasm_bindgen(js_name = serveVault)]
 pub fn serve_vault(text: String, origin: String) -> PromiseString {
     thread_local! {
@@ -420,12 +424,14 @@ pub fn serve_vault(text: String, origin: String) -> PromiseString {
 }
 
 /// Manages one sign-in session in the browser.
+#[cfg(feature = "page")]
 #[wasm_bindgen]
 pub struct SessionManager {
     client: Client,
     snapshot: Rc<Snapshot>,
 }
 
+#[cfg(feature = "page")]
 #[wasm_bindgen]
 impl SessionManager {
     /// Validates the configuration. Throws `{ code: "config_invalid" }` naming the field to fix.

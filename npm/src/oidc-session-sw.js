@@ -1,8 +1,9 @@
 // The oidc-session token vault: a module service worker that holds a browser-mode session's
 // tokens for the pages of its origin (`tokenVault: { serviceWorker: ".../oidc-session-sw.js" }`).
-// Serve it next to oidc_session.js and oidc_session_bg.wasm. Every decision is in the wasm
-// (`serveVault`): this file only starts it and passes each page's message and origin through.
-import init, { serveVault } from "./oidc_session.js";
+// Serve it with the package's worker/ folder beside it: the worker has its own bundle (the page's
+// does not carry the worker's side). Every decision is in the wasm (`serveVault`): this file only
+// starts it and passes each page's message and origin through.
+import init, { serveVault } from "./worker/oidc_session.js";
 
 const ready = init();
 

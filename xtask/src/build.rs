@@ -203,8 +203,14 @@ fn cargo_build(rustflags: &str, bundle: Bundle) -> Command {
         setup::WASM_TARGET,
     ])
     .env("CARGO_ENCODED_RUSTFLAGS", rustflags);
-    if bundle == Bundle::Server {
-        cmd.arg("--no-default-features");
+    match bundle {
+        Bundle::Full => {}
+        Bundle::Server => {
+            cmd.args(["--no-default-features", "--features", "page"]);
+        }
+        Bundle::Worker => {
+            cmd.args(["--no-default-features", "--features", "vault-worker"]);
+        }
     }
     cmd
 }
@@ -245,13 +251,16 @@ pub fn bundle_files(pkg: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// The npm package's two bundles: everything (`oidc-session`), and server mode only
+/// The npm package's three bundles: the page's (`oidc-session`), server mode only
 /// (`oidc-session/server`: the facade built without its `browser-mode` feature, for apps whose
-/// backend holds the session; it refuses a browser-mode configuration with `unsupported`).
+/// backend holds the session; it refuses a browser-mode configuration with `unsupported`), and
+/// the token vault's service worker (`worker/`, imported by `oidc-session-sw.js`: `serveVault`
+/// alone, so the page's bundle does not carry the worker's side).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Bundle {
     Full,
     Server,
+    Worker,
 }
 
 impl Bundle {
@@ -260,6 +269,7 @@ impl Bundle {
         match self {
             Bundle::Full => PathBuf::from(PKG),
             Bundle::Server => Path::new(PKG).join(SERVER_DIR),
+            Bundle::Worker => Path::new(PKG).join(WORKER_DIR),
         }
     }
 
@@ -267,12 +277,16 @@ impl Bundle {
         match self {
             Bundle::Full => "",
             Bundle::Server => ", server mode only",
+            Bundle::Worker => ", token vault worker",
         }
     }
 }
 
 /// `pkg/server/`: the server-mode-only bundle (same file names as `pkg/`).
 pub const SERVER_DIR: &str = "server";
+
+/// `pkg/worker/`: the token vault's worker bundle (same file names as `pkg/`).
+pub const WORKER_DIR: &str = "worker";
 
 /// Builds `pkg/` (and `pkg/server/` in it), assuming the tools are installed (see
 /// `setup::toolchain`).
@@ -283,7 +297,8 @@ pub fn build() -> Result {
     }
     build_bundle(Bundle::Full)?;
     build_bundle(Bundle::Server)?;
-    // The token vault's service worker: it imports the full bundle's glue next to it.
+    build_bundle(Bundle::Worker)?;
+    // The token vault's service worker script: it imports the worker bundle's glue.
     fs::copy(
         crate::root().join("npm/src").join(VAULT_WORKER),
         pkg.join(VAULT_WORKER),
@@ -428,7 +443,7 @@ fn write_package_json(pkg: &Path) -> Result {
         // `exports`: what bundlers and Node resolve first; the `.wasm` is exported too, so an app
         // can hand `init()` its URL (`import.meta.resolve`, a bundler's `?url`).
         format!(
-            "  \"exports\": {{\n    \".\": {{ \"types\": {}, \"default\": {} }},\n    \"./{NAME}_bg.wasm\": {},\n    \"./server\": {{ \"types\": {}, \"default\": {} }},\n    \"./server/{NAME}_bg.wasm\": {},\n    \"./{VAULT_WORKER}\": {},\n    \"./package.json\": \"./package.json\"\n  }}",
+            "  \"exports\": {{\n    \".\": {{ \"types\": {}, \"default\": {} }},\n    \"./{NAME}_bg.wasm\": {},\n    \"./server\": {{ \"types\": {}, \"default\": {} }},\n    \"./server/{NAME}_bg.wasm\": {},\n    \"./{VAULT_WORKER}\": {},\n    \"./{WORKER_DIR}/{NAME}.js\": {},\n    \"./{WORKER_DIR}/{NAME}_bg.wasm\": {},\n    \"./package.json\": \"./package.json\"\n  }}",
             quote(&format!("./{NAME}.d.ts")),
             quote(&format!("./{NAME}.js")),
             quote(&format!("./{NAME}_bg.wasm")),
@@ -436,6 +451,8 @@ fn write_package_json(pkg: &Path) -> Result {
             quote(&format!("./{SERVER_DIR}/{NAME}.js")),
             quote(&format!("./{SERVER_DIR}/{NAME}_bg.wasm")),
             quote(&format!("./{VAULT_WORKER}")),
+            quote(&format!("./{WORKER_DIR}/{NAME}.js")),
+            quote(&format!("./{WORKER_DIR}/{NAME}_bg.wasm")),
         ),
         "  \"sideEffects\": false".to_string(),
     ]);

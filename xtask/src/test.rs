@@ -238,6 +238,9 @@ fn check_package() -> Result {
         format!("{dir}/{name}.d.ts", dir = build::SERVER_DIR),
         format!("{dir}/{name}.js", dir = build::SERVER_DIR),
         format!("{dir}/{name}_bg.wasm", dir = build::SERVER_DIR),
+        format!("{dir}/{name}.d.ts", dir = build::WORKER_DIR),
+        format!("{dir}/{name}.js", dir = build::WORKER_DIR),
+        format!("{dir}/{name}_bg.wasm", dir = build::WORKER_DIR),
         "package.json".to_string(),
     ];
     // `"path": "…"` entries of npm's JSON listing.
@@ -258,7 +261,8 @@ fn check_package() -> Result {
         let named = format!("\"./{file}\"");
         // `./server/oidc_session.js` and its types are exported as `./server`.
         let exported = manifest.contains(&named)
-            || (file.starts_with(build::SERVER_DIR) && !file.ends_with(".wasm"));
+            || (file.starts_with(build::SERVER_DIR) && !file.ends_with(".wasm"))
+            || (file.starts_with(build::WORKER_DIR) && file.ends_with(".d.ts"));
         if !file.starts_with("README") && !file.starts_with("LICENSE") && !exported {
             return Err(format!("pkg/package.json `exports` does not name {named}"));
         }
