@@ -39,7 +39,10 @@ pub fn services() -> Result {
         .filter(|tool| find_tool(tool).is_none())
         .collect();
     if !missing.is_empty() {
-        println!("setup: installing {} with apt-get (~20 s)", missing.join(" and "));
+        println!(
+            "setup: installing {} with apt-get (~20 s)",
+            missing.join(" and ")
+        );
         apt_install(&missing)?;
         if let Some(tool) = missing.iter().find(|t| find_tool(t).is_none()) {
             return Err(format!("apt-get installed {tool} but it is still missing"));
