@@ -390,3 +390,49 @@ async fn two_instances_on_one_redis_refresh_once() {
     println!("redis: after the cluster test: {keys} keys, {without_ttl} without a TTL");
     assert_eq!(without_ttl, 0);
 }
+
+/// 10,000 `GET /login` from one address on the Redis store: the per-client cap holds there too,
+/// and every key it made has a TTL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_from_one_address_stay_capped_in_redis() {
+    let redis = Redis::start();
+    let s = store(&redis, 1000);
+    let Some(h) = Harness::start_with_store(
+        "/api/auth",
+        |c| c.login_limits.per_client = 20,
+        Some(s.clone() as Arc<dyn SessionStore>),
+    )
+    .await
+    else {
+        return;
+    };
+    let routes = router(h.app.clone());
+    let peer: std::net::SocketAddr = "203.0.113.9:40000".parse().unwrap();
+    const N: usize = 10_000;
+    let (mut stored, mut refused) = (0, 0);
+    for _ in 0..N {
+        let mut request = Request::builder()
+            .uri("/api/auth/login?returnTo=/")
+            .body(Body::empty())
+            .unwrap();
+        request
+            .extensions_mut()
+            .insert(axum::extract::connect_info::ConnectInfo(peer));
+        let response = routes.clone().oneshot(request).await.unwrap();
+        match response.status() {
+            StatusCode::SEE_OTHER => stored += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                assert!(response.headers().contains_key(header::RETRY_AFTER));
+                refused += 1
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    let (keys, without_ttl) = s.key_census().await.unwrap();
+    println!(
+        "redis: {N} /login from one address -> {stored} stored, {refused} answered 429; {keys} keys, {without_ttl} without a TTL"
+    );
+    assert_eq!((stored, refused), (20, N - 20));
+    // 20 pending logins, the client's sorted set and the global one.
+    assert_eq!((keys, without_ttl), (22, 0));
+}
