@@ -130,6 +130,22 @@ return d",
     )
 });
 
+static LOGIN_REFUSAL: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+for i = 1, 2 do
+  local cap = tonumber(ARGV[i])
+  if redis.call('ZCOUNT', KEYS[i], '(' .. now, '+inf') >= cap then
+    local first = redis.call('ZRANGEBYSCORE', KEYS[i], '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+    return math.max(tonumber(first[2]) - now, 1)
+  end
+end
+return 0",
+    )
+});
+
 static RENEW: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -520,6 +536,28 @@ impl SessionStore for RedisStore {
                     .map_err(|e| StoreError(format!("unreadable login record: {e}")))
             })
             .transpose()
+        })
+    }
+
+    fn login_refusal(
+        &self,
+        client: &str,
+        limits: LoginLimits,
+    ) -> StoreFuture<'_, Option<Duration>> {
+        let client_key = self.key("lc", client);
+        Box::pin(async move {
+            let mut con = self.con.clone();
+            let retry_ms: i64 = self
+                .run(
+                    LOGIN_REFUSAL
+                        .key(client_key)
+                        .key(format!("{}lall", self.prefix))
+                        .arg(limits.per_client)
+                        .arg(limits.total)
+                        .invoke_async(&mut con),
+                )
+                .await?;
+            Ok((retry_ms > 0).then(|| Duration::from_millis(retry_ms as u64)))
         })
     }
 

@@ -297,6 +297,14 @@ async fn login(
         }
     };
     let login_hint = q.login_hint.filter(|h| !h.is_empty() && h.len() <= 256);
+    let client = client_address(&app, &headers, peer.map(|Extension(ConnectInfo(p))| p));
+    let limits = app.config.login_limits;
+    // Over a cap: refused before any PKCE, URL or provider work (a flood costs little).
+    match app.store.login_refusal(&client, limits).await {
+        Ok(Some(retry_after)) => return too_many_logins(&app, retry_after),
+        Ok(None) => {}
+        Err(e) => return store_down(e),
+    }
     let provider = match app.upstream.get().await {
         Ok(p) => p,
         Err(e) => return upstream_failure(e),
@@ -306,7 +314,6 @@ async fn login(
     let binding = cookie(&headers, app.config.login_cookie())
         .filter(|v| is_token_like(v))
         .unwrap_or_else(random_id);
-    let client = client_address(&app, &headers, peer.map(|Extension(ConnectInfo(p))| p));
     let pending = PendingLogin {
         binding: binding.clone(),
         nonce: start.nonce,
@@ -314,25 +321,13 @@ async fn login(
         return_to,
         client,
     };
-    let limits = app.config.login_limits;
     match app
         .store
         .put_login(&start.state, pending, LOGIN_TTL, limits)
         .await
     {
         Ok(LoginAdmission::Stored) => {}
-        Ok(LoginAdmission::Refused { retry_after }) => {
-            app.hooks.count(|s| s.refused_logins += 1);
-            let mut r = fail(
-                StatusCode::TOO_MANY_REQUESTS,
-                "TOO_MANY_LOGINS",
-                "too many sign-ins in progress; try again later",
-            );
-            let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
-            return r;
-        }
+        Ok(LoginAdmission::Refused { retry_after }) => return too_many_logins(&app, retry_after),
         Err(e) => return store_down(e),
     }
     app.hooks.count(|s| s.logins += 1);
@@ -345,6 +340,20 @@ async fn login(
             app.config.secure_cookies(),
         ),
     )
+}
+
+/// 429 `TOO_MANY_LOGINS` with `Retry-After` in whole seconds (at least 1).
+fn too_many_logins(app: &App, retry_after: Duration) -> Response {
+    app.hooks.count(|s| s.refused_logins += 1);
+    let mut r = fail(
+        StatusCode::TOO_MANY_REQUESTS,
+        "TOO_MANY_LOGINS",
+        "too many sign-ins in progress; try again later",
+    );
+    let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+    r
 }
 
 // ---- GET {base}/callback ---------------------------------------------------------------------

@@ -173,6 +173,10 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> StoreFuture<'_, LoginAdmission>;
     /// Returns and removes, atomically: a `state` can be redeemed once.
     fn take_login(&self, state: &str) -> StoreFuture<'_, Option<PendingLogin>>;
+    /// `Some(retry_after)` when a login of `client` would be refused now (a cheap check before the
+    /// PKCE and URL work; [`SessionStore::put_login`] decides, atomically).
+    fn login_refusal(&self, client: &str, limits: LoginLimits)
+        -> StoreFuture<'_, Option<Duration>>;
 
     /// Serializes refreshes (and sign-outs) of one session: the refresh single flight.
     /// A shared store implements it as a distributed lease lock.
@@ -472,6 +476,33 @@ impl SessionStore for MemoryStore {
         ready(found)
     }
 
+    fn login_refusal(
+        &self,
+        client: &str,
+        limits: LoginLimits,
+    ) -> StoreFuture<'_, Option<Duration>> {
+        let now = Instant::now();
+        let refusal = self.with(|m| {
+            if let Some(q) = m.login_clients.get(client) {
+                let live: Vec<Instant> = q
+                    .iter()
+                    .map(|(until, _)| *until)
+                    .filter(|until| *until > now)
+                    .collect();
+                if live.len() >= limits.per_client {
+                    return live.first().map(|until| until.duration_since(now));
+                }
+            }
+            if m.logins.len() >= limits.total {
+                if let Some(until) = m.full_until.filter(|u| *u > now) {
+                    return Some(until.duration_since(now).max(Duration::from_secs(1)));
+                }
+            }
+            None
+        });
+        ready(refusal)
+    }
+
     fn lock(&self, id: &str) -> StoreFuture<'_, SessionLock> {
         let mutex = self.with(|m| m.locks.entry(id.to_owned()).or_default().clone());
         let inner = self.inner.clone();
@@ -643,8 +674,15 @@ pub(crate) mod tests {
             }
             other => panic!("{other:?}"),
         }
+        let precheck = store.login_refusal("1.1.1.1", LIMITS).await.unwrap();
+        assert!(
+            precheck.is_some_and(|d| d > Duration::from_secs(50)),
+            "{precheck:?}"
+        );
+        assert_eq!(store.login_refusal("9.9.9.9", LIMITS).await.unwrap(), None);
         // A completed sign-in frees its slot.
         store.take_login("a0").await.unwrap().unwrap();
+        assert_eq!(store.login_refusal("1.1.1.1", LIMITS).await.unwrap(), None);
         let r = store
             .put_login("a4", login("1.1.1.1"), MINUTE, LIMITS)
             .await
