@@ -71,33 +71,22 @@ impl<T> std::future::Future for Call<T> {
     }
 }
 
-/// A promise as a future of its value (`Ok`) or rejection (`Err`). The callback that receives
-/// the outcome is an `FnMut(JsValue)`, the one closure type the bundle hands to JS.
-pub struct Settled(oneshot::Receiver<Result<JsValue, JsValue>>);
+/// A promise as a future of its value (`Ok`) or rejection (`Err`): wasm-bindgen-futures'
+/// `JsFuture`, which the npm facade and every wasm-bindgen app link anyway (the crate's own
+/// stand-in for it was a second copy of the same job in the bundle).
+pub struct Settled(wasm_bindgen_futures::JsFuture);
 
 #[wasm_bindgen::prelude::wasm_bindgen(module = "/src/browser/platform.js")]
 extern "C" {
-    #[wasm_bindgen(js_name = onSettle)]
-    fn js_settle(promise: &builtins::Promise, f: &JsValue);
     /// A short description of a thrown JS value, without echoing request bodies.
     pub(crate) fn describe(v: &JsValue) -> String;
 }
 
-/// `promise`'s outcome as a future. The callback is owned by JS (freed when collected), so a
-/// dropped future never leaves a dangling callback behind.
+/// `promise`'s outcome as a future.
 pub fn settled(promise: &builtins::Promise) -> Settled {
-    let (outcome, settled) = oneshot::channel();
-    let f = wasm_bindgen::closure::Closure::<dyn FnMut(JsValue)>::new(move |v: JsValue| {
-        // `[value]` when fulfilled, `[reason, 1]` when rejected.
-        let a: builtins::Array = v.unchecked_into();
-        outcome.send(if a.length() > 1 {
-            Err(a.get(0))
-        } else {
-            Ok(a.get(0))
-        });
-    });
-    js_settle(promise, &f.into_js_value());
-    Settled(settled)
+    Settled(wasm_bindgen_futures::JsFuture::from(
+        promise.clone().unchecked_into::<js_sys::Promise>(),
+    ))
 }
 
 impl std::future::Future for Settled {

@@ -340,17 +340,6 @@ export function notifyParent() {
   parent.postMessage(location.href, location.origin);
 }
 
-// ---- mod.rs: promises --------------------------------------------------------------------
-
-/**
- * Hands `p`'s outcome to `f`: `[value]` when it fulfils, `[reason, 1]` when it rejects.
- * @param {Promise<unknown>} p
- * @param {(o: [unknown] | [unknown, number]) => void} f
- */
-export function onSettle(p, f) {
-  Promise.resolve(p).then((v) => f([v]), (e) => f([e, 1]));
-}
-
 // ---- timer.rs, channel.rs ---------------------------------------------------------------------
 
 /**
