@@ -150,6 +150,7 @@ impl BrowserClient {
         // The stored session is loaded into memory first, but published only with the outcome:
         // a callback goes `Loading → SignedIn | Failed`, never through `SignedOut`.
         self.load_stored();
+        self.ensure_shared_copy().await;
         if self.has_vault() {
             if let Some(s) = self.read_shared().await {
                 *self.inner.session.borrow_mut() = Some(Rc::new(s));
@@ -398,14 +399,8 @@ impl BrowserClient {
                 self.inner.session.borrow().as_deref().cloned()
             };
             if !renewal_still_wanted(held.as_ref()) {
-                // Signed out while the request was in flight: the answer is not committed,
-                // and its new refresh token is revoked (best effort; the grant is ending).
-                if let Some(rt) = &session.refresh_token {
-                    if let Some(ep) = self.revocation_endpoint(provider).await {
-                        let body = revocation_body(rt, &self.config().client_id);
-                        let _ = post_form_no_content(&ep, body).await;
-                    }
-                }
+                // Signed out while the request was in flight: the answer is dropped unstored,
+                // so nobody holds its tokens (the sign-out revoked the grant's refresh token).
                 return Err(ErrorKind::NotSignedIn.into());
             }
         }
