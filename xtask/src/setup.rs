@@ -20,7 +20,46 @@ const NPM_STAMP: &str = "node_modules/.xtask-stamp";
 pub fn all() -> Result {
     toolchain()?;
     chromium()?;
+    firefox()?;
     services()
+}
+
+/// Debian's Firefox ESR, for the browser layer's second engine (wasm-bindgen-test drives it
+/// through geckodriver).
+pub const FIREFOX: &str = "/usr/bin/firefox-esr";
+/// geckodriver, installed with `cargo install` (Debian has no package for it).
+pub const GECKODRIVER: &str = "geckodriver";
+const GECKODRIVER_VERSION: &str = "0.37.1";
+
+/// Firefox ESR (apt) and geckodriver (`cargo install`, ~3 min the first time).
+pub fn firefox() -> Result {
+    if !Path::new(FIREFOX).exists() {
+        println!("setup: installing firefox-esr with apt-get (~1 min)");
+        apt_install(&["firefox-esr"])?;
+        if !Path::new(FIREFOX).exists() {
+            return Err(format!("apt-get installed firefox-esr but {FIREFOX} is still missing"));
+        }
+    }
+    if geckodriver().is_none() {
+        println!("setup: installing geckodriver {GECKODRIVER_VERSION} (found none; takes ~3 min)");
+        cargo_install(GECKODRIVER, Some(GECKODRIVER_VERSION))?;
+        if geckodriver().is_none() {
+            return Err("cargo installed geckodriver but it is not on PATH".into());
+        }
+    }
+    println!("setup: firefox-esr + geckodriver ok");
+    Ok(())
+}
+
+/// The geckodriver to use: on PATH, or where `cargo install` puts it.
+pub fn geckodriver() -> Option<PathBuf> {
+    on_path(GECKODRIVER).or_else(|| {
+        let home = std::env::var_os("CARGO_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))?;
+        let p = home.join("bin").join(GECKODRIVER);
+        p.is_file().then_some(p)
+    })
 }
 
 /// `redis-server` (Debian's, 7.0): the backend-for-frontend's Redis-store tests start their own

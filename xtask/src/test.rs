@@ -110,31 +110,19 @@ fn run_stage(stage: Stage) -> Result<(bool, Counts)> {
             cmd
         }
         Stage::Browser => {
-            let mut cmd = util::cargo();
-            // The library's browser tests (`src/browser/tests.rs`, in the crate: they drive
-            // its private adapters) and the components' (`src/leptos/tests.rs`).
-            cmd.args([
-                "test",
-                "--package",
-                "oidc-session",
-                "--lib",
-                "--features",
-                "leptos",
-                "--target",
-                setup::WASM_TARGET,
-            ])
-            .env(
-                "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
-                "wasm-bindgen-test-runner",
-            )
-            .env("CHROMEDRIVER", setup::CHROMEDRIVER);
-            // The runner reads extra WebDriver capabilities from this file and adds
-            // `headless`, `no-sandbox` and `disable-dev-shm-usage` to Chrome's args itself.
-            let caps = crate::root().join("webdriver.json");
-            if caps.exists() {
-                cmd.env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", caps);
+            // The same tests in both engines: the platform adapters are the code a browser
+            // difference breaks.
+            let mut ok = true;
+            let mut counts = Counts::default();
+            for engine in [Engine::Chromium, Engine::Firefox] {
+                println!("test: browser layer in {}", engine.name());
+                let (status, output) = run_tee(&mut browser_tests(engine)?)?;
+                let c = cargo_counts(&strip_ansi(&output));
+                ok &= status.success();
+                counts.passed += c.passed;
+                counts.failed += c.failed;
             }
-            cmd
+            return Ok((ok, counts));
         }
         Stage::Build => {
             build::build()?;
@@ -198,6 +186,61 @@ fn run_stage(stage: Stage) -> Result<(bool, Counts)> {
         ok = ok && cluster_status.success();
     }
     Ok((ok, counts))
+}
+
+#[derive(Clone, Copy)]
+enum Engine {
+    Chromium,
+    Firefox,
+}
+
+impl Engine {
+    fn name(self) -> &'static str {
+        match self {
+            Engine::Chromium => "headless Chromium",
+            Engine::Firefox => "headless Firefox ESR",
+        }
+    }
+}
+
+/// The library's browser tests (`src/browser/tests.rs`, in the crate: they drive its private
+/// adapters) and the components' (`src/leptos/tests.rs`), in one engine. The runner starts the
+/// browser headless itself.
+fn browser_tests(engine: Engine) -> Result<Command> {
+    let mut cmd = util::cargo();
+    cmd.args([
+        "test",
+        "--package",
+        "oidc-session",
+        "--lib",
+        "--features",
+        "leptos",
+        "--target",
+        setup::WASM_TARGET,
+    ])
+    .env(
+        "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+        "wasm-bindgen-test-runner",
+    );
+    match engine {
+        Engine::Chromium => {
+            cmd.env("CHROMEDRIVER", setup::CHROMEDRIVER);
+            // Extra WebDriver capabilities for Chrome; the runner adds `headless`,
+            // `no-sandbox` and `disable-dev-shm-usage` itself.
+            let caps = crate::root().join("webdriver.json");
+            if caps.exists() {
+                cmd.env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", caps);
+            }
+        }
+        Engine::Firefox => {
+            let driver = setup::geckodriver().ok_or("geckodriver is missing: run `cargo xtask setup`")?;
+            cmd.env("GECKODRIVER", driver);
+        }
+    }
+    if std::io::stdout().is_terminal() {
+        cmd.env("CARGO_TERM_COLOR", "always");
+    }
+    Ok(cmd)
 }
 
 /// `tsc --checkJs` over the hand-written JS of the glue (`tsconfig.json`: `platform.js`, the
