@@ -90,7 +90,7 @@ impl BrowserClient {
         // The keys at hand, then at most one fresh fetch (`core::jwt::key_step` decides).
         let mut set = self.inner.cache.jwks.borrow().clone();
         let mut fetched_fresh = false;
-        let jwks = loop {
+        let key = loop {
             let keys = match set.take() {
                 Some(keys) => keys,
                 None => {
@@ -107,18 +107,13 @@ impl BrowserClient {
                     keys
                 }
             };
-            let fetch_again = match key_step(&keys, kid, alg, fetched_fresh) {
-                KeyStep::Use(_) => false,
-                KeyStep::FetchFresh => true,
+            match key_step(&keys, kid, alg, fetched_fresh) {
+                KeyStep::Use(k) => break k.clone(),
+                KeyStep::FetchFresh => {}
                 KeyStep::Refuse(e) => return Err(e),
-            };
-            if !fetch_again {
-                break keys;
             }
         };
-        let KeyStep::Use(key) = key_step(&jwks, kid, alg, true) else {
-            return Err(Error::token(TokenProblem::UnknownKey));
-        };
+        let key = &key;
         check_signature_shape(&jws.signature, alg, key)?;
         if !verify(alg, key, jws.signing_input.as_bytes(), &jws.signature).await? {
             return Err(Error::token(TokenProblem::BadSignature));
