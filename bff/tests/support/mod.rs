@@ -442,7 +442,7 @@ pub async fn authorize_at(
     );
     let mut url = location(&r);
     assert!(
-        url.starts_with(&issuer),
+        url.starts_with(issuer),
         "login redirects to the provider: {url}"
     );
     let callback_prefix = format!("{api}/callback");
@@ -595,7 +595,7 @@ impl Haproxy {
             .into_iter()
             .find(|p| !p.starts_with('/') || Path::new(p).exists())
             .unwrap();
-        let child = Command::new(bin)
+        let mut child = Command::new(bin)
             .arg("-db")
             .arg("-f")
             .arg(&path)
@@ -620,6 +620,8 @@ impl Haproxy {
             }
             std::thread::sleep(Duration::from_millis(25));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("haproxy did not listen on {port}");
     }
 }
