@@ -150,7 +150,6 @@ impl BrowserClient {
         // The stored session is loaded into memory first, but published only with the outcome:
         // a callback goes `Loading → SignedIn | Failed`, never through `SignedOut`.
         self.load_stored();
-        self.ensure_shared_copy().await;
         if self.has_vault() {
             if let Some(s) = self.read_shared().await {
                 *self.inner.session.borrow_mut() = Some(Rc::new(s));
@@ -394,7 +393,9 @@ impl BrowserClient {
         let session = session_from_tokens(tokens, id, userinfo, current, now())?;
         if current.is_some() {
             let held = if self.shared_by_tabs() {
-                self.read_shared().await
+                // The shared copy; else the storage area's, for a session kept by a version
+                // before the IndexedDB copy existed (a sign-out clears both).
+                self.read_shared().await.or_else(|| self.read_stored())
             } else {
                 self.inner.session.borrow().as_deref().cloned()
             };

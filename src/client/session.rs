@@ -63,7 +63,7 @@ impl BrowserClient {
     }
 
     /// The stored session, if the configured area holds a readable one.
-    fn read_stored(&self) -> Option<StoredSession> {
+    pub(super) fn read_stored(&self) -> Option<StoredSession> {
         let area = self.token_area()?;
         area.get(&self.key("session"))
             .and_then(|t| from_json(&t, "stored session").ok())
@@ -89,25 +89,6 @@ impl BrowserClient {
             }
         }
         self.read_stored()
-    }
-
-    /// Gives a `localStorage` session without an IndexedDB copy (kept by a version before the
-    /// copy existed) its copy: a renewal is committed only while the copy stands
-    /// (`core::session::renewal_still_wanted`), so without it the first refresh would be dropped.
-    pub(super) async fn ensure_shared_copy(&self) {
-        if self.token_area() != Some(Area::Local) {
-            return;
-        }
-        let Some(s) = self.inner.session.borrow().clone() else {
-            return;
-        };
-        // Still stored once IndexedDB answered: a sign-out in another tab meanwhile clears
-        // IndexedDB first, then Web Storage.
-        if let Ok(None) = idb::get(&self.key("session")).await {
-            if self.read_stored().is_some() {
-                let _ = idb::set(&self.key("session"), Some(&s.to_json())).await;
-            }
-        }
     }
 
     /// Commits the shared copy (before the lock is released and before other tabs are told).
