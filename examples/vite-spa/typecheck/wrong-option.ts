@@ -19,7 +19,7 @@ new SessionManager({ mode: "server", issuer: "https://login.example.com" });
 // tsc then measures the literal against ServerSessionConfig and names the browser option it has. expect: 'issuer'
 new SessionManager({ issuer: "https://login.example.com", clientId: "spa", redirectUri: "/", serverBasePath: "/api/auth" });
 
-// A token-vault fallback that does not exist. expect: '"memory"'
+// A token-vault fallback that does not exist. expect: '"localStorage"'
 new SessionManager({ issuer: "https://login.example.com", clientId: "spa", redirectUri: "/", tokenVault: { serviceWorker: "/sw.js", whenUnavailable: "localStorage" } });
 
 // A required option missing. expect: 'clientId'
