@@ -9,7 +9,6 @@ mod support;
 
 use reqwest::cookie::Jar;
 use reqwest::{Client, StatusCode};
-use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::{authorize_at, free_port, provider_installed, BffProcess, Haproxy, Op, Redis};
@@ -95,9 +94,9 @@ async fn load(
 
 /// 4 tabs x 25 concurrent fetches of one session at each of `expiries` expiries: upstream
 /// refresh_token grants per expiry.
-async fn race(tab: &Client, api: &str, issuer: &str, expiries: usize) -> (f64, u64) {
+async fn race(tab: &Client, api: &str, op: &Op, expiries: usize) -> (f64, u64) {
     let http = Client::new();
-    http.post(format!("{issuer}/__test/reset"))
+    http.post(format!("{}/__test/reset", op.issuer))
         .send()
         .await
         .unwrap();
@@ -130,14 +129,7 @@ async fn race(tab: &Client, api: &str, issuer: &str, expiries: usize) -> (f64, u
             c.await.unwrap();
         }
     }
-    let c: Value = http
-        .get(format!("{issuer}/__test/counters"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let c = op.counters().await;
     invalid += c["refresh_invalid_grant"].as_u64().unwrap_or(0);
     (
         c["token"]["refresh_token"].as_u64().unwrap_or(0) as f64 / expiries as f64,
@@ -204,7 +196,7 @@ async fn measure(name: &str, instances: usize, redis: bool) -> Row {
     }
     let me = load(&sessions, &api, false, "/me", workers, seconds).await;
     let refresh = load(&sessions, &api, true, "/refresh", workers, seconds).await;
-    let (per_expiry, invalid_grant) = race(&sessions[0], &api, &op.issuer, 5).await;
+    let (per_expiry, invalid_grant) = race(&sessions[0], &api, &op, 5).await;
     Row {
         name: name.to_owned(),
         me,

@@ -84,15 +84,7 @@ async fn the_binary_on_redis_stops_gracefully_and_logs_no_secret() {
     };
     // Wait until the provider holds the answer, then stop the backend.
     for _ in 0..100 {
-        let c: Value = http
-            .get(format!("{}/__test/counters", op.issuer))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if c["refresh_held"] == 1 {
+        if op.counters().await["refresh_held"] == 1 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;

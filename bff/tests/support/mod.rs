@@ -99,6 +99,16 @@ impl Op {
         op
     }
 
+    /// The provider's request counters (`GET /__test/counters`).
+    pub async fn counters(&self) -> Value {
+        reqwest::get(format!("{}/__test/counters", self.issuer))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// What the provider wrote to stderr so far.
     pub fn stderr_text(&self) -> String {
         self.stderr.lock().unwrap().clone()
@@ -288,12 +298,7 @@ impl Harness {
     }
 
     pub async fn op_counters(&self) -> Value {
-        reqwest::get(format!("{}/__test/counters", self.op.issuer))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.op.counters().await
     }
 
     /// Spends a refresh token at the provider directly (as client `bff`).
