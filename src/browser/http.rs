@@ -8,13 +8,7 @@ use crate::core::server::ServerConfig;
 use crate::core::token::check_json_response;
 use wasm_bindgen::prelude::*;
 
-/// A vetted answer: its status and JSON text.
-pub struct JsonReply {
-    /// HTTP status.
-    pub status: u16,
-    /// Body text, known to start like JSON.
-    pub body: String,
-}
+pub(crate) use crate::client::platform::{JsonReply, Reply};
 
 fn network(e: JsValue) -> Error {
     ErrorKind::Network {
@@ -116,18 +110,6 @@ pub fn post_form_no_content(url: &str, body: String) -> Call<u16> {
             s => Err(ErrorKind::HttpError { status: s }.into()),
         }
     })
-}
-
-/// An answer whose body may be anything (the server-mode backend).
-pub struct Reply {
-    /// HTTP status.
-    pub status: u16,
-    /// `Content-Type`.
-    pub content_type: Option<String>,
-    /// `Retry-After`.
-    pub retry_after: Option<String>,
-    /// Body text.
-    pub body: String,
 }
 
 /// A request to the server-mode backend (`url` one of `server`'s endpoints): the CSRF header

@@ -7,7 +7,9 @@ use crate::browser::builtins::{Array, Function, Promise};
 use crate::browser::crypto::random_bytes;
 use crate::browser::storage::Area;
 use crate::browser::timer::sleep;
-use crate::browser::{now_ms, spawn};
+use crate::browser::{now_ms, settled, spawn};
+use crate::client::platform::Job;
+use crate::core::error::{Error, ErrorKind};
 use crate::core::lease::{holder, lease, may_take, renewal, RENEW_MS, RETRY_MS, SETTLE_MS};
 use crate::core::pkce::b64url;
 use crate::core::text::cat;
@@ -18,7 +20,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 /// A job whose outcome settles a JS promise.
-pub(crate) type Job = std::pin::Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
+type JsJob = std::pin::Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
 
 #[wasm_bindgen(module = "/src/browser/platform.js")]
 extern "C" {
@@ -29,46 +31,61 @@ extern "C" {
     fn web_lock(name: &str, start: &JsValue) -> Promise;
 }
 
-/// Runs `job` while this tab holds the lock `name`; the returned promise settles as the job
-/// does, or rejects when the lock is refused. Other tabs asking for `name` wait.
-pub(crate) fn request(name: &str, job: Job) -> Promise {
+/// Runs `job` while this tab holds the lock `name`, settling as the job does, or failing when
+/// the lock is refused. Other tabs asking for `name` wait.
+pub(crate) async fn request(name: String, job: Job<Result<(), Error>>) -> Result<(), Error> {
     if has_web_locks() {
-        return web_lock(name, &starter(job));
+        // The job's error cannot cross the JS promise: it waits in `slot`.
+        let slot = Rc::new(Cell::new(None));
+        let failed = slot.clone();
+        let job: JsJob = Box::pin(async move {
+            job.await.map(|()| JsValue::UNDEFINED).map_err(|e| {
+                failed.set(Some(e));
+                JsValue::NULL
+            })
+        });
+        let granted = settled(&web_lock(&name, &starter(job))).await;
+        return match (granted, slot.take()) {
+            (Ok(_), _) => Ok(()),
+            (Err(_), Some(e)) => Err(e),
+            // No error recorded: the lock was refused and the job never ran.
+            (Err(_), None) => Err(ErrorKind::Unsupported {
+                what: "the lock request was refused",
+            }
+            .into()),
+        };
     }
-    let key = cat(&[name, ":lease"]);
-    let leased: Job = Box::pin(async move {
-        let owner = b64url(&random_bytes::<9>().unwrap_or_default());
-        acquire(&key, &owner).await;
-        // Renewed while the job runs (a slow token request outlives one lease), stopped when
-        // it ends or the lease was lost.
-        let running = Rc::new(Cell::new(true));
-        spawn(renew(key.clone(), owner.clone(), running.clone()));
-        let r = job.await;
-        running.set(false);
-        if holder(Area::Local.get(&key).as_deref()) == Some(owner.as_str()) {
-            Area::Local.remove(&key);
-        }
-        r
-    });
-    wasm_bindgen_futures::future_to_promise(leased).unchecked_into()
+    let key = cat(&[&name, ":lease"]);
+    let owner = b64url(&random_bytes::<9>().unwrap_or_default());
+    acquire(&key, &owner).await;
+    // Renewed while the job runs (a slow token request outlives one lease), stopped when it
+    // ends or the lease was lost.
+    let running = Rc::new(Cell::new(true));
+    spawn(Box::pin(renew(key.clone(), owner.clone(), running.clone())));
+    let r = job.await;
+    running.set(false);
+    if holder(Area::Local.get(&key).as_deref()) == Some(owner.as_str()) {
+        Area::Local.remove(&key);
+    }
+    r
 }
 
 /// `job` as the JS function that Web Locks call once with `[_, resolve, reject]` when the lock
 /// is granted: the job is spawned then, and settles them.
-fn starter(job: Job) -> JsValue {
+fn starter(job: JsJob) -> JsValue {
     let mut job = Some(job);
     Closure::<dyn FnMut(JsValue)>::new(move |d: JsValue| {
         let Some(job) = job.take() else { return };
         let d: Array = d.unchecked_into();
         let (resolve, reject): (Function, Function) =
             (d.get(1).unchecked_into(), d.get(2).unchecked_into());
-        spawn(async move {
+        spawn(Box::pin(async move {
             let (f, v) = match job.await {
                 Ok(v) => (resolve, v),
                 Err(e) => (reject, e),
             };
             let _ = f.call1(&JsValue::UNDEFINED, &v);
-        });
+        }));
     })
     .into_js_value()
 }

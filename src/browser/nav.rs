@@ -43,11 +43,6 @@ pub fn replace_url(url: &str) {
     let _ = js_replace_url(url);
 }
 
-/// Navigates the page to `url` (the provider's authorization or end-session endpoint).
-pub fn assign(url: &str) -> Result<(), Error> {
-    leave(url, false)
-}
-
 /// Navigates the page to `url`, in place of the current history entry when `replace`.
 pub fn leave(url: &str, replace: bool) -> Result<(), Error> {
     let done = if replace {

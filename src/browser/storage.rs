@@ -2,7 +2,6 @@
 //! calls live in `platform.js`.
 
 use crate::browser::describe;
-use crate::core::config::StorageKind;
 use crate::core::error::{Error, ErrorKind};
 use wasm_bindgen::prelude::*;
 
@@ -18,25 +17,9 @@ extern "C" {
     fn store_keys(local: bool, prefix: &str) -> crate::browser::builtins::Array;
 }
 
-/// One of the browser's storage areas.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Area {
-    /// `sessionStorage`.
-    Session,
-    /// `localStorage`.
-    Local,
-}
+pub(crate) use crate::client::platform::Area;
 
 impl Area {
-    /// The area for a token-storage choice (`None` for memory).
-    pub fn for_tokens(kind: StorageKind) -> Option<Self> {
-        match kind {
-            StorageKind::Memory => None,
-            StorageKind::Session => Some(Self::Session),
-            StorageKind::Local => Some(Self::Local),
-        }
-    }
-
     fn local(self) -> bool {
         self == Self::Local
     }

@@ -266,8 +266,6 @@ fn html_and_wrong_shapes_are_typed_errors_not_exceptions() {
 
 mod refresh {
     use super::*;
-    use crate::core::error::ErrorKind;
-    use std::cell::RefCell;
     use std::future::Future;
 
     /// Runs `task` while this tab holds the lock `name`; other tabs asking for it wait.
@@ -275,33 +273,7 @@ mod refresh {
     where
         F: Future<Output = Result<(), Error>> + 'static,
     {
-        // One compiled copy of the locking for every caller: the task is boxed here.
-        locked(name, Box::pin(task)).await
-    }
-
-    async fn locked(
-        name: &str,
-        task: std::pin::Pin<Box<dyn Future<Output = Result<(), Error>>>>,
-    ) -> Result<(), Error> {
-        let result: Rc<RefCell<Option<Result<(), Error>>>> = Rc::default();
-        let slot = result.clone();
-        let job: crate::browser::lock::Job = Box::pin(async move {
-            let r = task.await;
-            *slot.borrow_mut() = Some(r);
-            Ok(JsValue::UNDEFINED)
-        });
-        crate::browser::settled(&crate::browser::lock::request(name, job))
-            .await
-            .map_err(|_| ErrorKind::Unsupported {
-                what: "the lock request was refused",
-            })?;
-        let r = result.borrow_mut().take();
-        r.unwrap_or_else(|| {
-            Err(ErrorKind::Unsupported {
-                what: "the lock was released before the task ran",
-            }
-            .into())
-        })
+        crate::browser::lock::request(name.to_owned(), Box::pin(task)).await
     }
     use crate::{Client, ConfigInput, StorageKind};
     use std::cell::Cell;

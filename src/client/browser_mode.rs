@@ -3,15 +3,11 @@
 //! comes back. The stored session lives in `session.rs`, provider metadata and keys in
 //! `provider.rs`, renewal in `renewal.rs`.
 
+use super::platform::{Area, Platform};
 use super::provider::ProviderCache;
 use super::renewal::Renewal;
-use super::shared::{leave_after_sign_out, Shared};
-use super::{SignOutOptions, SignOutOutcome, VaultStatus, View};
-use crate::browser::crypto::{random_bytes, sha256};
-use crate::browser::http::{post_form, post_form_no_content};
-use crate::browser::storage::Area;
-use crate::browser::vault::Registration;
-use crate::browser::{nav, now};
+use super::shared::Shared;
+use super::{SignOutOptions, SignOutOutcome, VaultStatus};
 use crate::core::authorize::{
     authorization_request, silent_failure_is_quiet, silent_request, PendingSignIn, SignInOptions,
 };
@@ -37,24 +33,24 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 /// Browser mode's state: the configuration, the provider's metadata and keys, the session.
-pub(super) struct BrowserInner {
-    pub(super) shared: Shared,
+pub(super) struct BrowserInner<P: Platform> {
+    pub(super) shared: Shared<P>,
     pub(super) config: BrowserConfig,
     /// Discovery and keys (`provider.rs`).
     pub(super) cache: ProviderCache,
     pub(super) session: RefCell<Option<Rc<StoredSession>>>,
     /// The renewal timer, wake-ups and counters (`renewal.rs`).
-    pub(super) renewal: Renewal,
+    pub(super) renewal: Renewal<P>,
     /// Where this client runs: a page, or the token vault's service worker.
     pub(super) place: Place,
     /// A page's token vault: its worker's registration, once connected.
-    pub(super) vault: RefCell<Option<Registration>>,
+    pub(super) vault: RefCell<Option<P::Vault>>,
     pub(super) vault_status: Cell<VaultStatus>,
 }
 
 /// Where a browser-mode client runs.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Place {
+pub(crate) enum Place {
     /// A page: Web Storage, navigation, iframes; with a vault, the tokens are the worker's.
     Page,
     /// The vault's service worker: the session in the vault's sealed store, no page APIs.
@@ -62,9 +58,16 @@ pub(super) enum Place {
 }
 
 /// The browser-mode engine (cheap to clone).
-#[derive(Clone)]
-pub(crate) struct BrowserClient {
-    pub(super) inner: Rc<BrowserInner>,
+pub(crate) struct BrowserClient<P: Platform> {
+    pub(super) inner: Rc<BrowserInner<P>>,
+}
+
+impl<P: Platform> Clone for BrowserClient<P> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
 }
 
 struct PendingSignOut {
@@ -90,8 +93,8 @@ impl PendingSignOut {
     }
 }
 
-impl BrowserClient {
-    pub(super) fn new(config: BrowserConfig, place: Place) -> Self {
+impl<P: Platform> BrowserClient<P> {
+    pub(super) fn new(platform: P, config: BrowserConfig, place: Place) -> Self {
         let vault_status = match (place, &config.token_vault) {
             (Place::Page, Some(_)) => VaultStatus::Starting,
             _ => VaultStatus::Off,
@@ -99,7 +102,7 @@ impl BrowserClient {
         let prefix = cat(&["oidc-session:", &config.issuer, ":", &config.client_id]);
         Self {
             inner: Rc::new(BrowserInner {
-                shared: Shared::new(prefix),
+                shared: Shared::new(platform, prefix),
                 config,
                 cache: ProviderCache::default(),
                 session: RefCell::default(),
@@ -111,8 +114,13 @@ impl BrowserClient {
         }
     }
 
-    pub(super) fn shared(&self) -> &Shared {
+    pub(super) fn shared(&self) -> &Shared<P> {
         &self.inner.shared
+    }
+
+    /// Where this client runs.
+    pub(super) fn p(&self) -> &P {
+        &self.inner.shared.platform
     }
 
     pub(super) fn config(&self) -> &BrowserConfig {
@@ -126,23 +134,23 @@ impl BrowserClient {
     // ---- bootstrap ------------------------------------------------------------------------
 
     /// One bootstrap (run once by `Shared::boot`). Publishes `Loading` (a retry after a
-    /// failure), then exactly one outcome.
-    pub(super) async fn run_bootstrap(self) -> Rc<View> {
+    /// failure), then exactly one outcome: the view is its result.
+    pub(super) async fn run_bootstrap(self) -> Result<(), Error> {
         let shared = self.shared();
         // A no-op on the first run (the view starts there); a retry after a failure shows it.
         shared.set_view(Status::Loading, None, None);
         self.watch_wake_ups();
-        let href = match nav::href() {
+        let href = match self.p().href() {
             Ok(h) => h,
             Err(e) => {
                 shared.set_view(Status::Failed, None, Some(e));
-                return shared.observers.view();
+                return Ok(());
             }
         };
         let clean = self.callback_clean_path();
         if let Err(e) = self.connect_vault().await {
             shared.set_view(Status::Failed, None, Some(e));
-            return shared.observers.view();
+            return Ok(());
         }
         // After the vault connected: whether tabs share the session (and so hear each other's
         // `session` and `signedOut`) depends on where the tokens live, which the vault decides.
@@ -157,13 +165,13 @@ impl BrowserClient {
         }
         match classify_location(&href, &self.config().redirect_uri) {
             Err(e) => {
-                nav::replace_url(&clean);
+                self.p().replace_url(&clean);
                 self.callback_failed(e, false);
             }
             Ok(Landing::Callback(response)) => match self.finish_callback(response).await {
-                Ok(return_to) => nav::replace_url(return_to.as_deref().unwrap_or(&clean)),
+                Ok(return_to) => self.p().replace_url(return_to.as_deref().unwrap_or(&clean)),
                 Err((e, replay)) => {
-                    nav::replace_url(&clean);
+                    self.p().replace_url(&clean);
                     self.callback_failed(e, replay);
                 }
             },
@@ -184,7 +192,7 @@ impl BrowserClient {
             }
         }
         self.schedule_renewal();
-        shared.observers.view()
+        Ok(())
     }
 
     /// Publishes the outcome of a callback that did not sign in: see `after_callback_error`.
@@ -219,18 +227,20 @@ impl BrowserClient {
             .clone()
             .ok_or((ErrorKind::StateMismatch.into(), false))?;
         let key = self.key(&cat(&["pending:", &state]));
-        let pending: Option<PendingSignIn> = Area::Session
-            .get(&key)
+        let pending: Option<PendingSignIn> = self
+            .p()
+            .get(Area::Session, &key)
             .and_then(|t| from_json(&t, "pending sign-in").ok());
         let Some(pending) = pending else {
             let replay = self.was_completed(&state);
             return Err((ErrorKind::StateMismatch.into(), replay));
         };
         let provider = self.provider().await.map_err(|e| (e, false))?;
-        let code = check_response(response, &pending, &provider, now()).map_err(|e| (e, false))?;
+        let code = check_response(response, &pending, &provider, self.p().now())
+            .map_err(|e| (e, false))?;
         // Consumed exactly once, before anything is awaited: a second run finds nothing, and
         // knows the state as completed (a replay, not a forgery).
-        Area::Session.remove(&key);
+        self.p().remove(Area::Session, &key);
         self.mark_completed(&state);
         self.redeem_code(&provider, code, &pending, None)
             .await
@@ -241,14 +251,18 @@ impl BrowserClient {
     /// Remembers that `state`'s callback was handled, for a pending sign-in's lifetime, so that
     /// a reload or Back onto the callback URL is told apart from a forged `state`.
     fn mark_completed(&self, state: &str) {
-        let _ = Area::Session.set(&self.key(&cat(&["completed:", state])), &uint(now()));
+        let _ = self.p().set(
+            Area::Session,
+            &self.key(&cat(&["completed:", state])),
+            &uint(self.p().now()),
+        );
     }
 
     fn was_completed(&self, state: &str) -> bool {
-        Area::Session
-            .get(&self.key(&cat(&["completed:", state])))
+        self.p()
+            .get(Area::Session, &self.key(&cat(&["completed:", state])))
             .and_then(|t| parse_uint(&t))
-            .is_some_and(|at| !crate::core::authorize::is_stale(at, now()))
+            .is_some_and(|at| !crate::core::authorize::is_stale(at, self.p().now()))
     }
 
     // ---- sign-in --------------------------------------------------------------------------
@@ -260,33 +274,41 @@ impl BrowserClient {
             sanitize_return_to(r, &self.config().app_origin)?;
         }
         let provider = self.provider().await?;
-        let entropy = draw_entropy().await?;
-        let t = now();
+        let entropy = self.draw_entropy().await?;
+        let t = self.p().now();
         let (url, pending) =
             authorization_request(self.config(), &provider, &options, &entropy, t)?;
         self.prune_pending(t);
-        Area::Session.set(
+        self.p().set(
+            Area::Session,
             &self.key(&cat(&["pending:", &pending.state])),
             &pending.to_json(),
         )?;
-        nav::leave(&url, options.replace)
+        self.p().leave(&url, options.replace)
     }
 
     /// Drops pending sign-ins and completed-callback marks that can no longer matter, so
     /// abandoned attempts do not pile up.
     fn prune_pending(&self, t: u64) {
-        for k in Area::Session.keys_with_prefix(&self.key("pending:")) {
-            let stale = Area::Session
-                .get(&k)
+        for k in self
+            .p()
+            .keys_with_prefix(Area::Session, &self.key("pending:"))
+        {
+            let stale = self
+                .p()
+                .get(Area::Session, &k)
                 .and_then(|v| from_json::<PendingSignIn>(&v, "pending sign-in").ok());
             if stale.is_none_or(|p| p.is_expired(t)) {
-                Area::Session.remove(&k);
+                self.p().remove(Area::Session, &k);
             }
         }
-        for k in Area::Session.keys_with_prefix(&self.key("completed:")) {
-            let at = Area::Session.get(&k).and_then(|v| parse_uint(&v));
+        for k in self
+            .p()
+            .keys_with_prefix(Area::Session, &self.key("completed:"))
+        {
+            let at = self.p().get(Area::Session, &k).and_then(|v| parse_uint(&v));
             if at.is_none_or(|at| crate::core::authorize::is_stale(at, t)) {
-                Area::Session.remove(&k);
+                self.p().remove(Area::Session, &k);
             }
         }
     }
@@ -302,13 +324,16 @@ impl BrowserClient {
     /// A `prompt=none` sign-in in a hidden iframe: resumes the provider's session without a form.
     pub(super) async fn silent_sign_in(&self, previous_sub: Option<&str>) -> Result<(), Error> {
         let provider = self.provider().await?;
-        let entropy = draw_entropy().await?;
-        let (url, pending) = silent_request(self.config(), &provider, &entropy, now())?;
+        let entropy = self.draw_entropy().await?;
+        let (url, pending) = silent_request(self.config(), &provider, &entropy, self.p().now())?;
         let origin = &self.config().app_origin;
         let timeout_ms = u32::try_from(self.config().silent_timeout * 1000).unwrap_or(u32::MAX);
-        let href = crate::browser::silent::run(&url, origin, &pending.state, timeout_ms).await?;
+        let href = self
+            .p()
+            .silent(&url, origin, &pending.state, timeout_ms)
+            .await?;
         let response = parse_response(query_of(&href))?.ok_or(ErrorKind::StateMismatch)?;
-        let code = check_response(response, &pending, &provider, now())?;
+        let code = check_response(response, &pending, &provider, self.p().now())?;
         self.redeem_code(&provider, code, &pending, previous_sub)
             .await
     }
@@ -351,9 +376,9 @@ impl BrowserClient {
         current: Option<&StoredSession>,
         previous_sub: Option<&str>,
     ) -> Result<(), Error> {
-        let reply = post_form(provider.token_endpoint(), body).await?;
+        let reply = self.p().post_form(provider.token_endpoint(), body).await?;
         let parsed = from_json::<TokenResponse>(&reply.body, "token response")?;
-        let mut tokens = token_result(reply.status, parsed, now())?;
+        let mut tokens = token_result(reply.status, parsed, self.p().now())?;
         let mut userinfo = None;
         let mut unreported = None;
         let id = match tokens.id_token.take() {
@@ -369,14 +394,15 @@ impl BrowserClient {
                     )
                     .await?;
                 let sub = claims.sub.unwrap_or_default();
+                let endpoint = provider.metadata.userinfo_endpoint.as_deref();
                 let wanted = userinfo_wanted(
                     current.is_some(),
-                    provider.metadata.userinfo_endpoint.is_some(),
+                    endpoint.is_some(),
                     &self.config().scopes,
                     &payload,
                 )?;
-                if wanted {
-                    match self.userinfo(provider, &tokens.access_token, &sub).await {
+                if let (true, Some(endpoint)) = (wanted, endpoint) {
+                    match self.userinfo(endpoint, &tokens.access_token, &sub).await {
                         Ok(info) => userinfo = Some(info),
                         // Not fatal (the ID token identifies the user), but never silent.
                         Err(e) if matches!(e.kind(), ErrorKind::UserinfoUnavailable) => {
@@ -390,7 +416,7 @@ impl BrowserClient {
             None => None,
         };
         let expires_at = tokens.expires_at;
-        let session = session_from_tokens(tokens, id, userinfo, current, now())?;
+        let session = session_from_tokens(tokens, id, userinfo, current, self.p().now())?;
         if current.is_some() {
             let held = if self.shared_by_tabs() {
                 // The shared copy; else the storage area's, for a session kept by a version
@@ -437,23 +463,24 @@ impl BrowserClient {
         // RFC 7009 answers 200 even for unknown tokens. A failure must not keep the user
         // signed in, and must not pass silently either: the view reports `not_revoked`.
         let mut not_revoked = None;
+        // A page whose tokens the vault holds has no refresh token (the vault's replies never
+        // carry one): the vault revoked it above.
         if let Some(rt) = session.as_ref().and_then(|s| s.refresh_token.as_ref()) {
-            if !self.has_vault() {
-                let endpoint = match &provider {
-                    Some(p) => self.revocation_endpoint(p).await,
-                    None => None,
-                };
-                not_revoked = match endpoint {
-                    None => Some("the provider names no revocation endpoint"),
-                    Some(ep) => {
-                        let body = revocation_body(rt, &self.config().client_id);
-                        post_form_no_content(&ep, body)
-                            .await
-                            .err()
-                            .map(|_| "the revocation request failed")
-                    }
-                };
-            }
+            let endpoint = match &provider {
+                Some(p) => self.revocation_endpoint(p).await,
+                None => None,
+            };
+            not_revoked = match endpoint {
+                None => Some("the provider names no revocation endpoint"),
+                Some(ep) => {
+                    let body = revocation_body(rt, &self.config().client_id);
+                    self.p()
+                        .post_form_no_content(&ep, body)
+                        .await
+                        .err()
+                        .map(|_| "the revocation request failed")
+                }
+            };
         }
         self.write_shared(None).await?;
         self.drop_session();
@@ -464,7 +491,7 @@ impl BrowserClient {
         // Where the page goes next: the end-session URL (unless `local_only`), else `returnTo`.
         let end = match (&provider, options.local_only) {
             (Some(p), false) => {
-                let state = b64url(&random_bytes::<16>()?);
+                let state = b64url(&self.p().random::<16>()?);
                 let url = end_session_url(
                     p,
                     &self.config().client_id,
@@ -477,21 +504,23 @@ impl BrowserClient {
                         state,
                         return_to: return_to.clone(),
                     };
-                    Area::Session.set(&self.key("signout"), &pending.to_json())?;
+                    self.p()
+                        .set(Area::Session, &self.key("signout"), &pending.to_json())?;
                 }
                 url
             }
             _ => None,
         };
-        leave_after_sign_out(end, return_to)
+        self.shared().leave_after_sign_out(end, return_to)
     }
 
     /// On the return from the provider's logout, checks its `state` and restores `returnTo`.
     /// Returns true when this page is the return from our own sign-out (then no silent sign-in).
     fn finish_sign_out_return(&self, href: &str) -> bool {
         let key = self.key("signout");
-        let Some(pending) = Area::Session
-            .get(&key)
+        let Some(pending) = self
+            .p()
+            .get(Area::Session, &key)
             .and_then(|t| from_json::<PendingSignOut>(&t, "sign-out").ok())
         else {
             return false;
@@ -499,7 +528,7 @@ impl BrowserClient {
         if !is_sign_out_return(query_of(href), &pending.state) {
             return false;
         }
-        Area::Session.remove(&key);
+        self.p().remove(Area::Session, &key);
         let clean = self
             .config()
             .post_logout_redirect_uri
@@ -507,15 +536,18 @@ impl BrowserClient {
             .and_then(HttpUrl::parse)
             .map(|u| u.path().to_owned());
         if let Some(to) = pending.return_to.or(clean) {
-            nav::replace_url(&to);
+            self.p().replace_url(&to);
         }
         true
     }
-}
 
-/// The random values of one sign-in, with the verifier hashed by WebCrypto.
-async fn draw_entropy() -> Result<Entropy, Error> {
-    let drawn = Entropy::from_bytes(random_bytes::<96>()?);
-    let digest = sha256(drawn.verifier().secret().as_bytes()).await?;
-    Ok(drawn.hashed(digest))
+    /// The random values of one sign-in, with the verifier hashed by the platform.
+    async fn draw_entropy(&self) -> Result<Entropy, Error> {
+        let drawn = Entropy::from_bytes(self.p().random::<96>()?);
+        let digest = self
+            .p()
+            .sha256(drawn.verifier().secret().as_bytes())
+            .await?;
+        Ok(drawn.hashed(digest))
+    }
 }

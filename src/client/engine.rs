@@ -1,11 +1,12 @@
-//! In the browser: the engine of one mode. Each method dispatches to the mode's flows.
+//! The engine of one mode, over a platform (in the browser, `crate::browser::Browser`; in the
+//! simulation, its in-memory origin). Each method dispatches to the mode's flows.
 
 #[cfg(feature = "browser-mode")]
 use super::browser_mode::{BrowserClient, Place};
+use super::platform::Platform;
 use super::server_mode::ServerClient;
 use super::view::Observers;
 use super::{RefreshHook, SignOutOptions, SignOutOutcome, VaultStatus, View};
-use crate::browser::nav;
 use crate::core::authorize::SignInOptions;
 use crate::core::config::{Config, ConfigInput, Mode};
 use crate::core::error::{Error, ErrorKind};
@@ -13,18 +14,27 @@ use crate::core::secret::AccessToken;
 use std::future::Future;
 use std::rc::Rc;
 
-#[derive(Clone)]
-pub(super) enum Engine {
+pub(crate) enum Engine<P: Platform> {
     #[cfg(feature = "browser-mode")]
-    Browser(BrowserClient),
-    Server(ServerClient),
+    Browser(BrowserClient<P>),
+    Server(ServerClient<P>),
 }
 
-impl Engine {
-    pub(super) fn new(input: ConfigInput) -> Result<Self, Error> {
-        Ok(match Config::new(input, &nav::origin()?)? {
+impl<P: Platform> Clone for Engine<P> {
+    fn clone(&self) -> Self {
+        match self {
             #[cfg(feature = "browser-mode")]
-            Config::Browser(c) => Engine::Browser(BrowserClient::new(c, Place::Page)),
+            Engine::Browser(b) => Engine::Browser(b.clone()),
+            Engine::Server(s) => Engine::Server(s.clone()),
+        }
+    }
+}
+
+impl<P: Platform> Engine<P> {
+    pub(crate) fn new(platform: P, input: ConfigInput) -> Result<Self, Error> {
+        Ok(match Config::new(input, &platform.origin()?)? {
+            #[cfg(feature = "browser-mode")]
+            Config::Browser(c) => Engine::Browser(BrowserClient::new(platform, c, Place::Page)),
             // A build without browser mode (the npm package's server-mode entry) refuses it.
             #[cfg(not(feature = "browser-mode"))]
             Config::Browser(_) => {
@@ -33,11 +43,11 @@ impl Engine {
                 }
                 .into())
             }
-            Config::Server(c) => Engine::Server(ServerClient::new(c)),
+            Config::Server(c) => Engine::Server(ServerClient::new(platform, c)),
         })
     }
 
-    pub(super) fn mode(&self) -> Mode {
+    pub(crate) fn mode(&self) -> Mode {
         match self {
             #[cfg(feature = "browser-mode")]
             Engine::Browser(_) => Mode::Browser,
@@ -45,7 +55,7 @@ impl Engine {
         }
     }
 
-    pub(super) fn vault_status(&self) -> VaultStatus {
+    pub(crate) fn vault_status(&self) -> VaultStatus {
         match self {
             #[cfg(feature = "browser-mode")]
             Engine::Browser(b) => b.inner.vault_status.get(),
@@ -53,7 +63,7 @@ impl Engine {
         }
     }
 
-    fn shared(&self) -> &super::shared::Shared {
+    fn shared(&self) -> &super::shared::Shared<P> {
         match self {
             #[cfg(feature = "browser-mode")]
             Engine::Browser(b) => b.shared(),
@@ -61,32 +71,34 @@ impl Engine {
         }
     }
 
-    pub(super) fn observers(&self) -> &Rc<Observers> {
+    pub(crate) fn observers(&self) -> &Rc<Observers> {
         &self.shared().observers
     }
 
-    pub(super) fn on_refresh(&self, hook: RefreshHook) {
+    pub(crate) fn on_refresh(&self, hook: RefreshHook) {
         self.shared().set_hook(hook);
     }
 
-    pub(super) async fn bootstrap(&self) -> Rc<View> {
+    /// Runs the bootstrap once (see `Client::bootstrap`) and answers the view as it stands
+    /// when the bootstrap has ended.
+    pub(crate) async fn bootstrap(&self) -> Rc<View> {
         let me = self.clone();
-        self.shared()
-            .boot
-            .once(move || match me {
-                #[cfg(feature = "browser-mode")]
-                Engine::Browser(b) => Box::pin(async move { b.run_bootstrap().await }),
-                Engine::Server(s) => Box::pin(async move { s.run_bootstrap().await }),
-            })
-            .await
+        let run: super::shared::Boxed<Result<(), Error>> = match me {
+            #[cfg(feature = "browser-mode")]
+            Engine::Browser(b) => Box::pin(async move { b.run_bootstrap().await }),
+            Engine::Server(s) => Box::pin(async move { s.run_bootstrap().await }),
+        };
+        let shared = self.shared();
+        let _ = shared.boot.run(&shared.platform, true, run).await;
+        self.observers().view()
     }
 
-    pub(super) async fn retry(&self) -> Rc<View> {
+    pub(crate) async fn retry(&self) -> Rc<View> {
         self.shared().boot.reset();
         self.bootstrap().await
     }
 
-    pub(super) async fn sign_in(&self, options: SignInOptions) -> Result<(), Error> {
+    pub(crate) async fn sign_in(&self, options: SignInOptions) -> Result<(), Error> {
         match self {
             #[cfg(feature = "browser-mode")]
             Engine::Browser(b) => b.sign_in(options).await,
@@ -94,7 +106,7 @@ impl Engine {
         }
     }
 
-    pub(super) async fn sign_in_silently(&self) -> Result<(), Error> {
+    pub(crate) async fn sign_in_silently(&self) -> Result<(), Error> {
         self.bootstrap().await;
         match self {
             #[cfg(feature = "browser-mode")]
@@ -106,7 +118,7 @@ impl Engine {
         }
     }
 
-    pub(super) async fn access_token(&self) -> Result<AccessToken, Error> {
+    pub(crate) async fn access_token(&self) -> Result<AccessToken, Error> {
         match self {
             #[cfg(feature = "browser-mode")]
             Engine::Browser(b) => b.access_token().await,
@@ -117,7 +129,7 @@ impl Engine {
         }
     }
 
-    pub(super) async fn sign_out(&self, options: SignOutOptions) -> Result<SignOutOutcome, Error> {
+    pub(crate) async fn sign_out(&self, options: SignOutOptions) -> Result<SignOutOutcome, Error> {
         let result = match self {
             #[cfg(feature = "browser-mode")]
             Engine::Browser(b) => b.sign_out(options).await,
@@ -133,7 +145,7 @@ impl Engine {
         result
     }
 
-    pub(super) async fn fetch_with<R, F, Fut>(&self, to_backend: bool, send: F) -> Result<R, Error>
+    pub(crate) async fn fetch_with<R, F, Fut>(&self, to_backend: bool, send: F) -> Result<R, Error>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<(R, u16), Error>>,
@@ -148,7 +160,7 @@ impl Engine {
         }
     }
 
-    pub(super) fn csrf_header(&self) -> Option<(&str, &str, &str)> {
+    pub(crate) fn csrf_header(&self) -> Option<(&str, &str, &str)> {
         match self {
             #[cfg(feature = "browser-mode")]
             Engine::Browser(_) => None,

@@ -10,28 +10,46 @@
 //! view, the single-flight refresh and the run-once bootstrap (`shared`); neither carries the
 //! other's fields.
 
+// The flows compile for the browser, and natively for the simulation's in-memory platform,
+// which drives only part of them (browser mode's flows, not server mode's `fetch_with`).
+#![cfg_attr(all(test, not(target_arch = "wasm32")), allow(dead_code))]
+
 mod view;
 
-#[cfg(all(target_arch = "wasm32", feature = "browser-mode"))]
+#[cfg(all(any(target_arch = "wasm32", test), feature = "browser-mode"))]
 mod browser_mode;
-#[cfg(target_arch = "wasm32")]
+#[cfg(any(target_arch = "wasm32", test))]
 mod engine;
-#[cfg(all(target_arch = "wasm32", feature = "browser-mode"))]
+#[cfg(any(target_arch = "wasm32", test))]
+pub(crate) mod platform;
+#[cfg(all(any(target_arch = "wasm32", test), feature = "browser-mode"))]
 mod provider;
-#[cfg(all(target_arch = "wasm32", feature = "browser-mode"))]
+#[cfg(all(any(target_arch = "wasm32", test), feature = "browser-mode"))]
 mod renewal;
-#[cfg(target_arch = "wasm32")]
+#[cfg(any(target_arch = "wasm32", test))]
 mod server_mode;
-#[cfg(all(target_arch = "wasm32", feature = "browser-mode"))]
+#[cfg(all(any(target_arch = "wasm32", test), feature = "browser-mode"))]
 mod session;
-#[cfg(target_arch = "wasm32")]
+#[cfg(any(target_arch = "wasm32", test))]
 mod shared;
-#[cfg(all(target_arch = "wasm32", feature = "browser-mode"))]
+#[cfg(all(any(target_arch = "wasm32", test), feature = "browser-mode"))]
 mod vault;
 
 #[cfg(not(target_arch = "wasm32"))]
-#[path = "standin.rs"]
-mod engine;
+mod standin;
+
+/// What `Client` runs: the engine over the browser; elsewhere, the stand-in.
+#[cfg(target_arch = "wasm32")]
+type Engine = engine::Engine<crate::browser::Browser>;
+#[cfg(not(target_arch = "wasm32"))]
+type Engine = standin::Engine;
+
+/// What the simulation drives: the engine `Client` runs, over the simulation's platform.
+#[cfg(all(test, not(target_arch = "wasm32"), feature = "browser-mode"))]
+pub(crate) mod sim_api {
+    pub(crate) use super::engine::Engine;
+    pub(crate) use super::vault::VaultServer;
+}
 
 pub use view::{Subscription, View};
 
@@ -109,7 +127,7 @@ pub enum VaultStatus {
 #[derive(Default)]
 pub struct VaultWorker {
     #[cfg(all(target_arch = "wasm32", feature = "browser-mode"))]
-    server: vault::VaultServer,
+    server: vault::VaultServer<crate::browser::Browser>,
 }
 
 impl std::fmt::Debug for VaultWorker {
@@ -149,6 +167,16 @@ impl VaultWorker {
     }
 }
 
+#[cfg(target_arch = "wasm32")]
+fn new_engine(input: ConfigInput) -> Result<Engine, Error> {
+    Engine::new(crate::browser::Browser, input)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn new_engine(input: ConfigInput) -> Result<Engine, Error> {
+    Engine::new(input)
+}
+
 /// A browser session for one provider and client (browser mode) or one backend (server mode).
 ///
 /// ```no_run
@@ -170,7 +198,7 @@ impl VaultWorker {
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    engine: engine::Engine,
+    engine: Engine,
 }
 
 impl std::fmt::Debug for Client {
@@ -188,7 +216,7 @@ impl Client {
     /// Off `wasm32` this builds the stand-in (see the module docs) without checking anything.
     pub fn new(input: ConfigInput) -> Result<Self, Error> {
         Ok(Self {
-            engine: engine::Engine::new(input)?,
+            engine: new_engine(input)?,
         })
     }
 

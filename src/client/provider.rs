@@ -2,10 +2,7 @@
 //! (JWKS, refetched once for an unknown `kid`), ID-token verification and UserInfo.
 
 use super::browser_mode::BrowserClient;
-use crate::browser::crypto::{sha256, verify};
-use crate::browser::http::get_json;
-use crate::browser::now;
-use crate::browser::storage::Area;
+use super::platform::{Area, Platform};
 use crate::core::discovery::{
     authorization_server_metadata_url, cache_entry, cached_document, discovery_url,
     revocation_from_as_metadata, validate_metadata, Provider, ProviderMetadata,
@@ -33,20 +30,24 @@ fn utf8(b: &[u8]) -> Result<String, Error> {
     String::from_utf8(b.to_vec()).map_err(|_| Error::token(TokenProblem::Malformed))
 }
 
-impl BrowserClient {
+impl<P: Platform> BrowserClient<P> {
     /// The provider's checked metadata: from memory, from the session cache, or fetched.
     pub(super) async fn provider(&self) -> Result<Rc<Provider>, Error> {
         if let Some(p) = self.inner.cache.provider.borrow().clone() {
             return Ok(p);
         }
         let key = self.key("discovery");
-        let cached = Area::Session
-            .get(&key)
-            .and_then(|entry| cached_document(&entry, now()).map(str::to_owned));
+        let cached = self
+            .p()
+            .get(Area::Session, &key)
+            .and_then(|entry| cached_document(&entry, self.p().now()).map(str::to_owned));
         let provider = match cached.and_then(|json| self.check_metadata(&json).ok()) {
             Some(p) => p,
             None => {
-                let reply = get_json(&discovery_url(&self.config().issuer), None).await?;
+                let reply = self
+                    .p()
+                    .get_json(&discovery_url(&self.config().issuer), None)
+                    .await?;
                 if reply.status != 200 {
                     return Err(ErrorKind::HttpError {
                         status: reply.status,
@@ -54,7 +55,11 @@ impl BrowserClient {
                     .into());
                 }
                 let p = self.check_metadata(&reply.body)?;
-                let _ = Area::Session.set(&key, &cache_entry(now(), &reply.body));
+                let _ = self.p().set(
+                    Area::Session,
+                    &key,
+                    &cache_entry(self.p().now(), &reply.body),
+                );
                 p
             }
         };
@@ -80,7 +85,7 @@ impl BrowserClient {
         max_age: Option<u64>,
         previous_sub: Option<&str>,
     ) -> Result<(IdTokenClaims, String), Error> {
-        let digest = sha256(access_token.secret().as_bytes()).await?;
+        let digest = self.p().sha256(access_token.secret().as_bytes()).await?;
         let malformed = |_| Error::token(TokenProblem::Malformed);
         let jws = split(id_token.secret())?;
         let header: JoseHeader =
@@ -95,7 +100,7 @@ impl BrowserClient {
                 Some(keys) => keys,
                 None => {
                     fetched_fresh = true;
-                    let reply = get_json(provider.jwks_uri(), None).await?;
+                    let reply = self.p().get_json(provider.jwks_uri(), None).await?;
                     if reply.status != 200 {
                         return Err(ErrorKind::HttpError {
                             status: reply.status,
@@ -115,7 +120,11 @@ impl BrowserClient {
         };
         let key = &key;
         check_signature_shape(&jws.signature, alg, key)?;
-        if !verify(alg, key, jws.signing_input.as_bytes(), &jws.signature).await? {
+        if !self
+            .p()
+            .verify(alg, key, jws.signing_input.as_bytes(), &jws.signature)
+            .await?
+        {
             return Err(Error::token(TokenProblem::BadSignature));
         }
         let payload = utf8(&jws.payload)?;
@@ -125,7 +134,7 @@ impl BrowserClient {
             max_age,
             access_token_sha256: Some(&digest),
             previous_sub,
-            now: now(),
+            now: self.p().now(),
         };
         validate_claims(&claims, self.config(), &want)?;
         Ok((claims, payload))
@@ -135,15 +144,11 @@ impl BrowserClient {
     /// checks it (`core::user::userinfo_outcome`).
     pub(super) async fn userinfo(
         &self,
-        provider: &Provider,
+        endpoint: &str,
         token: &AccessToken,
         sub: &str,
     ) -> Result<String, Error> {
-        let endpoint = provider.metadata.userinfo_endpoint.as_deref();
-        let reply = match endpoint {
-            Some(e) => get_json(e, Some(token.secret())).await.ok(),
-            None => None,
-        };
+        let reply = self.p().get_json(endpoint, Some(token.secret())).await.ok();
         userinfo_outcome(reply.as_ref().map(|r| (r.status, r.body.as_str())), sub)
     }
 
@@ -154,7 +159,7 @@ impl BrowserClient {
             return Some(e.clone());
         }
         let url = authorization_server_metadata_url(&self.config().issuer)?;
-        let reply = get_json(&url, None).await.ok()?;
+        let reply = self.p().get_json(&url, None).await.ok()?;
         if reply.status != 200 {
             return None;
         }

@@ -3,9 +3,7 @@
 //! and backoff, and the wake-up listeners that re-read the clock.
 
 use super::browser_mode::{BrowserClient, BrowserInner};
-use crate::browser::crypto::random_bytes;
-use crate::browser::now;
-use crate::browser::timer::{on_wake_up, timeout, Guard};
+use super::platform::Platform;
 use crate::core::error::{Error, ErrorKind};
 use crate::core::refresh::{
     needs_refresh, next_renewal, Next, RefreshRun, RefreshStep, ScheduleInput,
@@ -17,17 +15,27 @@ use std::rc::{Rc, Weak};
 
 /// The renewal's own state: its timer, the wake-up listeners, when the last attempt started
 /// and how many failed in a row. Nothing else reads or writes these.
-#[derive(Default)]
-pub(super) struct Renewal {
+pub(super) struct Renewal<P: Platform> {
     /// The proactive renewal timer.
-    timer: RefCell<Option<Guard>>,
+    timer: RefCell<Option<P::Timer>>,
     /// `focus`, `online`, `visibilitychange`: the clock is re-read when the page wakes up.
-    wake: RefCell<Option<Guard>>,
+    wake: RefCell<Option<P::Timer>>,
     last_attempt: Cell<Option<u64>>,
     failures: Cell<u32>,
 }
 
-impl Renewal {
+impl<P: Platform> Default for Renewal<P> {
+    fn default() -> Self {
+        Self {
+            timer: RefCell::default(),
+            wake: RefCell::default(),
+            last_attempt: Cell::default(),
+            failures: Cell::default(),
+        }
+    }
+}
+
+impl<P: Platform> Renewal<P> {
     /// Stops the timer (the session ended, or it is re-armed).
     pub(super) fn cancel(&self) {
         self.timer.borrow_mut().take();
@@ -48,7 +56,7 @@ impl Renewal {
     }
 }
 
-impl BrowserClient {
+impl<P: Platform> BrowserClient<P> {
     fn margin(&self) -> u64 {
         self.config().refresh_margin
     }
@@ -59,7 +67,7 @@ impl BrowserClient {
         {
             let s = self.inner.session.borrow();
             let s = s.as_ref().ok_or(ErrorKind::NotSignedIn)?;
-            if !needs_refresh(s.expires_at, s.issued_at, now(), self.margin()) {
+            if !needs_refresh(s.expires_at, s.issued_at, self.p().now(), self.margin()) {
                 return Ok(s.access_token.clone());
             }
             if s.refresh_token.is_none() && !self.config().silent_sso && !self.has_vault() {
@@ -71,13 +79,11 @@ impl BrowserClient {
             // share one question to it (under another name: holding `refresh` here while the
             // worker waits for it would deadlock).
             self.shared()
-                .flight
-                .run(&self.key("vault"), Box::pin(self.clone().vault_token()))
+                .refresh_once(self.key("vault"), Box::pin(self.clone().vault_token()))
                 .await?;
         } else {
             self.shared()
-                .flight
-                .run(&self.key("refresh"), Box::pin(self.clone().refresh_now()))
+                .refresh_once(self.key("refresh"), Box::pin(self.clone().refresh_now()))
                 .await?;
         }
         self.inner
@@ -91,14 +97,14 @@ impl BrowserClient {
     /// One refresh for every tab, run under the cross-tab lock: carries out the steps of
     /// `core::refresh::RefreshRun`, which decides what to read, adopt, redeem or end.
     async fn refresh_now(self) -> Result<(), Error> {
-        self.inner.renewal.attempt_started(now());
+        self.inner.renewal.attempt_started(self.p().now());
         let mut step = RefreshRun::start(self.config().silent_sso, self.margin());
         let result = loop {
             step = match step {
                 RefreshStep::ReadShared(next) => {
                     let shared = self.read_shared().await;
                     let mine = self.inner.session.borrow().as_deref().cloned();
-                    next.read(shared, mine, now())
+                    next.read(shared, mine, self.p().now())
                 }
                 RefreshStep::Redeem(current, next) => {
                     let r = match (self.provider().await, &current.refresh_token) {
@@ -160,14 +166,16 @@ impl BrowserClient {
             }
             _ => return,
         };
-        let jitter = random_bytes::<1>()
+        let jitter = self
+            .p()
+            .random::<1>()
             .map(|b| f64::from(b[0]) / 256.0)
             .unwrap_or(0.5);
         let next = next_renewal(&ScheduleInput {
             expires_at,
             issued_at,
             margin: self.margin(),
-            now: now(),
+            now: self.p().now(),
             last_attempt: renewal.last_attempt.get(),
             failures: renewal.failures.get(),
             jitter,
@@ -177,9 +185,11 @@ impl BrowserClient {
             Next::RenewIn(d) | Next::RecheckIn(d) => d,
         };
         let weak = Rc::downgrade(&self.inner);
-        let timer = timeout(u32::try_from(secs * 1000).unwrap_or(u32::MAX), move || {
-            renew_soon(&weak)
-        });
+        let timer = self
+            .p()
+            .timeout(u32::try_from(secs * 1000).unwrap_or(u32::MAX), move || {
+                renew_soon(&weak)
+            });
         *renewal.timer.borrow_mut() = Some(timer);
     }
 
@@ -198,13 +208,14 @@ impl BrowserClient {
             return;
         }
         let weak = Rc::downgrade(&self.inner);
-        *wake.borrow_mut() = Some(on_wake_up(move || renew_soon(&weak)));
+        *wake.borrow_mut() = Some(self.p().on_wake_up(move || renew_soon(&weak)));
     }
 }
 
 /// Starts `renew_if_due` from a timer or an event, unless the client is gone.
-fn renew_soon(weak: &Weak<BrowserInner>) {
+fn renew_soon<P: Platform>(weak: &Weak<BrowserInner<P>>) {
     if let Some(inner) = weak.upgrade() {
-        crate::browser::spawn(BrowserClient { inner }.renew_if_due());
+        let me = BrowserClient { inner };
+        me.p().spawn(Box::pin(me.clone().renew_if_due()));
     }
 }

@@ -3,12 +3,9 @@
 //! and tab), `signout` and `login` endpoints. Nothing is written to web storage and no timer
 //! runs; IndexedDB holds only the time of the last successful refresh.
 
-use super::shared::{leave_after_sign_out, Boxed, Shared, MSG_REFRESHED, MSG_SIGNED_OUT};
-use super::{SignOutOptions, SignOutOutcome, View};
-use crate::browser::builtins::date_now;
-use crate::browser::channel::Channel;
-use crate::browser::http::backend;
-use crate::browser::{idb, nav};
+use super::platform::Platform;
+use super::shared::{Boxed, Shared, MSG_REFRESHED, MSG_SIGNED_OUT};
+use super::{SignOutOptions, SignOutOutcome};
 use crate::core::authorize::SignInOptions;
 use crate::core::error::Error;
 use crate::core::server::{
@@ -21,33 +18,45 @@ use std::cell::Cell;
 use std::future::Future;
 use std::rc::Rc;
 
-pub(super) struct ServerInner {
-    shared: Shared,
+pub(super) struct ServerInner<P: Platform> {
+    shared: Shared<P>,
     config: ServerConfig,
     /// When the last `/refresh` of any tab succeeded, as far as it is believable.
     refreshed_at: Cell<RefreshMark>,
 }
 
 /// The server-mode engine (cheap to clone).
-#[derive(Clone)]
-pub(crate) struct ServerClient {
-    inner: Rc<ServerInner>,
+pub(crate) struct ServerClient<P: Platform> {
+    inner: Rc<ServerInner<P>>,
 }
 
-impl ServerClient {
-    pub(super) fn new(config: ServerConfig) -> Self {
+impl<P: Platform> Clone for ServerClient<P> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<P: Platform> ServerClient<P> {
+    pub(super) fn new(platform: P, config: ServerConfig) -> Self {
         let prefix = cat(&["oidc-session:server:", &config.me_url]);
         Self {
             inner: Rc::new(ServerInner {
-                shared: Shared::new(prefix),
+                shared: Shared::new(platform, prefix),
                 config,
                 refreshed_at: Cell::new(RefreshMark::default()),
             }),
         }
     }
 
-    pub(super) fn shared(&self) -> &Shared {
+    pub(super) fn shared(&self) -> &Shared<P> {
         &self.inner.shared
+    }
+
+    /// Where this client runs.
+    fn p(&self) -> &P {
+        &self.inner.shared.platform
     }
 
     pub(super) fn config(&self) -> &ServerConfig {
@@ -62,12 +71,12 @@ impl ServerClient {
             return;
         }
         let weak = Rc::downgrade(&self.inner);
-        let channel = Channel::open(&shared.key("events"), move |msg| {
+        let channel = self.p().open_channel(&shared.key("events"), move |msg| {
             let Some(inner) = weak.upgrade() else { return };
             if msg == MSG_SIGNED_OUT {
                 inner.shared.set_view(Status::SignedOut, None, None);
             } else if let Some(at) = msg.strip_prefix(MSG_REFRESHED).and_then(parse_uint) {
-                observe(&inner.refreshed_at, at);
+                inner.observe(at);
             }
         });
         *shared.channel.borrow_mut() = channel;
@@ -75,12 +84,12 @@ impl ServerClient {
 
     /// One `GET {me}`; a 401 is `SignedOut` whatever its code. With `refresh_on_bootstrap`, a
     /// 401 is followed by one `POST {refresh}` and, when that succeeded, one more `GET {me}`.
-    pub(super) async fn run_bootstrap(self) -> Rc<View> {
+    pub(super) async fn run_bootstrap(self) -> Result<(), Error> {
         let shared = self.shared();
         // A no-op on the first run (the view starts there); a retry after a failure shows it.
         shared.set_view(Status::Loading, None, None);
         self.open_channel();
-        let started = date_now();
+        let started = self.p().now_ms();
         let mut result = self.me().await;
         if self.config().refresh_on_bootstrap && matches!(result, Ok(Me::SignedOut)) {
             result = match self.refresh(started).await {
@@ -95,12 +104,12 @@ impl ServerClient {
             Ok(Me::SignedOut) => shared.set_view(Status::SignedOut, None, None),
             Err(e) => shared.set_view(Status::Failed, None, Some(e)),
         }
-        shared.observers.view()
+        Ok(())
     }
 
     async fn me(&self) -> Result<Me, Error> {
         let c = self.config();
-        let r = backend("GET", &c.me_url, c).await?;
+        let r = self.p().backend("GET", &c.me_url, c).await?;
         me_result(r.status, r.content_type.as_deref(), &r.body)
     }
 
@@ -108,7 +117,7 @@ impl ServerClient {
     pub(super) fn sign_in(&self, options: SignInOptions) -> Result<(), Error> {
         let c = self.config();
         let url = login_url(c, options.return_to.as_deref(), &c.app_origin)?;
-        nav::leave(&url, options.replace)
+        self.p().leave(&url, options.replace)
     }
 
     /// `POST {signout}`, then the provider's end-session page when the backend names one
@@ -120,11 +129,12 @@ impl ServerClient {
             .as_deref()
             .map(|r| crate::core::config::sanitize_return_to(r, &c.app_origin))
             .transpose()?;
-        let reply = backend("POST", &c.sign_out_url, c).await?;
+        let reply = self.p().backend("POST", &c.sign_out_url, c).await?;
         let end = sign_out_result(reply.status, &reply.body)?;
         self.shared().set_view(Status::SignedOut, None, None);
         self.shared().broadcast(MSG_SIGNED_OUT);
-        leave_after_sign_out(end.filter(|_| !options.local_only), return_to)
+        self.shared()
+            .leave_after_sign_out(end.filter(|_| !options.local_only), return_to)
     }
 
     /// Sends an app request; on a 401 from the backend, one shared refresh and one retry.
@@ -137,7 +147,7 @@ impl ServerClient {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<(R, u16), Error>>,
     {
-        let started = date_now();
+        let started = self.p().now_ms();
         let (first, status) = send().await?;
         if status != 401 || !to_backend {
             return Ok(first);
@@ -152,19 +162,17 @@ impl ServerClient {
     /// generic `fetch_with` is compiled in its caller's crate, which would otherwise build (and
     /// so compile its own copy of) the refresh flow.
     #[inline(never)]
-    fn refresh(&self, request_started: f64) -> Boxed<Result<(), Error>> {
+    fn refresh(&self, request_started: u64) -> Boxed<Result<(), Error>> {
         let me = self.clone();
         Box::pin(async move {
             let work = Box::pin(me.clone().refresh_locked(request_started));
             me.shared()
-                .flight
-                .run(&me.shared().key("refresh"), work)
+                .refresh_once(me.shared().key("refresh"), work)
                 .await
         })
     }
 
-    async fn refresh_locked(self, request_started: f64) -> Result<(), Error> {
-        let started = request_started as u64;
+    async fn refresh_locked(self, started: u64) -> Result<(), Error> {
         if !self.inner.refreshed_at.get().refresh_needed(started) {
             // Another caller or tab refreshed after this request went out: just retry it.
             return Ok(());
@@ -172,26 +180,25 @@ impl ServerClient {
         // The other tab's BroadcastChannel message may still be in flight when its lock is
         // released: the IndexedDB copy, committed before that release, is authoritative.
         let key = self.shared().key("refreshed");
-        if let Ok(Some(t)) = idb::get(&key).await {
+        if let Ok(Some(t)) = self.p().idb_get(&key).await {
             if let Some(at) = parse_uint(&t) {
-                observe(&self.inner.refreshed_at, at);
+                self.inner.observe(at);
                 if !self.inner.refreshed_at.get().refresh_needed(started) {
                     return Ok(());
                 }
             }
         }
         let c = self.config();
-        let result = match backend("POST", &c.refresh_url, c).await {
+        let result = match self.p().backend("POST", &c.refresh_url, c).await {
             Ok(r) => refresh_result(r.status, r.content_type.as_deref(), &r.body),
             Err(e) => Err(e),
         };
         match &result {
             Ok(()) => {
-                let at = date_now();
-                observe(&self.inner.refreshed_at, at as u64);
-                let _ = idb::set(&key, Some(&uint(at as u64))).await;
-                self.shared()
-                    .broadcast(&cat(&[MSG_REFRESHED, &uint(at as u64)]));
+                let at = self.p().now_ms();
+                self.inner.observe(at);
+                let _ = self.p().idb_set(&key, Some(&uint(at))).await;
+                self.shared().broadcast(&cat(&[MSG_REFRESHED, &uint(at)]));
             }
             // 401 from refresh: the backend has no session to refresh.
             Err(e) if refresh_ends_session(e) => {
@@ -205,11 +212,13 @@ impl ServerClient {
     }
 }
 
-/// Takes a `refreshed` mark (broadcast, IndexedDB, or this tab's own) if `core::server`
-/// finds it believable.
-fn observe(mark: &Cell<RefreshMark>, at_ms: u64) {
-    let mut m = mark.get();
-    if m.observe(at_ms, date_now() as u64) {
-        mark.set(m);
+impl<P: Platform> ServerInner<P> {
+    /// Takes a `refreshed` mark (broadcast, IndexedDB, or this tab's own) if `core::server`
+    /// finds it believable now.
+    fn observe(&self, at_ms: u64) {
+        let mut m = self.refreshed_at.get();
+        if m.observe(at_ms, self.shared.platform.now_ms()) {
+            self.refreshed_at.set(m);
+        }
     }
 }

@@ -2,12 +2,8 @@
 //! BroadcastChannel that tells them of changes, and what the view shows of it.
 
 use super::browser_mode::{BrowserClient, Place};
+use super::platform::{Area, Platform};
 use super::shared::{MSG_SESSION, MSG_SIGNED_OUT};
-use crate::browser::channel::Channel;
-use crate::browser::idb;
-use crate::browser::now;
-use crate::browser::storage::Area;
-use crate::browser::vault;
 use crate::core::error::Error;
 use crate::core::json::decode as from_json;
 use crate::core::jwt::split;
@@ -15,7 +11,7 @@ use crate::core::session::{adopt_announced, Status, StoredSession};
 use crate::core::user::User;
 use std::rc::Rc;
 
-impl BrowserClient {
+impl<P: Platform> BrowserClient<P> {
     /// The Web Storage area of the session: none in memory, in the vault's worker, for a page
     /// whose tokens the vault holds, or whose vault could not run (`BrowserConfig::page_storage`).
     pub(super) fn token_area(&self) -> Option<Area> {
@@ -39,18 +35,18 @@ impl BrowserClient {
             return;
         }
         let weak = Rc::downgrade(&self.inner);
-        let channel = Channel::open(&self.key("events"), move |msg| {
+        let channel = self.p().open_channel(&self.key("events"), move |msg| {
             let Some(inner) = weak.upgrade() else { return };
             let me = BrowserClient { inner };
             match msg.as_str() {
-                MSG_SESSION => crate::browser::spawn(async move {
+                MSG_SESSION => me.p().clone().spawn(Box::pin(async move {
                     if let Some(s) = me.read_shared().await {
                         let newer = adopt_announced(me.inner.session.borrow().as_deref(), &s);
                         if newer {
                             me.adopt(s);
                         }
                     }
-                }),
+                })),
                 MSG_SIGNED_OUT => {
                     me.inner.session.borrow_mut().take();
                     me.inner.renewal.cancel();
@@ -65,7 +61,8 @@ impl BrowserClient {
     /// The stored session, if the configured area holds a readable one.
     pub(super) fn read_stored(&self) -> Option<StoredSession> {
         let area = self.token_area()?;
-        area.get(&self.key("session"))
+        self.p()
+            .get(area, &self.key("session"))
             .and_then(|t| from_json(&t, "stored session").ok())
     }
 
@@ -75,7 +72,7 @@ impl BrowserClient {
     pub(super) async fn read_shared(&self) -> Option<StoredSession> {
         match self.inner.place {
             Place::VaultWorker => {
-                return match vault::get(&self.key("session")).await {
+                return match self.p().sealed_get(&self.key("session")).await {
                     Ok(v) => v.and_then(|t| from_json(&t, "stored session").ok()),
                     Err(_) => None,
                 }
@@ -84,7 +81,7 @@ impl BrowserClient {
             Place::Page => {}
         }
         if self.token_area() == Some(Area::Local) {
-            if let Ok(v) = idb::get(&self.key("session")).await {
+            if let Ok(v) = self.p().idb_get(&self.key("session")).await {
                 return v.and_then(|t| from_json(&t, "stored session").ok());
             }
         }
@@ -96,11 +93,17 @@ impl BrowserClient {
         if self.inner.place == Place::VaultWorker {
             // The vault is the worker's only store: a write it could not commit is an error.
             let json = s.map(StoredSession::to_json);
-            return vault::set(&self.key("session"), json.as_deref()).await;
+            return self
+                .p()
+                .sealed_set(&self.key("session"), json.as_deref())
+                .await;
         }
         if self.token_area() == Some(Area::Local) {
             let json = s.map(StoredSession::to_json);
-            let _ = idb::set(&self.key("session"), json.as_deref()).await;
+            let _ = self
+                .p()
+                .idb_set(&self.key("session"), json.as_deref())
+                .await;
         }
         Ok(())
     }
@@ -115,14 +118,15 @@ impl BrowserClient {
             return;
         };
         let key = self.key("session");
-        match area
-            .get(&key)
+        match self
+            .p()
+            .get(area, &key)
             .map(|t| from_json::<StoredSession>(&t, "stored session"))
         {
-            Some(Ok(s)) if s.access_token_fresh(now(), 0) || s.refresh_token.is_some() => {
+            Some(Ok(s)) if s.access_token_fresh(self.p().now(), 0) || s.refresh_token.is_some() => {
                 *self.inner.session.borrow_mut() = Some(Rc::new(s));
             }
-            Some(_) => area.remove(&key),
+            Some(_) => self.p().remove(area, &key),
             None => {}
         }
     }
@@ -152,7 +156,8 @@ impl BrowserClient {
 
     pub(super) fn save_session(&self, session: StoredSession) -> Result<(), Error> {
         if let Some(area) = self.token_area() {
-            area.set(&self.key("session"), &session.to_json())?;
+            self.p()
+                .set(area, &self.key("session"), &session.to_json())?;
         }
         let user = user_of(&session);
         *self.inner.session.borrow_mut() = Some(Rc::new(session));
@@ -165,7 +170,7 @@ impl BrowserClient {
     pub(super) fn drop_session(&self) {
         self.inner.session.borrow_mut().take();
         if let Some(area) = self.token_area() {
-            area.remove(&self.key("session"));
+            self.p().remove(area, &self.key("session"));
         }
         self.shared().set_view(Status::SignedOut, None, None);
         self.shared().broadcast(MSG_SIGNED_OUT);

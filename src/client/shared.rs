@@ -1,12 +1,10 @@
-//! What both modes share: the view, the refresh hook, the cross-tab channel and storage keys,
-//! the run-once bootstrap (`Boot`) and the single-flight refresh (`Flight`).
+//! What both modes share: the platform, the view, the refresh hook, the cross-tab channel and
+//! storage keys, the run-once bootstrap and the single-flight refresh (both a `SingleFlight`).
 
-use super::view::{Observers, View};
+use super::platform::{Job, Platform};
+use super::view::Observers;
 use super::{RefreshHook, RefreshOutcome, SignOutOutcome};
-use crate::browser::builtins::Promise;
-use crate::browser::channel::Channel;
-use crate::browser::lock;
-use crate::core::error::{Error, ErrorKind};
+use crate::core::error::Error;
 use crate::core::session::Status;
 use crate::core::user::User;
 use std::cell::RefCell;
@@ -14,10 +12,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
-use wasm_bindgen::JsValue;
 
 /// A boxed flow, so the single-flight wrapper is compiled once for every kind of refresh.
-pub(super) type Boxed<T> = Pin<Box<dyn Future<Output = T>>>;
+pub(super) type Boxed<T> = Job<T>;
 
 /// Cross-tab messages. They carry no token: the receiving tab re-reads storage.
 #[cfg(feature = "browser-mode")]
@@ -26,22 +23,27 @@ pub(super) const MSG_SIGNED_OUT: &str = "signedOut";
 /// Server mode: `refreshed:{ms}`, when a tab's `/refresh` succeeded.
 pub(super) const MSG_REFRESHED: &str = "refreshed:";
 
-pub(super) struct Shared {
+pub(super) struct Shared<P: Platform> {
+    /// Where the flows run: every effect goes through it.
+    pub(super) platform: P,
     pub(super) observers: Rc<Observers>,
-    pub(super) boot: Boot,
-    pub(super) flight: Flight,
+    /// The bootstrap: runs once, until `retry` resets it (its outcome is the view).
+    pub(super) boot: SingleFlight,
+    /// The refresh under way in this tab (one for every caller).
+    pub(super) flight: SingleFlight,
     hook: RefCell<Option<RefreshHook>>,
     /// Open while the session is shared by tabs (localStorage, or server mode).
-    pub(super) channel: RefCell<Option<Channel>>,
+    pub(super) channel: RefCell<Option<P::Channel>>,
     key_prefix: String,
 }
 
-impl Shared {
-    pub(super) fn new(key_prefix: String) -> Self {
+impl<P: Platform> Shared<P> {
+    pub(super) fn new(platform: P, key_prefix: String) -> Self {
         Self {
+            platform,
             observers: Observers::new(),
-            boot: Boot::default(),
-            flight: Flight::default(),
+            boot: SingleFlight::default(),
+            flight: SingleFlight::default(),
             hook: RefCell::default(),
             channel: RefCell::default(),
             key_prefix,
@@ -62,7 +64,7 @@ impl Shared {
 
     pub(super) fn broadcast(&self, msg: &str) {
         if let Some(c) = &*self.channel.borrow() {
-            c.post(msg);
+            self.platform.post(c, msg);
         }
     }
 
@@ -78,152 +80,120 @@ impl Shared {
             h(outcome);
         }
     }
-}
 
-/// Where the page goes after a sign-out, in both modes: the end-session page when there is
-/// one, else `return_to` (already checked to be of this origin) in place, else nowhere.
-pub(super) fn leave_after_sign_out(
-    end: Option<String>,
-    return_to: Option<String>,
-) -> Result<SignOutOutcome, Error> {
-    match end {
-        Some(url) => {
-            crate::browser::nav::assign(&url)?;
-            Ok(SignOutOutcome::LeavingPage)
-        }
-        None => {
-            if let Some(r) = return_to {
-                crate::browser::nav::replace_url(&r);
+    /// Runs `work` under the cross-tab lock `lock_name`, unless a refresh is already under
+    /// way in this tab: then `work` is dropped unstarted (futures do nothing until polled) and
+    /// this waits for that one. Every caller gets the same outcome.
+    pub(super) fn refresh_once(
+        &self,
+        lock_name: String,
+        work: Boxed<Result<(), Error>>,
+    ) -> impl Future<Output = Result<(), Error>> {
+        let locked = self.platform.locked(lock_name, work);
+        self.flight.run(&self.platform, false, locked)
+    }
+
+    /// Where the page goes after a sign-out, in both modes: the end-session page when there is
+    /// one, else `return_to` (already checked to be of this origin) in place, else nowhere.
+    pub(super) fn leave_after_sign_out(
+        &self,
+        end: Option<String>,
+        return_to: Option<String>,
+    ) -> Result<SignOutOutcome, Error> {
+        match end {
+            Some(url) => {
+                self.platform.leave(&url, false)?;
+                Ok(SignOutOutcome::LeavingPage)
             }
-            Ok(SignOutOutcome::StayedOnPage)
+            None => {
+                if let Some(r) = return_to {
+                    self.platform.replace_url(&r);
+                }
+                Ok(SignOutOutcome::StayedOnPage)
+            }
         }
     }
 }
 
-enum BootState {
-    Idle,
-    Running(Vec<Waker>),
-    Done(Rc<View>),
+/// One run's outcome and who waits for it.
+struct Slot {
+    outcome: Option<Result<(), Error>>,
+    waiting: Vec<Waker>,
 }
 
-/// The bootstrap, run once: the first call spawns it (so it finishes even when that caller
-/// goes away), every call waits for its view.
-pub(super) struct Boot(Rc<RefCell<BootState>>);
+type SlotRef = Rc<RefCell<Slot>>;
 
-impl Default for Boot {
-    fn default() -> Self {
-        Self(Rc::new(RefCell::new(BootState::Idle)))
-    }
-}
+/// Single flight, the one mechanism for "one run, every caller gets its outcome": the first
+/// caller spawns its job (so it finishes even when that caller goes away); callers that come
+/// while it runs drop theirs unstarted (futures do nothing until polled) and wait for the same
+/// run. A run that `keep`s its outcome answers every later caller too, until `reset` (the
+/// bootstrap); otherwise the next caller after it ended starts a new run (the refresh). Not
+/// generic over the outcome: one compiled copy serves both.
+#[derive(Default)]
+pub(super) struct SingleFlight(Rc<RefCell<Option<SlotRef>>>);
 
-impl Boot {
-    pub(super) async fn once(&self, start: impl FnOnce() -> Boxed<Rc<View>>) -> Rc<View> {
-        let idle = matches!(*self.0.borrow(), BootState::Idle);
-        if idle {
-            *self.0.borrow_mut() = BootState::Running(Vec::new());
-            let job = start();
-            let cell = self.0.clone();
-            crate::browser::spawn(async move {
-                let view = job.await;
-                let before = std::mem::replace(&mut *cell.borrow_mut(), BootState::Done(view));
-                if let BootState::Running(waiting) = before {
+impl SingleFlight {
+    pub(super) fn run<P: Platform>(
+        &self,
+        platform: &P,
+        keep: bool,
+        job: Boxed<Result<(), Error>>,
+    ) -> impl Future<Output = Result<(), Error>> {
+        let current = self.0.borrow().clone();
+        let slot = match current {
+            Some(slot) => slot,
+            None => {
+                let slot: SlotRef = Rc::new(RefCell::new(Slot {
+                    outcome: None,
+                    waiting: Vec::new(),
+                }));
+                *self.0.borrow_mut() = Some(slot.clone());
+                let (cell, mine) = (self.0.clone(), slot.clone());
+                platform.spawn(Box::pin(async move {
+                    let outcome = job.await;
+                    if !keep {
+                        let mut c = cell.borrow_mut();
+                        if c.as_ref().is_some_and(|s| Rc::ptr_eq(s, &mine)) {
+                            c.take();
+                        }
+                    }
+                    let waiting = {
+                        let mut s = mine.borrow_mut();
+                        s.outcome = Some(outcome);
+                        std::mem::take(&mut s.waiting)
+                    };
                     for w in waiting {
                         w.wake();
                     }
-                }
-            });
-        }
-        BootWait(self.0.clone()).await
-    }
-
-    /// After a finished bootstrap, lets the next `once` run it again.
-    pub(super) fn reset(&self) {
-        let done = matches!(*self.0.borrow(), BootState::Done(_));
-        if done {
-            *self.0.borrow_mut() = BootState::Idle;
-        }
-    }
-}
-
-struct BootWait(Rc<RefCell<BootState>>);
-
-impl Future for BootWait {
-    type Output = Rc<View>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Rc<View>> {
-        match &mut *self.0.borrow_mut() {
-            BootState::Done(v) => Poll::Ready(v.clone()),
-            BootState::Running(waiting) => {
-                if !waiting.iter().any(|w| w.will_wake(cx.waker())) {
-                    waiting.push(cx.waker().clone());
-                }
-                Poll::Pending
-            }
-            // Reset while this caller waited: the next bootstrap's view is not this call's.
-            BootState::Idle => Poll::Ready(Rc::new(View {
-                status: Status::Loading,
-                user: None,
-                error: None,
-            })),
-        }
-    }
-}
-
-/// A refresh's error, for every caller that waited on it (a JS promise cannot carry it).
-type Outcome = Rc<RefCell<Option<Error>>>;
-
-/// The refresh under way in this tab: its lock request, and where its error will be.
-#[derive(Default)]
-pub(super) struct Flight(Rc<RefCell<Option<(Promise, Outcome)>>>);
-
-impl Flight {
-    /// Runs `work` under the cross-tab lock `lock_name`, unless a refresh is already under way
-    /// in this tab: then `work` is dropped unstarted (futures do nothing until polled) and this
-    /// waits for that one. Every caller gets the same outcome. The promise every caller waits
-    /// on is the lock request itself.
-    pub(super) async fn run(
-        &self,
-        lock_name: &str,
-        work: Boxed<Result<(), Error>>,
-    ) -> Result<(), Error> {
-        let current = self.0.borrow().clone();
-        let (promise, outcome) = match current {
-            Some(flight) => flight,
-            None => {
-                let outcome = Outcome::default();
-                let (cell, slot) = (self.0.clone(), outcome.clone());
-                let job: lock::Job = Box::pin(async move {
-                    let r = work.await;
-                    cell.borrow_mut().take();
-                    r.map(|()| JsValue::UNDEFINED).map_err(|e| {
-                        *slot.borrow_mut() = Some(e);
-                        JsValue::NULL
-                    })
-                });
-                let p = lock::request(lock_name, job);
-                *self.0.borrow_mut() = Some((p.clone(), outcome.clone()));
-                (p, outcome)
+                }));
+                slot
             }
         };
-        if crate::browser::settled(&promise).await.is_ok() {
-            return Ok(());
+        Wait(slot)
+    }
+
+    /// After a finished run, lets the next `run` start another (the bootstrap's `retry`).
+    pub(super) fn reset(&self) {
+        let mut c = self.0.borrow_mut();
+        if c.as_ref().is_some_and(|s| s.borrow().outcome.is_some()) {
+            c.take();
         }
-        let recorded = outcome.borrow().clone();
-        if let Some(e) = recorded {
-            return Err(e);
+    }
+}
+
+struct Wait(SlotRef);
+
+impl Future for Wait {
+    type Output = Result<(), Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let mut s = self.0.borrow_mut();
+        if let Some(o) = &s.outcome {
+            return Poll::Ready(o.clone());
         }
-        // No error recorded: the lock was refused and `work` never ran, so nothing cleared
-        // this flight.
-        let mut flight = self.0.borrow_mut();
-        if flight
-            .as_ref()
-            .is_some_and(|(_, o)| Rc::ptr_eq(o, &outcome))
-        {
-            flight.take();
+        if !s.waiting.iter().any(|w| w.will_wake(cx.waker())) {
+            s.waiting.push(cx.waker().clone());
         }
-        Err(ErrorKind::Unsupported {
-            what: "the lock request was refused",
-        }
-        .into())
+        Poll::Pending
     }
 }

@@ -12,11 +12,8 @@
 //! reloads in the middle gets it at its next question.
 
 use super::browser_mode::{BrowserClient, Place};
+use super::platform::{Area, Platform};
 use super::{SignOutOptions, VaultStatus};
-use crate::browser::idb;
-use crate::browser::storage::Area;
-use crate::browser::vault::{self, Registration};
-use crate::browser::{nav, now};
 use crate::core::authorize::PendingSignIn;
 use crate::core::config::{Config, VaultFallback};
 use crate::core::error::{Error, ErrorKind};
@@ -42,9 +39,9 @@ fn unexpected() -> Error {
     .into()
 }
 
-impl BrowserClient {
+impl<P: Platform> BrowserClient<P> {
     /// The vault's registration, while this page's tokens are the vault's.
-    pub(super) fn vault_link(&self) -> Option<Registration> {
+    pub(super) fn vault_link(&self) -> Option<P::Vault> {
         self.inner.vault.borrow().clone()
     }
 
@@ -61,7 +58,7 @@ impl BrowserClient {
         let Some(config) = self.config().token_vault.clone() else {
             return Ok(());
         };
-        let connected = match vault::register(&config.service_worker).await {
+        let connected = match self.p().vault_register(&config.service_worker).await {
             Ok(Some(registration)) => {
                 *self.inner.vault.borrow_mut() = Some(registration);
                 // The first question proves the worker answers and speaks our version.
@@ -87,9 +84,9 @@ impl BrowserClient {
                 // A session this page kept before the vault was turned on must not linger
                 // where page script can read it.
                 let key = self.key("session");
-                Area::Local.remove(&key);
-                Area::Session.remove(&key);
-                let _ = idb::set(&key, None).await;
+                self.p().remove(Area::Local, &key);
+                self.p().remove(Area::Session, &key);
+                let _ = self.p().idb_set(&key, None).await;
                 Ok(())
             }
             Err(e) => {
@@ -114,7 +111,10 @@ impl BrowserClient {
             Op::Session => SESSION_MS,
             _ => REFRESH_MS,
         };
-        let text = vault::ask(&registration, &request_text(&op, self.config()), ms).await?;
+        let text = self
+            .p()
+            .vault_ask(&registration, &request_text(&op, self.config()), ms)
+            .await?;
         parse_reply(&text)
     }
 
@@ -154,7 +154,7 @@ impl BrowserClient {
 
     /// Asks the vault for a fresh access token (it refreshes if due, once for every tab).
     pub(super) async fn vault_token(self) -> Result<(), Error> {
-        self.inner.renewal.attempt_started(now());
+        self.inner.renewal.attempt_started(self.p().now());
         let before = self
             .inner
             .session
@@ -218,15 +218,30 @@ fn failed(e: &Error, ended: bool) -> Reply {
 }
 
 /// The worker side: answers its origin's pages, one client per configuration.
-#[derive(Default)]
-pub(crate) struct VaultServer {
+pub(crate) struct VaultServer<P: Platform> {
+    /// The worker's platform.
+    platform: P,
     /// Keyed by the configuration's request text: pages with different settings for one
     /// issuer and client get their own checks, and share the session (keys and lock are per
     /// issuer and client).
-    clients: RefCell<Vec<(String, BrowserClient)>>,
+    clients: RefCell<Vec<(String, BrowserClient<P>)>>,
 }
 
-impl VaultServer {
+impl<P: Platform + Default> Default for VaultServer<P> {
+    fn default() -> Self {
+        Self::new(P::default())
+    }
+}
+
+impl<P: Platform> VaultServer<P> {
+    /// A vault with no clients yet, on `platform` (a service worker's).
+    pub(crate) fn new(platform: P) -> Self {
+        Self {
+            platform,
+            clients: RefCell::default(),
+        }
+    }
+
     /// Answers one message from a page of `sender_origin`, as reply text.
     pub(crate) async fn handle(&self, text: &str, sender_origin: &str) -> String {
         let reply = match self.answer(text, sender_origin).await {
@@ -237,7 +252,7 @@ impl VaultServer {
     }
 
     async fn answer(&self, text: &str, sender_origin: &str) -> Result<Reply, Error> {
-        let own = nav::origin()?;
+        let own = self.platform.origin()?;
         if !sender_allowed(sender_origin, &own) {
             return Err(ErrorKind::VaultUnavailable {
                 reason: "the message is not from this origin",
@@ -269,7 +284,7 @@ impl VaultServer {
                 pending,
                 previous_sub,
             } => {
-                redeem_allowed(&pending, client.config(), now())?;
+                redeem_allowed(&pending, client.config(), self.platform.now())?;
                 let provider = client.provider().await?;
                 let body = client.code_body(&code, &pending);
                 client
@@ -294,12 +309,12 @@ impl VaultServer {
         })
     }
 
-    fn client_for(&self, config: crate::core::config::BrowserConfig) -> BrowserClient {
+    fn client_for(&self, config: crate::core::config::BrowserConfig) -> BrowserClient<P> {
         let key = request_text(&Op::Session, &config);
         if let Some((_, c)) = self.clients.borrow().iter().find(|(k, _)| *k == key) {
             return c.clone();
         }
-        let client = BrowserClient::new(config, Place::VaultWorker);
+        let client = BrowserClient::new(self.platform.clone(), config, Place::VaultWorker);
         client.open_channel();
         self.clients.borrow_mut().push((key, client.clone()));
         client
