@@ -32,7 +32,7 @@ commands:
   demo                run the local OpenID Provider and the demo page until Ctrl-C, in
                       browser mode (:8080) and server mode (bff/, :8090), and the
                       Leptos example beside it (:8081 and :8091)
-  sim [--seeds N]     the deterministic refresh-race simulation (src/simulation.rs), N
+  sim [--seeds N]     the deterministic simulations (src/simulation/), N
                       scenarios (default 1,000,000) in release; prints scenarios per second
                       and every invariant's counts; a failure prints its seed and trace
   bench size          build, then print the package's sizes beside the npm peers' (each
@@ -116,17 +116,20 @@ fn prepare_env() -> util::Result {
     Ok(())
 }
 
-/// `cargo xtask sim [--seeds N]`: a long soak of the simulation that `cargo test` runs with
-/// 10,000 seeds.
+/// `cargo xtask sim [--seeds N]`: a long soak of the two simulations that `cargo test` runs
+/// with 10,000 and 1,000 seeds: N scenarios of the refresh-race model, and N / 20 of the real
+/// clients over the simulated origin (each of those runs the whole client, about 60 times
+/// the work).
 fn sim(seeds: Option<&str>) -> util::Result {
     let n = seeds.unwrap_or("1000000");
-    if n.parse::<u64>().is_err() {
+    let Ok(count) = n.parse::<u64>() else {
         return Err(format!("--seeds takes a number, not `{n}`"));
-    }
+    };
     util::run(
         util::cargo()
             .args(["test", "-p", "oidc-session", "--release", "--lib"])
-            .args(["refresh_race_simulation", "--", "--nocapture"])
-            .env("SIM_SEEDS", n),
+            .args(["simulation::", "--", "--nocapture", "--test-threads=1"])
+            .env("SIM_SEEDS", n)
+            .env("SIM_CLIENT_SEEDS", (count / 20).max(1).to_string()),
     )
 }

@@ -18,10 +18,9 @@
 //! seed and its event trace, and `SIM_SEED=<seed>` replays exactly that one. `SIM_SEEDS=<n>`
 //! sets how many scenarios run (`cargo xtask sim --seeds N`).
 //!
-//! What it does not model yet: the client object itself (the flows run here are the core's
-//! decisions driven by this file, not `BrowserClient` over a platform seam), a worker stopped
-//! in the middle of a refresh, silent SSO, server mode, and `memory`/`session` storage without
-//! the vault (each tab then has its own grant).
+//! This is a model of the client, fast enough to walk the lock, the channel and the rotation
+//! in every order. `clients.rs` runs the real client (with the worker stopped mid-refresh,
+//! silent SSO, and `memory`/`session` storage without the vault) over `origin.rs`.
 
 use crate::core::config::{BrowserConfig, Config, ConfigInput, StorageKind, TokenVault};
 use crate::core::error::{Error, ErrorKind};
