@@ -11,7 +11,7 @@ use reqwest::cookie::Jar;
 use reqwest::{Client, StatusCode};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::{authorize_at, free_port, provider_installed, BffProcess, Haproxy, Op, Redis};
+use support::{authorize_at, provider_installed, Cluster, ClusterStore, Op};
 
 fn setting(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -145,39 +145,16 @@ struct Row {
     invalid_grant: u64,
 }
 
-async fn measure(name: &str, instances: usize, redis: bool) -> Row {
+async fn measure(name: &str, instances: usize, store: ClusterStore) -> Row {
     let workers = setting("BENCH_BFF_WORKERS", 32) as usize;
     let seconds = setting("BENCH_BFF_SECONDS", 3);
     let users = setting("BENCH_BFF_SESSIONS", 16) as usize;
-    let redis_server = redis.then(Redis::start);
-    let ports: Vec<u16> = (0..instances).map(|_| free_port()).collect();
-    let proxy = Haproxy::start(&ports);
-    let op = Op::start(&proxy.origin);
-    let store = redis_server
-        .as_ref()
-        .map_or("memory".to_owned(), |r| r.url.clone());
-    let env = [
-        ("BFF_STORE", store.as_str()),
-        ("BFF_PUBLIC_ORIGIN", proxy.origin.as_str()),
-        ("BFF_CLIENT_IP_HEADER", "x-forwarded-for"),
-        ("BFF_LOG", "warn"),
-        ("BFF_REFRESH_COALESCE_MS", "60000"),
-    ];
-    let _instances: Vec<BffProcess> = ports
-        .iter()
-        .map(|&p| BffProcess::start(p, &op.issuer, &env))
-        .collect();
-    let api = format!("{}/api/auth", proxy.origin);
-    for _ in 0..100 {
-        if reqwest::get(format!("{api}/healthz"))
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut cluster = Cluster::prepare(instances, "/api/auth", store);
+    let op = Op::start(&cluster.proxy.origin);
+    cluster
+        .start(&op.issuer, &[("BFF_REFRESH_COALESCE_MS", "60000")])
+        .await;
+    let api = cluster.api.clone();
     let mut sessions = Vec::new();
     for i in 0..users {
         let jar = Arc::new(Jar::default());
@@ -213,9 +190,9 @@ async fn bench_bff() {
         panic!("node_modules/oidc-provider is missing: run `cargo xtask setup`");
     }
     let rows = vec![
-        measure("1 instance, memory", 1, false).await,
-        measure("1 instance, Redis", 1, true).await,
-        measure("3 instances, Redis", 3, true).await,
+        measure("1 instance, memory", 1, ClusterStore::Memory).await,
+        measure("1 instance, Redis", 1, ClusterStore::Redis).await,
+        measure("3 instances, Redis", 3, ClusterStore::Redis).await,
     ];
     println!(
         "\nbench bff: through HAProxy (round robin), {} clients on {} sessions, {} s per figure, {} build",

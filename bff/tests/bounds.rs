@@ -134,7 +134,7 @@ async fn logins_from_one_address_stop_at_the_cap_with_429() {
     else {
         return;
     };
-    let routes = router(h.app.clone());
+    let routes = router(h.app());
     let peer: SocketAddr = "203.0.113.7:40000".parse().unwrap();
     let before = resident_kib();
     const N: usize = 100_000;
@@ -213,7 +213,7 @@ async fn the_client_address_comes_from_the_configured_proxy_header() {
     else {
         return;
     };
-    let routes = router(h.app.clone());
+    let routes = router(h.app());
     // Every request comes from the proxy; the client is the last X-Forwarded-For entry.
     let proxy: SocketAddr = "127.0.0.1:5000".parse().unwrap();
     let status = |r: axum::response::Response| r.status();

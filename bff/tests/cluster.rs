@@ -22,9 +22,7 @@ use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::{
-    authorize_at, free_port, provider_installed, BffProcess, Haproxy, Op, Redis, TempDir,
-};
+use support::{authorize_at, provider_installed, Cluster, ClusterStore, Op};
 
 const TABS: usize = 4;
 const FETCHES_PER_TAB: usize = 25;
@@ -118,61 +116,19 @@ async fn expire(tab: &Client, api: &str) {
     assert_eq!(r.status(), StatusCode::OK);
 }
 
-struct Cluster {
-    op: Op,
-    redis: Redis,
-    _redis_dir: TempDir,
-    instances: Vec<BffProcess>,
-    ports: Vec<u16>,
-    proxy: Haproxy,
-    api: String,
-}
-
-impl Cluster {
-    fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("BFF_STORE", self.redis.url.clone()),
-            ("BFF_PUBLIC_ORIGIN", self.proxy.origin.clone()),
-            ("BFF_REFRESH_LEASE_MS", LEASE_MS.into()),
-            ("BFF_CLIENT_IP_HEADER", "x-forwarded-for".into()),
-            ("BFF_LOG", "warn".into()),
-        ]
-    }
-
-    fn start_instance(&self, port: u16) -> BffProcess {
-        let env = self.env();
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        BffProcess::start(port, &self.op.issuer, &env)
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_instances_behind_haproxy_on_one_redis() {
     if !provider_installed() {
         return;
     }
-    let redis_dir = TempDir::new("redis");
-    let redis = Redis::start_persistent(free_port(), &redis_dir.0);
-    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
-    let proxy = Haproxy::start(&ports);
-    let provider = Op::start(&proxy.origin);
-    let mut cluster = Cluster {
-        op: provider,
-        redis,
-        _redis_dir: redis_dir,
-        instances: Vec::new(),
-        ports: ports.clone(),
-        proxy,
-        api: String::new(),
-    };
-    cluster.api = format!("{}/api/auth", cluster.proxy.origin);
-    for &port in &ports {
-        let instance = cluster.start_instance(port);
-        cluster.instances.push(instance);
-    }
-    // Wait until HAProxy sees all three healthy: each answers one of three /healthz in a row.
+    let mut cluster = Cluster::prepare(3, "/api/auth", ClusterStore::PersistentRedis);
+    let provider = Op::start(&cluster.proxy.origin);
+    cluster
+        .start(&provider.issuer, &[("BFF_REFRESH_LEASE_MS", LEASE_MS)])
+        .await;
+    let ports = cluster.ports.clone();
     let api = cluster.api.clone();
-    let issuer = cluster.op.issuer.clone();
+    let issuer = provider.issuer.clone();
     let jar = Arc::new(Jar::default());
     let tab = || {
         Client::builder()
@@ -183,16 +139,6 @@ async fn three_instances_behind_haproxy_on_one_redis() {
             .unwrap()
     };
     let tabs: Vec<Client> = (0..TABS).map(|_| tab()).collect();
-    for _ in 0..100 {
-        if reqwest::get(format!("{api}/healthz"))
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
 
     // Sign in through the proxy; /me is answered by each instance directly.
     let callback = authorize_at(&tabs[0], &api, &issuer, "dana", "/").await;
@@ -338,8 +284,7 @@ async fn three_instances_behind_haproxy_on_one_redis() {
     assert_eq!(fetch(&tabs[0], &api).await.ok, 1);
 
     // ---- Redis stopped, then back ------------------------------------------------------------
-    let redis_port = cluster.redis.port;
-    cluster.redis.stop();
+    cluster.redis.as_mut().unwrap().stop();
     let r = tabs[0]
         .get(format!("{api}/me"))
         .header("x-requested-with", "oidc-session")
@@ -349,7 +294,7 @@ async fn three_instances_behind_haproxy_on_one_redis() {
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "STORE_UNAVAILABLE");
-    cluster.redis = Redis::start_persistent(redis_port, &cluster._redis_dir.0);
+    cluster.restart_redis();
     let mut back = None;
     for _ in 0..100 {
         let o = fetch(&tabs[0], &api).await;

@@ -1,7 +1,7 @@
 // The wire contract against the real OpenID Provider (`op/server.mjs`), over plain HTTP.
 // Each test starts its own provider (a node child process) and backend (in-process), on the
-// memory store; `contract_redis.rs` runs the same file on the Redis store (plain comments, not
-// `//!`: it is `include!`d there).
+// memory store; `contract_cluster.rs` runs the same file against three instances of the binary
+// on one Redis behind HAProxy (plain comments, not `//!`: it is `include!`d there).
 
 mod support;
 
@@ -227,10 +227,7 @@ async fn refresh_failures_map_to_the_contract() {
 
     // Transient (injected): 503 with a code, the session stays.
     h.json(Method::POST, "/__test/expire").await;
-    let (status, _) = h
-        .json(Method::POST, "/__test/fail-refresh?kind=transient")
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    h.fail_refresh("transient").await;
     let r = h.call(Method::POST, "/refresh").await;
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(set_cookies(&r).is_empty(), "the cookie stays");
@@ -238,15 +235,18 @@ async fn refresh_failures_map_to_the_contract() {
     assert_eq!(body["success"], false);
     assert_eq!(body["error"]["code"], "UPSTREAM_UNAVAILABLE");
     assert!(h.session_id().is_some());
-    // The next one goes through.
+    // The next one goes through. (A fault is armed per process: on one instance the refresh above
+    // spent it; in a cluster the instances it did not reach are disarmed here.)
+    h.fail_refresh("off").await;
     let (status, body) = h.json(Method::POST, "/refresh").await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
     // Terminal (injected): INVALID_GRANT, the session and its cookie are gone.
     h.json(Method::POST, "/__test/expire").await;
-    h.json(Method::POST, "/__test/fail-refresh?kind=terminal")
-        .await;
+    h.fail_refresh("terminal").await;
     let r = h.call(Method::POST, "/refresh").await;
+    // Disarmed where not spent, so that the real invalid_grant below is the provider's.
+    h.fail_refresh("off").await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert!(set_cookies(&r)
         .iter()
@@ -490,8 +490,7 @@ async fn me_can_refresh_by_itself_when_configured() {
     assert_eq!(h.stats().await["upstreamRefreshes"], 1);
     // A terminal failure there ends the session like POST /refresh does.
     h.json(Method::POST, "/__test/expire").await;
-    h.json(Method::POST, "/__test/fail-refresh?kind=terminal")
-        .await;
+    h.fail_refresh("terminal").await;
     let (status, body) = h.json(Method::GET, "/me").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"]["code"], "INVALID_GRANT");

@@ -406,7 +406,7 @@ async fn logins_from_one_address_stay_capped_in_redis() {
     else {
         return;
     };
-    let routes = router(h.app.clone());
+    let routes = router(h.app());
     let peer: std::net::SocketAddr = "203.0.113.9:40000".parse().unwrap();
     const N: usize = 10_000;
     let (mut stored, mut refused) = (0, 0);

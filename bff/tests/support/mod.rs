@@ -1,14 +1,14 @@
 //! Test harness: the real OpenID Provider (`node op/server.mjs`, a child process killed on drop)
-//! and the backend-for-frontend in-process, plus a cookie-jar HTTP client that signs in through
-//! the provider's devInteractions forms.
+//! and the backend-for-frontend, in-process or as a [`Cluster`] of the binary behind HAProxy, plus
+//! a cookie-jar HTTP client that signs in through the provider's devInteractions forms.
 
 #![allow(dead_code)]
 
-use oidc_session_bff::{router, App, Config, MemoryStore, SessionStore};
+use oidc_session_bff::{router, App, Config, MemoryStore, RedisStore, SessionStore};
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{header, Client, Method, Response, StatusCode};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
@@ -35,7 +35,6 @@ pub fn provider_installed() -> bool {
     // Straight to the process's stderr (not the test harness's capture), once, so it is seen.
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        use std::io::Write;
         let _ = writeln!(
             std::io::stderr(),
             "oidc-session-bff: SKIPPING the contract tests: {} is missing; \
@@ -134,26 +133,38 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// An OP, a BFF (in this process) and a browser-like client.
+/// An OP, a BFF and a browser-like client. The BFF runs in this process, except in
+/// `tests/contract_cluster.rs` (chosen by the test target's name), where it is a [`Cluster`]:
+/// three instances of the binary on one Redis behind HAProxy, the browser on the proxy's origin.
 pub struct Harness {
     pub op: Op,
+    /// The origin the browser talks to: the in-process backend's, or the proxy's.
     pub origin: String,
     pub base: String,
+    /// The backend's configuration (each instance's, in a cluster).
+    pub config: Config,
     /// The memory store (empty when `shared` is another store).
     pub store: Arc<MemoryStore>,
-    /// The store the backend uses.
+    /// The store the backend uses (in a cluster, a connection of this process to its Redis).
     pub shared: Arc<dyn SessionStore>,
-    pub app: Arc<App>,
     pub jar: Arc<Jar>,
     pub browser: Client,
-    server: tokio::task::JoinHandle<()>,
-    /// The Redis server of a Redis-store harness.
-    pub redis: Option<Redis>,
+    backend: Backend,
+}
+
+enum Backend {
+    InProcess {
+        app: Arc<App>,
+        server: tokio::task::JoinHandle<()>,
+    },
+    Cluster(Box<Cluster>),
 }
 
 impl Drop for Harness {
     fn drop(&mut self) {
-        self.server.abort();
+        if let Backend::InProcess { server, .. } = &self.backend {
+            server.abort();
+        }
     }
 }
 
@@ -167,24 +178,13 @@ impl Harness {
         base_path: &str,
         configure: impl FnOnce(&mut Config),
     ) -> Option<Harness> {
-        // `tests/contract_redis.rs` runs the contract on the Redis store.
-        if env!("CARGO_CRATE_NAME") == "contract_redis" {
-            let redis = Redis::start();
-            let store = oidc_session_bff::RedisStore::new(
-                &redis.url,
-                "bff:",
-                Duration::from_secs(2),
-                Duration::from_secs(1),
-            )
-            .unwrap();
-            let mut h = Self::start_with_store(base_path, configure, Some(Arc::new(store))).await?;
-            h.redis = Some(redis);
-            return Some(h);
+        if env!("CARGO_CRATE_NAME") == "contract_cluster" {
+            return Self::start_cluster(base_path, configure).await;
         }
         Self::start_with_store(base_path, configure, None).await
     }
 
-    /// [`Harness::start_with`] on `store` (the memory store when `None`).
+    /// [`Harness::start_with`] on `store` (the memory store when `None`), in this process.
     pub async fn start_with_store(
         base_path: &str,
         configure: impl FnOnce(&mut Config),
@@ -210,26 +210,87 @@ impl Harness {
         config.normalize().unwrap();
         let memory = Arc::new(MemoryStore::new());
         let shared: Arc<dyn SessionStore> = store.unwrap_or_else(|| memory.clone());
-        let store = memory;
-        let app = App::new(config, shared.clone()).unwrap();
+        let app = App::new(config.clone(), shared.clone()).unwrap();
         let server = serve(listener, app.clone());
         let (jar, browser) = new_browser();
         Some(Harness {
             op,
             origin,
             base: base_path.into(),
-            store,
+            config,
+            store: memory,
             shared,
-            app,
             jar,
             browser,
-            server,
-            redis: None,
+            backend: Backend::InProcess { app, server },
         })
+    }
+
+    /// Three instances of the binary on one Redis behind HAProxy, configured by `BFF_*` variables
+    /// that give each of them the configuration `configure` asked for (checked: a setting the
+    /// variables do not carry fails here, instead of testing another configuration).
+    async fn start_cluster(
+        base_path: &str,
+        configure: impl FnOnce(&mut Config),
+    ) -> Option<Harness> {
+        if !provider_installed() {
+            return None;
+        }
+        let mut cluster = Cluster::prepare(3, base_path, ClusterStore::Redis);
+        let op = Op::start(&cluster.proxy.origin);
+        let base = cluster.config(&op.issuer, &[]);
+        let mut config = base.clone();
+        configure(&mut config);
+        config.normalize().unwrap();
+        let extra = settings_as_env(&base, &config);
+        let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let given = cluster.config(&op.issuer, &extra);
+        assert_eq!(
+            format!("{given:?}"),
+            format!("{config:?}"),
+            "the test changed a setting that `settings_as_env` does not pass to the binary"
+        );
+        cluster.start(&op.issuer, &extra).await;
+        let shared = RedisStore::new(
+            &config.store,
+            &config.store_prefix,
+            config.refresh_lease,
+            config.store_timeout,
+        )
+        .unwrap();
+        let (jar, browser) = new_browser();
+        Some(Harness {
+            op,
+            origin: cluster.proxy.origin.clone(),
+            base: base_path.into(),
+            config,
+            store: Arc::new(MemoryStore::new()),
+            shared: Arc::new(shared),
+            jar,
+            browser,
+            backend: Backend::Cluster(Box::new(cluster)),
+        })
+    }
+
+    /// The backend in this process (not for a cluster harness: the binary runs there).
+    pub fn app(&self) -> Arc<App> {
+        match &self.backend {
+            Backend::InProcess { app, .. } => app.clone(),
+            Backend::Cluster(_) => panic!("a cluster harness has no backend in this process"),
+        }
     }
 
     pub fn api(&self, path: &str) -> String {
         format!("{}{}{}", self.origin, self.base, path)
+    }
+
+    /// Each backend instance's API, not through the proxy: its counters and injected faults are
+    /// its process's own.
+    pub fn instance_apis(&self) -> Vec<String> {
+        match &self.backend {
+            Backend::InProcess { .. } => vec![self.api("")],
+            Backend::Cluster(c) => (0..c.ports.len()).map(|i| c.instance_api(i)).collect(),
+        }
     }
 
     /// A request from the page: credentials included, the CSRF header set.
@@ -263,7 +324,7 @@ impl Harness {
     }
 
     pub fn session_id(&self) -> Option<String> {
-        cookie_value(&self.jar, &self.origin, self.app.config().session_cookie())
+        cookie_value(&self.jar, &self.origin, self.config.session_cookie())
     }
 
     /// The server-side session of this browser.
@@ -286,15 +347,42 @@ impl Harness {
     ) -> (String, Arc<App>, tokio::task::JoinHandle<()>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let app = App::new(self.app.config().clone(), store).unwrap();
+        let app = App::new(self.config.clone(), store).unwrap();
         let server = serve(listener, app.clone());
         (format!("http://127.0.0.1:{port}{}", self.base), app, server)
     }
 
+    /// The backend's counters (`__test/stats`), summed over the instances of a cluster.
     pub async fn stats(&self) -> Value {
-        let (status, body) = self.json(Method::GET, "/__test/stats").await;
-        assert_eq!(status, StatusCode::OK);
-        body["data"].clone()
+        let mut total = serde_json::Map::new();
+        for api in self.instance_apis() {
+            let r = call_with(&self.browser, Method::GET, &format!("{api}/__test/stats")).await;
+            assert_eq!(r.status(), StatusCode::OK);
+            let body: Value = r.json().await.unwrap();
+            for (k, v) in body["data"].as_object().unwrap() {
+                match (total.get_mut(k), v.as_u64()) {
+                    (Some(Value::Number(sum)), Some(n)) => {
+                        *sum = (sum.as_u64().unwrap() + n).into();
+                    }
+                    (None, _) => {
+                        total.insert(k.clone(), v.clone());
+                    }
+                    // Not a counter (the armed fault, …): the first instance's.
+                    (Some(_), _) => {}
+                }
+            }
+        }
+        Value::Object(total)
+    }
+
+    /// Arms `__test/fail-refresh?kind={kind}` (`off` disarms). Faults are injected per process, so
+    /// in a cluster every instance is armed: whichever the proxy hands the refresh fails.
+    pub async fn fail_refresh(&self, kind: &str) {
+        for api in self.instance_apis() {
+            let url = format!("{api}/__test/fail-refresh?kind={kind}");
+            let r = call_with(&self.browser, Method::POST, &url).await;
+            assert_eq!(r.status(), StatusCode::OK, "{url}");
+        }
     }
 
     pub async fn op_counters(&self) -> Value {
@@ -303,7 +391,7 @@ impl Harness {
 
     /// Spends a refresh token at the provider directly (as client `bff`).
     pub async fn op_refresh(&self, refresh_token: &str) -> (StatusCode, Value) {
-        let c = self.app.config();
+        let c = &self.config;
         let r = Client::new()
             .post(format!("{}/token", self.op.issuer))
             .basic_auth(&c.client_id, Some(&c.client_secret))
@@ -317,6 +405,25 @@ impl Harness {
         let status = r.status();
         (status, r.json().await.unwrap_or(Value::Null))
     }
+}
+
+/// The `BFF_*` variables that turn `base` (what a cluster's instances are given anyway) into
+/// `wanted` for the settings the contract tests change; [`Harness::start_cluster`] checks that
+/// nothing else differs.
+fn settings_as_env(base: &Config, wanted: &Config) -> Vec<(&'static str, String)> {
+    let mut env = Vec::new();
+    if wanted.me_refreshes != base.me_refreshes {
+        let v = if wanted.me_refreshes {
+            "refresh"
+        } else {
+            "401"
+        };
+        env.push(("BFF_ME_EXPIRED", v.to_owned()));
+    }
+    if wanted.cors_origins != base.cors_origins {
+        env.push(("BFF_CORS_ORIGINS", wanted.cors_origins.join(",")));
+    }
+    env
 }
 
 /// Serves `app` on `listener` (with the peer address, as the binary does) until aborted.
@@ -402,7 +509,6 @@ impl Redis {
     }
 
     fn ping(&self) -> bool {
-        use std::io::Write;
         let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
             return false;
         };
@@ -487,23 +593,40 @@ pub struct BffProcess {
     pub child: Child,
     pub stderr: Arc<Mutex<String>>,
     pub port: u16,
-    /// `http://127.0.0.1:{port}/api/auth`
+    /// `http://127.0.0.1:{port}{BFF_BASE_PATH or /api/auth}`
     pub api: String,
 }
 
 impl BffProcess {
+    /// The variables every started binary gets, before `env`: its port, the provider, the test
+    /// endpoints. None is inherited from this process (`BFF_*` variables of the caller's shell
+    /// are removed), so the configuration is exactly what these and `env` say.
+    pub fn variables(port: u16, issuer: &str) -> [(&'static str, String); 3] {
+        [
+            ("BFF_PORT", port.to_string()),
+            ("BFF_ISSUER", issuer.to_owned()),
+            ("BFF_TEST_ENDPOINTS", "1".to_owned()),
+        ]
+    }
+
     pub fn start(port: u16, issuer: &str, env: &[(&str, &str)]) -> BffProcess {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_oidc-session-bff"));
-        cmd.env("BFF_PORT", port.to_string())
-            .env("BFF_ISSUER", issuer)
-            .env("BFF_TEST_ENDPOINTS", "1")
-            .env_remove("BFF_CLIENT_SECRET")
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("BFF_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.envs(Self::variables(port, issuer))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
         }
+        let base_path = env
+            .iter()
+            .find(|(k, _)| *k == "BFF_BASE_PATH")
+            .map_or("/api/auth", |(_, v)| *v);
         let mut child = cmd.spawn().expect("the oidc-session-bff binary");
         let stderr = Arc::new(Mutex::new(String::new()));
         {
@@ -538,7 +661,7 @@ impl BffProcess {
             child,
             stderr,
             port,
-            api: format!("http://127.0.0.1:{port}/api/auth"),
+            api: format!("http://127.0.0.1:{port}{base_path}"),
         }
     }
 
@@ -569,17 +692,17 @@ fn signal(pid: u32, sig: &str) {
 }
 
 /// HAProxy on a free loopback port, round robin over `backends` (ports), health-checked on
-/// `{base}/healthz`, retrying refused connections on another backend, adding `X-Forwarded-For`.
-/// A missing binary fails loudly: `cargo xtask setup` installs it.
+/// `{base_path}/healthz`, retrying refused connections on another backend, adding
+/// `X-Forwarded-For`. A missing binary fails loudly: `cargo xtask setup` installs it.
 pub struct Haproxy {
     child: Child,
     pub port: u16,
     pub origin: String,
-    _dir: TempDir,
+    dir: TempDir,
 }
 
 impl Haproxy {
-    pub fn start(backends: &[u16]) -> Haproxy {
+    pub fn start(backends: &[u16], base_path: &str) -> Haproxy {
         let port = free_port();
         let dir = TempDir::new("haproxy");
         let servers: String = backends
@@ -587,12 +710,14 @@ impl Haproxy {
             .enumerate()
             .map(|(i, p)| format!("  server b{i} 127.0.0.1:{p} check inter 100 fall 2 rise 1\n"))
             .collect();
+        let socket = dir.0.join("stats.sock");
         let config = format!(
-            "global\n  maxconn 2000\n\
+            "global\n  maxconn 2000\n  stats socket {}\n\
              defaults\n  mode http\n  timeout connect 1s\n  timeout client 30s\n  timeout server 30s\n  timeout check 2s\n\
              \x20 retries 3\n  option redispatch 1\n  retry-on conn-failure empty-response\n\
              frontend fe\n  bind 127.0.0.1:{port}\n  option forwardfor\n  default_backend bffs\n\
-             backend bffs\n  balance roundrobin\n  option httpchk GET /api/auth/healthz\n{servers}"
+             backend bffs\n  balance roundrobin\n  option httpchk GET {base_path}/healthz\n{servers}",
+            socket.display()
         );
         let path = dir.0.join("haproxy.cfg");
         std::fs::write(&path, config).unwrap();
@@ -620,7 +745,7 @@ impl Haproxy {
                     child,
                     port,
                     origin: format!("http://127.0.0.1:{port}"),
-                    _dir: dir,
+                    dir,
                 };
             }
             std::thread::sleep(Duration::from_millis(25));
@@ -629,12 +754,175 @@ impl Haproxy {
         let _ = child.wait();
         panic!("haproxy did not listen on {port}");
     }
+
+    /// Each backend's state as its health checks left it (`UP`, `DOWN`, `UP 1/2`, …), from the
+    /// stats socket's `show stat`.
+    pub fn backend_states(&self) -> Vec<String> {
+        let mut socket = std::os::unix::net::UnixStream::connect(self.dir.0.join("stats.sock"))
+            .expect("haproxy's stats socket");
+        socket.write_all(b"show stat\n").unwrap();
+        let mut csv = String::new();
+        socket.read_to_string(&mut csv).unwrap();
+        let mut lines = csv.lines();
+        let header: Vec<&str> = lines
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches("# ")
+            .split(',')
+            .collect();
+        let column = |name: &str| header.iter().position(|c| *c == name).unwrap();
+        let (px, sv, status) = (column("pxname"), column("svname"), column("status"));
+        lines
+            .map(|l| l.split(',').collect::<Vec<_>>())
+            .filter(|f| f.len() > status && f[px] == "bffs" && f[sv].starts_with('b'))
+            .map(|f| f[status].to_owned())
+            .collect()
+    }
+
+    /// Waits until the health checks see every backend up (10 s at most).
+    pub async fn wait_until_all_up(&self) {
+        let mut states = Vec::new();
+        for _ in 0..200 {
+            states = self.backend_states();
+            if states.iter().all(|s| s == "UP") {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("haproxy does not see every backend up: {states:?}");
+    }
 }
 
 impl Drop for Haproxy {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Where a [`Cluster`]'s instances keep their sessions.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ClusterStore {
+    /// Each instance its own memory store (a cluster of one).
+    Memory,
+    /// One `redis-server` without persistence.
+    Redis,
+    /// One `redis-server` with an append-only file: what it held survives
+    /// [`Cluster::restart_redis`].
+    PersistentRedis,
+}
+
+/// Instances of the binary behind HAProxy (round robin, health checks, `X-Forwarded-For`) on one
+/// store: the deployment of `cluster.rs`, `contract_cluster.rs` and the bench. The provider must
+/// know the proxy's origin and the instances the provider's issuer, hence two steps:
+/// [`Cluster::prepare`] (store and proxy), the caller's `Op::start(&cluster.proxy.origin)`, then
+/// [`Cluster::start`].
+pub struct Cluster {
+    pub redis: Option<Redis>,
+    redis_dir: Option<TempDir>,
+    pub proxy: Haproxy,
+    pub ports: Vec<u16>,
+    pub instances: Vec<BffProcess>,
+    pub base_path: String,
+    /// The API as the browser sees it: `{proxy origin}{base path}`.
+    pub api: String,
+    issuer: String,
+    /// What every instance is given besides [`BffProcess::variables`].
+    env: Vec<(String, String)>,
+}
+
+impl Cluster {
+    /// The store and the proxy over `size` free ports; no instance runs yet.
+    pub fn prepare(size: usize, base_path: &str, store: ClusterStore) -> Cluster {
+        let (redis, redis_dir) = match store {
+            ClusterStore::Memory => (None, None),
+            ClusterStore::Redis => (Some(Redis::start()), None),
+            ClusterStore::PersistentRedis => {
+                let dir = TempDir::new("redis");
+                (
+                    Some(Redis::start_persistent(free_port(), &dir.0)),
+                    Some(dir),
+                )
+            }
+        };
+        let ports: Vec<u16> = (0..size).map(|_| free_port()).collect();
+        let proxy = Haproxy::start(&ports, base_path);
+        let store = redis
+            .as_ref()
+            .map_or("memory".to_owned(), |r| r.url.clone());
+        let env = [
+            ("BFF_STORE", store),
+            ("BFF_PUBLIC_ORIGIN", proxy.origin.clone()),
+            ("BFF_BASE_PATH", base_path.to_owned()),
+            ("BFF_CLIENT_IP_HEADER", "x-forwarded-for".to_owned()),
+            ("BFF_LOG", "warn".to_owned()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v))
+        .to_vec();
+        Cluster {
+            redis,
+            redis_dir,
+            api: format!("{}{base_path}", proxy.origin),
+            proxy,
+            ports,
+            instances: Vec::new(),
+            base_path: base_path.to_owned(),
+            issuer: String::new(),
+            env,
+        }
+    }
+
+    /// The configuration an instance reads from its variables, with `extra` added: what
+    /// [`Cluster::start`] with `extra` gives each of them (all but the port, instance 0's).
+    pub fn config(&self, issuer: &str, extra: &[(&str, &str)]) -> Config {
+        let mut vars: Vec<(String, String)> = BffProcess::variables(self.ports[0], issuer)
+            .map(|(k, v)| (k.to_owned(), v))
+            .to_vec();
+        vars.extend(self.env.iter().cloned());
+        vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        // The last value of a variable wins, as in the `Command` that starts the binary.
+        Config::from_lookup(|name| {
+            vars.iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        })
+        .unwrap()
+    }
+
+    /// Starts every instance with the shared variables and `extra` (after them: `extra` wins),
+    /// then waits until the proxy's health checks see all of them up.
+    pub async fn start(&mut self, issuer: &str, extra: &[(&str, &str)]) {
+        self.issuer = issuer.to_owned();
+        self.env
+            .extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        self.instances = self.ports.iter().map(|&p| self.start_instance(p)).collect();
+        self.proxy.wait_until_all_up().await;
+    }
+
+    /// One instance on `port` (a restart: the port of one that stopped).
+    pub fn start_instance(&self, port: u16) -> BffProcess {
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        BffProcess::start(port, &self.issuer, &env)
+    }
+
+    /// Instance `i`'s API, directly (not through the proxy).
+    pub fn instance_api(&self, i: usize) -> String {
+        format!("http://127.0.0.1:{}{}", self.ports[i], self.base_path)
+    }
+
+    /// Starts Redis again on its port (after `redis.stop()`), on its append-only file if it has
+    /// one.
+    pub fn restart_redis(&mut self) {
+        let port = self.redis.as_ref().expect("a cluster on Redis").port;
+        self.redis = Some(match &self.redis_dir {
+            Some(dir) => Redis::start_persistent(port, &dir.0),
+            None => Redis::start_on(port),
+        });
     }
 }
 
