@@ -11,7 +11,7 @@ use axum::http::{header, Method, Request, StatusCode};
 use oidc_session_bff::{router, App, Config, MemoryCounts, MemoryStore, SessionStore};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use support::Harness;
+use support::{random_cookie, resident_kib, Harness, RESIDENT_LIMIT_KIB};
 use tower::ServiceExt;
 
 const CSRF: (&str, &str) = ("x-requested-with", "oidc-session");
@@ -27,35 +27,12 @@ fn offline_app(store: Arc<MemoryStore>) -> Arc<App> {
     App::new(config, store as Arc<dyn SessionStore>).unwrap()
 }
 
-/// 43 base64url characters, like a session id, from a counter and a seed (no RNG needed).
-fn random_cookie(i: u64, seed: u64) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ seed;
-    (0..43)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            ALPHABET[(x % 64) as usize] as char
-        })
-        .collect()
-}
-
-/// The resident-memory limit the hostile-traffic tests state (the process measures ~17 MiB).
-const RESIDENT_LIMIT_KIB: u64 = 64 * 1024;
-
-fn resident_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refresh_and_signout_with_random_cookies_create_nothing() {
     let store = Arc::new(MemoryStore::new());
     let app = offline_app(store.clone());
     let routes = router(app);
-    let before = resident_kib();
+    let before = resident_kib("self");
     const N: u64 = 100_000;
     for i in 0..N {
         let request = Request::builder()
@@ -93,14 +70,14 @@ async fn refresh_and_signout_with_random_cookies_create_nothing() {
         "bounds: {N} /refresh + {M} /signout with random cookies -> {after_refresh:?} then {after:?}; \
          resident {} -> {} KiB",
         before.unwrap_or(0),
-        resident_kib().unwrap_or(0)
+        resident_kib("self").unwrap_or(0)
     );
     assert_eq!(
         after_refresh,
         MemoryCounts::default(),
         "no lock entry, no session"
     );
-    if let Some(kib) = resident_kib() {
+    if let Some(kib) = resident_kib("self") {
         assert!(
             kib < RESIDENT_LIMIT_KIB,
             "resident {kib} KiB after {N} /refresh"
@@ -136,7 +113,7 @@ async fn logins_from_one_address_stop_at_the_cap_with_429() {
     };
     let routes = router(h.app());
     let peer: SocketAddr = "203.0.113.7:40000".parse().unwrap();
-    let before = resident_kib();
+    let before = resident_kib("self");
     const N: usize = 100_000;
     let (mut stored, mut refused) = (0, 0);
     for _ in 0..N {
@@ -182,12 +159,12 @@ async fn logins_from_one_address_stop_at_the_cap_with_429() {
         "bounds: {N} /login from one address -> {stored} stored, {refused} answered 429; {one_address:?}; \
          then 5,000 addresses -> {many:?}; resident {} -> {} KiB",
         before.unwrap_or(0),
-        resident_kib().unwrap_or(0)
+        resident_kib("self").unwrap_or(0)
     );
     assert_eq!(stored, 20);
     assert_eq!(refused, N - 20);
     // The stated limit: the whole test process (harness, runtime, store) stays under 64 MiB.
-    if let Some(kib) = resident_kib() {
+    if let Some(kib) = resident_kib("self") {
         assert!(
             kib < RESIDENT_LIMIT_KIB,
             "resident {kib} KiB after {N} /login"

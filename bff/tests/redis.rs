@@ -1,6 +1,6 @@
 //! The Redis store against a real `redis-server` (started by each test on a free loopback port,
 //! no persistence): versioned writes, the lease lock, the data model's TTLs, Redis going away,
-//! and two backend instances on one Redis refreshing a session once.
+//! two backend instances on one Redis refreshing a session once, and hostile traffic.
 
 mod support;
 
@@ -11,9 +11,10 @@ use oidc_session_bff::{
     SessionStore,
 };
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
-use support::{call_with, Harness, Redis};
+use std::time::{Duration, Instant};
+use support::{call_with, flood, random_cookie, resident_kib, Harness, Redis, RESIDENT_LIMIT_KIB};
 use tower::ServiceExt;
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -283,24 +284,6 @@ async fn redis_stopped_answers_store_unavailable_and_recovers() {
     assert_eq!(body["error"]["code"], "SESSION_REVOKED");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hostile_traffic_leaves_no_key_without_a_ttl() {
-    let redis = Redis::start();
-    let s = store(&redis, 1000);
-    let routes = router(offline_app(s.clone()));
-    const N: u64 = 10_000;
-    for i in 0..N {
-        let cookie = format!("{:0>43}", i);
-        let (status, _) = call(&routes, Method::POST, "/api/auth/refresh", &cookie).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED);
-    }
-    let (keys, without_ttl) = s.key_census().await.unwrap();
-    println!(
-        "redis: {N} /refresh with random cookies -> {keys} keys ({without_ttl} without a TTL)"
-    );
-    assert_eq!((keys, without_ttl), (0, 0));
-}
-
 /// Two backend instances on one Redis, behind one origin: a session made on A is served by B;
 /// 20 concurrent refreshes spread over both, while the provider holds its answer for longer
 /// than the lock's lease (2 s against 800 ms: the lease must be renewed), make exactly one
@@ -391,15 +374,21 @@ async fn two_instances_on_one_redis_refresh_once() {
     assert_eq!(without_ttl, 0);
 }
 
-/// 10,000 `GET /login` from one address on the Redis store: the per-client cap holds there too,
-/// and every key it made has a TTL.
+/// Hostile traffic on the Redis store, 100,000 requests of each kind through the router, 64 at a
+/// time (the store's one multiplexed connection pipelines them): `/refresh` with random
+/// well-formed cookies leaves no key; `/login` from one address stops at the per-client cap (20
+/// pending sign-ins, the rest `429` with `Retry-After`) and leaves 22 keys, all with a TTL; this
+/// process (the backend, its store connection, the harness) stays under the stated resident limit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn logins_from_one_address_stay_capped_in_redis() {
+async fn hostile_traffic_leaves_redis_bounded() {
+    const N: u64 = 100_000;
+    const WORKERS: u64 = 64;
+    const PER_CLIENT: usize = 20;
     let redis = Redis::start();
     let s = store(&redis, 1000);
     let Some(h) = Harness::start_with_store(
         "/api/auth",
-        |c| c.login_limits.per_client = 20,
+        |c| c.login_limits.per_client = PER_CLIENT,
         Some(s.clone() as Arc<dyn SessionStore>),
     )
     .await
@@ -407,32 +396,77 @@ async fn logins_from_one_address_stay_capped_in_redis() {
         return;
     };
     let routes = router(h.app());
-    let peer: std::net::SocketAddr = "203.0.113.9:40000".parse().unwrap();
-    const N: usize = 10_000;
-    let (mut stored, mut refused) = (0, 0);
-    for _ in 0..N {
-        let mut request = Request::builder()
-            .uri("/api/auth/login?returnTo=/")
-            .body(Body::empty())
-            .unwrap();
-        request
-            .extensions_mut()
-            .insert(axum::extract::connect_info::ConnectInfo(peer));
-        let response = routes.clone().oneshot(request).await.unwrap();
-        match response.status() {
-            StatusCode::SEE_OTHER => stored += 1,
-            StatusCode::TOO_MANY_REQUESTS => {
-                assert!(response.headers().contains_key(header::RETRY_AFTER));
-                refused += 1
-            }
-            other => panic!("unexpected {other}"),
+    let resident_before = resident_kib("self");
+
+    let started = Instant::now();
+    let r = routes.clone();
+    let refreshes = flood(N, WORKERS, move |i| {
+        let r = r.clone();
+        async move {
+            let cookie = random_cookie(i, 3);
+            call(&r, Method::POST, "/api/auth/refresh", &cookie).await.0
         }
-    }
-    let (keys, without_ttl) = s.key_census().await.unwrap();
+    })
+    .await;
+    let refresh_time = started.elapsed();
+    let (refresh_keys, refresh_without_ttl) = s.key_census().await.unwrap();
+    let refresh_dbsize = redis.dbsize();
     println!(
-        "redis: {N} /login from one address -> {stored} stored, {refused} answered 429; {keys} keys, {without_ttl} without a TTL"
+        "redis: {N} /refresh with random cookies in {:.1} s -> {refreshes:?}; {refresh_keys} keys \
+         ({refresh_without_ttl} without a TTL), DBSIZE {refresh_dbsize}",
+        refresh_time.as_secs_f64()
     );
-    assert_eq!((stored, refused), (20, N - 20));
-    // 20 pending logins, the client's sorted set and the global one.
-    assert_eq!((keys, without_ttl), (22, 0));
+    assert_eq!(refreshes, BTreeMap::from([(401, N)]));
+    assert_eq!(
+        (refresh_keys, refresh_without_ttl, refresh_dbsize),
+        (0, 0, 0)
+    );
+
+    let started = Instant::now();
+    let peer: std::net::SocketAddr = "203.0.113.9:40000".parse().unwrap();
+    let logins = flood(N, WORKERS, move |_| {
+        let r = routes.clone();
+        async move {
+            let mut request = Request::builder()
+                .uri("/api/auth/login?returnTo=/")
+                .body(Body::empty())
+                .unwrap();
+            request
+                .extensions_mut()
+                .insert(axum::extract::connect_info::ConnectInfo(peer));
+            let response = r.oneshot(request).await.unwrap();
+            if response.status() == StatusCode::TOO_MANY_REQUESTS {
+                assert!(response.headers().contains_key(header::RETRY_AFTER));
+            }
+            response.status()
+        }
+    })
+    .await;
+    let login_time = started.elapsed();
+    let (keys, without_ttl) = s.key_census().await.unwrap();
+    let dbsize = redis.dbsize();
+    let resident_after = resident_kib("self");
+    println!(
+        "redis: {N} /login from one address in {:.1} s -> {logins:?}; {keys} keys ({without_ttl} \
+         without a TTL), DBSIZE {dbsize}; resident {} -> {} KiB (limit {RESIDENT_LIMIT_KIB})",
+        login_time.as_secs_f64(),
+        resident_before.unwrap_or(0),
+        resident_after.unwrap_or(0)
+    );
+    let per_client = PER_CLIENT as u64;
+    assert_eq!(
+        logins,
+        BTreeMap::from([(303, per_client), (429, N - per_client)])
+    );
+    // The per-client cap's pending logins (`l:`), the client's sorted set and the global one.
+    assert_eq!(
+        (keys, without_ttl, dbsize),
+        (PER_CLIENT + 2, 0, PER_CLIENT + 2)
+    );
+    if let Some(kib) = resident_after {
+        assert!(
+            kib < RESIDENT_LIMIT_KIB,
+            "resident {kib} KiB after {N} /refresh and {N} /login"
+        );
+    }
 }

@@ -8,6 +8,8 @@ use oidc_session_bff::{router, App, Config, MemoryStore, RedisStore, SessionStor
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{header, Client, Method, Response, StatusCode};
 use serde_json::Value;
+use std::collections::BTreeMap;
+use std::future::Future;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::net::TcpListener as StdListener;
@@ -509,15 +511,27 @@ impl Redis {
     }
 
     fn ping(&self) -> bool {
-        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
-            return false;
-        };
-        let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
-        if s.write_all(b"PING\r\n").is_err() {
-            return false;
-        }
-        let mut buf = [0u8; 7];
-        s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+        self.command("PING").is_some_and(|answer| answer == "+PONG")
+    }
+
+    /// `DBSIZE`: every key in the database, whatever its prefix.
+    pub fn dbsize(&self) -> usize {
+        let answer = self.command("DBSIZE").expect("redis-server answers DBSIZE");
+        answer
+            .strip_prefix(':')
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("DBSIZE answered {answer:?}"))
+    }
+
+    /// One inline command whose answer is one line (without its CRLF); `None` when the server
+    /// cannot be reached or does not answer within 500 ms.
+    fn command(&self, command: &str) -> Option<String> {
+        let s = std::net::TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_millis(500))).ok()?;
+        (&s).write_all(format!("{command}\r\n").as_bytes()).ok()?;
+        let mut line = String::new();
+        BufReader::new(&s).read_line(&mut line).ok()?;
+        line.strip_suffix("\r\n").map(str::to_owned)
     }
 
     /// Stops the server (SIGKILL) and waits for it.
@@ -1026,4 +1040,63 @@ pub fn urlencode(s: &str) -> String {
         }
     }
     out
+}
+
+/// 43 base64url characters, like a session id, from a counter and a seed (no RNG needed).
+pub fn random_cookie(i: u64, seed: u64) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ seed;
+    (0..43)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ALPHABET[(x % 64) as usize] as char
+        })
+        .collect()
+}
+
+/// The resident-memory limit the hostile-traffic tests state for their process (the harness, the
+/// runtime and the backend with its store measure ~17-20 MiB there).
+pub const RESIDENT_LIMIT_KIB: u64 = 64 * 1024;
+
+/// `VmRSS` of process `pid` (`"self"`: this one), in KiB.
+pub fn resident_kib(pid: &str) -> Option<u64> {
+    proc_status_kib(pid, "VmRSS:")
+}
+
+/// `field` (`VmRSS:`, `VmHWM:`, …) of `/proc/{pid}/status`, in KiB.
+pub fn proc_status_kib(pid: &str, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// `one(0)`, …, `one(n - 1)` on `workers` concurrent tasks (worker `w` takes `w`, `w + workers`,
+/// …); how many answered each status code.
+pub async fn flood<F, Fut>(n: u64, workers: u64, one: F) -> BTreeMap<u16, u64>
+where
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = StatusCode> + Send,
+{
+    let one = Arc::new(one);
+    let tasks: Vec<_> = (0..workers)
+        .map(|w| {
+            let one = one.clone();
+            tokio::spawn(async move {
+                let mut counts = BTreeMap::new();
+                for i in (w..n).step_by(workers as usize) {
+                    *counts.entry(one(i).await.as_u16()).or_insert(0) += 1;
+                }
+                counts
+            })
+        })
+        .collect();
+    let mut total = BTreeMap::new();
+    for t in tasks {
+        for (status, count) in t.await.unwrap() {
+            *total.entry(status).or_insert(0) += count;
+        }
+    }
+    total
 }
