@@ -85,6 +85,19 @@ pub fn refresh() -> Result {
 /// and three on Redis, side by side, and refresh_token grants per expiry under 4 tabs x 25
 /// fetches. Environment: `BENCH_BFF_SECONDS`, `BENCH_BFF_WORKERS`, `BENCH_BFF_SESSIONS`.
 pub fn bff() -> Result {
+    bff_bench_test("bench_bff")
+}
+
+/// `bench_login_flood` in `bff/tests/bench.rs` (release): 432,000 `GET /login` from one address
+/// in 15 s (the pace) against the binary on its defaults, its resident memory before,
+/// after and at its peak. Environment: `BENCH_BFF_LOGINS`, `BENCH_BFF_LOGIN_SECONDS` (0:
+/// unpaced), `BENCH_BFF_CONNECTIONS`.
+pub fn bff_login_flood() -> Result {
+    bff_bench_test("bench_login_flood")
+}
+
+/// One ignored test of `bff/tests/bench.rs`, in release.
+fn bff_bench_test(name: &str) -> Result {
     // The provider's node_modules, redis-server and haproxy.
     setup::node_modules()?;
     setup::services()?;
@@ -97,6 +110,8 @@ pub fn bff() -> Result {
         "bench",
         "--",
         "--ignored",
+        "--exact",
+        name,
         "--nocapture",
     ]))
 }

@@ -44,7 +44,11 @@ commands:
                       100; BENCH_PARTS=race or storm for one of the two)
   bench bff           the backend-for-frontend through HAProxy (release): /me and coalesced
                       /refresh throughput and p50/p99, 1 instance on memory, 1 and 3 on
-                      Redis, and refresh_token grants per expiry under 4 tabs x 25 fetches";
+                      Redis, and refresh_token grants per expiry under 4 tabs x 25 fetches
+  bench bff login-flood
+                      432,000 GET /login from one address in 15 s against the release
+                      binary (BENCH_BFF_LOGINS, BENCH_BFF_LOGIN_SECONDS): its resident
+                      memory before, after and at the peak";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -64,6 +68,7 @@ fn main() -> ExitCode {
         ["bench", "size"] => bench::size(),
         ["bench", "refresh"] => bench::refresh(),
         ["bench", "bff"] => bench::bff(),
+        ["bench", "bff", "login-flood"] => bench::bff_login_flood(),
         ["bench", "startup"] => startup::startup(),
         ["bench", "token"] => startup::token(),
         [] | ["help" | "-h" | "--help"] => {
