@@ -28,12 +28,16 @@ extern "C" {
     fn has_web_locks() -> bool;
     /// `navigator.locks.request(name, …)`, calling `start([, resolve, reject])` under the lock.
     #[wasm_bindgen(js_name = webLock)]
-    fn web_lock(name: &str, start: &JsValue) -> Promise;
+    fn web_lock(name: &str, ms: u32, start: &JsValue) -> Promise;
 }
 
 /// Runs `job` while this tab holds the lock `name`, settling as the job does, or failing when
 /// the lock is refused. Other tabs asking for `name` wait.
-pub(crate) async fn request(name: String, job: Job<Result<(), Error>>) -> Result<(), Error> {
+pub(crate) async fn request(
+    name: String,
+    wait_ms: u32,
+    job: Job<Result<(), Error>>,
+) -> Result<(), Error> {
     if has_web_locks() {
         // The job's error cannot cross the JS promise: it waits in `slot`.
         let slot = Rc::new(Cell::new(None));
@@ -44,11 +48,12 @@ pub(crate) async fn request(name: String, job: Job<Result<(), Error>>) -> Result
                 JsValue::NULL
             })
         });
-        let granted = settled(&web_lock(&name, &starter(job))).await;
+        let granted = settled(&web_lock(&name, wait_ms, &starter(job))).await;
         return match (granted, slot.take()) {
             (Ok(_), _) => Ok(()),
             (Err(_), Some(e)) => Err(e),
-            // No error recorded: the lock was refused and the job never ran.
+            // No error recorded: the job never ran. The lock was not granted in time, or refused.
+            (Err(v), None) if v.as_string().as_deref() == Some("TimeoutError") => Err(waited()),
             (Err(_), None) => Err(ErrorKind::Unsupported {
                 what: "the lock request was refused",
             }
@@ -57,7 +62,9 @@ pub(crate) async fn request(name: String, job: Job<Result<(), Error>>) -> Result
     }
     let key = cat(&[&name, ":lease"]);
     let owner = b64url(&random_bytes::<9>().unwrap_or_default());
-    acquire(&key, &owner).await;
+    if !acquire(&key, &owner, wait_ms).await {
+        return Err(waited());
+    }
     // Renewed while the job runs (a slow token request outlives one lease), stopped when it
     // ends or the lease was lost.
     let running = Rc::new(Cell::new(true));
@@ -106,20 +113,33 @@ async fn renew(key: String, owner: String, running: Rc<Cell<bool>>) {
     }
 }
 
-/// Waits until `owner` holds the lease `key`. Without a writable localStorage there is no
-/// other tab to exclude through it, and this returns at once.
-async fn acquire(key: &str, owner: &str) {
+/// Waits until `owner` holds the lease `key` (true), or `wait_ms` passed (false). Without a
+/// writable localStorage there is no other tab to exclude through it, and this returns at once.
+async fn acquire(key: &str, owner: &str, wait_ms: u32) -> bool {
+    let give_up = now_ms() + u64::from(wait_ms);
     loop {
         if may_take(Area::Local.get(key).as_deref(), owner, now_ms()) {
             if Area::Local.set(key, &lease(owner, now_ms())).is_err() {
-                return;
+                return true;
             }
             // Two tabs may have written at once: the last write wins; both read it back.
             sleep(SETTLE_MS).await;
             if holder(Area::Local.get(key).as_deref()) == Some(owner) {
-                return;
+                return true;
             }
+        }
+        if now_ms() >= give_up {
+            return false;
         }
         sleep(RETRY_MS).await;
     }
+}
+
+/// The error of a caller that waited too long for another tab's refresh (the caller's wait is
+/// `core::lease::LOCK_WAIT_MS`).
+fn waited() -> Error {
+    ErrorKind::Timeout {
+        what: "waiting for another tab's refresh",
+    }
+    .into()
 }

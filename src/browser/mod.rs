@@ -199,7 +199,7 @@ impl crate::client::platform::Platform for Browser {
         vault::set(key, value)
     }
     fn locked(&self, name: String, job: Job<Result<(), Error>>) -> Job<Result<(), Error>> {
-        Box::pin(lock::request(name, job))
+        Box::pin(lock::request(name, crate::core::lease::LOCK_WAIT_MS, job))
     }
     fn open_channel(
         &self,

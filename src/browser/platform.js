@@ -290,13 +290,17 @@ export const hasWebLocks = () => !!(globalThis.navigator && navigator.locks);
 
 /**
  * Runs a task under the Web Lock `name`: `start` is called with `[, resolve, reject]` and settles
- * them when the task has finished; so does the returned promise.
+ * them when the task has finished; so does the returned promise. A lock not granted within `ms`
+ * rejects with `"TimeoutError"`.
  * @param {string} name
+ * @param {number} ms
  * @param {(d: [unknown, (v: unknown) => void, (e: unknown) => void]) => void} start
  * @returns {Promise<unknown>}
  */
-export function webLock(name, start) {
-  return navigator.locks.request(name, () => new Promise((res, rej) => start([undefined, res, rej])));
+export function webLock(name, ms, start) {
+  return navigator.locks
+    .request(name, { signal: AbortSignal.timeout(ms) }, () => new Promise((res, rej) => start([undefined, res, rej])))
+    .catch((e) => Promise.reject(e && e.name));
 }
 
 // ---- silent.rs: the hidden iframe of silent SSO ---------------------------------------------

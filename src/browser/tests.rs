@@ -273,7 +273,8 @@ mod refresh {
     where
         F: Future<Output = Result<(), Error>> + 'static,
     {
-        crate::browser::lock::request(name.to_owned(), Box::pin(task)).await
+        let wait = crate::core::lease::LOCK_WAIT_MS;
+        crate::browser::lock::request(name.to_owned(), wait, Box::pin(task)).await
     }
     use crate::{Client, ConfigInput, StorageKind};
     use std::cell::Cell;
@@ -337,6 +338,41 @@ mod refresh {
             None,
             "released when the last task settled"
         );
+    }
+
+    /// A holder that never returns (a frozen tab) does not make the others wait for ever: with
+    /// Web Locks and with the lease, a request gives up after its wait with `timeout`.
+    #[wasm_bindgen_test]
+    async fn a_holder_that_never_returns_bounds_the_wait() {
+        for (hide, name) in [
+            (false, "oidc-session-test:frozen-wl"),
+            (true, "oidc-session-test:frozen-l"),
+        ] {
+            hide_web_locks(hide);
+            let held = crate::browser::lock::request(
+                name.to_owned(),
+                1_000,
+                Box::pin(std::future::pending()),
+            );
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = held.await;
+            });
+            crate::browser::timer::sleep(100).await;
+            let t0 = js_sys::Date::now();
+            let r = crate::browser::lock::request(name.to_owned(), 300, Box::pin(async { Ok(()) }))
+                .await;
+            let waited = js_sys::Date::now() - t0;
+            hide_web_locks(false);
+            assert_eq!(
+                r.map_err(|e| e.code().to_owned()),
+                Err("timeout".into()),
+                "{name}"
+            );
+            assert!(
+                waited >= 250.0 && waited < 3_000.0,
+                "{name}: waited {waited} ms"
+            );
+        }
     }
 
     #[wasm_bindgen_test]

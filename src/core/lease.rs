@@ -13,6 +13,12 @@ pub const SETTLE_MS: u32 = 25;
 /// How long to wait before looking again at a lease another tab holds.
 pub const RETRY_MS: u32 = 50;
 
+/// How long a tab waits for the cross-tab lock (Web Locks, or this lease) before its callers
+/// get a `timeout` (transient) instead of waiting for ever behind a holder that never returns
+/// (a frozen tab). A holder's refresh is bounded by its requests' own timeouts, so a caller
+/// that gives up here has not missed a refresh it could have joined: it never held the lock.
+pub const LOCK_WAIT_MS: u32 = 60_000;
+
 /// The owner of the stored lease `stored`, if it names one.
 pub fn holder(stored: Option<&str>) -> Option<&str> {
     let s = stored?;

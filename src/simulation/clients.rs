@@ -46,6 +46,7 @@ pub(crate) struct Counts {
     pub(crate) reloads: u64,
     pub(crate) sign_outs: u64,
     pub(crate) worker_stops: u64,
+    pub(crate) freezes: u64,
     pub(crate) jumps: u64,
     /// Rotation answers that never reached the client (invariant 1's known cause).
     pub(crate) answers_lost: u64,
@@ -69,6 +70,7 @@ impl Counts {
         self.reloads += o.reloads;
         self.sign_outs += o.sign_outs;
         self.worker_stops += o.worker_stops;
+        self.freezes += o.freezes;
         self.jumps += o.jumps;
         self.answers_lost += o.answers_lost;
         self.reuse_after_loss += o.reuse_after_loss;
@@ -295,9 +297,11 @@ impl Scenario {
         }
     }
 
+    /// The view of the tab's page, while its script runs (not for a frozen page).
     fn status(&self, tab: usize) -> Option<Status> {
         self.tabs[tab]
             .as_ref()
+            .filter(|p| self.world.page_alive(p.sim.page))
             .map(|p| p.engine.observers().view().status)
     }
 
@@ -347,6 +351,9 @@ impl Scenario {
 
     fn spawn_call(&mut self, tab: usize) {
         let Some(p) = &self.tabs[tab] else { return };
+        if !self.world.page_alive(p.sim.page) {
+            return;
+        }
         let (e, page) = (p.engine.clone(), p.sim.page);
         let done = Rc::new(Cell::new(false));
         let d = done.clone();
@@ -433,7 +440,9 @@ impl Scenario {
         // 3: view sequences.
         let mut user_tabs = Vec::new();
         for (tab, p) in self.tabs.iter().enumerate() {
-            let Some(p) = p else { continue };
+            let Some(p) = p.as_ref().filter(|p| self.world.page_alive(p.sim.page)) else {
+                continue;
+            };
             let s = p.statuses.borrow();
             if s.first() != Some(&Status::Loading) {
                 return Err(self.fail(&format!("invariant 3: tab {tab} did not start loading")));
@@ -577,10 +586,19 @@ impl Scenario {
                 self.jumped += ms;
                 self.world.jump(ms);
             }
-            70..=73 if self.vault => {
+            72..=73 if self.vault => {
                 self.log("the browser stops the vault's worker");
                 self.counts.worker_stops += 1;
                 self.world.stop_worker();
+            }
+            70..=71 if self.tabs.len() > 1 => {
+                // A tab whose script stops for good (frozen by the browser, or hung) while it
+                // may hold the lock: the others must not wait for it for ever.
+                if let Some(page) = self.tabs[tab].as_ref().map(|p| p.sim.page) {
+                    self.log(&format!("tab {tab}: page {page} freezes"));
+                    self.counts.freezes += 1;
+                    self.world.freeze(page);
+                }
             }
             74..=79 => {
                 if self.status(tab) == Some(Status::SignedOut) {
@@ -686,7 +704,8 @@ mod tests {
                 println!(
                     "client simulation: {} scenarios ({} with the vault) in {secs:.2} s \
                      ({:.0}/s)\n  {} sign-ins, {} access_token() calls ({} answered a token), \
-                     {} refresh grants, {} reloads, {} sign-outs, {} worker stops, {} sleeps\n  \
+                     {} refresh grants, {} reloads, {} sign-outs, {} worker stops, {} frozen \
+                     tabs, {} sleeps\n  \
                      invariant 1: 0 refresh tokens presented twice, except {} whose rotation \
                      answer was lost ({} answers lost to a reload, a stopped worker or a \
                      timeout)\n  invariant 2: 0 sign-outs while the grant lived; {} after the \
@@ -704,6 +723,7 @@ mod tests {
                     c.reloads,
                     c.sign_outs,
                     c.worker_stops,
+                    c.freezes,
                     c.jumps,
                     c.reuse_after_loss,
                     c.answers_lost,

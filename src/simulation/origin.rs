@@ -388,7 +388,8 @@ struct WakeListener {
 #[derive(Default)]
 struct LockState {
     holder: Option<u64>,
-    queue: VecDeque<(u64, Slot<()>)>,
+    /// Waiting requests; a grant delivers `true`, giving up delivers `false`.
+    queue: VecDeque<(u64, Slot<bool>)>,
 }
 
 /// A page: its URL, and where it is navigating to, if anywhere.
@@ -424,6 +425,8 @@ pub(crate) struct World {
     /// Service workers can run here.
     pub(crate) vault_supported: Cell<bool>,
     pub(crate) worker: RefCell<Option<Worker>>,
+    /// Pages whose script no longer runs.
+    frozen: RefCell<BTreeSet<u64>>,
     /// Token requests whose answer was dropped because the asking page was gone.
     pub(crate) cut_in_flight: Cell<u64>,
     /// Vault questions answered by a timeout (the worker was stopped mid-question).
@@ -459,6 +462,7 @@ impl World {
             faults: Cell::default(),
             vault_supported: Cell::new(true),
             worker: RefCell::default(),
+            frozen: RefCell::default(),
             cut_in_flight: Cell::new(0),
             vault_timeouts: Cell::new(0),
             log: RefCell::default(),
@@ -498,14 +502,22 @@ impl World {
         }
     }
 
+    /// Whether the page is open and its script runs (not frozen).
     pub(crate) fn page_alive(&self, page: u64) -> bool {
-        self.pages.borrow().contains_key(&page)
+        self.pages.borrow().contains_key(&page) && !self.frozen.borrow().contains(&page)
+    }
+
+    /// The page's script stops for good (the browser froze the tab, or its JS hangs): its tasks
+    /// are never polled again and nothing reaches it, but it keeps its locks until it goes away.
+    pub(crate) fn freeze(&self, page: u64) {
+        self.frozen.borrow_mut().insert(page);
     }
 
     /// The page goes away (reload, navigation, close): its tasks, timers, listeners and locks
     /// go with it. Its tab's `sessionStorage` stays.
     pub(crate) fn close_page(&self, page: u64) {
         self.pages.borrow_mut().remove(&page);
+        self.frozen.borrow_mut().remove(&page);
         self.drop_context(page);
     }
 
@@ -611,6 +623,7 @@ impl World {
                 .tasks
                 .borrow_mut()
                 .get_mut(&id)
+                .filter(|(page, _)| !self.frozen.borrow().contains(page))
                 .and_then(|(_, f)| f.take());
             let Some(mut fut) = fut else { continue };
             let waker = Waker::from(Arc::new(TaskWaker {
@@ -836,17 +849,24 @@ impl World {
             let l = locks.entry(name.to_owned()).or_default();
             if l.holder == Some(req) {
                 l.holder = None;
-                l.queue.pop_front().map(|(r, s)| {
-                    l.holder = Some(r);
-                    s
-                })
+                // The next request that is still waiting (one that gave up is withdrawn when
+                // its future ends).
+                let mut next = None;
+                while let Some((r, s)) = l.queue.pop_front() {
+                    if !s.0.borrow().2 {
+                        l.holder = Some(r);
+                        next = Some(s);
+                        break;
+                    }
+                }
+                next
             } else {
                 l.queue.retain(|(r, _)| *r != req);
                 None
             }
         };
         if let Some(s) = grant {
-            s.deliver(());
+            s.deliver(true);
         }
     }
 }
@@ -1072,7 +1092,7 @@ impl Platform for Sim {
         self.later(Ok(()))
     }
     fn locked(&self, name: String, job: Job<Result<(), Error>>) -> Job<Result<(), Error>> {
-        let world = self.world.clone();
+        let (world, page) = (self.world.clone(), self.page);
         Box::pin(async move {
             let req = world.id();
             let granted = Slot::new();
@@ -1081,14 +1101,23 @@ impl Platform for Sim {
                 let l = locks.entry(name.clone()).or_default();
                 if l.holder.is_none() {
                     l.holder = Some(req);
-                    granted.deliver(());
+                    granted.deliver(true);
                 } else {
                     l.queue.push_back((req, granted.clone()));
+                    // As Web Locks with an AbortSignal: not granted in time, given up.
+                    let g = granted.clone();
+                    let at = world.now_ms.get() + u64::from(crate::core::lease::LOCK_WAIT_MS);
+                    world.at(at, Some(page), move || g.deliver(false));
                 }
             }
             // Dropping this future (its page went away) releases or withdraws the request.
             let _guard = LockGuard { world, name, req };
-            granted.await;
+            if !granted.await {
+                return Err(ErrorKind::Timeout {
+                    what: "waiting for another tab's refresh",
+                }
+                .into());
+            }
             job.await
         })
     }
