@@ -6,6 +6,7 @@
 use super::platform::{Area, Platform};
 use super::provider::ProviderCache;
 use super::renewal::Renewal;
+use super::session::Store;
 use super::shared::Shared;
 use super::{SignOutOptions, SignOutOutcome, VaultStatus};
 use crate::core::authorize::{
@@ -41,10 +42,8 @@ pub(super) struct BrowserInner<P: Platform> {
     pub(super) session: RefCell<Option<Rc<StoredSession>>>,
     /// The renewal timer, wake-ups and counters (`renewal.rs`).
     pub(super) renewal: Renewal<P>,
-    /// Where this client runs: a page, or the token vault's service worker.
-    pub(super) place: Place,
-    /// A page's token vault: its worker's registration, once connected.
-    pub(super) vault: RefCell<Option<P::Vault>>,
+    /// Where the session lives (`session.rs`): the one thing that knows about the vault.
+    pub(super) store: RefCell<Store<P>>,
     pub(super) vault_status: Cell<VaultStatus>,
 }
 
@@ -100,6 +99,7 @@ impl<P: Platform> BrowserClient<P> {
             _ => VaultStatus::Off,
         };
         let prefix = cat(&["oidc-session:", &config.issuer, ":", &config.client_id]);
+        let store = Store::new(place, &config);
         Self {
             inner: Rc::new(BrowserInner {
                 shared: Shared::new(platform, prefix),
@@ -107,8 +107,7 @@ impl<P: Platform> BrowserClient<P> {
                 cache: ProviderCache::default(),
                 session: RefCell::default(),
                 renewal: Renewal::default(),
-                place,
-                vault: RefCell::default(),
+                store: RefCell::new(store),
                 vault_status: Cell::new(vault_status),
             }),
         }
@@ -155,14 +154,10 @@ impl<P: Platform> BrowserClient<P> {
         // After the vault connected: whether tabs share the session (and so hear each other's
         // `session` and `signedOut`) depends on where the tokens live, which the vault decides.
         self.open_channel();
-        // The stored session is loaded into memory first, but published only with the outcome:
-        // a callback goes `Loading → SignedIn | Failed`, never through `SignedOut`.
+        // The stored session is loaded into memory first (the vault's, by `connect_vault`), but
+        // published only with the outcome: a callback goes `Loading → SignedIn | Failed`, never
+        // through `SignedOut`.
         self.load_stored();
-        if self.has_vault() {
-            if let Some(s) = self.read_shared().await {
-                *self.inner.session.borrow_mut() = Some(Rc::new(s));
-            }
-        }
         match classify_location(&href, &self.config().redirect_uri) {
             Err(e) => {
                 self.p().replace_url(&clean);
@@ -338,22 +333,6 @@ impl<P: Platform> BrowserClient<P> {
             .await
     }
 
-    /// Redeems a sign-in's code: in the vault's worker when there is one, else here.
-    async fn redeem_code(
-        &self,
-        provider: &Provider,
-        code: AuthorizationCode,
-        pending: &PendingSignIn,
-        previous_sub: Option<&str>,
-    ) -> Result<(), Error> {
-        if self.has_vault() {
-            return self.vault_redeem(code, pending, previous_sub).await;
-        }
-        let body = self.code_body(&code, pending);
-        self.redeem(provider, body, Some(pending), None, previous_sub)
-            .await
-    }
-
     /// The token request body that redeems `code` (with the sign-in's PKCE verifier).
     pub(super) fn code_body(&self, code: &AuthorizationCode, pending: &PendingSignIn) -> String {
         code_exchange_body(
@@ -454,11 +433,9 @@ impl<P: Platform> BrowserClient<P> {
             .map(|r| sanitize_return_to(r, &self.config().app_origin))
             .transpose()?;
         let session = self.inner.session.borrow().clone();
-        // The vault holds the refresh token: it revokes it and forgets the session for every
-        // tab. If it cannot, the session is not reported ended (it would come back).
-        if self.has_vault() {
-            self.vault_sign_out().await?;
-        }
+        // Where the vault holds the refresh token, it revokes it and forgets the session for
+        // every tab. If it cannot, the session is not reported ended (it would come back).
+        self.sign_out_remote().await?;
         let provider = self.provider().await.ok();
         // RFC 7009 answers 200 even for unknown tokens. A failure must not keep the user
         // signed in, and must not pass silently either: the view reports `not_revoked`.

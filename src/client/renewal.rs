@@ -70,22 +70,11 @@ impl<P: Platform> BrowserClient<P> {
             if !needs_refresh(s.expires_at, s.issued_at, self.p().now(), self.margin()) {
                 return Ok(s.access_token.clone());
             }
-            if s.refresh_token.is_none() && !self.config().silent_sso && !self.has_vault() {
+            if !self.renewable(s) {
                 return Err(ErrorKind::TokenExpired.into());
             }
         }
-        if self.has_vault() {
-            // The worker refreshes under the cross-tab lock `refresh`; this tab's callers
-            // share one question to it (under another name: holding `refresh` here while the
-            // worker waits for it would deadlock).
-            self.shared()
-                .refresh_once(self.key("vault"), Box::pin(self.clone().vault_token()))
-                .await?;
-        } else {
-            self.shared()
-                .refresh_once(self.key("refresh"), Box::pin(self.clone().refresh_now()))
-                .await?;
-        }
+        self.renew_once().await?;
         self.inner
             .session
             .borrow()
@@ -96,7 +85,7 @@ impl<P: Platform> BrowserClient<P> {
 
     /// One refresh for every tab, run under the cross-tab lock: carries out the steps of
     /// `core::refresh::RefreshRun`, which decides what to read, adopt, redeem or end.
-    async fn refresh_now(self) -> Result<(), Error> {
+    pub(super) async fn refresh_now(self) -> Result<(), Error> {
         self.inner.renewal.attempt_started(self.p().now());
         let mut step = RefreshRun::start(self.config().silent_sso, self.margin());
         let result = loop {
@@ -159,11 +148,7 @@ impl<P: Platform> BrowserClient<P> {
             return;
         }
         let (expires_at, issued_at) = match &*self.inner.session.borrow() {
-            Some(s)
-                if s.refresh_token.is_some() || self.config().silent_sso || self.has_vault() =>
-            {
-                (s.expires_at, s.issued_at)
-            }
+            Some(s) if self.renewable(s) => (s.expires_at, s.issued_at),
             _ => return,
         };
         let jitter = self

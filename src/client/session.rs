@@ -1,30 +1,133 @@
-//! Browser mode's stored session: the storage area, the IndexedDB copy that tabs share, the
+//! Browser mode's stored session: where it lives (`Store`: a page's storage area or memory, the
+//! vault seen from a page, the vault's worker), the IndexedDB copy that tabs share, the
 //! BroadcastChannel that tells them of changes, and what the view shows of it.
 
 use super::browser_mode::{BrowserClient, Place};
-use super::platform::{Area, Platform};
+use super::platform::{Area, Job, Platform};
 use super::shared::{MSG_SESSION, MSG_SIGNED_OUT};
+use crate::core::authorize::PendingSignIn;
+use crate::core::config::BrowserConfig;
+use crate::core::discovery::Provider;
 use crate::core::error::Error;
 use crate::core::json::decode as from_json;
 use crate::core::jwt::split;
+use crate::core::secret::AuthorizationCode;
 use crate::core::session::{adopt_announced, Status, StoredSession};
 use crate::core::user::User;
+use std::future::Future;
 use std::rc::Rc;
+
+/// Where a client's session lives: the one type that knows whether there is a vault. Every
+/// read, write and adoption of the session, the renewal's route and the sign-in's and
+/// sign-out's differences go through it (the methods below); nothing else branches on it.
+pub(super) enum Store<P: Platform> {
+    /// A page that keeps the tokens itself: in a Web Storage area, or only in the tab's memory
+    /// (`None`). Also a page whose vault could not run (`BrowserConfig::page_storage`).
+    Page(Option<Area>),
+    /// A page whose vault's worker holds the tokens; the page has the access token in memory
+    /// and never a refresh token.
+    Vault(P::Vault),
+    /// The vault's service worker: the session in its sealed store.
+    Worker,
+}
+
+impl<P: Platform> Store<P> {
+    /// Before the bootstrap: a page keeps the tokens where its configuration says without a
+    /// vault (a page with a vault moves to `Vault` once it connected).
+    pub(super) fn new(place: Place, config: &BrowserConfig) -> Self {
+        match place {
+            Place::Page => Store::Page(Area::for_tokens(config.page_storage(false))),
+            Place::VaultWorker => Store::Worker,
+        }
+    }
+}
 
 impl<P: Platform> BrowserClient<P> {
     /// The Web Storage area of the session: none in memory, in the vault's worker, for a page
     /// whose tokens the vault holds, or whose vault could not run (`BrowserConfig::page_storage`).
     pub(super) fn token_area(&self) -> Option<Area> {
-        if self.inner.place == Place::VaultWorker {
-            return None;
+        match &*self.inner.store.borrow() {
+            Store::Page(area) => *area,
+            Store::Vault(_) | Store::Worker => None,
         }
-        Area::for_tokens(self.config().page_storage(self.has_vault()))
     }
 
     /// Whether tabs share this session (and so open the channel): in localStorage, or in the
     /// vault (the worker tells the pages, the pages tell each other).
     pub(super) fn shared_by_tabs(&self) -> bool {
-        self.inner.place == Place::VaultWorker || self.config().shared_by_tabs(self.has_vault())
+        match &*self.inner.store.borrow() {
+            Store::Page(_) => self.config().shared_by_tabs(false),
+            Store::Vault(_) => self.config().shared_by_tabs(true),
+            Store::Worker => true,
+        }
+    }
+
+    /// The vault's registration, while this page's tokens are the vault's.
+    pub(super) fn vault_link(&self) -> Option<P::Vault> {
+        match &*self.inner.store.borrow() {
+            Store::Vault(v) => Some(v.clone()),
+            Store::Page(_) | Store::Worker => None,
+        }
+    }
+
+    /// Whether the bootstrap should connect a vault: a page with one configured and not yet
+    /// connected.
+    pub(super) fn may_connect_vault(&self) -> bool {
+        let page = matches!(*self.inner.store.borrow(), Store::Page(_));
+        page && self.config().token_vault.is_some()
+    }
+
+    /// The vault connected (`Some`): the tokens are its from now on. Or it could not run
+    /// (`None`): the page keeps them as its configuration's fallback says.
+    pub(super) fn use_vault(&self, vault: Option<P::Vault>) {
+        *self.inner.store.borrow_mut() = match vault {
+            Some(v) => Store::Vault(v),
+            None => Store::new(Place::Page, self.config()),
+        };
+    }
+
+    /// Whether a session can be renewed: with a refresh token, by silent SSO, or by the vault
+    /// (which holds the refresh token).
+    pub(super) fn renewable(&self, s: &StoredSession) -> bool {
+        let vault = matches!(*self.inner.store.borrow(), Store::Vault(_));
+        vault || s.refresh_token.is_some() || self.config().silent_sso
+    }
+
+    /// One renewal for every caller in this tab: the vault's worker refreshes under the
+    /// cross-tab lock `refresh` and this tab's callers share one question to it (under another
+    /// name: holding `refresh` here while the worker waits for it would deadlock); otherwise
+    /// this tab refreshes under `refresh` itself.
+    pub(super) fn renew_once(&self) -> impl Future<Output = Result<(), Error>> {
+        let (name, work): (_, Job<Result<(), Error>>) = match self.vault_link() {
+            Some(_) => ("vault", Box::pin(self.clone().vault_token())),
+            None => ("refresh", Box::pin(self.clone().refresh_now())),
+        };
+        self.shared().refresh_once(self.key(name), work)
+    }
+
+    /// Redeems a sign-in's code: in the vault's worker when there is one, else here.
+    pub(super) async fn redeem_code(
+        &self,
+        provider: &Provider,
+        code: AuthorizationCode,
+        pending: &PendingSignIn,
+        previous_sub: Option<&str>,
+    ) -> Result<(), Error> {
+        if self.vault_link().is_some() {
+            return self.vault_redeem(code, pending, previous_sub).await;
+        }
+        let body = self.code_body(&code, pending);
+        self.redeem(provider, body, Some(pending), None, previous_sub)
+            .await
+    }
+
+    /// At sign-out, before the session is dropped here: the vault revokes its refresh token
+    /// and forgets the session for every tab. Nothing to do where the page holds the tokens.
+    pub(super) async fn sign_out_remote(&self) -> Result<(), Error> {
+        if self.vault_link().is_some() {
+            return self.vault_sign_out().await;
+        }
+        Ok(())
     }
 
     /// Listens to the other tabs (shared localStorage only): a `session` message means the
@@ -70,15 +173,15 @@ impl<P: Platform> BrowserClient<P> {
     /// is consistent across tabs the moment another tab's write committed (localStorage is
     /// not); otherwise (or if IndexedDB is unavailable) the storage area.
     pub(super) async fn read_shared(&self) -> Option<StoredSession> {
-        match self.inner.place {
-            Place::VaultWorker => {
-                return match self.p().sealed_get(&self.key("session")).await {
-                    Ok(v) => v.and_then(|t| from_json(&t, "stored session").ok()),
-                    Err(_) => None,
-                }
-            }
-            Place::Page if self.has_vault() => return self.vault_session().await,
-            Place::Page => {}
+        let worker = matches!(*self.inner.store.borrow(), Store::Worker);
+        if worker {
+            return match self.p().sealed_get(&self.key("session")).await {
+                Ok(v) => v.and_then(|t| from_json(&t, "stored session").ok()),
+                Err(_) => None,
+            };
+        }
+        if self.vault_link().is_some() {
+            return self.vault_session().await;
         }
         if self.token_area() == Some(Area::Local) {
             if let Ok(v) = self.p().idb_get(&self.key("session")).await {
@@ -90,16 +193,16 @@ impl<P: Platform> BrowserClient<P> {
 
     /// Commits the shared copy (before the lock is released and before other tabs are told).
     pub(super) async fn write_shared(&self, s: Option<&StoredSession>) -> Result<(), Error> {
-        if self.inner.place == Place::VaultWorker {
+        let json = s.map(StoredSession::to_json);
+        let worker = matches!(*self.inner.store.borrow(), Store::Worker);
+        if worker {
             // The vault is the worker's only store: a write it could not commit is an error.
-            let json = s.map(StoredSession::to_json);
             return self
                 .p()
                 .sealed_set(&self.key("session"), json.as_deref())
                 .await;
         }
         if self.token_area() == Some(Area::Local) {
-            let json = s.map(StoredSession::to_json);
             let _ = self
                 .p()
                 .idb_set(&self.key("session"), json.as_deref())

@@ -40,19 +40,10 @@ fn unexpected() -> Error {
 }
 
 impl<P: Platform> BrowserClient<P> {
-    /// The vault's registration, while this page's tokens are the vault's.
-    pub(super) fn vault_link(&self) -> Option<P::Vault> {
-        self.inner.vault.borrow().clone()
-    }
-
-    pub(super) fn has_vault(&self) -> bool {
-        self.inner.vault.borrow().is_some()
-    }
-
     /// At bootstrap: registers the vault's worker and loads the session it holds. Where the
     /// vault cannot run, falls back to the configured storage or refuses, as configured.
     pub(super) async fn connect_vault(&self) -> Result<(), Error> {
-        if self.inner.place != Place::Page || self.has_vault() {
+        if !self.may_connect_vault() {
             return Ok(());
         }
         let Some(config) = self.config().token_vault.clone() else {
@@ -60,7 +51,7 @@ impl<P: Platform> BrowserClient<P> {
         };
         let connected = match self.p().vault_register(&config.service_worker).await {
             Ok(Some(registration)) => {
-                *self.inner.vault.borrow_mut() = Some(registration);
+                self.use_vault(Some(registration));
                 // The first question proves the worker answers and speaks our version.
                 match self.vault_ask(Op::Session).await {
                     Ok(Reply::Session(s)) => {
@@ -90,7 +81,7 @@ impl<P: Platform> BrowserClient<P> {
                 Ok(())
             }
             Err(e) => {
-                self.inner.vault.borrow_mut().take();
+                self.use_vault(None);
                 self.inner.vault_status.set(VaultStatus::Unavailable);
                 match config.when_unavailable {
                     VaultFallback::Refuse => Err(e),
