@@ -21,6 +21,7 @@
 //! 6. Every `access_token()` and `bootstrap()` of a page that stays settles within a bound.
 
 use super::origin::{Faults, Sim, World, APP, CLIENT_ID, ISSUER};
+use crate::client::platform::Platform;
 use crate::client::sim_api::Engine;
 use crate::client::{SignOutOptions, Subscription, VaultStatus};
 use crate::core::authorize::SignInOptions;
@@ -47,6 +48,12 @@ pub(crate) struct Counts {
     pub(crate) sign_outs: u64,
     pub(crate) worker_stops: u64,
     pub(crate) freezes: u64,
+    pub(crate) hostile_marks: u64,
+    /// Server mode: `/refresh` calls at the backend, and those that came while the access
+    /// token was still fresh.
+    pub(crate) backend_refreshes: u64,
+    pub(crate) backend_redundant: u64,
+    pub(crate) server_scenarios: u64,
     pub(crate) jumps: u64,
     /// Rotation answers that never reached the client (invariant 1's known cause).
     pub(crate) answers_lost: u64,
@@ -71,6 +78,10 @@ impl Counts {
         self.sign_outs += o.sign_outs;
         self.worker_stops += o.worker_stops;
         self.freezes += o.freezes;
+        self.hostile_marks += o.hostile_marks;
+        self.backend_refreshes += o.backend_refreshes;
+        self.backend_redundant += o.backend_redundant;
+        self.server_scenarios += o.server_scenarios;
         self.jumps += o.jumps;
         self.answers_lost += o.answers_lost;
         self.reuse_after_loss += o.reuse_after_loss;
@@ -109,6 +120,8 @@ struct Scenario {
     vault_runs: bool,
     /// Where the session lives without a running vault.
     effective: StorageKind,
+    /// Server mode: the backend keeps the tokens.
+    server: bool,
     tabs: Vec<Option<PageRun>>,
     calls: Vec<Call>,
     jumped: u64,
@@ -123,6 +136,8 @@ struct Scenario {
     counts: Counts,
     longest: Rc<Cell<u64>>,
     calls_ok: Rc<Cell<u64>>,
+    /// Server mode: retries that met 401 while the backend's session lived.
+    stale_401: Rc<Cell<u64>>,
     bound_ms: u64,
 }
 
@@ -134,7 +149,9 @@ impl Scenario {
             1 => StorageKind::Session,
             _ => StorageKind::Local,
         };
-        let vault = world.chance(40);
+        // One scenario in four is server mode: the backend keeps the tokens.
+        let server = seed % 4 == 3;
+        let vault = world.chance(40) && !server;
         world.vault_supported.set(!vault || world.chance(90));
         let faults = if world.chance(50) {
             Faults {
@@ -151,24 +168,32 @@ impl Scenario {
         };
         world.faults.set(faults);
         world.provider.borrow_mut().access_lifetime = 90 + world.random(600);
-        let input = ConfigInput {
-            issuer: ISSUER.into(),
-            client_id: CLIENT_ID.into(),
-            redirect_uri: REDIRECT.into(),
-            storage: Some(storage),
-            token_vault: vault.then(|| TokenVault {
-                service_worker: "/oidc-session-sw.js".into(),
-                when_unavailable: VaultFallback::Memory,
-            }),
-            silent_sso: Some(world.chance(20)),
-            silent_redirect_uri: Some(format!("{APP}/silent")),
-            ..ConfigInput::default()
+        world.backend.borrow_mut().lifetime_ms = world.provider.borrow().access_lifetime * 1000;
+        let input = if server {
+            ConfigInput {
+                mode: crate::core::config::Mode::Server,
+                ..ConfigInput::default()
+            }
+        } else {
+            ConfigInput {
+                issuer: ISSUER.into(),
+                client_id: CLIENT_ID.into(),
+                redirect_uri: REDIRECT.into(),
+                storage: Some(storage),
+                token_vault: vault.then(|| TokenVault {
+                    service_worker: "/oidc-session-sw.js".into(),
+                    when_unavailable: VaultFallback::Memory,
+                }),
+                silent_sso: Some(world.chance(20)),
+                silent_redirect_uri: Some(format!("{APP}/silent")),
+                ..ConfigInput::default()
+            }
         };
         let tabs = 1 + world.random(3) as usize;
         let mut trace = String::new();
         let _ = writeln!(
             trace,
-            "seed {seed}: storage {storage:?}, vault {vault} (supported {}), {tabs} tab(s), \
+            "seed {seed}: server mode {server}, storage {storage:?}, vault {vault} (supported {}), {tabs} tab(s), \
              access tokens {} s, faults {}/{}/{} %, latency ≤ {} ms, silent SSO {:?}",
             world.vault_supported.get(),
             world.provider.borrow().access_lifetime,
@@ -189,7 +214,7 @@ impl Scenario {
         } else {
             storage
         };
-        let shared = vault_runs || effective == StorageKind::Local;
+        let shared = server || vault_runs || effective == StorageKind::Local;
         Self {
             seed,
             world,
@@ -198,6 +223,7 @@ impl Scenario {
             vault,
             vault_runs,
             effective,
+            server,
             tabs: (0..tabs).map(|_| None).collect(),
             calls: Vec::new(),
             jumped: 0,
@@ -207,9 +233,11 @@ impl Scenario {
             trace,
             longest: Rc::default(),
             calls_ok: Rc::default(),
+            stale_401: Rc::default(),
             counts: Counts {
                 scenarios: 1,
                 vault_scenarios: u64::from(vault),
+                server_scenarios: u64::from(server),
                 ..Counts::default()
             },
             bound_ms,
@@ -325,7 +353,17 @@ impl Scenario {
             });
             let Some(url) = left else { continue };
             self.close(tab);
-            if url.starts_with(&format!("{ISSUER}/authorize")) {
+            if url.starts_with("/api/auth/login")
+                || url.starts_with(&format!("{APP}/api/auth/login"))
+            {
+                let lifetime = self.world.backend.borrow().lifetime_ms;
+                self.world.backend.borrow_mut().session =
+                    Some(("alice".into(), self.now() + lifetime));
+                self.log(&format!(
+                    "tab {tab}: signed in at the backend, back to the app"
+                ));
+                self.open(tab, &format!("{APP}/"));
+            } else if url.starts_with(&format!("{ISSUER}/authorize")) {
                 let code = self.world.provider.borrow_mut().authorize(&url, "alice");
                 if let Some((code, state, redirect)) = code {
                     let back = format!(
@@ -341,9 +379,7 @@ impl Scenario {
                 }
             } else {
                 self.world.provider.borrow_mut().logged_in = false;
-                self.log(&format!(
-                    "tab {tab}: at the end-session page, then back to the app"
-                ));
+                self.log(&format!("tab {tab}: at {url}, then back to the app"));
                 self.open(tab, &format!("{APP}/"));
             }
         }
@@ -371,10 +407,36 @@ impl Scenario {
             self.calls_ok.clone(),
         );
         let (started, jumped) = (self.now(), self.world.jumped_ms.get());
+        let (sim, server, stale) = (p.sim.clone(), self.server, self.stale_401.clone());
         self.world.spawn_in(
             page,
             Box::pin(async move {
-                if e.access_token().await.is_ok() {
+                if server {
+                    // An API call through the backend: on a 401, one shared /refresh and one
+                    // retry. A retry that meets 401 again while the backend's session lives
+                    // means the refresh was skipped when it was needed.
+                    let attempts = Cell::new(0);
+                    let r = e
+                        .fetch_with(true, || {
+                            attempts.set(attempts.get() + 1);
+                            let call = sim.api_get();
+                            async move { call.await.map(|r| (r.status, r.status)) }
+                        })
+                        .await;
+                    match r {
+                        Ok(200) => ok.set(ok.get() + 1),
+                        Ok(401) if attempts.get() == 2 => {
+                            // The backend's session exists: a refresh would have renewed it
+                            // (unless the machine slept past the renewed token's life between
+                            // the refresh and the retry).
+                            let slept = w.jumped_ms.get() != jumped;
+                            if w.backend.borrow().session.is_some() && !slept {
+                                stale.set(stale.get() + 1);
+                            }
+                        }
+                        _ => {}
+                    }
+                } else if e.access_token().await.is_ok() {
                     ok.set(ok.get() + 1);
                 }
                 let took = w.now_ms.get() - started - (w.jumped_ms.get() - jumped);
@@ -464,7 +526,27 @@ impl Scenario {
         if user_tabs.windows(2).any(|w| w[0] != w[1]) {
             return Err(self.fail("invariant 3: signed-in tabs disagree on the user"));
         }
-        // 5: where tokens are written.
+        if self.stale_401.get() > 0 {
+            return Err(self.fail(
+                "invariant 2 (server mode): a retry met 401 while the backend's session lived: \
+                 the refresh was skipped when it was needed",
+            ));
+        }
+        // 5: where tokens are written. Server mode writes nothing to Web Storage, and to
+        // IndexedDB only the time of the last refresh.
+        if self.server {
+            let web =
+                !self.world.local.borrow().is_empty() || !self.world.session.borrow().is_empty();
+            let idb_other = self
+                .world
+                .idb
+                .borrow()
+                .values()
+                .any(|v| !v.bytes().all(|b| b.is_ascii_digit()));
+            if web || idb_other {
+                return Err(self.fail("invariant 5 (server mode): something but a time was stored"));
+            }
+        }
         let vault_active = self
             .tabs
             .iter()
@@ -519,7 +601,8 @@ impl Scenario {
     /// Invariant 2 at a transition to signed out; invariant 4 after a sign-out settled.
     fn check_sign_outs(&mut self, before: &[Option<(u64, Status)>]) -> Result<(), String> {
         // A page's memory is all a `memory` session has: a reload ends it by design.
-        let kept_across_reloads = self.vault_runs || self.effective != StorageKind::Memory;
+        let kept_across_reloads =
+            self.server || self.vault_runs || self.effective != StorageKind::Memory;
         for tab in 0..self.tabs.len() {
             let Some((page, Status::SignedIn)) = before[tab] else {
                 continue;
@@ -536,7 +619,11 @@ impl Scenario {
                 continue;
             }
             let p = self.world.provider.borrow();
-            let ended = p.grants.iter().any(|g| !g.alive);
+            let ended = if self.server {
+                self.world.backend.borrow().session.is_none()
+            } else {
+                p.grants.iter().any(|g| !g.alive)
+            };
             drop(p);
             if ended {
                 self.counts.signed_out_grant_ended += 1;
@@ -585,6 +672,24 @@ impl Scenario {
                 self.counts.jumps += 1;
                 self.jumped += ms;
                 self.world.jump(ms);
+            }
+            72..=73 if self.server => {
+                // A same-origin script claims a refresh far in the future: it must not switch
+                // /refresh off (marks later than now plus a small skew are ignored).
+                self.log("a hostile script posts refreshed:<in ten years>");
+                self.counts.hostile_marks += 1;
+                let hostile = self.world.open_page(u64::MAX - 1, &format!("{APP}/evil"));
+                // The configuration's default `me` path: relative, the backend on this origin.
+                let name = "oidc-session:server:/api/auth/me:events".to_owned();
+                if let Some(c) = hostile.open_channel(&name, |_| {}) {
+                    let at = self.now() + 10 * 365 * 86_400_000;
+                    hostile.post(&c, &format!("refreshed:{at}"));
+                }
+                let _ = hostile.world.idb_set_raw(
+                    &format!("oidc-session:server:{APP}/api/auth/me:refreshed"),
+                    &(self.now() + 10 * 365 * 86_400_000).to_string(),
+                );
+                self.world.close_page(hostile.page);
             }
             72..=73 if self.vault => {
                 self.log("the browser stops the vault's worker");
@@ -667,6 +772,9 @@ impl Scenario {
         self.counts.reuse_after_loss = p.presented_twice.len() as u64;
         self.counts.longest_call_ms = self.longest.get();
         self.counts.calls_ok = self.calls_ok.get();
+        let b = self.world.backend.borrow();
+        self.counts.backend_refreshes = b.refreshes;
+        self.counts.backend_redundant = b.redundant_refreshes;
         Ok(())
     }
 }
@@ -702,10 +810,12 @@ mod tests {
             Ok(c) => {
                 let secs = started.elapsed().as_secs_f64();
                 println!(
-                    "client simulation: {} scenarios ({} with the vault) in {secs:.2} s \
+                    "client simulation: {} scenarios ({} with the vault, {} in server mode, \
+                     with {} hostile refresh marks) in {secs:.2} s \
                      ({:.0}/s)\n  {} sign-ins, {} access_token() calls ({} answered a token), \
                      {} refresh grants, {} reloads, {} sign-outs, {} worker stops, {} frozen \
-                     tabs, {} sleeps\n  \
+                     tabs, {} sleeps; server mode: {} /refresh at the backend, {} of them while \
+                     the access token was fresh\n  \
                      invariant 1: 0 refresh tokens presented twice, except {} whose rotation \
                      answer was lost ({} answers lost to a reload, a stopped worker or a \
                      timeout)\n  invariant 2: 0 sign-outs while the grant lived; {} after the \
@@ -715,6 +825,8 @@ mod tests {
                      written\n  invariant 6: longest access_token() {} ms",
                     c.scenarios,
                     c.vault_scenarios,
+                    c.server_scenarios,
+                    c.hostile_marks,
                     c.scenarios as f64 / secs,
                     c.sign_ins,
                     c.calls,
@@ -725,6 +837,8 @@ mod tests {
                     c.worker_stops,
                     c.freezes,
                     c.jumps,
+                    c.backend_refreshes,
+                    c.backend_redundant,
                     c.reuse_after_loss,
                     c.answers_lost,
                     c.signed_out_grant_ended,

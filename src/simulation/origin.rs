@@ -364,6 +364,53 @@ impl Provider {
     }
 }
 
+// ---- the backend of server mode -----------------------------------------------------------------
+
+/// The app's backend-for-frontend (server mode), as the contract says it behaves: one session
+/// per browser (its cookie), `me`, `refresh`, `signout`, `login`, and an API that answers 401
+/// once the session's access token expired.
+#[derive(Default)]
+pub(crate) struct Backend {
+    /// The session: its user and when its access token expires (ms).
+    pub(crate) session: Option<(String, u64)>,
+    pub(crate) lifetime_ms: u64,
+    pub(crate) refreshes: u64,
+    /// `/refresh` calls that came while the access token was still fresh (another tab had
+    /// refreshed already): the skip rule's misses.
+    pub(crate) redundant_refreshes: u64,
+}
+
+/// An API of the app, behind the backend.
+pub(crate) const API: &str = "https://app.example/api/data";
+
+impl Backend {
+    fn handle(&mut self, method: &str, url: &str, now_ms: u64) -> Reply {
+        let path = url.strip_prefix(APP).unwrap_or("");
+        let fresh = self.session.as_ref().is_some_and(|(_, exp)| *exp > now_ms);
+        match (method, path, &self.session) {
+            ("GET", "/api/auth/me", Some((sub, _))) => {
+                json_reply(200, format!(r#"{{"sub":"{sub}","name":"User {sub}"}}"#))
+            }
+            ("POST", "/api/auth/refresh", Some(_)) => {
+                self.refreshes += 1;
+                if fresh {
+                    self.redundant_refreshes += 1;
+                }
+                if let Some((_, exp)) = &mut self.session {
+                    *exp = now_ms + self.lifetime_ms;
+                }
+                json_reply(200, "{}".into())
+            }
+            ("POST", "/api/auth/signout", _) => {
+                self.session = None;
+                json_reply(200, "{}".into())
+            }
+            ("GET", "/api/data", Some(_)) if fresh => json_reply(200, r#"{"data":1}"#.into()),
+            _ => json_reply(401, r#"{"error":{"code":"UNAUTHENTICATED"}}"#.into()),
+        }
+    }
+}
+
 // ---- the world --------------------------------------------------------------------------------
 
 /// An event on the simulated clock, dropped when its page is gone.
@@ -421,6 +468,7 @@ pub(crate) struct World {
     listeners: RefCell<Vec<Listener>>,
     wake_listeners: RefCell<Vec<WakeListener>>,
     pub(crate) provider: RefCell<Provider>,
+    pub(crate) backend: RefCell<Backend>,
     pub(crate) faults: Cell<Faults>,
     /// Service workers can run here.
     pub(crate) vault_supported: Cell<bool>,
@@ -459,6 +507,7 @@ impl World {
             listeners: RefCell::default(),
             wake_listeners: RefCell::default(),
             provider: RefCell::default(),
+            backend: RefCell::default(),
             faults: Cell::default(),
             vault_supported: Cell::new(true),
             worker: RefCell::default(),
@@ -671,6 +720,11 @@ impl World {
         self.now_ms.set(self.now_ms.get().max(until_ms));
     }
 
+    /// Writes IndexedDB directly (a script of the origin that is not the client).
+    pub(crate) fn idb_set_raw(&self, key: &str, value: &str) {
+        self.idb.borrow_mut().insert(key.into(), value.into());
+    }
+
     /// Whether `token` is kept anywhere that outlives a page.
     fn stored(&self, token: &str) -> bool {
         let has = |m: &BTreeMap<String, String>| m.values().any(|v| v.contains(token));
@@ -727,7 +781,7 @@ impl World {
     ) -> Slot<Result<Reply, Error>> {
         let slot = Slot::new();
         let faults = self.faults.get();
-        let token = url.ends_with("/token");
+        let token = url.ends_with("/token") || url.ends_with("/api/auth/refresh");
         let request = self.id();
         if let Some(rt) = Provider::presented(body.as_deref()) {
             self.in_flight.borrow_mut().push((page, request, rt, None));
@@ -753,6 +807,13 @@ impl World {
                     retry_after: None,
                     body: "<html>bad gateway</html>".into(),
                 }
+            } else if url.starts_with(APP) {
+                let t = world.now_ms.get();
+                let r = world.backend.borrow_mut().handle(&method, &url, t);
+                let path = url.strip_prefix(APP).unwrap_or("");
+                let line = format!("page {page}: {method} {path} -> {}", r.status);
+                world.log.borrow_mut().push((t, line));
+                r
             } else {
                 let t = world.now_ms.get();
                 world
@@ -764,7 +825,7 @@ impl World {
             let presented = Provider::presented(body.as_deref());
             // The token whose rotation answer may now be lost: the one presented.
             let spent = rotated.as_ref().and(presented.clone());
-            if token {
+            if token && !url.starts_with(APP) {
                 let what = match (&presented, &rotated, stall) {
                     (Some(rt), Some(new), false) => format!("refresh {rt} -> {new}"),
                     (Some(rt), Some(new), true) => format!("refresh {rt} -> {new}, answer stalls"),
@@ -913,6 +974,11 @@ pub(crate) struct Sim {
 }
 
 impl Sim {
+    /// The app's own request to its API behind the backend (server mode).
+    pub(crate) fn api_get(&self) -> Slot<Result<Reply, Error>> {
+        self.world.http(self.page, "GET", API, None)
+    }
+
     fn later<T: 'static>(&self, v: T) -> Slot<T> {
         // IndexedDB and the sealed store answer in a later task, as they do in a browser.
         let slot = Slot::new();
@@ -998,7 +1064,13 @@ impl Platform for Sim {
         url: &str,
         _server: &ServerConfig,
     ) -> impl Future<Output = Result<Reply, Error>> {
-        self.world.http(self.page, method, url, None)
+        // The backend's paths are relative to the app's origin by default.
+        let url = if url.starts_with('/') {
+            format!("{APP}{url}")
+        } else {
+            url.to_owned()
+        };
+        self.world.http(self.page, method, &url, None)
     }
     fn get(&self, area: Area, key: &str) -> Option<String> {
         match area {
