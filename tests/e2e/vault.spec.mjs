@@ -333,6 +333,15 @@ async function userinfoStatus(request, issuer, token) {
 }
 
 // Signs in in `page` (tab 1) and opens `count - 1` more tabs of the same context, each signed in by the vault.
+// Waits (polling the provider's counters) until it holds a refresh answer, at most `ms`.
+async function untilHeld(op, ms) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if ((await op.counters()).refresh_held > 0) return;
+    await sleep(50);
+  }
+}
+
 async function openSignedInTabs(page, count, path) {
   const first = await signIn(page, { path, issuer: OP_SHORT_ISSUER });
   expect(first.status, 'tab 1 after sign-in').toBe('signedIn');
@@ -439,10 +448,16 @@ test('vault on: no refresh token in Web Storage, any IndexedDB value or any mess
 
 // ---- b. reloads and navigations in the middle of refreshes ---------------------------------------------------
 
-const STORM_RELOADS = 100;
+// A short storm: the combinations (tabs x storage x vault x reloads at every await point) are
+// the client simulation's (src/simulation/clients.rs, 1,000 scenarios in `cargo test`); the
+// 100-reload storms are `cargo xtask bench refresh`. Here, a real worker and real reloads.
+const STORM_RELOADS = 24;
 const STORM_MAX_DELAY_MS = 1500;
 // Before these reloads, wait 3.5-5 s instead: across a renewal, whatever the timers do.
-const STORM_SPANNING = new Set([10, 25, 40, 55, 70, 85]);
+const STORM_SPANNING = new Set([8, 16]);
+// Before these, wait until the provider holds a refresh answer: they land mid-flight by
+// construction, not by chance.
+const STORM_MID_FLIGHT = new Set([4, 10, 14, 20, 24]);
 // The provider holds every refresh answer this long after rotating: the window in which a reload loses the new
 // refresh token when the page holds it.
 const STORM_HOLD_MS = 800;
@@ -464,6 +479,7 @@ for (const tabCount of [1, 3]) {
     let duringRefresh = 0;
     for (let i = 1; i <= STORM_RELOADS; i += 1) {
       await sleep(STORM_SPANNING.has(i) ? 3500 + randomInt(1501) : randomInt(STORM_MAX_DELAY_MS + 1));
+      if (STORM_MID_FLIGHT.has(i)) await untilHeld(op, 2 * OP_SHORT_TTL * 1000);
       const k = randomInt(tabs.length);
       if ((await op.counters()).refresh_held > 0) duringRefresh += 1;
       await tabs[k].reload({ waitUntil: 'commit' });
@@ -496,8 +512,8 @@ for (const tabCount of [1, 3]) {
     expect(c.refresh_invalid_grant, 'invalid_grant answers (refresh-token reuse)').toBe(0);
     expect(notSignedIn, 'reloads that did not end signed in').toEqual([]);
     expect(signedOutEvents, 'signedOut broadcasts').toBe(0);
-    expect(c.token.refresh_token, 'refresh requests (renewal windows crossed)').toBeGreaterThanOrEqual(10);
-    expect(duringRefresh, 'reloads while the provider held a refresh answer').toBeGreaterThanOrEqual(3);
+    expect(c.token.refresh_token, 'refresh requests (renewal windows crossed)').toBeGreaterThanOrEqual(3);
+    expect(duringRefresh, 'reloads while the provider held a refresh answer').toBeGreaterThanOrEqual(STORM_MID_FLIGHT.size);
     await expectEveryTabSignedIn(tabs, request);
     expect((await op.counters()).refresh_invalid_grant, 'invalid_grant answers at the end').toBe(0);
   });
@@ -556,9 +572,11 @@ test('navigating away and back in the middle of a refresh: exactly one refresh p
 
 const TABS = 4;
 const CALLS = 25;
-const CYCLES = 20;
+// 4 cycles here; 20 and more in `cargo xtask bench refresh`, and every interleaving in the
+// client simulation.
+const CYCLES = 4;
 
-test(`4 tabs × 25 concurrent getAccessToken() at expiry, 20 cycles, through the vault: one refresh per cycle`, async ({ page, request }) => {
+test(`4 tabs × 25 concurrent getAccessToken() at expiry, ${CYCLES} cycles, through the vault: one refresh per cycle`, async ({ page, request }) => {
   test.setTimeout(4 * 60_000);
   const op = shortOp(request);
   await op.reset();
