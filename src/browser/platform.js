@@ -291,16 +291,14 @@ export const hasWebLocks = () => !!(globalThis.navigator && navigator.locks);
 /**
  * Runs a task under the Web Lock `name`: `start` is called with `[, resolve, reject]` and settles
  * them when the task has finished; so does the returned promise. A lock not granted within `ms`
- * rejects with `"TimeoutError"`.
+ * rejects (before `start` is ever called).
  * @param {string} name
  * @param {number} ms
  * @param {(d: [unknown, (v: unknown) => void, (e: unknown) => void]) => void} start
  * @returns {Promise<unknown>}
  */
 export function webLock(name, ms, start) {
-  return navigator.locks
-    .request(name, { signal: AbortSignal.timeout(ms) }, () => new Promise((res, rej) => start([undefined, res, rej])))
-    .catch((e) => Promise.reject(e && e.name));
+  return navigator.locks.request(name, { signal: AbortSignal.timeout(ms) }, () => new Promise((res, rej) => start([undefined, res, rej])));
 }
 
 // ---- silent.rs: the hidden iframe of silent SSO ---------------------------------------------

@@ -77,13 +77,10 @@ impl<P: Platform> BrowserClient<P> {
         page && self.config().token_vault.is_some()
     }
 
-    /// The vault connected (`Some`): the tokens are its from now on. Or it could not run
-    /// (`None`): the page keeps them as its configuration's fallback says.
-    pub(super) fn use_vault(&self, vault: Option<P::Vault>) {
-        *self.inner.store.borrow_mut() = match vault {
-            Some(v) => Store::Vault(v),
-            None => Store::new(Place::Page, self.config()),
-        };
+    /// The vault connected: the tokens are its from now on. (Where it could not run, the
+    /// store stays as `Store::new` made it: the page's fallback.)
+    pub(super) fn use_vault(&self, vault: P::Vault) {
+        *self.inner.store.borrow_mut() = Store::Vault(vault);
     }
 
     /// Whether a session can be renewed: with a refresh token, by silent SSO, or by the vault

@@ -50,19 +50,17 @@ impl<P: Platform> BrowserClient<P> {
             return Ok(());
         };
         let connected = match self.p().vault_register(&config.service_worker).await {
-            Ok(Some(registration)) => {
-                self.use_vault(Some(registration));
-                // The first question proves the worker answers and speaks our version.
-                match self.vault_ask(Op::Session).await {
-                    Ok(Reply::Session(s)) => {
-                        *self.inner.session.borrow_mut() = Some(Rc::new(s));
-                        Ok(())
-                    }
-                    Ok(Reply::SignedOut) => Ok(()),
-                    Ok(Reply::Failed { code, message, .. }) => Err(relayed(code, message)),
-                    Err(e) => Err(e),
+            // The first question proves the worker answers and speaks our version; only then
+            // are the tokens the vault's.
+            Ok(Some(registration)) => match self.ask(&registration, Op::Session).await {
+                Ok(Reply::Session(s)) => {
+                    *self.inner.session.borrow_mut() = Some(Rc::new(s));
+                    Ok(registration)
                 }
-            }
+                Ok(Reply::SignedOut) => Ok(registration),
+                Ok(Reply::Failed { code, message, .. }) => Err(relayed(code, message)),
+                Err(e) => Err(e),
+            },
             Ok(None) => Err(ErrorKind::VaultUnavailable {
                 reason: "this browser has no service workers",
             }
@@ -70,7 +68,8 @@ impl<P: Platform> BrowserClient<P> {
             Err(e) => Err(e),
         };
         match connected {
-            Ok(()) => {
+            Ok(registration) => {
+                self.use_vault(registration);
                 self.inner.vault_status.set(VaultStatus::Active);
                 // A session this page kept before the vault was turned on must not linger
                 // where page script can read it.
@@ -80,8 +79,8 @@ impl<P: Platform> BrowserClient<P> {
                 let _ = self.p().idb_set(&key, None).await;
                 Ok(())
             }
+            // The page keeps the tokens as `BrowserConfig::page_storage` says without a vault.
             Err(e) => {
-                self.use_vault(None);
                 self.inner.vault_status.set(VaultStatus::Unavailable);
                 match config.when_unavailable {
                     VaultFallback::Refuse => Err(e),
@@ -91,11 +90,16 @@ impl<P: Platform> BrowserClient<P> {
         }
     }
 
-    /// One question to the vault and its checked answer.
+    /// One question to the vault this page's tokens are with, and its checked answer.
     async fn vault_ask(&self, op: Op) -> Result<Reply, Error> {
         let registration = self.vault_link().ok_or(ErrorKind::VaultUnavailable {
             reason: "the service worker is not connected",
         })?;
+        self.ask(&registration, op).await
+    }
+
+    /// One question to the vault of `registration`, and its checked answer.
+    async fn ask(&self, registration: &P::Vault, op: Op) -> Result<Reply, Error> {
         // A question that may refresh waits as long as a token request may take; the others
         // are answered from the vault's store, once the worker has started.
         let ms = match op {
@@ -104,7 +108,7 @@ impl<P: Platform> BrowserClient<P> {
         };
         let text = self
             .p()
-            .vault_ask(&registration, &request_text(&op, self.config()), ms)
+            .vault_ask(registration, &request_text(&op, self.config()), ms)
             .await?;
         parse_reply(&text)
     }
