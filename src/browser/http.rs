@@ -5,7 +5,6 @@ use crate::browser::builtins::{Array, Promise};
 use crate::browser::{describe, Call};
 use crate::core::error::{Error, ErrorKind};
 use crate::core::server::ServerConfig;
-use crate::core::token::check_json_response;
 use wasm_bindgen::prelude::*;
 
 pub(crate) use crate::client::platform::{JsonReply, Reply};
@@ -68,17 +67,7 @@ fn reply(r: Result<JsValue, JsValue>) -> Result<Reply, Error> {
 }
 
 fn vetted(r: Result<JsValue, JsValue>) -> Result<JsonReply, Error> {
-    let r = reply(r)?;
-    check_json_response(
-        r.status,
-        r.content_type.as_deref(),
-        &r.body,
-        r.retry_after.as_deref(),
-    )?;
-    Ok(JsonReply {
-        status: r.status,
-        body: r.body,
-    })
+    JsonReply::vetted(reply(r)?)
 }
 
 /// `GET url` expecting JSON, optionally with a bearer token.

@@ -49,6 +49,23 @@ pub(crate) struct JsonReply {
     pub(crate) body: String,
 }
 
+impl JsonReply {
+    /// `reply` vetted by `core::token::check_json_response` (HTML, 429 and non-JSON bodies are
+    /// typed errors before any parser runs): what every platform's JSON requests answer.
+    pub(crate) fn vetted(reply: Reply) -> Result<Self, Error> {
+        crate::core::token::check_json_response(
+            reply.status,
+            reply.content_type.as_deref(),
+            &reply.body,
+            reply.retry_after.as_deref(),
+        )?;
+        Ok(Self {
+            status: reply.status,
+            body: reply.body,
+        })
+    }
+}
+
 /// An answer whose body may be anything (the server-mode backend).
 pub(crate) struct Reply {
     /// HTTP status.

@@ -73,7 +73,9 @@ impl<P: Platform> ServerClient<P> {
         let weak = Rc::downgrade(&self.inner);
         let channel = self.p().open_channel(&shared.key("events"), move |msg| {
             let Some(inner) = weak.upgrade() else { return };
-            if msg == MSG_SIGNED_OUT {
+            // During the bootstrap its outcome is published, not an older sign-out's message.
+            let booting = inner.shared.observers.view().status == Status::Loading;
+            if msg == MSG_SIGNED_OUT && !booting {
                 inner.shared.set_view(Status::SignedOut, None, None);
             } else if let Some(at) = msg.strip_prefix(MSG_REFRESHED).and_then(parse_uint) {
                 inner.observe(at);
