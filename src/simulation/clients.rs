@@ -357,8 +357,10 @@ impl Scenario {
                 || url.starts_with(&format!("{APP}/api/auth/login"))
             {
                 let lifetime = self.world.backend.borrow().lifetime_ms;
-                self.world.backend.borrow_mut().session =
-                    Some(("alice".into(), self.now() + lifetime));
+                let mut b = self.world.backend.borrow_mut();
+                b.session = Some(("alice".into(), self.now() + lifetime));
+                b.generation += 1;
+                drop(b);
                 self.log(&format!(
                     "tab {tab}: signed in at the backend, back to the app"
                 ));
@@ -407,6 +409,7 @@ impl Scenario {
             self.calls_ok.clone(),
         );
         let (started, jumped) = (self.now(), self.world.jumped_ms.get());
+        let generation = self.world.backend.borrow().generation;
         let (sim, server, stale) = (p.sim.clone(), self.server, self.stale_401.clone());
         self.world.spawn_in(
             page,
@@ -429,8 +432,12 @@ impl Scenario {
                             // The backend's session exists: a refresh would have renewed it
                             // (unless the machine slept past the renewed token's life between
                             // the refresh and the retry).
+                            // Not when the session changed during the call (a sign-out, a new
+                            // sign-in): the 401 may be the old session's.
                             let slept = w.jumped_ms.get() != jumped;
-                            if w.backend.borrow().session.is_some() && !slept {
+                            let b = w.backend.borrow();
+                            let same = b.generation == generation;
+                            if b.session.is_some() && same && !slept {
                                 stale.set(stale.get() + 1);
                             }
                         }
@@ -615,7 +622,10 @@ impl Scenario {
             if self.status(tab) != Some(Status::SignedOut) {
                 continue;
             }
-            if self.signed_out_since(tab, self.signed_in_at[tab].get()) {
+            // A sign-out still in flight when this tab signed in (it ends at most a request
+            // timeout later) may end the session this tab shows.
+            let since = self.signed_in_at[tab].get().saturating_sub(30_000);
+            if self.signed_out_since(tab, since) {
                 continue;
             }
             let p = self.world.provider.borrow();

@@ -16,7 +16,7 @@ use crate::core::error::{Error, ErrorKind};
 use crate::core::jwt::{Alg, Jwk};
 use crate::core::pkce::{b64url, Sha256};
 use crate::core::server::ServerConfig;
-use crate::core::token::{check_json_response, REQUEST_TIMEOUT_MS};
+use crate::core::token::REQUEST_TIMEOUT_MS;
 use crate::core::url::{form_encode, parse_query, query_of};
 use sha2::Digest;
 use std::cell::{Cell, RefCell};
@@ -375,6 +375,8 @@ pub(crate) struct Backend {
     pub(crate) session: Option<(String, u64)>,
     pub(crate) lifetime_ms: u64,
     pub(crate) refreshes: u64,
+    /// Bumped at every sign-in and sign-out: which session a call met.
+    pub(crate) generation: u64,
     /// `/refresh` calls that came while the access token was still fresh (another tab had
     /// refreshed already): the skip rule's misses.
     pub(crate) redundant_refreshes: u64,
@@ -403,6 +405,7 @@ impl Backend {
             }
             ("POST", "/api/auth/signout", _) => {
                 self.session = None;
+                self.generation += 1;
                 json_reply(200, "{}".into())
             }
             ("GET", "/api/data", Some(_)) if fresh => json_reply(200, r#"{"data":1}"#.into()),
@@ -886,12 +889,17 @@ impl World {
         self.at(now + u64::from(REQUEST_TIMEOUT_MS), Some(page), move || {
             if !timeout_slot.0.borrow().2 {
                 // Timed out (the provider stalled, or the machine slept mid-request): whatever
-                // the request presented may be spent without an answer.
+                // the request presented may be spent without an answer; and a rotation this
+                // page received but has not stored yet (it was still verifying the answer,
+                // e.g. fetching the keys) is lost with the step that timed out.
                 let presented: Vec<String> = w
                     .in_flight
                     .borrow()
                     .iter()
-                    .filter(|f| f.1 == request)
+                    .filter(|f| {
+                        f.1 == request
+                            || (f.0 == page && f.3.as_deref().is_some_and(|n| !w.stored(n)))
+                    })
                     .map(|f| f.2.clone())
                     .collect();
                 w.provider.borrow_mut().answers_lost.extend(presented);
@@ -991,17 +999,7 @@ impl Sim {
     }
 
     fn vetted(r: Result<Reply, Error>) -> Result<JsonReply, Error> {
-        let r = r?;
-        check_json_response(
-            r.status,
-            r.content_type.as_deref(),
-            &r.body,
-            r.retry_after.as_deref(),
-        )?;
-        Ok(JsonReply {
-            status: r.status,
-            body: r.body,
-        })
+        JsonReply::vetted(r?)
     }
 }
 
