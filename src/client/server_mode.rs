@@ -73,10 +73,8 @@ impl<P: Platform> ServerClient<P> {
         let weak = Rc::downgrade(&self.inner);
         let channel = self.p().open_channel(&shared.key("events"), move |msg| {
             let Some(inner) = weak.upgrade() else { return };
-            // During the bootstrap its outcome is published, not an older sign-out's message.
-            let booting = inner.shared.observers.view().status == Status::Loading;
-            if msg == MSG_SIGNED_OUT && !booting {
-                inner.shared.set_view(Status::SignedOut, None, None);
+            if msg == MSG_SIGNED_OUT {
+                inner.shared.signed_out_elsewhere();
             } else if let Some(at) = msg.strip_prefix(MSG_REFRESHED).and_then(parse_uint) {
                 inner.observe(at);
             }

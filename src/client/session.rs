@@ -150,12 +150,7 @@ impl<P: Platform> BrowserClient<P> {
                 MSG_SIGNED_OUT => {
                     me.inner.session.borrow_mut().take();
                     me.inner.renewal.cancel();
-                    // While the bootstrap runs, its outcome is what gets published: a sign-out
-                    // announced during a callback (an older sign-out finishing late) must not
-                    // show `SignedOut` before the callback's `SignedIn`.
-                    if me.shared().observers.view().status != Status::Loading {
-                        me.shared().set_view(Status::SignedOut, None, None);
-                    }
+                    me.shared().signed_out_elsewhere();
                 }
                 _ => {}
             }

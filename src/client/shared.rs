@@ -62,6 +62,15 @@ impl<P: Platform> Shared<P> {
         self.observers.set(status, user, error);
     }
 
+    /// Another tab (or the vault's worker) announced a sign-out: published as `SignedOut`,
+    /// except while the bootstrap runs, whose outcome is what gets published (a sign-out that
+    /// finishes late must not show `SignedOut` before a callback's `SignedIn`).
+    pub(super) fn signed_out_elsewhere(&self) {
+        if self.observers.view().status != Status::Loading {
+            self.set_view(Status::SignedOut, None, None);
+        }
+    }
+
     pub(super) fn broadcast(&self, msg: &str) {
         if let Some(c) = &*self.channel.borrow() {
             self.platform.post(c, msg);
