@@ -856,8 +856,10 @@ mod tests {
                     c.token_places_checked,
                     c.longest_call_ms,
                 );
+                // A replayed seed (`SIM_SEED`) need not exercise everything; a run of many must.
                 assert!(
-                    c.refresh_grants > 0 && c.sign_outs_checked > 0 && c.worker_stops > 0,
+                    n == 1
+                        || (c.refresh_grants > 0 && c.sign_outs_checked > 0 && c.worker_stops > 0),
                     "the scenarios exercise nothing"
                 );
             }
