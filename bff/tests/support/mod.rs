@@ -445,8 +445,15 @@ pub struct Redis {
 }
 
 impl Redis {
+    /// On a free port. A port found free can be taken by a concurrent test before redis-server
+    /// binds it (it then exits at once): another port is tried.
     pub fn start() -> Redis {
-        Self::start_on(free_port())
+        for _ in 0..5 {
+            if let Some(redis) = Self::try_launch(free_port(), None) {
+                return redis;
+            }
+        }
+        panic!("redis-server could not bind any of 5 free ports");
     }
 
     pub fn start_on(port: u16) -> Redis {
@@ -459,6 +466,12 @@ impl Redis {
     }
 
     fn launch(port: u16, dir: Option<&Path>) -> Redis {
+        Self::try_launch(port, dir)
+            .unwrap_or_else(|| panic!("redis-server exited at start on port {port}"))
+    }
+
+    /// `None` when redis-server exited before it answered (its port was taken).
+    fn try_launch(port: u16, dir: Option<&Path>) -> Option<Redis> {
         let mut args: Vec<String> = [
             "--port",
             &port.to_string(),
@@ -496,14 +509,21 @@ impl Redis {
                      `cargo xtask setup` installs it (apt-get install redis-server)"
                 )
             });
-        let redis = Redis {
+        let mut redis = Redis {
             child: Some(child),
             port,
             url: format!("redis://127.0.0.1:{port}/0"),
         };
         for _ in 0..200 {
             if redis.ping() {
-                return redis;
+                return Some(redis);
+            }
+            let exited = redis
+                .child
+                .as_mut()
+                .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))));
+            if exited {
+                return None;
             }
             std::thread::sleep(Duration::from_millis(25));
         }
